@@ -1,0 +1,35 @@
+import { describe, expect, test } from 'vitest';
+import { summarize, type VitestJson } from '../../scripts/ci-summary.ts';
+
+const file = (name: string, statuses: string[], status = 'passed'): VitestJson['testResults'][number] => ({
+  name,
+  status,
+  assertionResults: statuses.map((s, i) => ({ fullName: `t${i}`, status: s })),
+});
+
+describe('CI summary line', () => {
+  test('counts passed, failed and skipped', () => {
+    const s = summarize({ testResults: [file('/r/a.test.ts', ['passed', 'passed', 'skipped']), file('/r/b.test.ts', ['failed'], 'failed')] }, false);
+    expect(s.line).toBe('2 passed, 1 failed, 1 skipped');
+    expect(s.ok).toBe(false);
+  });
+
+  test('a skipped integration test fails the run under CI only', () => {
+    const report = { testResults: [file('/r/x.integration.test.ts', ['passed', 'skipped'])] };
+    expect(summarize(report, false).ok).toBe(true);
+    const ci = summarize(report, true);
+    expect(ci.ok).toBe(false);
+    expect(ci.problems[0]).toMatch(/integration test skipped under CI: t1/);
+    expect(ci.line).toBe('1 passed, 0 failed, 1 skipped');
+  });
+
+  test('a file that failed to load counts as a failure', () => {
+    const s = summarize({ testResults: [{ name: '/r/c.test.ts', status: 'failed', message: 'SyntaxError: x\nmore', assertionResults: [] }] }, true);
+    expect(s.line).toBe('0 passed, 1 failed');
+    expect(s.problems).toContain('/r/c.test.ts: SyntaxError: x');
+  });
+
+  test('no test at all is not a pass', () => {
+    expect(summarize({ testResults: [] }, true).ok).toBe(false);
+  });
+});
