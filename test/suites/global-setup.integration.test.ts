@@ -16,7 +16,7 @@ const LIMIT_MS = 20_000;
 async function npmTest(env: Record<string, string>, prefix: string[] = []) {
   const started = Date.now();
   const [cmd, ...args] = [...prefix, 'npm', 'test', '--silent'];
-  const r = await execa(cmd!, args, {
+  const r = await execa(cmd, args, {
     cwd: REPO_ROOT,
     env: { ...env, CI: 'true', FORCE_COLOR: '0', LAB_PREFLIGHT: '' },
     reject: false,
