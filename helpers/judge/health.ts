@@ -84,34 +84,50 @@ const REPORTED_CONFIG_KEYS = [
   'enable-ingress-controller',
 ];
 
-/** One value for all agents, or `node: value` pairs when they disagree. */
-function agreed(agents: { node: string }[], value: (i: number) => string): string {
-  const values = agents.map((_, i) => value(i));
-  if (values.length === 0) return '(no agent)';
-  return new Set(values).size === 1 ? (values[0] as string) : agents.map((a, i) => `${a.node}: ${values[i]}`).join(', ');
+/** One value when every node agrees, else `node: value` pairs. */
+function agreed(values: { node: string; value: string }[]): string {
+  if (values.length === 0) return '(none)';
+  const distinct = new Set(values.map((v) => v.value));
+  return distinct.size === 1 ? (values[0] as { value: string }).value : values.map((v) => `${v.node}: ${v.value}`).join(', ');
+}
+
+/** The run's environment as helpers/report.ts recordLabEnvironment takes it (camelCase keys, string values). */
+export interface EnvironmentRecord {
+  ciliumVersion: string;
+  ciliumImage: string;
+  kubernetesVersion: string;
+  /** One release when every node runs the same kernel, else `node: release` pairs. */
+  kernel: string;
+  /** From the agents' `cilium-dbg status`: `Native`, `Tunnel [vxlan]`, or per node when they disagree. */
+  routingMode: string;
+  hostRouting: string;
+  kubeProxyReplacement: string;
+  /** The asked-for cilium-config keys, `key=value` comma-separated. */
+  ciliumConfig: string;
+  [key: string]: string;
 }
 
 /**
- * The versions and modes actually running, as a flat name → value record for the report. Routing mode
- * and KPR come from the agents' `cilium-dbg status` (what runs), config keys are listed apart (what was
- * asked): the tunnel-protocol key stays present even in native mode (cilium-behaviour.md section 4).
+ * The versions and modes actually running, for the report. Routing mode and KPR come from the agents'
+ * `cilium-dbg status` (what runs); the config keys are listed apart (what was asked), since the
+ * tunnel-protocol key stays present even in native mode (cilium-behaviour.md section 4).
  */
-export function labEnvironment(f: LabFacts): Record<string, string> {
-  const env: Record<string, string> = {
-    'Cilium image': f.ciliumImage,
-    'Cilium version': f.ciliumVersion,
-    'Kubernetes server': f.kubernetesVersion,
+export function labEnvironment(f: LabFacts): EnvironmentRecord {
+  const byNode = <T>(items: { node: string }[], value: (i: number) => T): { node: string; value: T }[] =>
+    items.map((x, i) => ({ node: x.node, value: value(i) }));
+  const kernels = [...f.kernels].sort((a, b) => a.node.localeCompare(b.node)).map((k) => ({ node: k.node, value: k.release.trim() }));
+  const agents = [...f.agents].sort((a, b) => a.node.localeCompare(b.node));
+  const routing = agents.map((a) => a.status.routing);
+  return {
+    ciliumVersion: f.ciliumVersion,
+    ciliumImage: f.ciliumImage,
+    kubernetesVersion: f.kubernetesVersion,
+    kernel: agreed(kernels),
+    routingMode: agreed(byNode(agents, (i) => `${routing[i]?.network ?? '?'}${routing[i]?.tunnelProtocol ? ` [${routing[i]?.tunnelProtocol}]` : ''}`)),
+    hostRouting: agreed(byNode(agents, (i) => routing[i]?.host ?? '?')),
+    kubeProxyReplacement: agreed(byNode(agents, (i) => (agents[i]?.status.kubeProxyReplacement ? 'True' : 'False'))),
+    ciliumConfig: REPORTED_CONFIG_KEYS.filter((k) => f.config[k] !== undefined)
+      .map((k) => `${k}=${f.config[k]}`)
+      .join(', '),
   };
-  for (const k of [...f.kernels].sort((a, b) => a.node.localeCompare(b.node))) env[`Kernel ${k.node}`] = k.release.trim();
-  const s = f.agents.map((a) => a.status);
-  env['Routing mode'] = agreed(f.agents, (i) => {
-    const r = s[i]?.routing;
-    return r ? `${r.network}${r.tunnelProtocol ? ` [${r.tunnelProtocol}]` : ''}` : '?';
-  });
-  env['Host routing'] = agreed(f.agents, (i) => s[i]?.routing.host ?? '?');
-  env['Kube-proxy replacement'] = agreed(f.agents, (i) => (s[i]?.kubeProxyReplacement ? 'True' : 'False'));
-  for (const key of REPORTED_CONFIG_KEYS) {
-    if (f.config[key] !== undefined) env[`cilium-config ${key}`] = f.config[key];
-  }
-  return env;
 }

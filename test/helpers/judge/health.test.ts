@@ -65,25 +65,26 @@ describe('labEnvironment', () => {
   };
   test('records what runs, from the agents, and the asked-for config apart', () => {
     expect(labEnvironment(facts)).toEqual({
-      'Cilium image': 'quay.io/cilium/cilium:v1.18.0@sha256:abc',
-      'Cilium version': '1.18.0',
-      'Kubernetes server': 'v1.33.2',
-      'Kernel k8s-ctr': '6.8.0-53-generic',
-      'Kernel k8s-w0': '6.8.0-53-generic',
-      'Routing mode': 'Native',
-      'Host routing': 'BPF',
-      'Kube-proxy replacement': 'True',
-      'cilium-config routing-mode': 'native',
-      'cilium-config tunnel-protocol': 'vxlan',
-      'cilium-config auto-direct-node-routes': 'true',
-      'cilium-config kube-proxy-replacement': 'true',
+      ciliumVersion: '1.18.0',
+      ciliumImage: 'quay.io/cilium/cilium:v1.18.0@sha256:abc',
+      kubernetesVersion: 'v1.33.2',
+      kernel: '6.8.0-53-generic',
+      routingMode: 'Native',
+      hostRouting: 'BPF',
+      kubeProxyReplacement: 'True',
+      ciliumConfig: 'routing-mode=native, tunnel-protocol=vxlan, auto-direct-node-routes=true, kube-proxy-replacement=true',
     });
   });
-  test('agents that disagree are shown one by one; no agent is said so', () => {
+  test('nodes that disagree are shown one by one; no agent is said so', () => {
     const tunnel: CiliumDbgStatus = { kubeProxyReplacement: false, routing: { network: 'Tunnel', tunnelProtocol: 'vxlan', host: 'Legacy' } };
-    const env = labEnvironment({ ...facts, agents: [{ node: 'k8s-ctr', status: native }, { node: 'k8s-w0', status: tunnel }] });
-    expect(env['Routing mode']).toBe('k8s-ctr: Native, k8s-w0: Tunnel [vxlan]');
-    expect(env['Kube-proxy replacement']).toBe('k8s-ctr: True, k8s-w0: False');
-    expect(labEnvironment({ ...facts, agents: [] })['Routing mode']).toBe('(no agent)');
+    const env = labEnvironment({
+      ...facts,
+      kernels: [{ node: 'k8s-w0', release: '6.8.0-60-generic' }, { node: 'k8s-ctr', release: '6.8.0-53-generic' }],
+      agents: [{ node: 'k8s-w0', status: tunnel }, { node: 'k8s-ctr', status: native }],
+    });
+    expect(env.kernel).toBe('k8s-ctr: 6.8.0-53-generic, k8s-w0: 6.8.0-60-generic');
+    expect(env.routingMode).toBe('k8s-ctr: Native, k8s-w0: Tunnel [vxlan]');
+    expect(env.kubeProxyReplacement).toBe('k8s-ctr: True, k8s-w0: False');
+    expect(labEnvironment({ ...facts, agents: [] }).routingMode).toBe('(none)');
   });
 });
