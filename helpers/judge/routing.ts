@@ -15,7 +15,18 @@
  */
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { cidrContains, cidrsOverlap } from '../topology.ts';
+import {
+  addressOf,
+  cidrContains,
+  cidrsOverlap,
+  interfaceOn,
+  kubeNodes,
+  node,
+  primaryAddress,
+  router,
+  subnetOf,
+  type Topology,
+} from '../topology.ts';
 import type { IpLink } from '../parse/iplink.ts';
 import { parseWhoami } from '../parse/whoami.ts';
 import type { CiliumDbgStatus, HttpAnswer, IpRoute, PingResult, TcpdumpPacket, Verdict } from './types.ts';
@@ -218,6 +229,52 @@ export interface RouterPath {
   arrivalIface: string;
   /** Router interface on the target node's subnet (eth2). */
   towardIface: string;
+}
+
+/** The router's view of a client node and a target node, from the topology (never hard-coded names). */
+export interface LabRouterPath {
+  /** Router interface on the client node's subnet (eth1 in the reference lab). */
+  arrivalIface: string;
+  /** Router interface on the target node's subnet (eth2). */
+  towardIface: string;
+  /** The router's address on the client node's subnet: the client node's next hop for pod CIDRs. */
+  clientGateway: string;
+  /** The target node's subnet (192.168.20.0/24). */
+  towardSubnet: string;
+}
+
+export function routerPathFor(t: Topology, clientNode: string, targetNode: string): LabRouterPath {
+  const r = router(t);
+  if (!r) throw new Error(`topology ${t.name} has no router: the routing scenarios need one between the subnets`);
+  const from = subnetOf(t, node(t, clientNode));
+  const to = subnetOf(t, node(t, targetNode));
+  if (from.name === to.name) throw new Error(`${clientNode} and ${targetNode} share subnet ${from.name}: no router between them`);
+  const arrival = interfaceOn(r, from.name);
+  const toward = interfaceOn(r, to.name);
+  if (!arrival || !toward) throw new Error(`router ${r.name} has no interface on ${arrival ? to.name : from.name}`);
+  return { arrivalIface: arrival.name, towardIface: toward.name, clientGateway: addressOf(arrival.address), towardSubnet: to.cidr };
+}
+
+/** The subnets the router sits on: where a static route's next hop must be. */
+export function routerSubnets(t: Topology): string[] {
+  const r = router(t);
+  const names = new Set((r?.interfaces ?? []).map((i) => i.subnet).filter((s): s is string => s !== undefined));
+  return t.subnets.filter((s) => names.has(s.name)).map((s) => s.cidr);
+}
+
+/** The Kubernetes nodes' addresses: the only legitimate outer addresses of VXLAN packets. */
+export function kubeNodeAddresses(t: Topology): string[] {
+  return kubeNodes(t).map(primaryAddress);
+}
+
+/** The first Kubernetes node on another subnet than `clientNode` (k8s-w0 for k8s-ctr), and one on the same subnet. */
+export function peersOf(t: Topology, clientNode: string): { sameSubnet: string | null; otherSubnet: string | null } {
+  const home = subnetOf(t, node(t, clientNode)).name;
+  const others = kubeNodes(t).filter((n) => n.name !== clientNode);
+  return {
+    sameSubnet: others.find((n) => subnetOf(t, n).name === home)?.name ?? null,
+    otherSubnet: others.find((n) => subnetOf(t, n).name !== home)?.name ?? null,
+  };
 }
 
 function between(packets: TcpdumpPacket[], src: string, dst: string): TcpdumpPacket[] {
