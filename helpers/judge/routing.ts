@@ -143,8 +143,8 @@ export function judgeRoutesPresent(routes: IpRoute[], wanted: { dst: string; via
     : { ok: false, explanation: `missing: ${missing.map((w) => `${w.dst} via ${w.via}`).join('; ')}` };
 }
 
-/** None of `dsts` has a route any more (the undo of a workaround really removed it). */
-export function judgeRoutesGone(routes: IpRoute[], dsts: string[]): Verdict {
+/** None of `dsts` has a route (a node without a route to a peer, or the undo of a workaround that really removed it). */
+export function judgeRoutesAbsent(routes: IpRoute[], dsts: string[]): Verdict {
   const left = routes.filter((r) => dsts.some((d) => sameNetwork(r.dst, d)));
   return left.length === 0
     ? { ok: true, explanation: `none of ${dsts.join(', ') || '(nothing)'} is in the table (${routes.length} routes)` }

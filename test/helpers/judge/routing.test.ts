@@ -16,7 +16,7 @@ import {
   judgePingAnswered,
   judgePingLost,
   judgeRoutedAcross,
-  judgeRoutesGone,
+  judgeRoutesAbsent,
   judgeRoutesPresent,
   judgeRoutingMode,
   judgeTunnelRoutes,
@@ -177,8 +177,8 @@ describe('routes', () => {
     expect(judgeRoutesPresent(withRoutes, []).ok).toBe(false);
 
     const dsts = wanted.map((w) => w.dst);
-    expect(judgeRoutesGone(SEED_ROUTER_ROUTES, dsts).ok).toBe(true);
-    const left = judgeRoutesGone([...SEED_ROUTER_ROUTES, route('172.20.2.0/24', { via: '192.168.20.100' })], dsts);
+    expect(judgeRoutesAbsent(SEED_ROUTER_ROUTES, dsts).ok).toBe(true);
+    const left = judgeRoutesAbsent([...SEED_ROUTER_ROUTES, route('172.20.2.0/24', { via: '192.168.20.100' })], dsts);
     expect(left.ok).toBe(false);
     expect(left.explanation).toContain('172.20.2.0/24 via 192.168.20.100');
   });
