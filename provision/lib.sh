@@ -3,8 +3,8 @@
 # bounded waits, pinned package versions. Scripts run as root from /opt/cilium-lab/provision, with the
 # environment the Vagrantfile passes (LAB_* and the version pins of lab/versions.yaml).
 
-LAB_ETC=/etc/cilium-lab
-LAB_LOG_DIR=/var/log/cilium-lab
+LAB_ETC=${LAB_ETC:-/etc/cilium-lab}
+LAB_LOG_DIR=${LAB_LOG_DIR:-/var/log/cilium-lab}
 LAB_VERSIONS_FILE=$LAB_ETC/versions.env
 LAB_SCRIPT=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 LAB_STEP="start"
