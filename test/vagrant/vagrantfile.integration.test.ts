@@ -82,7 +82,7 @@ function parsedConfig(name: string): VagrantMachine[] {
   return (JSON.parse(line) as { machines: VagrantMachine[] }).machines;
 }
 
-describe.skipIf(missing.length > 0)(`Vagrantfile (needs ${['vagrant', 'ruby'].join(', ')}; missing: ${missing.join(', ') || 'none'})`, () => {
+describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: ${missing.join(', ')} not installed)` : ''}`, () => {
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'clh-lab-vagrant-'));
     copy = path.join(work, 'repo');
@@ -127,7 +127,8 @@ describe.skipIf(missing.length > 0)(`Vagrantfile (needs ${['vagrant', 'ruby'].jo
       expect(runs['validate-virtualbox']!.exitCode).toBe(0);
     });
 
-    test.skipIf(!libvirtPlugin)('passes on the libvirt settings (vagrant-libvirt plugin)', () => {
+    test('passes on the libvirt settings (vagrant-libvirt plugin)', (ctx) => {
+      if (!libvirtPlugin) ctx.skip('the vagrant-libvirt plugin is not installed (apt-get install vagrant-libvirt)');
       expect(runs['validate-libvirt']!.output).toContain('Vagrantfile validated successfully');
       expect(runs['validate-libvirt']!.exitCode).toBe(0);
     });
@@ -221,6 +222,7 @@ describe.skipIf(missing.length > 0)(`Vagrantfile (needs ${['vagrant', 'ruby'].jo
         const r = await execa('bash', [path.join(REPO_ROOT, 'provision', 'render-netplan.sh')], {
           env: { PATH: process.env.PATH, LAB_ADDRESSES: e.LAB_ADDRESSES, LAB_ROUTES: e.LAB_ROUTES },
           extendEnv: false,
+          stdin: 'ignore',
         });
         const doc = parseYaml(r.stdout) as { network: { version: number; ethernets: Record<string, { dhcp4: boolean; addresses: string[]; routes?: { to: string; via: string }[] }> } };
         expect(doc.network.version).toBe(2);
