@@ -30,7 +30,7 @@ export type PinKey = (typeof PIN_KEYS)[number];
 
 const versionsSchema = z.strictObject({
   pins: z.strictObject(Object.fromEntries(PIN_KEYS.map((k) => [k, pinSchema])) as Record<PinKey, typeof pinSchema>),
-  ciliumMatrix: z.array(z.string().regex(/^\d+\.\d+\.\d+$/, 'must be a Cilium version like 1.18.14')).min(1),
+  ciliumMatrix: z.array(z.string().regex(/^\d+\.\d+\.\d+$/, 'must be a Cilium version (major.minor.patch)')).min(1),
 });
 
 export type VersionsFile = z.infer<typeof versionsSchema>;

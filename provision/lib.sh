@@ -142,7 +142,7 @@ apt_install() {
 }
 
 # package_version PACKAGE VERSION : the repository's full version string of PACKAGE for upstream VERSION
-# (e.g. kubeadm 1.33.13 -> 1.33.13-1.1), or a failure naming what is missing.
+# (e.g. kubeadm X.Y.Z -> X.Y.Z-1.1), or a failure naming what is missing.
 package_version() {
   local pkg=$1 want=$2 found
   apt_update_once

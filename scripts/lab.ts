@@ -7,7 +7,7 @@
  * - status: each VM's state and the versions recorded on it (/etc/cilium-lab/versions.env).
  * - down:   destroys the VMs.
  *
- * Versions come from lab/versions.yaml; each pin's environment variable (CILIUM_VERSION=1.17.18 ...)
+ * Versions come from lab/versions.yaml; each pin's environment variable (CILIUM_VERSION=<version> ...)
  * overrides it and is passed on to Vagrant. Decisions (parsing Vagrant and kubectl output, judging
  * readiness, comparing versions) are pure functions below; the I/O goes through an injectable runner.
  */
