@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Network of one lab VM, made persistent so that it survives a reboot:
-#   - lab addresses and static routes: /etc/netplan/60-cilium-lab.yaml (provision/render-netplan.sh)
+#   - lab addresses and static routes: /etc/netplan/60-cilium-lab.yaml
 #   - router only: dummy interfaces (systemd-networkd .netdev/.network files) and IPv4 forwarding (sysctl.d)
 #   - every VM: the lab's host names in /etc/hosts
+# provision/render-network.sh renders the files; this script installs those that differ and applies them.
 # Runs first on every VM; prints and records the versions in force. Re-running rewrites the same files and
 # applies only what changed.
 set -euo pipefail
@@ -17,22 +18,25 @@ record_versions
 record KERNEL "$(uname -r)"
 record OS "$(. /etc/os-release && echo "$PRETTY_NAME")"
 
-step "write netplan for the lab interfaces"
-netplan_doc=$("$here/render-netplan.sh")
-if printf '%s\n' "$netplan_doc" | write_if_changed /etc/netplan/60-cilium-lab.yaml 600; then
+step "render the network configuration"
+stage=$(mktemp -d)
+"$here/render-network.sh" "$stage"
+# install_staged PATH MODE: copies one rendered file into place when it differs; succeeds when it wrote.
+install_staged() {
+  write_if_changed "/$1" "$2" <"$stage/$1"
+}
+
+step "netplan: lab addresses and routes"
+if install_staged etc/netplan/60-cilium-lab.yaml 600; then
   step "apply netplan"
   netplan apply
 fi
 
 if [ -n "${LAB_DUMMIES:-}" ]; then
-  step "dummy interfaces ${LAB_DUMMIES}"
+  step "dummy interfaces ${LAB_DUMMIES} (systemd-networkd)"
   changed=0
-  for entry in $LAB_DUMMIES; do
-    dev=${entry%%=*}
-    cidr=${entry#*=}
-    printf '[NetDev]\nName=%s\nKind=dummy\n' "$dev" | write_if_changed "/etc/systemd/network/60-cilium-lab-$dev.netdev" 644 && changed=1
-    printf '[Match]\nName=%s\n\n[Network]\nAddress=%s\nConfigureWithoutCarrier=yes\n' "$dev" "$cidr" |
-      write_if_changed "/etc/systemd/network/60-cilium-lab-$dev.network" 644 && changed=1
+  for file in "$stage"/etc/systemd/network/*; do
+    install_staged "etc/systemd/network/$(basename "$file")" 644 && changed=1
   done
   if [ "$changed" = 1 ]; then
     networkctl reload
@@ -46,11 +50,11 @@ fi
 
 if [ "$LAB_FORWARDING" = 1 ]; then
   step "IPv4 forwarding on, permanently"
-  printf '# cilium-lab: this VM routes between the lab subnets\nnet.ipv4.ip_forward = 1\n' |
-    write_if_changed /etc/sysctl.d/60-cilium-lab-forwarding.conf 644 || true
+  install_staged etc/sysctl.d/60-cilium-lab-forwarding.conf 644 || true
   sysctl -q -p /etc/sysctl.d/60-cilium-lab-forwarding.conf
   [ "$(sysctl -n net.ipv4.ip_forward)" = 1 ] || die "net.ipv4.ip_forward is not 1"
 fi
+rm -rf "$stage"
 
 step "lab host names in /etc/hosts"
 hosts_doc=$(sed '/# cilium-lab begin/,/# cilium-lab end/d' /etc/hosts)

@@ -5,7 +5,7 @@
  * - everything fetched at provision time comes from the projects' own release hosts, never a personal repository;
  * - lib.sh's versions.env (record/forget) is what helpers/versions.ts reads, and its file writes are idempotent.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
@@ -22,7 +22,7 @@ const code = (f: string): string[] => text(f).split('\n').filter((l) => !/^\s*#/
 
 describe('provision scripts', () => {
   test('the provisioning scripts are all there', () => {
-    expect(scripts).toEqual(['control-plane.sh', 'kubernetes-node.sh', 'lib.sh', 'network.sh', 'render-netplan.sh', 'router.sh', 'worker.sh']);
+    expect(scripts).toEqual(['control-plane.sh', 'kubernetes-node.sh', 'lib.sh', 'network.sh', 'render-network.sh', 'router.sh', 'worker.sh']);
   });
 
   test('shellcheck passes on every script', async (ctx) => {
@@ -38,7 +38,7 @@ describe('provision scripts', () => {
     expect(code(f).join('\n')).not.toMatch(/>\s*\/dev\/null\s+2>&1|&>\s*\/dev\/null/);
   });
 
-  test.each(scripts.filter((f) => !['lib.sh', 'render-netplan.sh'].includes(f)))('%s logs to a file on the VM and prints the versions in force', (f) => {
+  test.each(scripts.filter((f) => !['lib.sh', 'render-network.sh'].includes(f)))('%s logs to a file on the VM and prints the versions in force', (f) => {
     const lines = code(f);
     expect(lines).toContain('source "$here/lib.sh"');
     expect(lines).toContain('start_log');
@@ -130,14 +130,18 @@ describe('lib.sh on a scratch directory', () => {
     expect(r.stderr).toContain('missing environment: LAB_API_HOST');
   });
 
-  test('render-netplan refuses bad input instead of writing a broken file', async () => {
+  test('render-network refuses bad input instead of writing broken files', async () => {
+    const root = path.join(dir, 'render');
     const render = (env: Record<string, string>) =>
-      execa('bash', [path.join(PROVISION, 'render-netplan.sh')], { env: { PATH: process.env.PATH, ...env }, extendEnv: false, reject: false, stdin: 'ignore' });
+      execa('bash', [path.join(PROVISION, 'render-network.sh'), root], { env: { PATH: process.env.PATH, ...env }, extendEnv: false, reject: false, stdin: 'ignore' });
     expect((await render({ LAB_ADDRESSES: '' })).stderr).toContain('LAB_ADDRESSES is empty');
     expect((await render({ LAB_ADDRESSES: 'eth1=garbage' })).stderr).toContain('bad address entry');
     expect((await render({ LAB_ADDRESSES: 'eth1=198.18.10.1/24', LAB_ROUTES: 'eth1:198.18.20.0/24' })).stderr).toContain('bad route entry');
+    expect((await render({ LAB_ADDRESSES: 'eth1=198.18.10.1/24', LAB_DUMMIES: 'loop1=x' })).stderr).toContain('bad dummy entry');
     const other = await render({ LAB_ADDRESSES: 'eth1=198.18.10.1/24', LAB_ROUTES: 'eth2:198.18.20.0/24:198.18.10.200' });
     expect(other.exitCode).toBe(1);
     expect(other.stderr).toContain('on an interface with no lab address');
+    expect(existsSync(root)).toBe(false);
+    expect((await execa('bash', [path.join(PROVISION, 'render-network.sh')], { reject: false, stdin: 'ignore' })).stderr).toContain('usage: render-network.sh ROOT');
   });
 });

@@ -11,7 +11,7 @@
  * Every Vagrant/Ruby run happens once, in parallel, in beforeAll, on a copy of the repository's files.
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
@@ -34,6 +34,7 @@ import { PIN_KEYS, effectiveVersions, loadVersions, type EffectiveVersions } fro
 
 const has = (tool: string): boolean => execaSync('sh', ['-c', `command -v ${tool}`], { reject: false }).exitCode === 0;
 const missing = ['vagrant', 'ruby'].filter((t) => !has(t));
+const netplan = has('netplan');
 const libvirtPlugin =
   missing.length === 0 && /vagrant-libvirt/.test(execaSync('vagrant', ['plugin', 'list'], { reject: false }).stdout);
 
@@ -215,16 +216,19 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
       }
     });
 
-    test('the netplan the scripts would write from that data has exactly those addresses and routes', async () => {
+    test('the files provisioning would install from that data: netplan (routes as netplan renders them), dummies, forwarding', async (ctx) => {
       const t = topology();
       for (const n of t.nodes) {
         const e = envOf(configs[key]!.find((x) => x.name === n.name)!);
-        const r = await execa('bash', [path.join(REPO_ROOT, 'provision', 'render-netplan.sh')], {
-          env: { PATH: process.env.PATH, LAB_ADDRESSES: e.LAB_ADDRESSES, LAB_ROUTES: e.LAB_ROUTES },
+        const root = path.join(work, `render-${key}-${n.name}`);
+        await execa('bash', [path.join(REPO_ROOT, 'provision', 'render-network.sh'), root], {
+          env: { PATH: process.env.PATH, ...e },
           extendEnv: false,
           stdin: 'ignore',
         });
-        const doc = parseYaml(r.stdout) as { network: { version: number; ethernets: Record<string, { dhcp4: boolean; addresses: string[]; routes?: { to: string; via: string }[] }> } };
+        const netplanFile = path.join(root, 'etc', 'netplan', '60-cilium-lab.yaml');
+        const netplanText = readFileSync(netplanFile, 'utf8');
+        const doc = parseYaml(netplanText) as { network: { version: number; ethernets: Record<string, { dhcp4: boolean; addresses: string[]; routes?: { to: string; via: string }[] }> } };
         expect(doc.network.version).toBe(2);
         const rendered = Object.entries(doc.network.ethernets).flatMap(([dev, cfg]) => (cfg.routes ?? []).map((x) => `${dev}:${x.to}:${x.via}`));
         expect(rendered, n.name).toEqual(expectedRoutes(t, n));
@@ -232,8 +236,28 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
           expect(doc.network.ethernets[i.name]!.addresses).toEqual([i.address]);
           expect(doc.network.ethernets[i.name]!.dhcp4).toBe(false);
         }
-        if (n.role === 'router') expect(r.stdout).not.toContain('routes:');
+        if (n.role === 'router') expect(netplanText).not.toContain('routes:');
+
+        const dummies = n.interfaces.filter((i) => i.kind === 'dummy');
+        const networkd = path.join(root, 'etc', 'systemd', 'network');
+        for (const d of dummies) {
+          expect(readFileSync(path.join(networkd, `60-cilium-lab-${d.name}.netdev`), 'utf8')).toMatch(new RegExp(`\\[NetDev\\]\\nName=${d.name}\\nKind=dummy\\n`));
+          expect(readFileSync(path.join(networkd, `60-cilium-lab-${d.name}.network`), 'utf8')).toContain(`[Match]\nName=${d.name}\n\n[Network]\nAddress=${d.address}\n`);
+        }
+        if (dummies.length === 0) expect(existsSync(networkd)).toBe(false);
+        const sysctl = path.join(root, 'etc', 'sysctl.d', '60-cilium-lab-forwarding.conf');
+        if (n.role === 'router') expect(readFileSync(sysctl, 'utf8')).toMatch(/^net\.ipv4\.ip_forward = 1$/m);
+        else expect(existsSync(sysctl)).toBe(false);
+
+        // netplan itself turns the document into the systemd-networkd files the VM boots with.
+        if (!netplan) continue;
+        await execa('netplan', ['generate', '--root-dir', root], { stdin: 'ignore' });
+        const generated = readdirSync(path.join(root, 'run', 'systemd', 'network')).map((f) => readFileSync(path.join(root, 'run', 'systemd', 'network', f), 'utf8')).join('\n');
+        const networkdRoutes = [...generated.matchAll(/\[Route\]\nDestination=(\S+)\nGateway=(\S+)/g)].map((m) => `${m[1]}:${m[2]}`);
+        expect(networkdRoutes, n.name).toEqual(expectedRoutes(t, n).map((r) => r.split(':').slice(1).join(':')));
+        for (const i of ethernet(n)) expect(generated).toContain(`Address=${i.address}`);
       }
+      if (!netplan) ctx.skip('netplan is not installed (apt-get install netplan.io): rendered files checked, netplan generate not run');
     });
 
     test('dummy interfaces and forwarding on the router only', () => {
