@@ -39,12 +39,7 @@ bootstrapTokens:
 localAPIEndpoint:
   advertiseAddress: "$LAB_NODE_IP"
   bindPort: $LAB_API_PORT
-nodeRegistration:
-  name: "$LAB_NODE"
-  criSocket: "unix:///run/containerd/containerd.sock"
-  kubeletExtraArgs:
-    - name: node-ip
-      value: "$LAB_NODE_IP"
+$(kubeadm_node_registration)
   taints: []
 ---
 apiVersion: kubeadm.k8s.io/v1beta4

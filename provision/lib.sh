@@ -172,6 +172,13 @@ install_pinned() {
   done
 }
 
+# The nodeRegistration block of the kubeadm init and join configurations: the node's name, containerd, and
+# the kubelet's node IP (the address on the node's lab subnet, eth1), the same for every node.
+kubeadm_node_registration() {
+  printf 'nodeRegistration:\n  name: "%s"\n  criSocket: "unix:///run/containerd/containerd.sock"\n' "$LAB_NODE"
+  printf '  kubeletExtraArgs:\n    - name: node-ip\n      value: "%s"' "$LAB_NODE_IP"
+}
+
 cpu_arch() {
   case "$(uname -m)" in
     x86_64) echo amd64 ;;

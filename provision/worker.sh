@@ -19,12 +19,7 @@ discovery:
     apiServerEndpoint: "$LAB_API_HOST:$LAB_API_PORT"
     token: "$LAB_JOIN_TOKEN"
     caCertHashes: ["$LAB_CA_CERT_HASH"]
-nodeRegistration:
-  name: "$LAB_NODE"
-  criSocket: "unix:///run/containerd/containerd.sock"
-  kubeletExtraArgs:
-    - name: node-ip
-      value: "$LAB_NODE_IP"
+$(kubeadm_node_registration)
 EOT
 
 if [ -f /etc/kubernetes/kubelet.conf ]; then
