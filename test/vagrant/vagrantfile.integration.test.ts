@@ -71,7 +71,10 @@ function changeTopology(doc: any): void {
 }
 
 async function run(name: string, cmd: string, args: string[], env: Record<string, string>): Promise<void> {
-  const r = await execa(cmd, args, { cwd: copy, env: { ...env, VAGRANT_CHECKPOINT_DISABLE: '1' }, reject: false, all: true, timeout: 120_000 });
+  // Each run gets its own VAGRANT_HOME: nothing of the user's ~/.vagrant.d is read or written, and parallel
+  // first runs do not race to create one.
+  const home = path.join(work, `vagrant-home-${name}`);
+  const r = await execa(cmd, args, { cwd: copy, env: { ...env, VAGRANT_HOME: home, VAGRANT_CHECKPOINT_DISABLE: '1' }, extendEnv: false, reject: false, all: true, timeout: 120_000, stdin: 'ignore' });
   runs[name] = { exitCode: r.exitCode ?? -1, output: String(r.all ?? r.message) };
 }
 
