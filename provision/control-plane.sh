@@ -103,11 +103,15 @@ ipam:
     clusterPoolIPv4PodCIDRList: ["$LAB_POD_CIDR"]
 EOT
 
+step "helm repository cilium for root and vagrant (suites run helm upgrade from k8s-ctr)"
+helm repo add cilium https://helm.cilium.io/ --force-update
+helm repo update cilium
+sudo -u vagrant -H helm repo add cilium https://helm.cilium.io/ --force-update
+sudo -u vagrant -H helm repo update cilium
+
 installed=$(helm list -n kube-system --filter '^cilium$' -o json | jq -r '.[0].chart // ""')
 if [ -z "$installed" ]; then
   step "install Cilium ${CILIUM_VERSION} with helm"
-  helm repo add cilium https://helm.cilium.io/ --force-update
-  helm repo update cilium
   helm install cilium cilium/cilium --version "$CILIUM_VERSION" --namespace kube-system \
     -f "$LAB_ETC/cilium-values-base.yaml" -f "$LAB_ETC/cilium-values-topology.yaml"
 elif [ "$installed" = "cilium-$CILIUM_VERSION" ]; then
