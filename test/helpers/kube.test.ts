@@ -150,7 +150,7 @@ describe('judging object state', () => {
   });
 
   test('a Service LoadBalancer IP, or what LB-IPAM said instead', () => {
-    const svc = (status: object): V1Service => ({ spec: { type: 'LoadBalancer' }, status: status as any });
+    const svc = (status: object): V1Service => ({ spec: { type: 'LoadBalancer' }, status: status });
     expect(serviceLbIp(svc({ loadBalancer: { ingress: [{ ip: '192.168.10.211' }] } }))).toEqual({ done: true, value: '192.168.10.211' });
     expect(serviceLbIp(svc({ loadBalancer: {}, conditions: [{ type: 'cilium.io/IPAMRequestSatisfied', status: 'False', reason: 'no_pool' }] }))).toEqual({
       done: false,
@@ -167,11 +167,11 @@ describe('judging object state', () => {
   });
 
   test('node Ready / NotReady (Unknown counts as NotReady)', () => {
-    const node = (status: string, reason?: string): V1Node => ({ status: { conditions: [{ type: 'Ready', status, ...(reason ? { reason } : {}) }] } as any });
+    const node = (status: string, reason?: string): V1Node => ({ status: { conditions: [{ type: 'Ready', status, ...(reason ? { reason } : {}) }] } });
     expect(nodeReadiness(node('True'), true).done).toBe(true);
     expect(nodeReadiness(node('Unknown', 'NodeStatusUnknown'), false).done).toBe(true);
     expect(nodeReadiness(node('True'), false)).toEqual({ done: false, seen: 'Ready=True' });
-    expect(nodeReadiness({} as V1Node, true)).toEqual({ done: false, seen: 'Ready=missing' });
+    expect(nodeReadiness({}, true)).toEqual({ done: false, seen: 'Ready=missing' });
   });
 });
 
