@@ -16,7 +16,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { diffSettings, normalizeSetting, runningLookup, checkSettings, formatSettings, type Change, type CiliumSettings, type RunningSettings } from './needs.ts';
 import { parseCiliumDbgStatus, type CiliumDbgStatus, type AgentState } from './parse/cilium-status.ts';
 import { parseL2AnnounceTable, type L2AnnounceEntry } from './parse/l2announce.ts';
-import { pollUntil } from './retry.ts';
+import { pollUntil, type Clock } from './retry.ts';
 import type { Lab } from './lab.ts';
 import { controlPlane, kubeNodes } from './topology.ts';
 
@@ -258,6 +258,7 @@ export interface EnsureOptions {
   /** Deadline of the helm upgrade command itself (default 5 min). */
   helmTimeoutMs?: number;
   log?: (line: string) => void;
+  clock?: Clock;
 }
 
 export class CiliumConvergeError extends Error {
@@ -268,7 +269,7 @@ export class CiliumConvergeError extends Error {
 }
 
 /** Waits until every Kubernetes node runs one agent that reports Ok and routes as `wanted` says. */
-export async function waitAgentsOk(lab: CiliumLab, wanted: CiliumSettings, timeoutMs: number): Promise<AgentStatus[]> {
+export async function waitAgentsOk(lab: CiliumLab, wanted: CiliumSettings, timeoutMs: number, clock?: Clock): Promise<AgentStatus[]> {
   const nodes = kubeNodes(lab.topology).map((n) => n.name);
   return pollUntil(
     `every Cilium agent (${nodes.join(', ')}) to report Ok in cilium-dbg status${Object.keys(wanted).length ? ` with ${formatSettings(wanted)}` : ''}`,
@@ -294,7 +295,7 @@ export async function waitAgentsOk(lab: CiliumLab, wanted: CiliumSettings, timeo
       if (missing.length > 0) problems.push(`no agent status from ${missing.join(', ')}`);
       return problems.length === 0 ? { done: true, value: agents } : { done: false, seen: problems.join('; ') };
     },
-    { timeoutMs, intervalMs: 3000 },
+    { timeoutMs, intervalMs: 3000, ...(clock ? { clock } : {}) },
   );
 }
 
@@ -325,7 +326,7 @@ export async function ensureCilium(lab: CiliumLab, wanted: CiliumSettings, o: En
   await lab.kube.rolloutRestart('DaemonSet', CILIUM_NAMESPACE, 'cilium');
   await lab.kube.waitRolledOut('Deployment', CILIUM_NAMESPACE, 'cilium-operator', timeoutMs);
   await lab.kube.waitRolledOut('DaemonSet', CILIUM_NAMESPACE, 'cilium', timeoutMs);
-  await waitAgentsOk(lab, target, timeoutMs);
+  await waitAgentsOk(lab, target, timeoutMs, o.clock);
 
   const after = diffSettings(target, runningLookup(await readRunningSettings(lab)));
   if (after.length > 0) {
