@@ -515,7 +515,11 @@ export class Kube {
 
   // -- apply / delete ----------------------------------------------------------------------
 
-  /** Server-side apply (field manager cilium-lab-harness, force). A 409 conflict is retried, then reported with its causes. */
+  /**
+   * Server-side apply (field manager cilium-lab-harness, force). A 409 conflict is retried, then reported with its causes.
+   * VERIFY: on 1.18 applying a cilium.io/v2alpha1 pool may draw a deprecation warning (cilium-behaviour.md 1.1); the
+   * API server sends warnings as HTTP `Warning` headers, which this client does not treat as failures.
+   */
   async apply<T extends KubernetesObject>(obj: T): Promise<T> {
     const ref = { apiVersion: obj.apiVersion ?? 'v1', kind: obj.kind ?? '?', namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '?' };
     const body = { ...obj, metadata: { ...obj.metadata } };

@@ -1,9 +1,8 @@
 /**
  * The Lab a suite receives: topology, SSH pool, Kubernetes client, run id and run namespace, connected once per run.
  *
- *   import { labTest as test, prepareSuite } from '../helpers/lab.ts';
- *   import { needsOf } from './plan.ts';
- *   test.beforeAll(async ({ lab }) => prepareSuite(lab, needsOf(import.meta.url), { file: import.meta.url }));
+ *   import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
+ *   test.beforeAll(async ({ lab }) => prepareThisSuite(lab, import.meta.url));
  *   test('webpod answers from every node', async ({ lab }) => { ... });
  *
  * - `labTest` is vitest's test.extend with a worker-scoped `lab` fixture. The lab project runs one worker, and with
@@ -26,7 +25,7 @@ import { Kube, type AttachFn } from './kube.ts';
 import { convergeTarget, runningLookup, type PlannedSuite, type SuiteNeeds, type Workload } from './needs.ts';
 import { SshPool } from './ssh.ts';
 import { controlPlane, kubeNodes, loadTopology, type Topology } from './topology.ts';
-import { selectSuites, suiteFileName } from '../suites/plan.ts';
+import { needsOf, selectSuites, suiteFileName } from '../suites/plan.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -274,4 +273,9 @@ export async function prepareSuite(lab: Lab, needs: SuiteNeeds, o: { file?: stri
     }
   }
   await ensureWorkloads(lab, needs.workloads ?? []);
+}
+
+/** prepareSuite with the needs suites/plan.ts lists for the calling file: `prepareThisSuite(lab, import.meta.url)`. */
+export async function prepareThisSuite(lab: Lab, fileUrl: string): Promise<void> {
+  await prepareSuite(lab, needsOf(fileUrl), { file: fileUrl });
 }

@@ -36,6 +36,11 @@ const LB_L2: CiliumSettings = { ...TUNNEL_VXLAN, kubeProxyReplacement: true, 'l2
 
 const BOTH: SuiteNeeds['workloads'] = ['webpod', 'curl-pod'];
 
+// In a full run the fold rule enables the ingress controller in the upgrade before 20-vxlan (npm run plan), so
+// kube-system/cilium-ingress exists from then on. VERIFY (cilium-behaviour.md 3 and open item 2): the chart creates
+// that LoadBalancer Service whenever ingressController.enabled=true; it takes no pool IP only because every harness
+// pool selects services by the run label (team contract), and the ingress suite's pool selects it explicitly.
+
 export const SUITES: PlannedSuite[] = [
   { file: '00-lab-health.test.ts', title: 'Lab health', needs: { workloads: BOTH } },
   {
