@@ -819,6 +819,8 @@ export class Kube {
           rv = list.metadata?.resourceVersion;
         }
         let gone = false;
+        let errorEvent: (StatusBody & { code?: number }) | undefined;
+        let events = 0;
         await this.watchOnce(
           `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`,
           { fieldSelector: `metadata.name=${name}`, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds },
@@ -826,8 +828,10 @@ export class Kube {
             const o2 = obj as V1Lease & { code?: number };
             if (type === 'ERROR') {
               if (o2.code === 410) gone = true;
+              else errorEvent = obj as StatusBody & { code?: number };
               return 'stop';
             }
+            events++;
             const objRv = o2.metadata?.resourceVersion;
             if (objRv) rv = objRv;
             if (type === 'ADDED' || type === 'MODIFIED') report(o2);
@@ -839,6 +843,12 @@ export class Kube {
           (timeoutSeconds + 15) * 1000,
         );
         if (gone) rv = undefined;
+        else if (errorEvent) throw new KubeApiError(what, errorEvent.code ?? null, errorEvent.reason ?? null, errorEvent.message ?? 'ERROR event');
+        else if (events === 0 && !signal.aborted) {
+          // Ended without a single event or bookmark: back off before the next watch instead of spinning.
+          failures++;
+          await this.clock.sleep(Math.min(baseDelay * 2 ** (failures - 1), maxDelay), signal).catch(() => undefined);
+        }
       } catch (err) {
         if (signal.aborted) break;
         const e = toKubeError(err, what);

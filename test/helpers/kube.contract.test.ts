@@ -302,6 +302,25 @@ describe('lease watcher', () => {
     expect(api.requests.filter((r) => r.query.get('watch') === 'true').map((r) => r.query.get('resourceVersion'))).toEqual(['300', '300']);
   });
 
+  test('an ERROR event other than 410, and a watch that ends with nothing in it, are retried after a backoff', async () => {
+    const slept: number[] = [];
+    let t = 0;
+    const clock: Clock = { now: () => ++t, sleep: (ms) => (slept.push(ms), (t += ms), Promise.resolve()) };
+    const seen = leaseServer({
+      list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '40' }, items: [lease('k8s-ctr', '40', 1)] }),
+      watches: [
+        (w) => (w.event('ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 500, reason: 'InternalError', message: 'etcd leader changed' }), w.end()),
+        (w) => w.end(),
+        (w) => w.event('MODIFIED', lease('k8s-w0', '41', 2)),
+      ],
+    });
+    const k = new Kube(api.kubeConfig(), { runId: RUN, retries: 0, clock });
+    const events = await collect(k, (ev) => ev.length === 2);
+    expect(events.map((e) => e.holder)).toEqual(['k8s-ctr', 'k8s-w0']);
+    expect(seen.watchRvs).toEqual(['40', '40', '40']);
+    expect(slept).toEqual([10, 20]);
+  });
+
   test('a lease that does not exist yet is holder null, then reported when created', async () => {
     leaseServer({
       list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '10' }, items: [] }),
