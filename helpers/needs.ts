@@ -313,3 +313,6 @@ export function formatSettings(s: CiliumSettings): string {
   const entries = Object.entries(s);
   return entries.length === 0 ? '(none)' : entries.map(([k, v]) => `${k}=${String(v)}`).join(', ');
 }
+
+/** The contract's short names: diff(wanted, running) and plan(suites, base). */
+export { diffSettings as diff, planRun as plan };
