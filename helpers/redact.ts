@@ -91,13 +91,13 @@ function redactLines(text: string): string {
     const m = LINE_PAIR.exec(line);
     if (!m) continue;
     const [, head = '', , key = '', value = ''] = m;
-    if (!isSecretKey(key) || isHarmlessValue(value)) continue;
+    if (!isSecretKey(key) || isHarmlessValue(value) || value.includes(REDACTED)) continue;
     if (/^[|>][+-]?\d*\s*$/.test(value.trim())) {
       blockIndent = line.length - line.trimStart().length;
       continue;
     }
-    // Keep a trailing comma/brace of JSON-ish lines readable.
-    const tail = /[,}\]]\s*$/.exec(value)?.[0] ?? '';
+    // Keep the trailing comma of a JSON-ish line.
+    const tail = /,\s*$/.exec(value)?.[0] ?? '';
     const quoted = /^\s*"/.test(value) ? '"' : '';
     lines[i] = `${head}${quoted}${REDACTED}${quoted}${tail}`;
   }

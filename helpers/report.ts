@@ -17,11 +17,13 @@ import * as allure from 'allure-js-commons';
 import { onTestFailed } from 'vitest';
 import { stringify, parseAllDocuments } from 'yaml';
 import { measurementParameter } from '../reports/measurements.ts';
+import { parseProperties, toProperties } from '../reports/properties.ts';
 import { RESULTS_DIR_ENV, RUN_ID_ENV } from '../reports/run-context.ts';
 import { isSecretKey, redact as redactText, redactValue, type RedactOptions } from './redact.ts';
 import { withDeadline } from './retry.ts';
 
 export { isSecretKey, redactValue, REDACTED } from './redact.ts';
+export { parseProperties, toProperties } from '../reports/properties.ts';
 
 export type AttachmentType = 'text' | 'json' | 'yaml';
 export type Severity = 'blocker' | 'critical' | 'normal' | 'minor';
@@ -178,28 +180,6 @@ export interface LabEnvironment {
   routingMode?: string;
   runId?: string;
   [key: string]: string | undefined;
-}
-
-/** `key=value` lines as Allure reads environment.properties (keys and values escaped the Java way). */
-export function toProperties(values: Record<string, string>): string {
-  const esc = (s: string, key: boolean): string =>
-    s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(key ? /[=: ]/g : /^ /, (c) => `\\${c}`);
-  return Object.entries(values)
-    .map(([k, v]) => `${esc(k, true)}=${esc(v, false)}`)
-    .join('\n')
-    .concat('\n');
-}
-
-/** Parses what `toProperties` writes (and simple hand-written files). */
-export function parseProperties(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const unesc = (s: string): string => s.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
-  for (const line of text.split(/\r?\n/)) {
-    if (line.trim() === '' || /^\s*[#!]/.test(line)) continue;
-    const m = /^((?:\\.|[^=:\\])*?)\s*[=:]\s?(.*)$/.exec(line);
-    if (m) out[unesc((m[1] ?? '').trim())] = unesc(m[2] ?? '');
-  }
-  return out;
 }
 
 function snake(key: string): string {

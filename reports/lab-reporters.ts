@@ -19,8 +19,7 @@ import path from 'node:path';
 import { Status } from 'allure-js-commons';
 import AllureVitestReporter, { type AllureVitestReporterConfig } from 'allure-vitest/reporter';
 import type { RunnerTask } from 'vitest';
-import type { TestModule, Vitest } from 'vitest/node';
-import { JUnitReporter } from 'vitest/reporters';
+import { JUnitReporter, type TestModule, type Vitest } from 'vitest/node';
 import { redact, redactValue } from '../helpers/redact.ts';
 import { allure2Categories } from './categories.ts';
 import {
@@ -29,6 +28,7 @@ import {
   reportsRoot,
   RESULTS_DIR_ENV,
   RUN_ID_ENV,
+  UNKNOWN_VERSION,
   versionPaths,
   type VersionPaths,
 } from './run-context.ts';
@@ -51,16 +51,26 @@ interface Resolved {
   paths: VersionPaths;
   projects: string[];
   env: NodeJS.ProcessEnv;
+  /** A bad CILIUM_VERSION fails the lab run when it starts, never the loading of vitest.config.ts. */
+  problem: string | null;
 }
 
 function resolve(o: LabReportersOptions): Resolved {
   const env = o.env ?? process.env;
-  const version = o.version ?? ciliumVersionFromEnv(env);
-  return { paths: versionPaths(version, o.root ?? reportsRoot(env)), projects: o.projects ?? ['lab'], env };
+  const root = o.root ?? reportsRoot(env);
+  const projects = o.projects ?? ['lab'];
+  try {
+    return { paths: versionPaths(o.version ?? ciliumVersionFromEnv(env), root), projects, env, problem: null };
+  } catch (err) {
+    return { paths: versionPaths(UNKNOWN_VERSION, root), projects, env, problem: (err as Error).message };
+  }
 }
 
-function labIsRunning(vitest: Vitest, projects: string[]): boolean {
-  return vitest.projects.some((p) => projects.includes(p.name));
+/** True when one of the reported projects is part of this vitest run; throws if the version was unusable. */
+function labIsRunning(vitest: Vitest, lab: Resolved): boolean {
+  const running = vitest.projects.some((p) => lab.projects.includes(p.name));
+  if (running && lab.problem) throw new Error(`lab reporters: ${lab.problem}`);
+  return running;
 }
 
 /** Static facts known when the run starts; the global setup adds the lab's (Kubernetes, kernel, routing…). */
@@ -174,7 +184,7 @@ export class LabAllureReporter extends AllureVitestReporter {
   }
 
   override onInit(vitest: Vitest): void {
-    this.active = labIsRunning(vitest, this.lab.projects);
+    this.active = labIsRunning(vitest, this.lab);
     if (!this.active) return;
     const { resultsDir } = this.lab.paths;
     // One run = one report: results of an earlier run of this version would be merged into it.
@@ -213,7 +223,7 @@ export class LabJUnitReporter extends JUnitReporter {
   }
 
   override async onInit(vitest: Vitest): Promise<void> {
-    this.active = labIsRunning(vitest, this.lab.projects);
+    this.active = labIsRunning(vitest, this.lab);
     if (this.active) await super.onInit(vitest);
   }
 

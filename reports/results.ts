@@ -9,6 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { classifyResult } from './categories.ts';
 import { parseMeasurementParameter, type Measurement } from './measurements.ts';
+import { parseProperties } from './properties.ts';
 
 const STATUSES = ['passed', 'failed', 'broken', 'skipped', 'unknown'] as const;
 export type ResultStatus = (typeof STATUSES)[number];
@@ -87,15 +88,6 @@ export interface ReadResults {
   fingerprint: string;
 }
 
-function parsePropertiesFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*([^#!=\s][^=]*?)\s*=\s?(.*)$/.exec(line);
-    if (m?.[1]) out[m[1].replace(/\\(.)/g, '$1')] = (m[2] ?? '').replace(/\\n/g, '\n').replace(/\\(.)/g, '$1');
-  }
-  return out;
-}
-
 /** Reads every *-result.json of a results folder, plus environment.properties. */
 export function readResults(dir: string): ReadResults {
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('-result.json')).sort() : [];
@@ -114,7 +106,7 @@ export function readResults(dir: string): ReadResults {
     }
   }
   const envFile = path.join(dir, 'environment.properties');
-  const environment = existsSync(envFile) ? parsePropertiesFile(readFileSync(envFile, 'utf8')) : {};
+  const environment = existsSync(envFile) ? parseProperties(readFileSync(envFile, 'utf8')) : {};
   return { results, environment, unreadable, fingerprint: hash.digest('hex').slice(0, 32) };
 }
 

@@ -88,7 +88,8 @@ export function environmentId(version: string): string {
   return `cilium-${version.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 64);
 }
 
-/** Version order for columns: numeric parts compared as numbers (1.9 < 1.17 < 1.18.10), pre-releases first. */
+/** Version order for columns: numeric parts compared as numbers (1.9 < 1.17 < 1.18.10), a pre-release before its
+ * release, names that are not versions (unknown) last. */
 export function compareVersions(a: string, b: string): number {
   const split = (v: string): (number | string)[] => v.split(/[.+-]/).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
   const pa = split(a);
@@ -100,8 +101,8 @@ export function compareVersions(a: string, b: string): number {
     if (y === undefined) return typeof x === 'string' ? -1 : 1;
     if (x === y) continue;
     if (typeof x === 'number' && typeof y === 'number') return x - y;
-    if (typeof x === 'number') return 1;
-    if (typeof y === 'number') return -1;
+    if (typeof x === 'number') return -1;
+    if (typeof y === 'number') return 1;
     return x.localeCompare(y);
   }
   return 0;

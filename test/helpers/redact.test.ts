@@ -72,6 +72,8 @@ describe('redact on other places secrets hide', () => {
     const out = redact(text);
     expectClean(out, [c.token, Buffer.from('admin:' + c.password).toString('base64')]);
     expect(out).toContain('https://192.168.10.100:6443/api');
+    expect(out).toContain(`> Authorization: Bearer ${REDACTED}\n`);
+    expect(redact(out)).toBe(out);
   });
 
   test('kubeadm join tokens, --token/--password flags, sshpass, env assignments, helm --set, URLs', () => {
