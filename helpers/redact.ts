@@ -8,7 +8,7 @@
  * - `Authorization: Bearer …` / `Basic …` headers and loose `Bearer <token>` text;
  * - JSON Web Tokens (Kubernetes service-account tokens are JWTs) and kubeadm bootstrap tokens (`abcdef.0123456789abcdef`);
  * - PEM private-key blocks;
- * - passwords in URLs (`https://user:pass@host`);
+ * - passwords in URLs (`https://user:pass@host`) and in `curl -u user:pass`;
  * - every value of a Kubernetes Secret's `data` / `stringData` (structural redaction only: `redactValue`);
  * - any literal passed in `extraSecrets` (e.g. the lab's SSH password read from the environment).
  * `certificate-authority-data` is a public CA certificate and is kept: it helps to debug a kubeconfig.
@@ -61,6 +61,8 @@ const JSON_PAIR = new RegExp(String.raw`("(${KEY})"\s*:\s*)"((?:[^"\\]|\\.)*)"`,
 /** `--token X`, `--token=X`, `--password 'X'`; also `sshpass -p X`. */
 const FLAG = new RegExp(String.raw`(--(${KEY})(?:=|[ \t]+))('[^']*'|"[^"]*"|[^\s'"]+)`, 'g');
 const SSHPASS = /(\bsshpass\s+-p\s*)('[^']*'|"[^"]*"|\S+)/g;
+/** curl's `-u user:password` / `--user=user:password`. */
+const CURL_USER = /((?:^|\s)(?:-u|--user)(?:\s+|=)['"]?[^\s:'"]+:)(?!\[REDACTED\])([^\s'"]+)/g;
 /** `key=value` pairs inside a line (helm `--set a=b,c.password=d`, URLs' query strings). */
 const INLINE_ASSIGN = new RegExp(String.raw`(^|[\s,;&?])(${KEY})=([^\s,;&"']+)`, 'g');
 const AUTH_HEADER = /\b((?:Proxy-)?Authorization\s*[:=]\s*["']?(?:Bearer|Basic|Token|Negotiate)?\s*)[^\s"',]+/gi;
@@ -130,6 +132,7 @@ export function redact(text: string, opts: RedactOptions = {}): string {
     isSecretKey(key) && !value.startsWith('-') ? `${head}${REDACTED}` : all,
   );
   out = out.replace(SSHPASS, `$1${REDACTED}`);
+  out = out.replace(CURL_USER, `$1${REDACTED}`);
   out = redactLines(out);
   out = out.replace(INLINE_ASSIGN, (all, lead: string, key: string, value: string) =>
     isSecretKey(key) && !isHarmlessValue(value) ? `${lead}${key}=${REDACTED}` : all,

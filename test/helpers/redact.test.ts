@@ -84,12 +84,16 @@ describe('redact on other places secrets hide', () => {
       `LAB_SSH_PASSWORD=${c.password}`,
       `helm upgrade cilium --set hubble.enabled=true,auth.password=${c.password}`,
       `git clone https://ci:${c.password}@example.invalid/repo.git`,
+      `curl -sk -u admin:${c.password} https://192.168.10.100:6443/api`,
+      `curl --user='admin:${c.password}' https://192.168.10.100:6443/api`,
     ].join('\n');
     const out = redact(text);
     expectClean(out, [c.bootstrapToken, c.password]);
     expect(out).toContain('--discovery-token-ca-cert-hash sha256:0123abcd');
     expect(out).toContain('hubble.enabled=true');
     expect(out).toContain('--verbose');
+    expect(out).toContain('-u admin:[REDACTED] https://192.168.10.100:6443/api');
+    expect(redact(out)).toBe(out);
   });
 
   test('literal extra secrets (e.g. read from the environment) wherever they appear', () => {

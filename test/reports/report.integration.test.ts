@@ -182,10 +182,11 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
   describe('in headless Chromium, from file://', () => {
     let ctx: BrowserContext;
     let page: Page;
+    let profile = '';
     const external: string[] = [];
 
     beforeAll(async () => {
-      const profile = mkdtempSync(path.join(os.tmpdir(), 'clh-chromium-'));
+      profile = mkdtempSync(path.join(os.tmpdir(), 'clh-chromium-'));
       ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
       await ctx.route('**/*', async (route) => {
         const url = route.request().url();
@@ -198,6 +199,7 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
 
     afterAll(async () => {
       await ctx?.close();
+      if (profile) rmSync(profile, { recursive: true, force: true });
     });
 
     for (const v of [A, B]) {
