@@ -7,8 +7,8 @@
  *   await attach('arping from router', raw.stdout);
  *   await recordMeasurement('failover time', 3.2, 's');   // read by reports/index.html
  *
- * Outside a lab run (no allure-vitest reporter) every call still runs its body and is otherwise a no-op,
- * so the helpers are safe in self-tests. The reporter side (labels, run id, results folder) is in
+ * Outside a lab run (no Allure runtime) every call still runs its body and is otherwise a quiet no-op, so
+ * the helpers are safe in self-tests and in scripts. The reporter side (labels, run id, results folder) is in
  * reports/lab-reporters.ts; the run's environment facts are written by `recordLabEnvironment`.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -85,13 +85,23 @@ export function renderAttachment(content: string | object, type?: AttachmentType
   return { body, ...CONTENT[kind] };
 }
 
+/**
+ * True inside a test run with an Allure runtime (allure-vitest's setup file, or a test's own). Outside one
+ * (scripts such as lab:up using the same helpers) the calls below stay quiet instead of warning on each call.
+ */
+export function allureActive(): boolean {
+  return typeof (globalThis as Record<string, unknown>).allureTestRuntime === 'function';
+}
+
 /** An Allure step named for what a person does ("Ping webpod from the router"). */
 export async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  if (!allureActive()) return fn();
   return allure.step(redact(name), () => fn());
 }
 
 /** Attaches text or an object (JSON by default, or YAML), always redacted. */
 export async function attach(name: string, content: string | object, type?: AttachmentType): Promise<void> {
+  if (!allureActive()) return;
   const { body, contentType, fileExtension } = renderAttachment(content, type);
   await allure.attachment(redact(name), body, { contentType, fileExtension });
 }
@@ -141,6 +151,7 @@ export async function attachError(name: string, err: unknown): Promise<void> {
  */
 export async function recordMeasurement(name: string, value: number, unit: string): Promise<void> {
   const p = measurementParameter(name, value, unit);
+  if (!allureActive()) return;
   await allure.parameter(p.name, p.value, { excluded: true });
   await allure.logStep(`Measured ${name}: ${p.value}`);
 }
@@ -161,6 +172,7 @@ export interface ScenarioDescription {
 
 /** Labels that group the report by scenario family (epic / feature / story) and mark the core scenarios. */
 export async function describeScenario(o: ScenarioDescription): Promise<void> {
+  if (!allureActive()) return;
   await allure.epic(o.epic);
   await allure.feature(o.feature);
   if (o.story) await allure.story(o.story);

@@ -126,6 +126,19 @@ describe('steps, measurements, scenario labels', () => {
   });
 });
 
+test('outside a test run with Allure: bodies run, nothing is sent, nothing warns', async () => {
+  delete (globalThis as Record<string, unknown>).allureTestRuntime;
+  const warn = vi.spyOn(console, 'warn');
+  await expect(step('x', () => Promise.resolve(7))).resolves.toBe(7);
+  await attach('a', 'text');
+  await recordMeasurement('outage', 1, 's');
+  await describeScenario({ epic: 'e', feature: 'f' });
+  await expect(recordMeasurement('outage', Number.NaN, 's')).rejects.toThrow(/finite/);
+  expect(warn).not.toHaveBeenCalled();
+  expect(messages()).toEqual([]);
+  warn.mockRestore();
+});
+
 describe('failure attachments', () => {
   test('a collector that throws or hangs attaches why, never hides the failure', async () => {
     await attachCollected('events', () => Promise.reject(new Error('api down')));
