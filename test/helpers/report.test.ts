@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MessageHolderTestRuntime, setGlobalTestRuntime } from 'allure-js-commons/sdk/runtime';
+import { tempDir } from '../fixtures/report/tmp.ts';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import {
   attach,
@@ -167,7 +167,7 @@ describe('the run environment (global setup)', () => {
   });
 
   test('recordLabEnvironment merges into the run environment.properties, redacted', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'clh-env-'));
+    const dir = tempDir('clh-env-');
     writeFileSync(path.join(dir, 'environment.properties'), toProperties({ cilium_version_requested: '1.18.6', harness_commit: 'abc' }));
     const file = recordLabEnvironment(
       { ciliumVersion: '1.18.6', kubernetesVersion: 'v1.33.4', kernel: '6.8.0-71-generic', box: 'bento/ubuntu-24.04 202508.03.0', provider: 'virtualbox', routingMode: 'native', note: 'token: abcdefghijklmnop' },

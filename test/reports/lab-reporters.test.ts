@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../fixtures/report/tmp.ts';
 import { describe, expect, test } from 'vitest';
 import type { Vitest } from 'vitest/node';
 import {
@@ -81,7 +81,7 @@ describe('redactingWriter', () => {
     writer.writeAttachment('a-attachment.yaml', Buffer.from(c.kubeconfig));
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
     writer.writeAttachment('b-attachment.png', png);
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'clh-w-')), 'log.txt');
+    const file = path.join(tempDir('clh-w-'), 'log.txt');
     writeFileSync(file, `Authorization: Bearer ${c.token}`);
     writer.writeAttachmentFromPath('c-attachment.txt', file);
     writer.writeResult({ name: 't', statusDetails: { message: `token: ${c.token}`, trace: `password=${c.password}` }, steps: [{ name: `sshpass -p ${c.password} ssh vagrant@router` }] });
@@ -95,7 +95,7 @@ describe('redactingWriter', () => {
 
 describe('the reporters stand aside unless the lab project runs', () => {
   test('self-only run: no results folder, no JUnit file', async () => {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'clh-lr-'));
+    const root = tempDir('clh-lr-');
     const env: NodeJS.ProcessEnv = {};
     const allure = new LabAllureReporter({ version: '1.18.6', root, env });
     const junit = new LabJUnitReporter({ version: '1.18.6', root, env });
@@ -108,7 +108,7 @@ describe('the reporters stand aside unless the lab project runs', () => {
   });
 
   test('lab run: the results folder starts empty, holds environment and categories, and is published to the setup', () => {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'clh-lr-'));
+    const root = tempDir('clh-lr-');
     const stale = path.join(root, '1.18.6', 'allure-results', 'old-result.json');
     mkdirSync(path.dirname(stale), { recursive: true });
     writeFileSync(stale, '{}');
@@ -125,7 +125,7 @@ describe('the reporters stand aside unless the lab project runs', () => {
   });
 
   test('an unusable CILIUM_VERSION fails the lab run when it starts, never the self-tests', () => {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'clh-lr-'));
+    const root = tempDir('clh-lr-');
     const r = new LabAllureReporter({ root, env: { CILIUM_VERSION: '../../etc' } });
     expect(() => r.onInit(fakeVitest('self'))).not.toThrow();
     expect(() => new LabAllureReporter({ root, env: { CILIUM_VERSION: '../../etc' } }).onInit(fakeVitest('lab'))).toThrow(/not a usable Cilium version/);

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../fixtures/report/tmp.ts';
 import { describe, expect, test } from 'vitest';
 import { fileOf, parseSummary, readResults, summarize, withChanges, type VersionSummary } from '../../reports/results.ts';
 
@@ -45,13 +45,13 @@ describe('readResults + summarize on real allure-vitest results', () => {
   test('the fingerprint changes when the results change, and not otherwise', () => {
     const a = readResults(FIXTURE).fingerprint;
     expect(readResults(FIXTURE).fingerprint).toBe(a);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'clh-res-'));
+    const dir = tempDir('clh-res-');
     writeFileSync(path.join(dir, 'x-result.json'), JSON.stringify({ name: 't', status: 'passed' }));
     expect(readResults(dir).fingerprint).not.toBe(a);
   });
 
   test('bad files are named, not fatal; an empty or missing folder has no results', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'clh-res-'));
+    const dir = tempDir('clh-res-');
     writeFileSync(path.join(dir, 'a-result.json'), '{ truncated');
     writeFileSync(path.join(dir, 'b-result.json'), JSON.stringify({ status: 'passed' })); // no name
     writeFileSync(path.join(dir, 'c-result.json'), JSON.stringify({ name: 'ok', status: 'weird' }));

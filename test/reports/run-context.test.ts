@@ -1,6 +1,6 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../fixtures/report/tmp.ts';
 import { describe, expect, test } from 'vitest';
 import {
   ciliumVersionFromEnv,
@@ -54,7 +54,7 @@ describe('paths per version', () => {
   });
 
   test('versionsWithResults lists version folders that hold allure-results, in version order', () => {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'clh-rc-'));
+    const root = tempDir('clh-rc-');
     for (const v of ['1.18.10', '1.9.1', '1.18.2']) mkdirSync(path.join(root, v, 'allure-results'), { recursive: true });
     mkdirSync(path.join(root, '1.17.0')); // no results
     writeFileSync(path.join(root, 'index.html'), '');

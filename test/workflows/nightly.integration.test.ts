@@ -4,10 +4,10 @@
  * time, a fresh lab per version, reports with history carried from the previous publication, and the lab torn
  * down at the end whatever happened.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+import { tempDir } from '../fixtures/report/tmp.ts';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { ciliumMatrix, VERSIONS_FILE } from '../../reports/matrix.ts';
@@ -51,7 +51,7 @@ describe('the nightly workflow', () => {
   });
 
   test('the validator does reject a broken workflow (so the check above means something)', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'clh-wf-'));
+    const dir = tempDir('clh-wf-');
     const broken = path.join(dir, 'nightly.yml');
     writeFileSync(broken, text.replace('needs: matrix\n', 'needs: no-such-job\n'));
     const r = await validate(broken);
