@@ -1,0 +1,62 @@
+/**
+ * The neighbour (ARP) table: `ip neigh` text, `ip -j neigh` JSON, or net-tools `arp -a`.
+ *
+ *   198.18.10.2 dev eth1 lladdr 06:eb:8b:f2:94:6b REACHABLE
+ *   198.18.10.99 dev eth1 INCOMPLETE
+ *   ? (192.168.10.241) at 08:00:27:85:32:ca [ether] on eth1
+ *   ? (198.18.10.99) at <incomplete> on eth1
+ *
+ * Lines that are none of these are skipped (empty or garbage text gives an empty list).
+ */
+import { normalizeMac, ParseError } from './error.ts';
+
+export interface Neighbour {
+  ip: string;
+  /** Lower case; null while unresolved (INCOMPLETE, FAILED). */
+  mac: string | null;
+  iface: string | null;
+  /** NUD state as `ip neigh` prints it (REACHABLE, STALE, …); `arp -a` shows none, so null there. */
+  state: string | null;
+}
+
+const IP_NEIGH = /^(\S+)\s+dev\s+(\S+)(?:\s+lladdr\s+([0-9a-fA-F:]+))?(?:\s+(?:router|proxy|extern_learn))*\s+([A-Z_]+(?:,[A-Z_]+)*)$/;
+const ARP_A = /^\S+\s+\(([^)]+)\)\s+at\s+(\S+)(?:\s+\[\w+\])?(?:\s+\w+)*\s+on\s+(\S+)/;
+
+export function parseNeighbours(text: string): Neighbour[] {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) return fromJson(trimmed, text);
+  const out: Neighbour[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    let m = line.match(IP_NEIGH);
+    if (m) {
+      out.push({ ip: m[1]!, iface: m[2]!, mac: m[3] ? normalizeMac(m[3]) : null, state: m[4]! });
+      continue;
+    }
+    m = line.match(ARP_A);
+    if (m) out.push({ ip: m[1]!, iface: m[3]!, mac: normalizeMac(m[2]!), state: null });
+  }
+  return out;
+}
+
+function fromJson(json: string, text: string): Neighbour[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch (err) {
+    throw new ParseError('parseNeighbours', `JSON does not parse (${(err as Error).message})`, text);
+  }
+  if (!Array.isArray(data)) throw new ParseError('parseNeighbours', 'JSON is not a list of neighbours', text);
+  return data.flatMap((e: unknown) => {
+    const n = e as { dst?: unknown; dev?: unknown; lladdr?: unknown; state?: unknown };
+    if (typeof n?.dst !== 'string') return [];
+    return [
+      {
+        ip: n.dst,
+        iface: typeof n.dev === 'string' ? n.dev : null,
+        mac: typeof n.lladdr === 'string' ? normalizeMac(n.lladdr) : null,
+        state: Array.isArray(n.state) ? n.state.join(',') : typeof n.state === 'string' ? n.state : null,
+      },
+    ];
+  });
+}
