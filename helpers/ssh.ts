@@ -425,7 +425,9 @@ class PooledHost implements SshHost {
     // The command runs in a session of its own (setsid) so that stop() interrupts its whole process
     // group, pipelines included; the first line it prints is that group's id. `setsid -w` forks when it
     // must and waits, so the channel lives exactly as long as the command.
-    const inner = `echo ${PID_MARKER}$$; exec sh -c ${shellQuote(command)}`;
+    // bash (when there) waits for an interrupted child and exits as it did, where dash would die of the
+    // SIGINT itself; a lone simple command is exec'd by bash, so the PID is the command's own.
+    const inner = `echo ${PID_MARKER}$$; exec "$(command -v bash || echo sh)" -c ${shellQuote(command)}`;
     const wrapped = this.wrap(`exec setsid -w sh -c ${shellQuote(inner)}`, opts.sudo);
     const started = Date.now();
     const startLink = linkedSignal([this.poolClosing, opts.signal], this.settings.connectTimeoutMs * 3);
@@ -449,6 +451,7 @@ class PooledHost implements SshHost {
     const stdoutNow = (): string => Buffer.concat(out).toString('utf8').replace(PID_LINE, '');
     const stderrNow = (): string => Buffer.concat(err).toString('utf8');
     let finished = false;
+    let lastSignal: 'INT' | 'KILL' | null = null;
     const stopping = new AbortController();
     const done: Promise<ExecResult> = this.collect(
       channel.client,
@@ -457,7 +460,16 @@ class PooledHost implements SshHost {
       { stdin: undefined, signal: stopping.signal, started, why: () => 'stopped: it did not end after SIGINT and SIGKILL' },
       { out, err, onData: changed },
     )
-      .then((r) => ({ ...r, stdout: r.stdout.replace(PID_LINE, '') }))
+      .then((r) => {
+        // `setsid -w` reports a child killed by a signal as exit 2 plus a line on stderr: say what happened.
+        const killed = SETSID_KILLED.test(r.stderr);
+        return {
+          ...r,
+          stdout: r.stdout.replace(PID_LINE, ''),
+          stderr: r.stderr.replace(SETSID_KILLED, ''),
+          ...(killed ? { code: null, signal: lastSignal ?? 'unknown' } : {}),
+        };
+      })
       .finally(() => {
         finished = true;
         release?.();
@@ -502,6 +514,7 @@ class PooledHost implements SshHost {
       (stopped ??= (async () => {
         for (const [sig, graceMs] of [['INT', 5_000], ['KILL', 3_000]] as const) {
           if (finished) break;
+          lastSignal = sig;
           await this.exec(`kill -${sig} -- -${pid} 2>/dev/null || kill -${sig} ${pid} 2>/dev/null || true`, { sudo: opts.sudo, timeoutMs: 10_000 }).catch(() => undefined);
           if (await settlesWithin(done, graceMs)) break;
         }
@@ -549,6 +562,7 @@ class PooledHost implements SshHost {
 
 const PID_MARKER = '__CLH_PID__';
 const PID_LINE = new RegExp(`^${PID_MARKER}(\\d+)\\r?\\n`);
+const SETSID_KILLED = /^setsid: child \d+ did not exit normally.*\n?/m;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
