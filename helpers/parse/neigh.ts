@@ -14,12 +14,14 @@ export interface Neighbour {
   ip: string;
   /** Lower case; null while unresolved (INCOMPLETE, FAILED). */
   mac: string | null;
+  /** Null when the command was already limited to one device (`ip neigh show dev eth1`). */
   iface: string | null;
   /** NUD state as `ip neigh` prints it (REACHABLE, STALE, …); `arp -a` shows none, so null there. */
   state: string | null;
 }
 
-const IP_NEIGH = /^(\S+)\s+dev\s+(\S+)(?:\s+lladdr\s+([0-9a-fA-F:]+))?(?:\s+(?:router|proxy|extern_learn))*\s+([A-Z_]+(?:,[A-Z_]+)*)$/;
+/** `dev X` is left out by `ip neigh show dev X`. */
+const IP_NEIGH = /^([0-9a-fA-F.:]+)(?:\s+dev\s+(\S+))?(?:\s+lladdr\s+([0-9a-fA-F:]+))?(?:\s+(?:router|proxy|extern_learn))*\s+([A-Z_]+(?:,[A-Z_]+)*)$/;
 const ARP_A = /^\S+\s+\(([^)]+)\)\s+at\s+(\S+)(?:\s+\[\w+\])?(?:\s+\w+)*\s+on\s+(\S+)/;
 
 export function parseNeighbours(text: string): Neighbour[] {
@@ -30,7 +32,7 @@ export function parseNeighbours(text: string): Neighbour[] {
     const line = raw.trim();
     let m = line.match(IP_NEIGH);
     if (m) {
-      out.push({ ip: m[1]!, iface: m[2]!, mac: m[3] ? normalizeMac(m[3]) : null, state: m[4]! });
+      out.push({ ip: m[1]!, iface: m[2] ?? null, mac: m[3] ? normalizeMac(m[3]) : null, state: m[4]! });
       continue;
     }
     m = line.match(ARP_A);

@@ -83,13 +83,14 @@ type Body = Omit<TcpdumpPacket, 'iface' | 'direction' | 'time'>;
 
 function parseBody(body: string): Body | null {
   if (body.startsWith('ARP,')) return parseArp(body);
-  const m = body.match(/^(IP6?)\s+(\S+)\s+>\s+(\S+?):\s*(.*)$/);
+  // The destination ends at ": " (IPv6 addresses contain colons themselves).
+  const m = body.match(/^(IP6?)\s+(\S+)\s+>\s+(\S+):(?:\s+(.*))?$/);
   if (!m) return null;
   const v6 = m[1] === 'IP6';
   const src = splitEndpoint(m[2]!, v6);
   const dst = splitEndpoint(m[3]!, v6);
   if (!src || !dst) return null;
-  const info = m[4]!;
+  const info = m[4] ?? '';
   return { srcIp: src.ip, srcPort: src.port, dstIp: dst.ip, dstPort: dst.port, protocol: protocolOf(info, src.port !== null, v6), info };
 }
 
