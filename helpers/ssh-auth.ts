@@ -84,36 +84,35 @@ export function parseSshConfig(text: string): Map<string, { hostName?: string; p
 export function credentialsFromTopology(t: Topology, deps: AuthDeps = defaultAuthDeps): CredentialResolver {
   const { user, auth } = t.ssh;
   let sshConfig: Promise<ReturnType<typeof parseSshConfig>> | undefined;
-  return (node) => {
+  return async (node) => {
     switch (auth) {
       case 'key': {
-        if (!t.ssh.keyFile) return Promise.reject(new Error(`topology ssh.auth is "key" but ssh.keyFile is not set`));
+        if (!t.ssh.keyFile) throw new Error(`topology ssh.auth is "key" but ssh.keyFile is not set`);
         const file = resolvePath(t.ssh.keyFile, deps.env.HOME);
-        return Promise.resolve({ username: user, privateKey: readKey(deps, file), source: `key file ${file}` });
+        return { username: user, privateKey: readKey(deps, file), source: `key file ${file}` };
       }
       case 'password': {
         const name = t.ssh.passwordEnv ?? 'LAB_SSH_PASSWORD';
         const password = deps.env[name];
-        if (!password) return Promise.reject(new Error(`topology ssh.auth is "password" but environment variable ${name} is not set`));
-        return Promise.resolve({ username: user, password, source: `password from $${name}` });
+        if (!password) throw new Error(`topology ssh.auth is "password" but environment variable ${name} is not set`);
+        return { username: user, password, source: `password from $${name}` };
       }
       case 'vagrant': {
         const stateDir = vagrantStateDir(deps.env);
         const machineDir = path.join(stateDir, 'machines', node.name);
         for (const provider of deps.listDir(machineDir)) {
           const file = path.join(machineDir, provider, 'private_key');
-          if (deps.exists(file)) return Promise.resolve({ username: user, privateKey: readKey(deps, file), source: `Vagrant key ${file}` });
+          if (deps.exists(file)) return { username: user, privateKey: readKey(deps, file), source: `Vagrant key ${file}` };
         }
         const cwd = path.dirname(stateDir);
         sshConfig ??= deps.vagrantSshConfig(cwd).then(parseSshConfig, (err: Error) => {
           throw new Error(`no Vagrant key in ${machineDir} and \`vagrant ssh-config\` in ${cwd} failed: ${err.message}`);
         });
-        return sshConfig.then((hosts) => {
-          const files = hosts.get(node.name)?.identityFiles ?? [];
-          const file = files.map((f) => resolvePath(f, deps.env.HOME)).find((f) => deps.exists(f));
-          if (!file) throw new Error(`no Vagrant key for ${node.name}: nothing in ${machineDir}, and \`vagrant ssh-config\` names no existing IdentityFile for it`);
-          return { username: user, privateKey: readKey(deps, file), source: `Vagrant key ${file} (from vagrant ssh-config)` };
-        });
+        const hosts = await sshConfig;
+        const files = hosts.get(node.name)?.identityFiles ?? [];
+        const file = files.map((f) => resolvePath(f, deps.env.HOME)).find((f) => deps.exists(f));
+        if (!file) throw new Error(`no Vagrant key for ${node.name}: nothing in ${machineDir}, and \`vagrant ssh-config\` names no existing IdentityFile for it`);
+        return { username: user, privateKey: readKey(deps, file), source: `Vagrant key ${file} (from vagrant ssh-config)` };
       }
     }
   };
