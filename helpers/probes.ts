@@ -45,7 +45,8 @@ export function arpingFlavourOn(ssh: SshPool, host: string): Promise<ArpingFlavo
   if (!f) {
     f = ssh
       .host(host)
-      .exec('{ arping --help; arping -V; } 2>&1', { timeoutMs: 15_000 })
+      // With sudo: arping lives in /usr/sbin, outside an ordinary user's PATH.
+      .exec('{ arping --help; arping -V; } 2>&1', { sudo: true, timeoutMs: 15_000 })
       .then((r) => {
         const flavour = detectArpingFlavour(r.stdout);
         if (!flavour) throw new Error(`no known arping on ${host} (neither iputils nor Habets): ${r.stdout.trim().slice(0, 300) || '(no output)'}`);

@@ -12,6 +12,7 @@
  *   connection that turned out dead is retried once on a fresh connection.
  * - Credentials and host-key policy come from the topology (helpers/ssh-auth.ts).
  */
+import { setMaxListeners } from 'node:events';
 import net from 'node:net';
 import { Client, type ClientChannel } from 'ssh2';
 import { pollUntil, retryTransient } from './retry.ts';
@@ -22,6 +23,7 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   code: number | null;
+  /** Signal that ended the command, as ssh2 names it (e.g. "SIGTERM"); null when it exited. */
   signal: string | null;
   durationMs: number;
 }
@@ -112,6 +114,8 @@ export class SshPool {
 
   constructor(topology: Topology, opts: SshPoolOptions = {}) {
     this.topology = topology;
+    // Every command in flight listens on this signal; hundreds at once are normal, not a leak.
+    setMaxListeners(10_000, this.closing.signal);
     this.settings = {
       maxConcurrentPerHost: opts.maxConcurrentPerHost ?? 8,
       credentials: opts.credentials ?? credentialsFromTopology(topology),
@@ -378,11 +382,8 @@ class PooledHost implements SshHost {
     });
     return new Promise<ExecResult>((resolve, reject) => {
       const onAbort = (): void => {
-        try {
-          stream.signal('KILL');
-        } catch {
-          /* a server without signal support: closing the channel is all we can do */
-        }
+        // TERM rather than KILL: sudo passes TERM on to the root command it runs, a KILL would only end sudo.
+        signalSession(stream, 'TERM');
         stream.close();
         reject(new SshError(this.name, command, o.why(), { result: result() }));
       };
@@ -399,8 +400,17 @@ class PooledHost implements SshHost {
         code = typeof c === 'number' ? c : null;
         sig = s ?? null;
       });
-      stream.on('close', () => {
+      // ssh2 repeats the exit status on 'close': a fast command's whole answer can arrive in one read,
+      // before this function attached its 'exit' listener.
+      stream.on('close', (c?: number | null, s?: string) => {
         o.signal.removeEventListener('abort', onAbort);
+        if (!exited && typeof c === 'number') {
+          exited = true;
+          code = c;
+        } else if (!exited && c === null && typeof s === 'string') {
+          exited = true;
+          sig = s;
+        }
         if (exited) return resolve(result());
         const reason = this.lost.has(client) ? 'connection lost while the command ran' : 'channel closed without an exit status';
         reject(new SshError(this.name, command, reason, { result: result() }));
@@ -467,7 +477,7 @@ class PooledHost implements SshHost {
           ...r,
           stdout: r.stdout.replace(PID_LINE, ''),
           stderr: r.stderr.replace(SETSID_KILLED, ''),
-          ...(killed ? { code: null, signal: lastSignal ?? 'unknown' } : {}),
+          ...(killed ? { code: null, signal: lastSignal ? `SIG${lastSignal}` : 'unknown' } : {}),
         };
       })
       .finally(() => {
@@ -567,6 +577,23 @@ const SETSID_KILLED = /^setsid: child \d+ did not exit normally.*\n?/m;
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * Asks sshd to signal the session's process group (OpenSSH >= 7.9 does `killpg`; it refuses for root
+ * logins, which run without privilege separation, so this is best effort). ssh2's own
+ * `Channel.signal()` refuses once our side has sent EOF, which exec always does at once (stdin closed),
+ * so the request is sent through the channel's protocol object directly (ssh2 1.17 internals; the
+ * netlab deadline test fails if this stops working). Servers without signal support ignore it.
+ */
+function signalSession(stream: ClientChannel, sig: string): void {
+  const ch = stream as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal(id: number, sig: string): void } } };
+  if (ch.outgoing?.state !== 'open' && ch.outgoing?.state !== 'eof') return;
+  try {
+    ch._client?._protocol?.signal(ch.outgoing.id, sig);
+  } catch {
+    /* the connection is going away anyway */
+  }
+}
 
 /** A single-quoted shell word. */
 export function shellQuote(s: string): string {

@@ -15,7 +15,8 @@
  * routes (its default route goes to the sink, as the study's router sends pod traffic out eth0).
  *
  * Every host runs a real sshd in its own PID, mount (private /run on tmpfs) and UTS namespace (hostname =
- * node name), keys made here, clean HOME. The harness reaches sshd at 127.0.0.1:<port> through a relay in
+ * node name), keys made here. The SSH user is `vagrant` with passwordless sudo and a clean HOME, as in the
+ * lab; it exists only inside the hosts' mount namespaces. The harness reaches sshd at 127.0.0.1:<port> through a relay in
  * the host's namespace (test/netlab/relay.ts), so no address is ever put on a root-namespace interface.
  * `startNetlab()` hands back a `Topology` (provider existing, auth key, known-hosts) that helpers/ssh uses
  * exactly as it uses the real lab's.
@@ -26,7 +27,7 @@
  * earlier run (owner PID gone) are swept at the next start.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,7 +39,9 @@ import { parseTopology, REPO_ROOT, type Topology } from '../../helpers/topology.
 export const PREFIX = 'tn';
 const STATE_ROOT = os.tmpdir();
 const RELAY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'relay.ts');
-const REQUIRED_TOOLS = ['ip', 'unshare', 'setpriv', 'ssh-keygen', 'sshd', 'tcpdump', 'arping', 'ping', 'curl'];
+const REQUIRED_TOOLS = ['ip', 'unshare', 'setpriv', 'ssh-keygen', 'sshd', 'sudo', 'tcpdump', 'arping', 'ping', 'curl'];
+/** The SSH user on every netlab host: not root, passwordless sudo (like the lab's vagrant user). */
+export const SSH_USER = 'vagrant';
 
 interface HostPlan {
   name: string;
@@ -200,8 +203,12 @@ class NetlabImpl implements Netlab {
   }
 
   async build(): Promise<void> {
-    mkdirSync(path.join(this.dir, 'home'), { recursive: true, mode: 0o700 });
+    // The lab directory is traversable (the SSH user reads its authorized key and home through it);
+    // private keys inside stay root-only.
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    chmodSync(this.dir, 0o755);
     writeFileSync(path.join(this.dir, 'owner'), String(process.pid));
+    this.makeUserFiles();
     await this.makeKeys();
 
     // Namespaces and wiring (interfaces are created inside namespaces, never in the root one).
@@ -251,6 +258,43 @@ class NetlabImpl implements Netlab {
     );
   }
 
+  /**
+   * The SSH user, like the lab's `vagrant`: not root, passwordless sudo, clean HOME. It exists only inside
+   * the hosts' private mount namespaces (copies of passwd/group/shadow/sudoers bind-mounted over the real
+   * ones there), so the machine running the tests is not changed.
+   */
+  private makeUserFiles(): void {
+    const etc = path.join(this.dir, 'etc');
+    mkdirSync(etc, { mode: 0o755 });
+    const drop = (file: string): string =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith(`${SSH_USER}:`))
+        .join('\n');
+    const uid = this.uid;
+    const home = path.join(this.dir, 'home');
+    mkdirSync(home, { mode: 0o755 });
+    chownSync(home, uid, uid);
+    writeFileSync(path.join(etc, 'passwd'), `${drop('/etc/passwd')}\n${SSH_USER}:x:${uid}:${uid}:netlab:${home}:/bin/bash\n`, { mode: 0o644 });
+    writeFileSync(path.join(etc, 'group'), `${drop('/etc/group')}\n${SSH_USER}:x:${uid}:\n`, { mode: 0o644 });
+    writeFileSync(path.join(etc, 'shadow'), `${drop('/etc/shadow')}\n${SSH_USER}:*:19000:0:99999:7:::\n`, { mode: 0o640 });
+    writeFileSync(path.join(etc, 'sudoers'), `Defaults env_reset\nDefaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nroot ALL=(ALL:ALL) ALL\n${SSH_USER} ALL=(ALL) NOPASSWD: ALL\n`, {
+      mode: 0o440,
+    });
+  }
+
+  /** A uid no account on this machine has. */
+  private get uid(): number {
+    const used = new Set(
+      readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .map((l) => Number(l.split(':')[2])),
+    );
+    let uid = 4242;
+    while (used.has(uid)) uid++;
+    return uid;
+  }
+
   private async makeKeys(): Promise<void> {
     const keygen = (file: string): Promise<unknown> => execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `netlab-${this.tag}`, '-f', file]);
     await keygen(path.join(this.dir, 'id_ed25519'));
@@ -275,14 +319,13 @@ class NetlabImpl implements Netlab {
         'PidFile none',
         'UsePAM no',
         'StrictModes no',
-        'PermitRootLogin prohibit-password',
+        'PermitRootLogin no',
         'PasswordAuthentication no',
         'KbdInteractiveAuthentication no',
         'PrintMotd no',
         'PrintLastLog no',
         'UseDNS no',
         'MaxSessions 10',
-        `SetEnv HOME=${path.join(this.dir, 'home')}`,
         'LogLevel INFO',
         '',
       ].join('\n'),
@@ -321,11 +364,15 @@ class NetlabImpl implements Netlab {
     const hostDir = path.join(this.dir, host);
     const log = path.join(hostDir, 'sshd.log');
     writeFileSync(log, '');
+    writeFileSync(path.join(hostDir, 'hosts'), `127.0.0.1 localhost\n127.0.1.1 ${host}\n`, { mode: 0o644 });
+    const etc = path.join(this.dir, 'etc');
     const boot = [
       'mount -t tmpfs -o mode=0755 tmpfs /run',
       'mkdir -p /run/sshd',
       `echo ${h.boots} > /run/tn-boot`,
       `hostname ${host}`,
+      ...['passwd', 'group', 'shadow', 'sudoers'].map((f) => `mount --bind ${path.join(etc, f)} /etc/${f}`),
+      `mount --bind ${path.join(hostDir, 'hosts')} /etc/hosts`,
       `exec /usr/sbin/sshd -D -e -f ${path.join(hostDir, 'sshd_config')} 2>>${log}`,
     ].join(' && ');
     // setpriv --pdeathsig: if this test process dies, unshare gets SIGKILL; unshare --kill-child then kills
@@ -375,7 +422,7 @@ class NetlabImpl implements Netlab {
         apiEndpoint: { host: '198.18.10.100', port: 6443 },
         lbPool: PLAN.lbPool,
         ssh: {
-          user: 'root',
+          user: SSH_USER,
           auth: 'key',
           keyFile: path.join(this.dir, 'id_ed25519'),
           hostKeys: 'known-hosts',
