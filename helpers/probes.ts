@@ -29,10 +29,14 @@ export function probeHost(ssh: SshPool, from: string | undefined): string {
 // arping
 // ---------------------------------------------------------------------------------------------
 
-/** The command line for each arping flavour (iputils wants -I, Habets -i). */
-export function arpingCommand(flavour: ArpingFlavour, o: { iface: string; target: string; count: number }): string {
-  const ifaceFlag = flavour === 'iputils' ? '-I' : '-i';
-  return `arping -c ${o.count} ${ifaceFlag} ${shellQuote(o.iface)} ${shellQuote(o.target)}`;
+/**
+ * The command line for each arping flavour: the interface is `-I` for iputils and `-i` for Habets; the
+ * interval between probes is `-i` for iputils and `-W` for Habets.
+ */
+export function arpingCommand(flavour: ArpingFlavour, o: { iface: string; target: string; count: number; intervalSec?: number }): string {
+  const [ifaceFlag, intervalFlag] = flavour === 'iputils' ? ['-I', '-i'] : ['-i', '-W'];
+  const interval = o.intervalSec === undefined ? '' : ` ${intervalFlag} ${o.intervalSec}`;
+  return `arping -c ${o.count}${interval} ${ifaceFlag} ${shellQuote(o.iface)} ${shellQuote(o.target)}`;
 }
 
 const flavours = new WeakMap<SshPool, Map<string, Promise<ArpingFlavour>>>();
@@ -60,13 +64,13 @@ export function arpingFlavourOn(ssh: SshPool, host: string): Promise<ArpingFlavo
 
 export async function arpingFrom(
   ssh: SshPool,
-  o: { from?: string; iface: string; target: string; count?: number },
+  o: { from?: string; iface: string; target: string; count?: number; intervalSec?: number },
 ): Promise<{ raw: ExecResult; result: ArpingResult }> {
   const host = probeHost(ssh, o.from);
   const count = o.count ?? 3;
   const flavour = await arpingFlavourOn(ssh, host);
-  const command = arpingCommand(flavour, { iface: o.iface, target: o.target, count });
-  const raw = await ssh.host(host).exec(command, { sudo: true, timeoutMs: (count + 10) * 1000 });
+  const command = arpingCommand(flavour, { iface: o.iface, target: o.target, count, intervalSec: o.intervalSec });
+  const raw = await ssh.host(host).exec(command, { sudo: true, timeoutMs: (count * (o.intervalSec ?? 1) + 10) * 1000 });
   return { raw, result: parsed(host, command, raw, () => parseArping(raw.stdout)) };
 }
 

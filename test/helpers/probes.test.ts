@@ -11,6 +11,8 @@ describe('command lines', () => {
   test('arping: iputils takes -I, Habets -i', () => {
     expect(arpingCommand('iputils', { iface: 'eth1', target: '198.18.10.211', count: 2 })).toBe("arping -c 2 -I 'eth1' '198.18.10.211'");
     expect(arpingCommand('habets', { iface: 'eth1', target: '198.18.10.211', count: 3 })).toBe("arping -c 3 -i 'eth1' '198.18.10.211'");
+    expect(arpingCommand('habets', { iface: 'eth1', target: '198.18.10.211', count: 3, intervalSec: 0.2 })).toBe("arping -c 3 -W 0.2 -i 'eth1' '198.18.10.211'");
+    expect(arpingCommand('iputils', { iface: 'eth1', target: '198.18.10.211', count: 3, intervalSec: 0.2 })).toBe("arping -c 3 -i 0.2 -I 'eth1' '198.18.10.211'");
   });
 
   test('ping: count, per-reply timeout, optional interval and source', () => {

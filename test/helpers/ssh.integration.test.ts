@@ -45,10 +45,10 @@ describe('exec over the persistent connection', () => {
       Array.from({ length: 12 }, () => host.run('date +%s.%N; sleep 0.3; date +%s.%N').then((out) => out.trim().split('\n').map(Number) as [number, number])),
     );
     // Most commands running at the same moment, by the host's own clock.
-    const events = spans.flatMap(([s, e]) => [
+    const events = spans.flatMap(([s, e]): [number, number][] => [
       [s, 1],
       [e, -1],
-    ]) as [number, number][];
+    ]);
     events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     let now = 0;
     let peak = 0;
@@ -143,7 +143,7 @@ describe('reboots and reachability', () => {
   });
 
   test('waitReachable gives up at its deadline naming the host, and returns once sshd is back', async (ctx) => {
-    const { lab, ssh } = netlab.need(ctx);
+    const { lab } = netlab.need(ctx);
     const pool = new SshPool(lab.topology, { reconnect: { retries: 0 }, connectTimeoutMs: 1_000 });
     try {
       await lab.stopSshd('k8s-ctr');

@@ -111,15 +111,15 @@ describe('parseArping: bad input', () => {
   });
 });
 
-describe('detectArpingFlavour', () => {
-  test('Habets --help banner', () => {
-    expect(detectArpingFlavour('ARPing 2.23, by Thomas Habets <thomas@habets.se>\nusage: arping [ -0aAbdDeFpPqrRuUvzZ ] [ -w <sec> ]')).toBe('habets');
+describe('detectArpingFlavour (output of `{ arping --help; arping -V; } 2>&1`)', () => {
+  test('Habets', () => {
+    expect(detectArpingFlavour(fixture('arping/habets-help-version.txt'))).toBe('habets');
   });
-  test('iputils -V', () => {
-    expect(detectArpingFlavour("arping: invalid option -- '-'\n\nUsage:\n  arping [options] <destination>\narping from iputils 20221126\n")).toBe('iputils');
+  test('iputils', () => {
+    expect(detectArpingFlavour(fixture('arping/iputils-help-version.txt'))).toBe('iputils');
   });
   test('neither', () => {
-    expect(detectArpingFlavour('sh: 1: arping: not found\n')).toBeNull();
+    expect(detectArpingFlavour('sh: 1: arping: not found\nsh: 1: arping: not found\n')).toBeNull();
     expect(detectArpingFlavour('')).toBeNull();
   });
 });
