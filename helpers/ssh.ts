@@ -225,13 +225,9 @@ class PooledHost implements SshHost {
     return { connects: this.connects, running: this.slots.running, waiting: this.slots.waiting, peakRunning: this.slots.peak };
   }
 
-  private get sudoPrefix(): boolean {
-    return this.topology.ssh.user !== 'root';
-  }
-
   /** The command as sent: wrapped in `sudo -n` when asked and not already root. */
   private wrap(command: string, sudo: boolean | undefined): string {
-    return sudo && this.sudoPrefix ? `sudo -n -- sh -c ${shellQuote(command)}` : command;
+    return sudo && this.topology.ssh.user !== 'root' ? `sudo -n -- sh -c ${shellQuote(command)}` : command;
   }
 
   // -- connection ------------------------------------------------------------------------------
@@ -306,16 +302,25 @@ class PooledHost implements SshHost {
   private async openChannel(command: string, signal: AbortSignal): Promise<{ client: Client; stream: ClientChannel }> {
     for (let attempt = 0; ; attempt++) {
       const client = await this.connection(signal);
+      const opening = new Promise<ClientChannel>((resolve, reject) => {
+        client.exec(command, (err, s) => (err ? reject(err) : resolve(s)));
+      });
       try {
-        const stream = await abortable(
-          new Promise<ClientChannel>((resolve, reject) => {
-            client.exec(command, (err, s) => (err ? reject(err) : resolve(s)));
-          }),
-          signal,
-        );
+        const stream = await abortable(opening, signal);
         return { client, stream };
       } catch (err) {
-        if (signal.aborted || attempt > 0 || !(this.lost.has(client) || isConnectRetryable(err))) throw err;
+        if (signal.aborted) {
+          // Given up while sshd was starting the command: end it if it does start.
+          opening.then(
+            (s) => {
+              signalSession(s, 'TERM');
+              s.close();
+            },
+            () => undefined,
+          );
+          throw err;
+        }
+        if (attempt > 0 || !(this.lost.has(client) || isConnectRetryable(err))) throw err;
         this.lost.add(client);
         if (this.client === client) this.client = null;
         client.end();

@@ -1,7 +1,8 @@
 /**
  * helpers/ssh against real sshd on the netlab hosts (network namespaces, root only).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { WaitTimeoutError } from '../../helpers/retry.ts';
@@ -167,9 +168,8 @@ describe('credentials and host keys', () => {
     const { lab } = netlab.need(ctx);
     const wrong = path.join(lab.dir, 'known_hosts.wrong');
     // Every host's port paired with the router's key: only the router matches.
-    const routerLine = lab.topology.nodes.find((n) => n.name === 'router')!;
-    const { readFileSync } = await import('node:fs');
-    const good = readFileSync(path.join(lab.dir, 'known_hosts'), 'utf8').split('\n').find((l) => l.startsWith(`[127.0.0.1]:${routerLine.ssh!.port} `))!;
+    const routerPort = lab.topology.nodes.find((n) => n.name === 'router')!.ssh!.port!;
+    const good = readFileSync(path.join(lab.dir, 'known_hosts'), 'utf8').split('\n').find((l) => l.startsWith(`[127.0.0.1]:${routerPort} `))!;
     const key = good.split(' ').slice(1).join(' ');
     writeFileSync(wrong, lab.topology.nodes.map((n) => `[127.0.0.1]:${n.ssh!.port} ${key}`).join('\n') + '\n');
     const strict = new SshPool({ ...lab.topology, ssh: { ...lab.topology.ssh, knownHostsFile: wrong } });
@@ -191,7 +191,6 @@ describe('credentials and host keys', () => {
   test('a key the host does not know: authentication failure says who and which key, and is not retried', async (ctx) => {
     const { lab } = netlab.need(ctx);
     const other = path.join(lab.dir, 'other_key');
-    const { execa } = await import('execa');
     await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const pool = new SshPool({ ...lab.topology, ssh: { ...lab.topology.ssh, keyFile: other } });
     try {
