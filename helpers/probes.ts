@@ -9,7 +9,7 @@
  */
 import { CURL_WRITE_OUT, parseCurlOutput } from './parse/curl.ts';
 import { detectArpingFlavour, parseArping, type ArpingFlavour, type ArpingResult } from './parse/arping.ts';
-import { normalizeMac } from './parse/error.ts';
+import { normalizeMac } from './parse/common.ts';
 import { parseIpRoute, type IpRoute } from './parse/iproute.ts';
 import { parseNeighbours } from './parse/neigh.ts';
 import { parsePing, type PingResult } from './parse/ping.ts';

@@ -15,7 +15,7 @@
  *
  * MACs come back lower case, times in milliseconds whatever unit the tool printed.
  */
-import { lines, normalizeMac, ParseError } from './error.ts';
+import { lines, normalizeMac, ParseError } from './common.ts';
 
 export type ArpingFlavour = 'iputils' | 'habets';
 

@@ -4,7 +4,7 @@
  * (code 000). Interim responses (100 Continue) and proxy CONNECT heads are skipped: headers and
  * status are the final response's.
  */
-import { ParseError } from './error.ts';
+import { ParseError } from './common.ts';
 
 export const CURL_MARKER = '__CLH_CURL__';
 /** The `-w` argument that makes curl print what parseCurlOutput needs. */

@@ -10,7 +10,7 @@
  * Empty text is an empty table. A line that is not a route (garbage, or cut short after a keyword) is
  * a ParseError naming the line, never a guessed route.
  */
-import { ParseError } from './error.ts';
+import { jsonList, ParseError } from './common.ts';
 
 export interface IpRoute {
   /** `default`, an address, or address/prefix as printed. */
@@ -115,14 +115,7 @@ interface JsonRoute {
 }
 
 function fromJson(json: string, text: string): IpRoute[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(json);
-  } catch (err) {
-    throw new ParseError('parseIpRoute', `JSON does not parse (${(err as Error).message})`, text);
-  }
-  if (!Array.isArray(data)) throw new ParseError('parseIpRoute', 'JSON is not a list of routes', text);
-  return data.map((entry: unknown, i) => {
+  return jsonList('parseIpRoute', json, text, 'routes').map((entry: unknown, i) => {
     if (entry === null || typeof entry !== 'object' || typeof (entry as JsonRoute).dst !== 'string') {
       throw new ParseError('parseIpRoute', `JSON route [${i}] has no "dst"`, text);
     }

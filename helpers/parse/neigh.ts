@@ -8,7 +8,7 @@
  *
  * Lines that are none of these are skipped (empty or garbage text gives an empty list).
  */
-import { normalizeMac, ParseError } from './error.ts';
+import { jsonList, normalizeMac } from './common.ts';
 
 export interface Neighbour {
   ip: string;
@@ -42,14 +42,7 @@ export function parseNeighbours(text: string): Neighbour[] {
 }
 
 function fromJson(json: string, text: string): Neighbour[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(json);
-  } catch (err) {
-    throw new ParseError('parseNeighbours', `JSON does not parse (${(err as Error).message})`, text);
-  }
-  if (!Array.isArray(data)) throw new ParseError('parseNeighbours', 'JSON is not a list of neighbours', text);
-  return data.flatMap((e: unknown) => {
+  return jsonList('parseNeighbours', json, text, 'neighbours').flatMap((e: unknown) => {
     const n = e as { dst?: unknown; dev?: unknown; lladdr?: unknown; state?: unknown };
     if (typeof n?.dst !== 'string') return [];
     return [

@@ -8,7 +8,7 @@
  *   From 198.18.10.200 icmp_seq=1 Destination Net Unreachable
  *   ping: connect: Network is unreachable                                            (no local route: nothing sent)
  */
-import { lines, ParseError } from './error.ts';
+import { lines, ParseError } from './common.ts';
 
 export interface PingResult {
   transmitted: number;

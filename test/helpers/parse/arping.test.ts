@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { detectArpingFlavour, parseArping } from '../../../helpers/parse/arping.ts';
-import { ParseError } from '../../../helpers/parse/error.ts';
+import { ParseError } from '../../../helpers/parse/common.ts';
 import { fixture } from '../../fixtures/load.ts';
 
 describe('parseArping: Habets (the lab router)', () => {

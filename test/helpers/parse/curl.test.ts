@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { CURL_MARKER, parseCurlOutput } from '../../../helpers/parse/curl.ts';
-import { ParseError } from '../../../helpers/parse/error.ts';
+import { ParseError } from '../../../helpers/parse/common.ts';
 
 // Captured from `curl -sS -i -w …` (helpers/probes curlCommand) against a netlab host.
 const OK = 'HTTP/1.1 200 OK\r\nX-Node: k8s-w0\r\nDate: Sun, 22 Nov 2026 04:05:53 GMT\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 8\r\n\r\nhello /x\n__CLH_CURL__ 200 0.004348\n';

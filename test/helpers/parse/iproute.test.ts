@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ParseError } from '../../../helpers/parse/error.ts';
+import { ParseError } from '../../../helpers/parse/common.ts';
 import { parseIpRoute } from '../../../helpers/parse/iproute.ts';
 import { fixture } from '../../fixtures/load.ts';
 

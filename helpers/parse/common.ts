@@ -1,5 +1,5 @@
 /**
- * The one error every parser throws when text is not what it expects (empty, garbage, cut short).
+ * What the parsers share: the one error every parser throws when text is not what it expects (empty, garbage, cut short).
  * The message names the parser, what was wrong and shows the start of the text, so a failed
  * probe explains itself without the raw output at hand.
  */
@@ -34,4 +34,16 @@ export function normalizeMac(s: string): string | null {
   const parts = s.split(/[:-]/);
   if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{1,2}$/.test(p))) return null;
   return parts.map((p) => p.padStart(2, '0').toLowerCase()).join(':');
+}
+
+/** The array in `json` (output of an `ip -j …` command), or a ParseError saying why not. */
+export function jsonList(parser: string, json: string, text: string, what: string): unknown[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch (err) {
+    throw new ParseError(parser, `JSON does not parse (${(err as Error).message})`, text);
+  }
+  if (!Array.isArray(data)) throw new ParseError(parser, `JSON is not a list of ${what}`, text);
+  return data;
 }
