@@ -530,7 +530,8 @@ class PooledHost implements SshHost {
         for (const [sig, graceMs] of [['INT', 5_000], ['KILL', 3_000]] as const) {
           if (finished) break;
           lastSignal = sig;
-          await this.exec(`kill -${sig} -- -${pid} 2>/dev/null || kill -${sig} ${pid} 2>/dev/null || true`, { sudo: opts.sudo, timeoutMs: 10_000 }).catch(() => undefined);
+          // `kill -SIG -PGID` (no `--`: dash's kill, which sudo's `sh -c` runs, does not take it).
+          await this.exec(`kill -${sig} -${pid} 2>/dev/null || kill -${sig} ${pid} 2>/dev/null || true`, { sudo: opts.sudo, timeoutMs: 10_000 }).catch(() => undefined);
           if (await settlesWithin(done, graceMs)) break;
         }
         if (!finished) stopping.abort();

@@ -98,10 +98,13 @@ describe('exec over the persistent connection', () => {
 });
 
 describe('background commands', () => {
-  test('returns once started, output arrives while it runs, stop() interrupts the whole pipeline', async (ctx) => {
+  test.for([
+    ['as the lab user', false],
+    ['with sudo', true],
+  ] as const)('returns once started, output arrives while it runs, stop() interrupts the whole pipeline (%s)', async ([, sudo], ctx) => {
     const { ssh } = netlab.need(ctx);
     const host = ssh.host('router');
-    const bg = await host.background('i=0; while [ $i -lt 100 ]; do echo tick $i; i=$((i+1)); sleep 0.05; done | cat');
+    const bg = await host.background('i=0; while [ $i -lt 100 ]; do echo tick $i; i=$((i+1)); sleep 0.05; done | cat', { sudo });
     expect(bg.pid).toBeGreaterThan(1);
     await bg.waitFor(/tick 3/, 5_000);
     expect(bg.output).toMatch(/^tick 0\ntick 1\n/);
