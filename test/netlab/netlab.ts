@@ -21,8 +21,8 @@
  * `startNetlab()` hands back a `Topology` (provider existing, auth key, known-hosts) that helpers/ssh uses
  * exactly as it uses the real lab's.
  *
- * Names: every namespace is `tn-<tag>-<role>`; interfaces are created directly inside namespaces, never in the
- * root namespace. Teardown ends every process by PID (sshd's namespace dies with its unshare parent; relays
+ * Names: every namespace is `<prefix>-<tag>-<role>` (prefix `tn` unless the caller passes its own, tag random);
+ * interfaces are created directly inside namespaces, never in the root namespace. Teardown ends every process by PID (sshd's namespace dies with its unshare parent; relays
  * exit with their IPC channel), deletes the namespaces and checks that none is left. Leftovers of a killed
  * earlier run (owner PID gone) are swept at the next start.
  */
@@ -36,6 +36,7 @@ import { execa } from 'execa';
 import { pollUntil } from '../../helpers/retry.ts';
 import { parseTopology, REPO_ROOT, type Topology } from '../../helpers/topology.ts';
 
+/** Default prefix of every namespace and scratch directory (the TRANSPORT area's); others pass their own. */
 export const PREFIX = 'tn';
 const STATE_ROOT = os.tmpdir();
 const RELAY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'relay.ts');
@@ -113,6 +114,8 @@ interface HostRuntime {
 }
 
 export interface Netlab {
+  /** Namespace names are `<prefix>-<tag>-<host>`. */
+  readonly prefix: string;
   readonly tag: string;
   /** Scratch directory: keys, sshd configs and logs, clean HOME. */
   readonly dir: string;
@@ -129,6 +132,8 @@ export interface Netlab {
   startSshd(host: string): Promise<void>;
   /** sshd log of the current boot. */
   sshdLog(host: string): string;
+  /** PIDs of the processes this netlab started and that are still running (sshd namespaces' unshare, relays). */
+  pids(): number[];
   teardown(): Promise<void>;
 }
 
@@ -136,13 +141,15 @@ const live = new Set<NetlabImpl>();
 let exitHookInstalled = false;
 
 /** Builds the netlab. On any failure everything built so far is torn down before the error is thrown. */
-export async function startNetlab(opts: { tag?: string } = {}): Promise<Netlab> {
+export async function startNetlab(opts: { tag?: string; prefix?: string } = {}): Promise<Netlab> {
   const unavailable = netlabUnavailable();
   if (unavailable) throw new Error(`netlab: ${unavailable}`);
-  await sweepLeftovers();
+  const prefix = opts.prefix ?? PREFIX;
+  if (!/^[a-z][a-z0-9]{1,3}$/.test(prefix)) throw new Error(`netlab: prefix must be 2-4 characters [a-z0-9], starting with a letter, got "${prefix}"`);
+  await sweepLeftovers(prefix);
   const tag = opts.tag ?? Math.random().toString(36).slice(2, 6).padEnd(4, '0');
   if (!/^[a-z0-9]{4}$/.test(tag)) throw new Error(`netlab: tag must be 4 characters [a-z0-9], got "${tag}"`);
-  const lab = new NetlabImpl(tag);
+  const lab = new NetlabImpl(prefix, tag);
   live.add(lab);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -165,12 +172,15 @@ class NetlabImpl implements Netlab {
   private readonly namespaces: string[] = [];
   private tornDown = false;
 
-  constructor(readonly tag: string) {
-    this.dir = path.join(STATE_ROOT, `${PREFIX}-netlab-${tag}`);
+  constructor(
+    readonly prefix: string,
+    readonly tag: string,
+  ) {
+    this.dir = path.join(STATE_ROOT, `${prefix}-netlab-${tag}`);
   }
 
   ns(host: string): string {
-    return `${PREFIX}-${this.tag}-${host}`;
+    return `${this.prefix}-${this.tag}-${host}`;
   }
 
   pod(host: string): { address: string; cidr: string } {
@@ -398,6 +408,13 @@ class NetlabImpl implements Netlab {
     );
   }
 
+  pids(): number[] {
+    return [...this.hosts.values()]
+      .flatMap((h) => [h.sshd, h.relay])
+      .filter((p): p is ChildProcess => p !== null && p.pid !== undefined && p.exitCode === null && p.signalCode === null)
+      .map((p) => p.pid!);
+  }
+
   sshdLog(host: string): string {
     return readFileSync(path.join(this.dir, host, 'sshd.log'), 'utf8');
   }
@@ -460,7 +477,7 @@ class NetlabImpl implements Netlab {
     for (const ns of [...this.namespaces].reverse()) {
       await execa('ip', ['netns', 'del', ns]).catch((e: Error) => problems.push(`ip netns del ${ns}: ${e.message}`));
     }
-    const left = (await listNamespaces()).filter((n) => n.startsWith(`${PREFIX}-${this.tag}-`));
+    const left = (await listNamespaces()).filter((n) => n.startsWith(`${this.prefix}-${this.tag}-`));
     if (left.length > 0) problems.push(`namespaces still present: ${left.join(', ')}`);
     rmSync(this.dir, { recursive: true, force: true });
     if (problems.length > 0) throw new Error(`netlab ${this.tag} teardown: ${problems.join('; ')}`);
@@ -520,10 +537,10 @@ function alive(pid: number): boolean {
  * its teardown). Only names with this module's prefix are touched; their processes died with the owner
  * (parent-death signal), so nothing is killed here.
  */
-async function sweepLeftovers(): Promise<void> {
+async function sweepLeftovers(prefix: string): Promise<void> {
   const owners = new Map<string, boolean>();
   for (const entry of readdirSync(STATE_ROOT)) {
-    const m = entry.match(new RegExp(`^${PREFIX}-netlab-([a-z0-9]{4})$`));
+    const m = entry.match(new RegExp(`^${prefix}-netlab-([a-z0-9]{4})$`));
     if (!m) continue;
     let owner = NaN;
     try {
@@ -534,10 +551,10 @@ async function sweepLeftovers(): Promise<void> {
     owners.set(m[1]!, Number.isInteger(owner) && alive(owner));
   }
   for (const ns of await listNamespaces()) {
-    const m = ns.match(new RegExp(`^${PREFIX}-([a-z0-9]{4})-`));
+    const m = ns.match(new RegExp(`^${prefix}-([a-z0-9]{4})-`));
     if (m && owners.get(m[1]!) === false) await execa('ip', ['netns', 'del', ns], { reject: false });
   }
   for (const [tag, isAlive] of owners) {
-    if (!isAlive) rmSync(path.join(STATE_ROOT, `${PREFIX}-netlab-${tag}`), { recursive: true, force: true });
+    if (!isAlive) rmSync(path.join(STATE_ROOT, `${prefix}-netlab-${tag}`), { recursive: true, force: true });
   }
 }

@@ -13,13 +13,13 @@ export interface NetlabFixture {
   need(ctx: TestContext): { lab: Netlab; ssh: SshPool };
 }
 
-export function useNetlab(poolOptions: SshPoolOptions = {}): NetlabFixture {
+export function useNetlab(poolOptions: SshPoolOptions = {}, netlabOptions: Parameters<typeof startNetlab>[0] = {}): NetlabFixture {
   const unavailable = netlabUnavailable();
   let lab: Netlab | undefined;
   let ssh: SshPool | undefined;
   beforeAll(async () => {
     if (unavailable) return;
-    lab = await startNetlab();
+    lab = await startNetlab(netlabOptions);
     ssh = new SshPool(lab.topology, poolOptions);
   });
   afterAll(async () => {
