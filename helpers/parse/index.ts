@@ -9,3 +9,5 @@ export { parseTcpdump, type TcpdumpPacket, type InnerPacket, type Direction } fr
 export { parseIpRoute, type IpRoute } from './iproute.ts';
 export { parseNeighbours, type Neighbour } from './neigh.ts';
 export { parseCurlOutput, CURL_MARKER, CURL_WRITE_OUT, type CurlOutput } from './curl.ts';
+export * from './l2announce.ts';
+export * from './cilium-status.ts';
