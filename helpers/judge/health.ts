@@ -3,7 +3,7 @@
  * Ready, one healthy Cilium agent per node; and the versions actually running, as one flat record for
  * the report. Pure.
  */
-import type { CiliumDbgStatus, Verdict } from './types.ts';
+import type { RoutingStatus, Verdict } from './types.ts';
 
 /** Every topology node answered over SSH with its own host name (so the address is the right VM). */
 export function judgeHostsAnswer(expected: string[], answers: { node: string; hostname: string | null; error: string | null }[]): Verdict {
@@ -66,7 +66,7 @@ export interface LabFacts {
   ciliumVersion: string;
   kubernetesVersion: string;
   kernels: { node: string; release: string }[];
-  agents: { node: string; status: CiliumDbgStatus }[];
+  agents: { node: string; status: RoutingStatus }[];
   /** cilium-config data. */
   config: Record<string, string>;
 }

@@ -29,7 +29,7 @@ import {
 } from '../topology.ts';
 import type { IpLink } from '../parse/iplink.ts';
 import { parseWhoami } from '../parse/whoami.ts';
-import type { CiliumDbgStatus, HttpAnswer, IpRoute, PingResult, TcpdumpPacket, Verdict } from './types.ts';
+import type { HttpAnswer, IpRoute, Packet, PingResult, RoutingStatus, Verdict } from './types.ts';
 
 /** VXLAN's UDP port in Cilium (cilium-behaviour.md section 4; `tunnel-port` would override it). */
 export const VXLAN_PORT = 8472;
@@ -99,7 +99,7 @@ export function defaultRouteDevice(routes: IpRoute[]): string | null {
 }
 
 export function describeRoute(r: IpRoute): string {
-  return [r.dst, r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.mtu !== null && `mtu ${r.mtu}`].filter(Boolean).join(' ');
+  return [r.type, r.dst, r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.mtu !== null && `mtu ${r.mtu}`].filter(Boolean).join(' ');
 }
 
 /**
@@ -277,16 +277,16 @@ export function peersOf(t: Topology, clientNode: string): { sameSubnet: string |
   };
 }
 
-function between(packets: TcpdumpPacket[], src: string, dst: string): TcpdumpPacket[] {
+function between(packets: Packet[], src: string, dst: string): Packet[] {
   return packets.filter((p) => p.srcIp === src && p.dstIp === dst);
 }
 
-function count(packets: TcpdumpPacket[], iface: string, direction: TcpdumpPacket['direction']): number {
+function count(packets: Packet[], iface: string, direction: Packet['direction']): number {
   return packets.filter((p) => p.iface === iface && p.direction === direction).length;
 }
 
 /** "eth1 In ×2, eth0 Out ×2": where a set of packets was seen, for explanations. */
-export function describeSightings(packets: TcpdumpPacket[]): string {
+export function describeSightings(packets: Packet[]): string {
   const seen = new Map<string, number>();
   for (const p of packets) {
     const key = `${p.iface ?? '?'} ${p.direction ?? '?'}`;
@@ -295,7 +295,7 @@ export function describeSightings(packets: TcpdumpPacket[]): string {
   return seen.size === 0 ? 'nowhere' : [...seen].map(([k, n]) => `${k} ×${n}`).join(', ');
 }
 
-function sightings(packets: TcpdumpPacket[], path: { client: string; target: string }): string {
+function sightings(packets: Packet[], path: { client: string; target: string }): string {
   const req = between(packets, path.client, path.target);
   const rep = between(packets, path.target, path.client);
   return `${path.client} → ${path.target} seen ${describeSightings(req)}; ${path.target} → ${path.client} seen ${describeSightings(rep)}`;
@@ -306,7 +306,7 @@ function sightings(packets: TcpdumpPacket[], path: { client: string; target: str
  * subnet, left on the default-route interface, never left toward the target's subnet, and nothing
  * came back (seed 002: `eth1 In` then `eth0 Out` for every echo request, no reply).
  */
-export function judgeMisrouted(packets: TcpdumpPacket[], path: RouterPath & { defaultIface: string | null }): Verdict {
+export function judgeMisrouted(packets: Packet[], path: RouterPath & { defaultIface: string | null }): Verdict {
   if (path.defaultIface === null) return { ok: false, explanation: 'the router has no default route: nothing to misroute to' };
   if (path.defaultIface === path.towardIface) {
     return { ok: false, explanation: `the default route leaves on ${path.towardIface}, the target subnet's interface: misrouting cannot be told from routing` };
@@ -332,7 +332,7 @@ export function judgeMisrouted(packets: TcpdumpPacket[], path: RouterPath & { de
  * subnet only; replies came back the other way (seed 002 after the static routes: `eth1 In`,
  * `eth2 Out`, then `eth2 In`, `eth1 Out` for the reply).
  */
-export function judgeRoutedAcross(packets: TcpdumpPacket[], path: RouterPath): Verdict {
+export function judgeRoutedAcross(packets: Packet[], path: RouterPath): Verdict {
   const req = between(packets, path.client, path.target);
   const rep = between(packets, path.target, path.client);
   const reqIn = count(req, path.arrivalIface, 'In');
@@ -362,7 +362,7 @@ export function judgeRoutedAcross(packets: TcpdumpPacket[], path: RouterPath): V
  * with a pod address as its (outer) source or destination.
  */
 export function judgeEncapsulated(
-  packets: TcpdumpPacket[],
+  packets: Packet[],
   o: { fromNode: string; toNode: string; nodeAddresses: string[]; podCidr: string; port?: number },
 ): Verdict {
   const port = o.port ?? VXLAN_PORT;
@@ -387,7 +387,7 @@ export function judgeEncapsulated(
  * the replies leave through the overlay device (seed 002: `cilium_vxlan P IP 172.20.0.204 > 172.20.2.6`
  * and `cilium_vxlan Out IP 172.20.2.6 > 172.20.0.204`).
  */
-export function judgeOverlayOnNode(packets: TcpdumpPacket[], o: { client: string; target: string; device?: string }): Verdict {
+export function judgeOverlayOnNode(packets: Packet[], o: { client: string; target: string; device?: string }): Verdict {
   const device = o.device ?? VXLAN_DEVICE;
   const req = between(packets, o.client, o.target);
   const rep = between(packets, o.target, o.client);
@@ -467,11 +467,11 @@ export function judgePingLost(r: PingResult): Verdict {
  * native mode (cilium-behaviour.md section 4 and 4.1).
  */
 export function judgeRoutingMode(
-  agents: { node: string; status: CiliumDbgStatus }[],
+  agents: { node: string; status: RoutingStatus }[],
   wanted: { network: 'Native' | 'Tunnel'; tunnelProtocol?: string },
 ): Verdict {
   if (agents.length === 0) return { ok: false, explanation: 'no agent status to judge' };
-  const describe = (s: CiliumDbgStatus): string =>
+  const describe = (s: RoutingStatus): string =>
     `${s.routing.network}${s.routing.tunnelProtocol ? ` [${s.routing.tunnelProtocol}]` : ''}`;
   const wrong = agents.filter(
     (a) =>

@@ -1,45 +1,16 @@
 /**
- * Shapes the judges consume, exactly as the team contract fixes them for helpers/parse/index.ts.
- * They are declared here only until the parsers land on main; then these declarations are replaced by
- * re-exports from ../parse/index.ts (the shapes are the same, so nothing that imports them changes).
+ * What the judges consume: the parsers' shapes (helpers/parse, fixed by the team contract) and the few
+ * shapes of the judges' own.
  */
+import type { CiliumDbgStatus, TcpdumpPacket } from '../parse/index.ts';
 
-/** One line of `tcpdump -i any -nn` (parseTcpdump). */
-export interface TcpdumpPacket {
-  iface: string | null;
-  direction: 'In' | 'Out' | 'P' | 'M' | 'B' | null;
-  srcIp: string;
-  srcPort: number | null;
-  dstIp: string;
-  dstPort: number | null;
-  protocol: string;
-}
+export type { CiliumDbgStatus, IpRoute, PingResult, TcpdumpPacket } from '../parse/index.ts';
 
-/** One line of `ip route` (parseIpRoute). */
-export interface IpRoute {
-  dst: string;
-  via: string | null;
-  dev: string | null;
-  src: string | null;
-  proto: string | null;
-  mtu: number | null;
-  metric: number | null;
-}
+/** The part of a tcpdump line the judges read (where, which way, between which addresses and ports). */
+export type Packet = Pick<TcpdumpPacket, 'iface' | 'direction' | 'srcIp' | 'srcPort' | 'dstIp' | 'dstPort'>;
 
-/** The summary of `ping` (parsePing). */
-export interface PingResult {
-  transmitted: number;
-  received: number;
-  lossPercent: number;
-  rttAvgMs: number | null;
-  unreachable: boolean;
-}
-
-/** `cilium-dbg status` lines that matter for routing (parseCiliumDbgStatus). */
-export interface CiliumDbgStatus {
-  kubeProxyReplacement: boolean;
-  routing: { network: 'Tunnel' | 'Native'; tunnelProtocol: string | null; host: 'BPF' | 'Legacy' };
-}
+/** The part of an agent's `cilium-dbg status` the routing judges read. */
+export type RoutingStatus = Pick<CiliumDbgStatus, 'kubeProxyReplacement' | 'routing'>;
 
 /** What a judge needs of an HTTP probe's result (CurlResult in helpers/probes.ts, without the raw exec). */
 export interface HttpAnswer {

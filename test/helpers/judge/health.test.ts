@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { judgeAgentsPerNode, judgeHostsAnswer, judgeNodesReady, labEnvironment, type NodeLike } from '../../../helpers/judge/health.ts';
-import type { CiliumDbgStatus } from '../../../helpers/judge/types.ts';
+import type { RoutingStatus } from '../../../helpers/judge/types.ts';
 
 const NODES = ['k8s-ctr', 'k8s-w1', 'k8s-w0'];
 
@@ -53,7 +53,7 @@ describe('judgeAgentsPerNode', () => {
 });
 
 describe('labEnvironment', () => {
-  const native: CiliumDbgStatus = { kubeProxyReplacement: true, routing: { network: 'Native', tunnelProtocol: null, host: 'BPF' } };
+  const native: RoutingStatus = { kubeProxyReplacement: true, routing: { network: 'Native', tunnelProtocol: null, host: 'BPF' } };
   const facts = {
     ciliumImage: 'quay.io/cilium/cilium:v1.18.0@sha256:abc',
     ciliumVersion: '1.18.0',
@@ -76,7 +76,7 @@ describe('labEnvironment', () => {
     });
   });
   test('nodes that disagree are shown one by one; no agent is said so', () => {
-    const tunnel: CiliumDbgStatus = { kubeProxyReplacement: false, routing: { network: 'Tunnel', tunnelProtocol: 'vxlan', host: 'Legacy' } };
+    const tunnel: RoutingStatus = { kubeProxyReplacement: false, routing: { network: 'Tunnel', tunnelProtocol: 'vxlan', host: 'Legacy' } };
     const env = labEnvironment({
       ...facts,
       kernels: [{ node: 'k8s-w0', release: '6.8.0-60-generic' }, { node: 'k8s-ctr', release: '6.8.0-53-generic' }],

@@ -1,6 +1,7 @@
 /**
- * The routing judges on the real outputs of seed 002 (test/fixtures/seeds/002, transcribed below into
- * the contract's parsed shapes, line for line) and on counter-examples that must make them say no.
+ * The routing judges on the real outputs of seed 002 (test/fixtures/seeds/002, read by the harness's
+ * parsers), on captures from the netlab namespaces (test/fixtures/tcpdump/netlab-*), and on counter-examples
+ * that must make them say no.
  */
 import { describe, expect, test } from 'vitest';
 import {
@@ -26,81 +27,37 @@ import {
   routeFor,
   routeNetwork,
 } from '../../../helpers/judge/routing.ts';
-import type { CiliumDbgStatus, IpRoute, TcpdumpPacket } from '../../../helpers/judge/types.ts';
+import type { IpRoute, Packet, RoutingStatus } from '../../../helpers/judge/types.ts';
+import { parseIpRoute, parseTcpdump } from '../../../helpers/parse/index.ts';
 import { parseIpLink } from '../../../helpers/parse/iplink.ts';
 import { readFileSync } from 'node:fs';
 
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/seeds/002/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url), 'utf8');
 
-function pkt(iface: string, direction: TcpdumpPacket['direction'], srcIp: string, dstIp: string, extra: Partial<TcpdumpPacket> = {}): TcpdumpPacket {
-  return { iface, direction, srcIp, srcPort: null, dstIp, dstPort: null, protocol: 'ICMP', ...extra };
+function pkt(iface: string, direction: Packet['direction'], srcIp: string, dstIp: string): Packet {
+  return { iface, direction, srcIp, srcPort: null, dstIp, dstPort: null };
 }
 function route(dst: string, o: Partial<IpRoute> = {}): IpRoute {
   return { dst, via: null, dev: null, src: null, proto: null, mtu: null, metric: null, ...o };
 }
 
-// router-tcpdump-misrouted.txt (seed 002 lines 109-112)
-const SEED_MISROUTED: TcpdumpPacket[] = [
-  pkt('eth1', 'In', '172.20.0.124', '172.20.2.178'),
-  pkt('eth0', 'Out', '172.20.0.124', '172.20.2.178'),
-  pkt('eth1', 'In', '172.20.0.124', '172.20.2.178'),
-  pkt('eth0', 'Out', '172.20.0.124', '172.20.2.178'),
-];
-// router-tcpdump-static-routes.txt (seed 002 lines 147-154)
-const SEED_FIXED: TcpdumpPacket[] = [
-  pkt('eth1', 'In', '172.20.0.204', '172.20.2.6'),
-  pkt('eth2', 'Out', '172.20.0.204', '172.20.2.6'),
-  pkt('eth2', 'In', '172.20.2.6', '172.20.0.204'),
-  pkt('eth1', 'Out', '172.20.2.6', '172.20.0.204'),
-  pkt('eth1', 'In', '172.20.0.204', '172.20.2.6'),
-  pkt('eth2', 'Out', '172.20.0.204', '172.20.2.6'),
-  pkt('eth2', 'In', '172.20.2.6', '172.20.0.204'),
-  pkt('eth1', 'Out', '172.20.2.6', '172.20.0.204'),
-];
-// router-ip-route.txt (seed 002 lines 96-103)
-const SEED_ROUTER_ROUTES: IpRoute[] = [
-  route('default', { via: '10.0.2.2', dev: 'eth0', proto: 'dhcp', src: '10.0.2.15', metric: 100 }),
-  route('10.0.2.0/24', { dev: 'eth0', proto: 'kernel', src: '10.0.2.15', metric: 100 }),
-  route('10.0.2.2', { dev: 'eth0', proto: 'dhcp', src: '10.0.2.15', metric: 100 }),
-  route('10.0.2.3', { dev: 'eth0', proto: 'dhcp', src: '10.0.2.15', metric: 100 }),
-  route('10.10.1.0/24', { dev: 'loop1', proto: 'kernel', src: '10.10.1.200' }),
-  route('10.10.2.0/24', { dev: 'loop2', proto: 'kernel', src: '10.10.2.200' }),
-  route('192.168.10.0/24', { dev: 'eth1', proto: 'kernel', src: '192.168.10.200' }),
-  route('192.168.20.0/24', { dev: 'eth2', proto: 'kernel', src: '192.168.20.200' }),
-];
-// k8s-ctr-ip-route-cilium_host-vxlan.txt (seed 002 lines 212-215)
-const SEED_VXLAN_ROUTES: IpRoute[] = [
-  route('172.20.0.0/24', { via: '172.20.0.136', dev: 'cilium_host', proto: 'kernel', src: '172.20.0.136' }),
-  route('172.20.0.136', { dev: 'cilium_host', proto: 'kernel' }),
-  route('172.20.1.0/24', { via: '172.20.0.136', dev: 'cilium_host', proto: 'kernel', src: '172.20.0.136', mtu: 1450 }),
-  route('172.20.2.0/24', { via: '172.20.0.136', dev: 'cilium_host', proto: 'kernel', src: '172.20.0.136', mtu: 1450 }),
-];
-// k8s-w0-tcpdump-vxlan.txt (seed 002 lines 242-247)
-const SEED_W0_VXLAN: TcpdumpPacket[] = [
-  pkt('cilium_vxlan', 'P', '172.20.0.204', '172.20.2.6'),
-  pkt('lxca2047e9fb417', 'In', '172.20.2.6', '172.20.0.204'),
-  pkt('cilium_vxlan', 'Out', '172.20.2.6', '172.20.0.204'),
-  pkt('cilium_vxlan', 'P', '172.20.0.204', '172.20.2.6'),
-  pkt('lxca2047e9fb417', 'In', '172.20.2.6', '172.20.0.204'),
-  pkt('cilium_vxlan', 'Out', '172.20.2.6', '172.20.0.204'),
-];
+// The seed 002 outputs (test/fixtures/README.md lists the seed lines), read by the harness's own parsers.
+const SEED_MISROUTED = parseTcpdump(fixture('tcpdump/seed-any-misrouted.txt')); // router: eth1 In, eth0 Out
+const SEED_FIXED = parseTcpdump(fixture('tcpdump/seed-any-routed.txt')); // router after the static routes
+const SEED_W0_VXLAN = parseTcpdump(fixture('tcpdump/seed-any-vxlan-node.txt')); // k8s-w0 in VXLAN mode
+const SEED_ROUTER_ROUTES = parseIpRoute(fixture('iproute/seed-router-no-pod-routes.txt'));
+const SEED_VXLAN_ROUTES = parseIpRoute(fixture('iproute/seed-cilium-host-mtu1450.txt')); // k8s-ctr, VXLAN mode
+// The netlab (test/netlab): a namespace router between 198.18.10.0/24 and 198.18.20.0/24, "pods" in 198.19.0.0/16.
+const NETLAB_OTV = parseTcpdump(fixture('tcpdump/netlab-any-vxlan-as-otv.txt'));
+const NETLAB_VXLAN = parseTcpdump(fixture('tcpdump/netlab-any-vxlan-decoded.txt'));
+const NETLAB_MISROUTED = parseTcpdump(fixture('tcpdump/netlab-any-misrouted.txt'));
 
-test('the transcriptions match the fixture files line for line', () => {
-  const lines = (f: string): string[] => fixture(f).trim().split('\n');
-  const check = (file: string, packets: TcpdumpPacket[]): void => {
-    const text = lines(file);
-    expect(text).toHaveLength(packets.length);
-    packets.forEach((p, i) => {
-      expect(text[i]).toContain(` ${p.iface} `);
-      expect(text[i]).toContain(` ${p.direction} `);
-      expect(text[i]).toContain(`IP ${p.srcIp} > ${p.dstIp}:`);
-    });
-  };
-  check('router-tcpdump-misrouted.txt', SEED_MISROUTED);
-  check('router-tcpdump-static-routes.txt', SEED_FIXED);
-  check('k8s-w0-tcpdump-vxlan.txt', SEED_W0_VXLAN);
-  expect(lines('router-ip-route.txt').map((l) => l.split(' ')[0])).toEqual(SEED_ROUTER_ROUTES.map((r) => r.dst));
-  expect(lines('k8s-ctr-ip-route-cilium_host-vxlan.txt').map((l) => l.split(' ')[0])).toEqual(SEED_VXLAN_ROUTES.map((r) => r.dst));
+test('the parsers read every line of the seed fixtures', () => {
+  expect(SEED_MISROUTED.map((p) => `${p.iface} ${p.direction}`)).toEqual(['eth1 In', 'eth0 Out', 'eth1 In', 'eth0 Out']);
+  expect(SEED_FIXED).toHaveLength(8);
+  expect(SEED_W0_VXLAN.map((p) => p.iface)).toEqual(['cilium_vxlan', 'lxca2047e9fb417', 'cilium_vxlan', 'cilium_vxlan', 'lxca2047e9fb417', 'cilium_vxlan']);
+  expect(SEED_ROUTER_ROUTES.map((r) => r.dst)).toEqual(['default', '10.0.2.0/24', '10.0.2.2', '10.0.2.3', '10.10.1.0/24', '10.10.2.0/24', '192.168.10.0/24', '192.168.20.0/24']);
+  expect(SEED_VXLAN_ROUTES.map((r) => r.mtu)).toEqual([null, null, 1450, 1450]);
 });
 
 const SEED_PATH_MISROUTED = { client: '172.20.0.124', target: '172.20.2.178', arrivalIface: 'eth1', towardIface: 'eth2' };
@@ -186,6 +143,11 @@ describe('routes', () => {
 
 describe('judgeMisrouted', () => {
   const path = { ...SEED_PATH_MISROUTED, defaultIface: 'eth0' };
+
+  test('passes on the netlab capture of the same pattern', () => {
+    const v = judgeMisrouted(NETLAB_MISROUTED, { client: '198.18.10.100', target: '198.19.2.10', arrivalIface: 'eth1', towardIface: 'eth2', defaultIface: 'eth0' });
+    expect(v.ok, v.explanation).toBe(true);
+  });
 
   test('passes on the seed capture: eth1 In, eth0 Out, no reply', () => {
     const v = judgeMisrouted(SEED_MISROUTED, path);
@@ -363,7 +325,7 @@ describe('VXLAN', () => {
   });
 
   test('judgeLinkUp on the seed `ip link show cilium_vxlan` line', () => {
-    const links = parseIpLink(fixture('k8s-ctr-ip-link-cilium_vxlan.txt'));
+    const links = parseIpLink(fixture('seeds/002/k8s-ctr-ip-link-cilium_vxlan.txt'));
     expect(judgeLinkUp(links, 'cilium_vxlan').ok).toBe(true);
     expect(judgeLinkUp(links, 'cilium_geneve').ok).toBe(false);
     expect(judgeLinkUp([], 'cilium_vxlan').ok).toBe(false);
@@ -386,9 +348,9 @@ describe('VXLAN', () => {
 
   // Not in the seed (the note shows only the node capture); the outer headers of a router capture
   // `tcpdump -i any -nn 'udp port 8472 or net 172.20.0.0/16'` as the contract's parser returns them.
-  const udp = (iface: string, direction: TcpdumpPacket['direction'], src: string, sport: number, dst: string, dport: number): TcpdumpPacket =>
-    ({ iface, direction, srcIp: src, srcPort: sport, dstIp: dst, dstPort: dport, protocol: 'UDP' });
-  const ENCAP: TcpdumpPacket[] = [
+  const udp = (iface: string, direction: Packet['direction'], src: string, sport: number, dst: string, dport: number): Packet =>
+    ({ iface, direction, srcIp: src, srcPort: sport, dstIp: dst, dstPort: dport });
+  const ENCAP: Packet[] = [
     udp('eth1', 'In', '192.168.10.100', 54321, '192.168.20.100', 8472),
     udp('eth2', 'Out', '192.168.10.100', 54321, '192.168.20.100', 8472),
     udp('eth2', 'In', '192.168.20.100', 40001, '192.168.10.100', 8472),
@@ -400,6 +362,28 @@ describe('VXLAN', () => {
     expect(judgeEncapsulated(ENCAP, encapCtx).ok).toBe(true);
   });
 
+  const netlabCtx = { fromNode: '198.18.10.100', toNode: '198.18.20.100', nodeAddresses: ['198.18.10.100', '198.18.20.100'], podCidr: '198.19.0.0/16' };
+
+  test('judgeEncapsulated passes on the netlab router captures, decoded as OTV (tcpdump default) and as VXLAN', () => {
+    for (const capture of [NETLAB_OTV, NETLAB_VXLAN]) {
+      const v = judgeEncapsulated(capture, netlabCtx);
+      expect(v.ok, v.explanation).toBe(true);
+    }
+    // The inner (pod) addresses are there, but only inside the tunnel.
+    expect(NETLAB_OTV.every((p) => p.inner?.srcIp.startsWith('198.19.'))).toBe(true);
+  });
+
+  test('judgeEncapsulated fails on the netlab capture of the same traffic unencapsulated and misrouted', () => {
+    const v = judgeEncapsulated(NETLAB_MISROUTED, netlabCtx);
+    expect(v.ok).toBe(false);
+    expect(v.explanation).toContain('no UDP 8472 packet from 198.18.10.100 to 198.18.20.100');
+    expect(v.explanation).toContain('4 packet(s) with a pod address (198.19.0.0/16)');
+  });
+
+  test('judgeEncapsulated fails on the netlab capture when a node address is not a node of the topology', () => {
+    expect(judgeEncapsulated(NETLAB_VXLAN, { ...netlabCtx, nodeAddresses: ['198.18.10.100'] }).explanation).toContain('non-node addresses');
+  });
+
   test('judgeEncapsulated fails on the seed native captures (bare pod addresses, no UDP 8472)', () => {
     for (const capture of [SEED_MISROUTED, SEED_FIXED]) {
       const v = judgeEncapsulated(capture, encapCtx);
@@ -409,7 +393,7 @@ describe('VXLAN', () => {
   });
 
   test('judgeEncapsulated fails when one bare pod packet slips through next to the tunnel', () => {
-    expect(judgeEncapsulated([...ENCAP, SEED_FIXED[0] as TcpdumpPacket], encapCtx).ok).toBe(false);
+    expect(judgeEncapsulated([...ENCAP, SEED_FIXED[0] as Packet], encapCtx).ok).toBe(false);
   });
 
   test('judgeEncapsulated fails with tunnel traffic one way only, or between non-node addresses', () => {
@@ -454,7 +438,7 @@ describe('reachability', () => {
 });
 
 describe('judgeRoutingMode', () => {
-  const st = (network: 'Native' | 'Tunnel', tunnelProtocol: string | null): CiliumDbgStatus => ({
+  const st = (network: 'Native' | 'Tunnel', tunnelProtocol: string | null): RoutingStatus => ({
     kubeProxyReplacement: true,
     routing: { network, tunnelProtocol, host: 'BPF' },
   });

@@ -28,9 +28,15 @@ describe('parseHubbleFlows', () => {
     expect(flows[1]?.isReply).toBe(true);
   });
 
-  test('describes a flow the way the compact output reads (seed 002 line 226)', () => {
+  test('the JSON fixture says what the real compact line of seed 002 (line 226) says', () => {
+    const compact = readFileSync(new URL('../../fixtures/seeds/002/hubble-observe-compact-to-overlay.txt', import.meta.url), 'utf8');
     const [first] = parseHubbleFlows(fixture).flows;
-    expect(first && describeFlow(first)).toBe('default/curl-pod (172.20.0.204) -> default/webpod-697b545f57-lq7nw (172.20.2.6) to-overlay FORWARDED');
+    if (!first) throw new Error('no flow in the fixture');
+    // `default/curl-pod:40372 (ID:14553) -> default/webpod-697b545f57-lq7nw:80 (ID:8246) to-overlay FORWARDED (TCP Flags: ACK, FIN)`
+    expect(compact).toContain(`${first.source.namespace}/${first.source.podName}:`);
+    expect(compact).toContain(`(ID:${first.source.identity}) -> ${first.destination.namespace}/${first.destination.podName}:`);
+    expect(compact).toContain(`(ID:${first.destination.identity}) ${first.observationPoint} ${first.verdict} (${first.summary})`);
+    expect(describeFlow(first)).toBe('default/curl-pod (172.20.0.204) -> default/webpod-697b545f57-lq7nw (172.20.2.6) to-overlay FORWARDED');
   });
 
   test('falls back to trace_observation_point when there is no trace event type', () => {
