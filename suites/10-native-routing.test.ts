@@ -38,10 +38,10 @@ import {
   type PodRoute,
 } from '../helpers/judge/routing.ts';
 import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
-import { addRoutes, routesOn, withCapture } from '../helpers/probes.ts';
+import { addRoutes, routesOn } from '../helpers/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report.ts';
 import { controlPlane, node, primaryAddress, router } from '../helpers/topology.ts';
-import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, routingWorkloads, type PodRef } from './routing-steps.ts';
+import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './routing-steps.ts';
 import { expectVerdict } from './verdict.ts';
 
 const FEATURE = { epic: 'Routing', feature: 'Native routing across subnets' } as const;
@@ -115,11 +115,8 @@ describe('Native routing across subnets', () => {
     await expectVerdict('no pod route on the router', judgeNoPodRoute(table.routes, lab.topology.podCidr, far.ip), { soft: true });
 
     // The expected failure is observed once, never retried.
-    const cap = await step(`capture ICMP to ${far.ip} on the router while curl-pod pings it`, () =>
-      withCapture(lab.ssh, { on: routerName, iface: 'any', filter: `icmp and host ${far.ip}` }, () => pingFromPod(lab, curl, far.ip)),
-    );
-    await attach('tcpdump on the router', cap.text);
-    await expectVerdict(`ping ${far.name} on ${far.node}`, judgePingLost(cap.value.result), { soft: true });
+    const cap = await pingWhileCapturing(lab, { on: routerName, pod: curl, target: far.ip });
+    await expectVerdict(`ping ${far.name} on ${far.node}`, judgePingLost(cap.ping.result), { soft: true });
     // B3: arriving on the client's subnet interface, leaving on the default-route interface.
     await expectVerdict(
       'the router misroutes',
@@ -148,11 +145,8 @@ describe('Native routing across subnets', () => {
       await attach('ip route on the router (with the workaround)', table.text);
       await expectVerdict('pod routes on the router', judgeRoutesPresent(table.routes, planned));
 
-      const cap = await step(`capture ICMP to ${far.ip} on the router while curl-pod pings it`, () =>
-        withCapture(lab.ssh, { on: routerName, iface: 'any', filter: `icmp and host ${far.ip}` }, () => pingFromPod(lab, curl, far.ip)),
-      );
-      await attach('tcpdump on the router', cap.text);
-      await expectVerdict(`ping ${far.name} on ${far.node}`, judgePingAnswered(cap.value.result), { soft: true });
+      const cap = await pingWhileCapturing(lab, { on: routerName, pod: curl, target: far.ip });
+      await expectVerdict(`ping ${far.name} on ${far.node}`, judgePingAnswered(cap.ping.result), { soft: true });
       // B3: requests leave toward the target's subnet and the replies come back.
       await expectVerdict(
         `the router forwards toward ${path.towardSubnet}`,

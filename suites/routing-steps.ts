@@ -5,10 +5,11 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Lab } from '../helpers/lab.ts';
-import { CURL_WRITE_OUT, parseCurlOutput, parsePing, type PingResult } from '../helpers/parse/index.ts';
+import { CURL_WRITE_OUT, parseCurlOutput, parsePing, type PingResult, type TcpdumpPacket } from '../helpers/parse/index.ts';
 import type { ExecResult } from '../helpers/ssh.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { runningCilium } from '../helpers/cilium.ts';
+import { withCapture } from '../helpers/probes.ts';
 import { attach, attachOnFailure, step } from '../helpers/report.ts';
 
 export interface PodRef {
@@ -51,6 +52,18 @@ export async function pingFromPod(lab: Lab, pod: PodRef, target: string, count =
     await attach(`ping ${target} from ${pod.name}`, `${raw.stdout}${raw.stderr ? `\n--- stderr ---\n${raw.stderr}` : ''}\n(exit ${raw.code})`);
     return { raw, result: parsePing(raw.stdout) };
   });
+}
+
+/** Captures ICMP to `target` on a host (`tcpdump -i any`) while `pod` pings it once; both outputs are attached. */
+export async function pingWhileCapturing(
+  lab: Lab,
+  o: { on: string; pod: PodRef; target: string },
+): Promise<{ ping: { raw: ExecResult; result: PingResult }; text: string; packets: TcpdumpPacket[] }> {
+  const cap = await step(`capture ICMP to ${o.target} on ${o.on} while ${o.pod.name} pings it`, () =>
+    withCapture(lab.ssh, { on: o.on, iface: 'any', filter: `icmp and host ${o.target}` }, () => pingFromPod(lab, o.pod, o.target)),
+  );
+  await attach(`tcpdump on ${o.on}`, cap.text);
+  return { ping: cap.value, text: cap.text, packets: cap.packets };
 }
 
 /** One HTTP GET from inside a pod with curl; never retried (an expected failure must stay a failure). */
