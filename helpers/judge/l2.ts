@@ -185,7 +185,7 @@ export function judgeNeighbour(o: { ip: string; entry: NeighbourEntry | null; ho
   const want = normalizeMac(o.holderMac);
   if (o.entry === null) return { ok: false, explanation: `The router has no neighbour entry for ${o.ip}; expected ${want ?? o.holderMac} (${o.holder}).` };
   const mac = normalizeMac(o.entry.mac);
-  const state = o.entry.state.toUpperCase();
+  const state = o.entry.state?.toUpperCase() ?? 'state unknown';
   const seen = `${o.ip} → ${mac ?? 'no MAC'} ${state}`;
   if (mac === null || UNUSABLE_NEIGHBOUR_STATES.has(state)) {
     return { ok: false, explanation: `The router's neighbour entry is unusable (${seen}); expected ${want} (${o.holder}).` };

@@ -21,9 +21,9 @@ export interface L2AnnounceEntry {
   iface: string;
 }
 
-/** neighbourOf(ssh, on, ip) — one row of `ip neigh` (null when there is no entry at all). */
+/** neighbourOf(ssh, on, ip) — one row of `ip neigh` (null when there is no entry at all); `arp -a` has no state. */
 export interface NeighbourEntry {
   ip: string;
   mac: string | null;
-  state: string;
+  state: string | null;
 }

@@ -157,6 +157,9 @@ describe('judgeNeighbour: the router\'s neighbour table', () => {
     const v = judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: SEED_MAC, state: 'REACHABLE' }, holder: 'k8s-w1', holderMac: SEED_MAC });
     expect(v.ok).toBe(true);
   });
+  test('seed 002 as `arp -a` prints it (no state) is usable', () => {
+    expect(judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: SEED_MAC, state: null }, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(true);
+  });
   test('STALE still names a usable MAC', () => {
     expect(judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: SEED_MAC, state: 'stale' }, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(true);
   });
