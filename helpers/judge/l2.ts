@@ -12,7 +12,7 @@
  * - only the lease holder has rows for the service in its l2-announce table (2.5), and only the
  *   holder answers ARP for the IP, with the MAC of the announcing interface (2.4/2.6: one node per IP).
  */
-import { cidrContains, kubeNodes, type Role, type Topology } from '../topology.ts';
+import { cidrContains, interfaceOn, kubeNodes, router, type Role, type Topology } from '../topology.ts';
 import type { ArpingResult, L2AnnounceEntry, NeighbourEntry } from './types.ts';
 
 export interface Verdict {
@@ -55,14 +55,29 @@ export interface L2Candidate {
  * reference lab: k8s-ctr and k8s-w1 on eth1 (k8s-w0 sits on the other subnet).
  */
 export function l2Candidates(t: Topology): L2Candidate[] {
-  const subnet = t.subnets.find((s) => cidrContains(s.cidr, t.lbPool.start) && cidrContains(s.cidr, t.lbPool.stop));
-  if (!subnet) throw new Error(`LB pool ${t.lbPool.start}-${t.lbPool.stop} lies in no lab subnet of topology ${t.name}`);
+  const subnet = lbSubnet(t);
   const out: L2Candidate[] = [];
   for (const n of kubeNodes(t)) {
     const iface = n.interfaces.find((i) => i.subnet === subnet.name);
     if (iface) out.push({ node: n.name, role: n.role, iface: iface.name });
   }
   return out;
+}
+
+/** The lab subnet that holds the LB pool (the topology schema guarantees there is one). */
+export function lbSubnet(t: Topology): Topology['subnets'][number] {
+  const subnet = t.subnets.find((s) => cidrContains(s.cidr, t.lbPool.start) && cidrContains(s.cidr, t.lbPool.stop));
+  if (!subnet) throw new Error(`LB pool ${t.lbPool.start}-${t.lbPool.stop} lies in no lab subnet of topology ${t.name}`);
+  return subnet;
+}
+
+/** The router and its interface on the LB pool's subnet: where the L2 suites arping and curl from. */
+export function routerOnLbSubnet(t: Topology): { router: string; iface: string } {
+  const r = router(t);
+  const subnet = lbSubnet(t);
+  const iface = r && interfaceOn(r, subnet.name);
+  if (!r || !iface) throw new Error(`topology ${t.name} has no router on ${subnet.name} (${subnet.cidr}), the LB pool's subnet: nothing outside the cluster can test the announcements`);
+  return { router: r.name, iface: iface.name };
 }
 
 // ---------------------------------------------------------------------------------------------

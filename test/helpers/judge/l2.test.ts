@@ -9,6 +9,7 @@ import {
   l2Candidates,
   l2LeaseName,
   normalizeMac,
+  routerOnLbSubnet,
   whoAnswersArp,
 } from '../../../helpers/judge/l2.ts';
 import type { ArpingResult } from '../../../helpers/judge/types.ts';
@@ -53,10 +54,18 @@ describe('names and plans from the topology', () => {
     ]);
   });
 
-  test('candidates follow the topology, not fixed names', () => {
+  test('candidates and the router interface follow the topology, not fixed names', () => {
     const t = loadTopology();
+    expect(routerOnLbSubnet(t)).toEqual({ router: 'router', iface: 'eth1' });
     const moved = parseTopology({ ...t, lbPool: { start: '192.168.20.211', stop: '192.168.20.215' } });
     expect(l2Candidates(moved)).toEqual([{ node: 'k8s-w0', role: 'worker', iface: 'eth1' }]);
+    expect(routerOnLbSubnet(moved)).toEqual({ router: 'router', iface: 'eth2' });
+  });
+
+  test('a lab without a router on the pool subnet is refused with the reason', () => {
+    const t = loadTopology();
+    const noRouter = parseTopology({ ...t, nodes: t.nodes.filter((n) => n.role !== 'router') });
+    expect(() => routerOnLbSubnet(noRouter)).toThrow(/no router on lan1/);
   });
 });
 
