@@ -334,6 +334,15 @@ export function measureOutage(samples: HttpProbeSample[], from: number): OutageR
   };
 }
 
+/**
+ * The service answers again: the last `okInARow` probes after `from` that have a result all succeeded.
+ * Probes still in flight (no result yet) are left out. The suite stops probing once this holds.
+ */
+export function steadyAgain(samples: HttpProbeSample[], from: number, okInARow: number): boolean {
+  const done = probeTimeline(samples).filter((p) => p.at >= from && p.outcome !== 'lost');
+  return done.length >= okInARow && done.slice(-okInARow).every((p) => p.outcome === 'ok');
+}
+
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const signedNumber = (ms: number): string => `${ms < 0 ? '−' : '+'}${(Math.abs(ms) / 1000).toFixed(1)}`;
 const signed = (ms: number): string => `${signedNumber(ms)} s`;

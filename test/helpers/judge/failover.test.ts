@@ -12,6 +12,7 @@ import {
   monotonic,
   parseGoDuration,
   planFailover,
+  steadyAgain,
   summarizeProbes,
   type FailoverBudget,
   type LeaseTimelineEvent,
@@ -246,6 +247,16 @@ describe('measureOutage / judgeOutage on synthetic timelines', () => {
   test('a service already failing before the reboot is not a failover result', () => {
     expect(judgeOutage({ report: measureOutage(probes('xxxxoooo'), rebootBefore(5)), budget: defaults(), summary: '' }).explanation).toContain('did not answer to begin with');
     expect(judgeOutage({ report: measureOutage(probes('ooxxoooo'), rebootBefore(5)), budget: defaults(), summary: '' }).explanation).toContain('already down');
+  });
+
+  test('steadyAgain: the last n probes with a result after the reboot all answered', () => {
+    const from = rebootBefore(5);
+    expect(steadyAgain(probes('ooooxxxooo'), from, 3)).toBe(true);
+    expect(steadyAgain(probes('ooooxxxoo'), from, 3)).toBe(false);
+    expect(steadyAgain(probes('ooooxxxooo??'), from, 3)).toBe(true); // still in flight: left out
+    expect(steadyAgain(probes('ooooooo'), from, 3)).toBe(true); // no outage at all
+    expect(steadyAgain(probes('oooooo'), from, 3)).toBe(false); // too few after the reboot yet
+    expect(steadyAgain(probes('ooooxoxoxo'), from, 3)).toBe(false);
   });
 
   test('summarizeProbes: runs relative to the reboot', () => {
