@@ -10,7 +10,7 @@ import { stringify as toYaml } from 'yaml';
 import { runningCilium } from './cilium.ts';
 import type { LeaseTimelineEvent } from './judge/failover.ts';
 import { L2_LEASE_NAMESPACE, type LeaseState } from './judge/l2.ts';
-import { manifestPath, renderManifest, type ManifestVars, type ObjectRef } from './kube.ts';
+import { manifestPath, renderManifest, toKubeError, type ManifestVars, type ObjectRef } from './kube.ts';
 import type { Lab } from './lab.ts';
 import { parseHttpProbeLog, type HttpProbeLog } from './parse/http-probe-loop.ts';
 import { httpProbeLoopCommand, type HttpProbeLoopOptions } from './probe-loop.ts';
@@ -33,7 +33,7 @@ function refText(r: ObjectRef): string {
 /** The objects one suite created, remembered the moment they are applied so afterAll can remove exactly them. */
 export class SuiteObjects {
   private readonly created: ObjectRef[] = [];
-  constructor(private readonly lab: Lab) {}
+  constructor(private readonly lab: Pick<Lab, 'kube' | 'runId' | 'namespace'>) {}
 
   /** Renders suites/manifests/<file> for this run, lets `finish` fill in what a placeholder cannot, applies. */
   async apply(file: string, vars: ManifestVars, finish: (o: KubernetesObject) => KubernetesObject = (o) => o): Promise<KubernetesObject[]> {
@@ -97,14 +97,9 @@ function leaseState(l: V1Lease): LeaseState {
 const leaseRef = (name: string): ObjectRef => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: L2_LEASE_NAMESPACE, name });
 
 /** The lease's state now (null when it does not exist) and its YAML for attachments. */
-export async function readLease(lab: Lab, name: string): Promise<{ state: LeaseState | null; yaml: string }> {
+export async function readLease(lab: Pick<Lab, 'kube'>, name: string): Promise<{ state: LeaseState | null; yaml: string }> {
   const l = await lab.kube.read<V1Lease>(leaseRef(name));
   return { state: l ? leaseState(l) : null, yaml: l ? toYaml(l) : `# Lease ${L2_LEASE_NAMESPACE}/${name} not found\n` };
-}
-
-function isNotFound(err: unknown): boolean {
-  const e = err as { code?: unknown; statusCode?: unknown };
-  return e.code === 404 || e.statusCode === 404;
 }
 
 export interface LeaseRecorder {
@@ -119,7 +114,7 @@ export interface LeaseRecorder {
  * the API server": the Kubernetes helpers' watcher (every holder change), and a plain read every `pollMs`
  * whose failures are recorded as api-error events (each read bounded by `readTimeoutMs`).
  */
-export function recordLease(lab: Lab, name: string, o: { pollMs?: number; readTimeoutMs?: number } = {}): LeaseRecorder {
+export function recordLease(lab: Pick<Lab, 'kube'>, name: string, o: { pollMs?: number; readTimeoutMs?: number } = {}): LeaseRecorder {
   const pollMs = o.pollMs ?? 1_000;
   const readTimeoutMs = o.readTimeoutMs ?? 3_000;
   const ac = new AbortController();
@@ -134,8 +129,9 @@ export function recordLease(lab: Lab, name: string, o: { pollMs?: number; readTi
         const l = await withDeadline(`read Lease ${name}`, readTimeoutMs, lab.kube.coordination.readNamespacedLease({ name, namespace: L2_LEASE_NAMESPACE }));
         events.push({ at, kind: 'lease', source: 'poll', ...leaseState(l) });
       } catch (err) {
-        if (isNotFound(err)) events.push({ at, kind: 'lease-missing', source: 'poll' });
-        else events.push({ at, kind: 'api-error', source: 'poll', error: (err as Error).message.split('\n')[0]! });
+        const e = toKubeError(err, `read Lease ${L2_LEASE_NAMESPACE}/${name}`);
+        if (e.code === 404) events.push({ at, kind: 'lease-missing', source: 'poll' });
+        else events.push({ at, kind: 'api-error', source: 'poll', error: e.message });
       }
       await new Promise((r) => setTimeout(r, pollMs));
     }
