@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KubernetesObject, V1Lease } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import { runningCilium } from './cilium.ts';
+import { AGENT_CONTAINER, agentPodOn, agentStatus, CILIUM_NAMESPACE } from './cilium.ts';
 import type { LeaseTimelineEvent } from './judge/failover.ts';
 import { L2_LEASE_NAMESPACE, type LeaseState } from './judge/l2.ts';
 import { manifestPath, renderManifest, toKubeError, type ManifestVars, type ObjectRef } from './kube.ts';
@@ -229,13 +229,19 @@ export async function waitNodeBack(lab: Lab, node: string, o: { bootIdBefore: st
   );
   await lab.kube.waitNodeReady(node, true, left());
   await pollUntil(
-    `the Cilium agent on ${node} to be healthy`,
+    `the Cilium agent on ${node} to be healthy (cilium-dbg status: Ok)`,
     async () => {
-      const agent = (await runningCilium(lab)).agents.find((a) => a.node === node);
-      if (!agent) return { done: false, seen: `no agent pod on ${node}` };
-      return agent.healthy ? { done: true, value: undefined } : { done: false, seen: `agent ${agent.pod} not healthy` };
+      const agent = await agentStatus(lab, await agentPodOn(lab, node));
+      return agent.healthy ? { done: true, value: undefined } : { done: false, seen: `agent ${agent.pod}: ${agent.state ?? 'state unknown'}` };
     },
     { timeoutMs: left(), intervalMs: 5_000 },
   );
   return id;
+}
+
+/** `cilium-dbg shell -- db/show devices` of the agent on `node`, as text for an attachment (Selected must be true for eth1). */
+export async function agentDevices(lab: Pick<Lab, 'kube'>, node: string): Promise<string> {
+  const pod = (await agentPodOn(lab, node)).metadata?.name ?? '?';
+  const r = await lab.kube.execInPod(CILIUM_NAMESPACE, pod, ['cilium-dbg', 'shell', '--', 'db/show', 'devices'], { container: AGENT_CONTAINER, timeoutMs: 30_000 });
+  return `# ${node} (${pod}), exit ${String(r.code)}\n${r.stdout}${r.stderr}`;
 }

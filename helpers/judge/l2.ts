@@ -233,7 +233,7 @@ export function judgeAnnounceTables(o: {
     const rows = t.entries.filter((e) => e.ip === o.ip);
     lines.push(`${t.node}: ${rows.length ? rows.map((e) => `${e.ip} ${e.iface}`).join(', ') : `no row for ${o.ip}`}`);
     if (t.node === o.holder) {
-      if (!rows.some((e) => e.iface === o.iface)) problems.push(`the holder ${o.holder} does not list ${o.ip} on ${o.iface}`);
+      if (!rows.some((e) => e.iface === o.iface)) problems.push(`the holder ${o.holder} does not list ${o.ip} on ${o.iface} (is ${o.iface} among its agent's selected devices? cilium-dbg shell -- db/show devices)`);
       const elsewhere = rows.filter((e) => e.iface !== o.iface).map((e) => e.iface);
       if (elsewhere.length) problems.push(`the holder also announces ${o.ip} on ${elsewhere.join(', ')} (interface regex too wide?)`);
     } else if (rows.length) {
