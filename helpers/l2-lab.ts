@@ -150,7 +150,7 @@ export function recordLease(lab: Pick<Lab, 'kube'>, name: string, o: { pollMs?: 
 // The router's probe loop and clock
 // ---------------------------------------------------------------------------------------------
 
-export function routerName(lab: Lab): string {
+export function routerName(lab: Pick<Lab, 'topology'>): string {
   const r = router(lab.topology);
   if (!r) throw new Error(`topology ${lab.topology.name} has no router: the L2 suites probe from the router`);
   return r.name;
@@ -164,7 +164,7 @@ export interface RouterProbes {
 }
 
 /** Starts the bounded HTTP probe loop on the router in the background (SshHost.background). */
-export async function startRouterProbes(lab: Lab, o: HttpProbeLoopOptions): Promise<RouterProbes> {
+export async function startRouterProbes(lab: Pick<Lab, 'ssh' | 'topology'>, o: HttpProbeLoopOptions): Promise<RouterProbes> {
   const bg = await lab.ssh.host(routerName(lab)).background(httpProbeLoopCommand(o));
   let result: Promise<{ log: HttpProbeLog; raw: ExecResult }> | undefined;
   return {
@@ -174,7 +174,7 @@ export async function startRouterProbes(lab: Lab, o: HttpProbeLoopOptions): Prom
 }
 
 /** The router's clock against ours: remote ≈ local + offsetMs (± uncertaintyMs). */
-export async function routerClock(lab: Lab): Promise<{ localBefore: number; remote: number; localAfter: number }> {
+export async function routerClock(lab: Pick<Lab, 'ssh' | 'topology'>): Promise<{ localBefore: number; remote: number; localAfter: number }> {
   const host = lab.ssh.host(routerName(lab));
   const localBefore = Date.now();
   const out = await host.run('date +%s%3N', { timeoutMs: 15_000 });
@@ -189,7 +189,7 @@ export async function routerClock(lab: Lab): Promise<{ localBefore: number; remo
 // ---------------------------------------------------------------------------------------------
 
 /** /proc/sys/kernel/random/boot_id: changes at every boot, so it proves a reboot happened. */
-export async function bootId(lab: Lab, node: string, timeoutMs = 15_000): Promise<string> {
+export async function bootId(lab: Pick<Lab, 'ssh'>, node: string, timeoutMs = 15_000): Promise<string> {
   const out = (await lab.ssh.host(node).run('cat /proc/sys/kernel/random/boot_id', { timeoutMs })).trim();
   if (!/^[0-9a-f-]{36}$/.test(out)) throw new SshError(node, 'cat /proc/sys/kernel/random/boot_id', `"${out}" is not a boot id`);
   return out;
