@@ -13,7 +13,15 @@
  *   holder answers ARP for the IP, with the MAC of the announcing interface (2.4/2.6: one node per IP).
  */
 import { cidrContains, interfaceOn, kubeNodes, router, type Role, type Topology } from '../topology.ts';
-import type { ArpingResult, L2AnnounceEntry, NeighbourEntry } from './types.ts';
+import type { ArpingResult, L2AnnounceEntry } from '../parse/index.ts';
+
+/** neighbourOf(ssh, on, ip) in helpers/probes.ts: the router's entry for one address (null: none at all). */
+export interface NeighbourEntry {
+  ip: string;
+  mac: string | null;
+  /** NUD state (REACHABLE, STALE…); null when the source has none (`arp -a`). */
+  state: string | null;
+}
 
 export interface Verdict {
   ok: boolean;

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
   exactInterfaceRegex,
@@ -12,26 +14,27 @@ import {
   routerOnLbSubnet,
   whoAnswersArp,
 } from '../../../helpers/judge/l2.ts';
-import type { ArpingResult } from '../../../helpers/judge/types.ts';
-import { loadTopology, parseTopology } from '../../../helpers/topology.ts';
+import { parseArping, parseL2AnnounceTable, parseNeighbours, type ArpingResult } from '../../../helpers/parse/index.ts';
+import { loadTopology, parseTopology, REPO_ROOT } from '../../../helpers/topology.ts';
+
+const seed = (file: string): string => readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'seeds', '002-l2', file), 'utf8');
 
 // Seed 002 (test/fixtures/seeds/002-l2/): LB IP 192.168.10.241, lease holder k8s-w1 before the reboot,
 // k8s-ctr after it; the router's arping and `arp -a` show MAC 08:00:27:85:32:ca.
 const LB_IP = '192.168.10.241';
 const SEED_MAC = '08:00:27:85:32:ca';
-/** arping-router.txt as parsed (Habets: two replies, the summary lines are not in the seed). */
-const seedArping: ArpingResult = {
-  flavour: 'habets',
-  target: LB_IP,
-  sent: 2,
-  received: 2,
-  replies: [
-    { ip: LB_IP, mac: SEED_MAC, timeMs: 0.162708 },
-    { ip: LB_IP, mac: SEED_MAC, timeMs: 0.257708 },
-  ],
-};
+/** arping-router.txt (Habets: two replies; the summary lines are not in the seed, so it is not `complete`). */
+const seedArping: ArpingResult = parseArping(seed('arping-router.txt'));
 /** The seed does not say whose MAC that is; here it is the holder k8s-w1's, k8s-ctr has another one. */
 const macs = { 'k8s-w1': SEED_MAC, 'k8s-ctr': '08:00:27:11:22:33' };
+
+describe('the seed 002 lines, parsed by the contract parsers', () => {
+  test('arping, arp -a and the l2-announce table read as the judges expect', () => {
+    expect(seedArping).toMatchObject({ flavour: 'habets', target: LB_IP, replies: [{ ip: LB_IP, mac: SEED_MAC }, { ip: LB_IP, mac: SEED_MAC }] });
+    expect(parseNeighbours(seed('arp-a-router.txt'))).toEqual([{ ip: LB_IP, mac: SEED_MAC, iface: 'eth1', state: null }]);
+    expect(parseL2AnnounceTable(seed('l2-announce-ctr.txt'))).toEqual([{ ip: LB_IP, iface: 'eth1' }]);
+  });
+});
 
 describe('names and plans from the topology', () => {
   test('the lease name follows cilium-l2announce-<ns>-<svc> (seed 002: cilium-l2announce-default-webpod)', () => {
@@ -142,7 +145,7 @@ describe('judgeArpAnswer: which node answers ARP', () => {
   });
 
   test('no reply at all is a failure', () => {
-    const arping: ArpingResult = { flavour: 'habets', target: LB_IP, sent: 2, received: 0, replies: [] };
+    const arping: ArpingResult = { flavour: 'habets', target: LB_IP, sent: 2, received: 0, replies: [], complete: true };
     const v = judgeArpAnswer({ ip: LB_IP, arping, holder: 'k8s-w1', nodeMacs: macs });
     expect(v.ok).toBe(false);
     expect(v.explanation).toContain('nobody answered');
@@ -167,7 +170,8 @@ describe('judgeNeighbour: the router\'s neighbour table', () => {
     expect(v.ok).toBe(true);
   });
   test('seed 002 as `arp -a` prints it (no state) is usable', () => {
-    expect(judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: SEED_MAC, state: null }, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(true);
+    const [entry] = parseNeighbours(seed('arp-a-router.txt'));
+    expect(judgeNeighbour({ ip: LB_IP, entry: entry!, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(true);
   });
   test('STALE still names a usable MAC', () => {
     expect(judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: SEED_MAC, state: 'stale' }, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(true);
@@ -186,7 +190,7 @@ describe('judgeNeighbour: the router\'s neighbour table', () => {
 
 describe('judgeAnnounceTables: only the holder lists the IP', () => {
   // Seed 002's row (l2-announce-ctr.txt): "192.168.10.241   eth1".
-  const row = { ip: LB_IP, iface: 'eth1' };
+  const [row] = parseL2AnnounceTable(seed('l2-announce-ctr.txt')) as [{ ip: string; iface: string }];
   test('the holder lists the IP on eth1 and the other agent has no row', () => {
     const v = judgeAnnounceTables({ ip: LB_IP, iface: 'eth1', holder: 'k8s-ctr', tables: [{ node: 'k8s-ctr', entries: [row] }, { node: 'k8s-w1', entries: [] }] });
     expect(v.ok).toBe(true);
