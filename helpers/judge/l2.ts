@@ -13,6 +13,7 @@
  *   holder answers ARP for the IP, with the MAC of the announcing interface (2.4/2.6: one node per IP).
  */
 import { cidrContains, interfaceOn, kubeNodes, router, type Role, type Topology } from '../topology.ts';
+import { normalizeMac as parseMac } from '../parse/common.ts';
 import type { ArpingResult, L2AnnounceEntry } from '../parse/index.ts';
 
 /** neighbourOf(ssh, on, ip) in helpers/probes.ts: the router's entry for one address (null: none at all). */
@@ -94,13 +95,10 @@ export function routerOnLbSubnet(t: Topology): { router: string; iface: string }
 
 /**
  * `08:00:27:85:32:ca`, `08-00-27-85-32-CA` and `8:0:27:85:32:ca` all become `08:00:27:85:32:ca`;
- * anything that is not six hex octets gives null.
+ * anything that is not six hex octets (or nothing) gives null. (The parsers' rule, helpers/parse/common.ts.)
  */
 export function normalizeMac(mac: string | null | undefined): string | null {
-  if (!mac) return null;
-  const parts = mac.trim().split(/[:-]/);
-  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{1,2}$/.test(p))) return null;
-  return parts.map((p) => p.padStart(2, '0').toLowerCase()).join(':');
+  return mac ? parseMac(mac.trim()) : null;
 }
 
 /** Which known node owns a MAC (nodeMacs: node name → MAC of its announcing interface). */
