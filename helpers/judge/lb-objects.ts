@@ -162,34 +162,46 @@ export function whoamiBackend(template: readonly unknown[], o: { runId: string; 
   return { deployment, service };
 }
 
+/** The hosts of the run's Ingress rules (reserved `.test` names: only ever a Host header, never resolved). */
+export interface IngressHosts {
+  /** Rule 1, the study's site: /details -> details, / -> productpage. */
+  site: string;
+  /** Rule 2: only /details; every other path on this host matches no rule. */
+  detailsOnly: string;
+}
+
+export function ingressHosts(runId: string): IngressHosts {
+  return { site: `${runId}.clh.test`, detailsOnly: `details-only.${runId}.clh.test` };
+}
+
 /**
- * The path Ingress: every path of the template is routed to `backends[path]`; a path of the template without
- * a backend, or a backend for a path the template lacks, is an error (the template is the routing table).
+ * The path Ingress: rule i of the template gets host `hosts[i]`, and every path is routed to `backends[path]`.
+ * A path of the template without a backend, a backend for a path the template lacks, or a host count that
+ * differs from the rule count is an error (the template is the routing table).
  */
 export function pathIngress(
   template: readonly unknown[],
-  o: { runId: string; namespace: string; name: string; host: string; backends: Record<string, string> },
+  o: { runId: string; namespace: string; name: string; hosts: readonly string[]; backends: Record<string, string> },
 ): V1Ingress {
   const ing = withMeta(one<V1Ingress>(template, 'networking.k8s.io/v1', 'Ingress'), o);
-  const rule = ing.spec?.rules?.[0];
-  const paths = rule?.http?.paths ?? [];
-  if (!rule || paths.length === 0) throw new Error('the Ingress template has no paths');
-  rule.host = o.host;
+  const rules = ing.spec?.rules ?? [];
+  if (rules.length === 0) throw new Error('the Ingress template has no rules');
+  if (rules.length !== o.hosts.length) throw new Error(`the Ingress template has ${rules.length} rules, ${o.hosts.length} hosts were given`);
   const seen = new Set<string>();
-  for (const p of paths) {
-    const pathName = p.path ?? '';
-    const backend = o.backends[pathName];
-    if (backend === undefined) throw new Error(`no backend given for the template's path ${pathName}`);
-    if (!p.backend.service) throw new Error(`the template's path ${pathName} has no service backend`);
-    p.backend.service.name = backend;
-    seen.add(pathName);
-  }
+  rules.forEach((rule, i) => {
+    rule.host = o.hosts[i];
+    const paths = rule.http?.paths ?? [];
+    if (paths.length === 0) throw new Error(`rule ${i + 1} of the Ingress template has no paths`);
+    for (const p of paths) {
+      const pathName = p.path ?? '';
+      const backend = o.backends[pathName];
+      if (backend === undefined) throw new Error(`no backend given for the template's path ${pathName}`);
+      if (!p.backend.service) throw new Error(`the template's path ${pathName} has no service backend`);
+      p.backend.service.name = backend;
+      seen.add(pathName);
+    }
+  });
   const extra = Object.keys(o.backends).filter((k) => !seen.has(k));
   if (extra.length > 0) throw new Error(`the Ingress template has no path ${extra.join(', ')}`);
   return ing;
-}
-
-/** The host the run's Ingress rule answers for, and one no rule matches (reserved .test/.invalid names; only a Host header, never resolved). */
-export function ingressHosts(runId: string): { routed: string; unrouted: string } {
-  return { routed: `${runId}.clh.test`, unrouted: `no-rule.${runId}.invalid` };
 }

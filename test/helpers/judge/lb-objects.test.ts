@@ -126,28 +126,29 @@ describe('ingress backends and the Ingress', () => {
     expect(service.spec).toMatchObject({ type: 'ClusterIP', selector: { app: 'details' }, ports: [{ port: 80, targetPort: 80 }] });
   });
 
-  test('the Ingress: class cilium, the run host, Prefix /details -> details and / -> productpage', () => {
-    const ing = pathIngress(ingressTpl, { runId, namespace: ns, name: 'paths', host: ingressHosts(runId).routed, backends: { '/details': 'details', '/': 'productpage' } });
+  test('the Ingress: class cilium; the site rule routes Prefix /details -> details and / -> productpage; the second host only /details', () => {
+    const h = ingressHosts(runId);
+    const ing = pathIngress(ingressTpl, { runId, namespace: ns, name: 'paths', hosts: [h.site, h.detailsOnly], backends: { '/details': 'details', '/': 'productpage' } });
     expectRunLabels(ing);
+    expect(ing.metadata?.namespace).toBe(ns);
     expect(ing.spec?.ingressClassName).toBe('cilium');
-    const rule = ing.spec?.rules?.[0];
-    expect(rule?.host).toBe('r20261122-0349-ab12.clh.test');
-    expect(rule?.http?.paths.map((p) => [p.path, p.pathType, p.backend.service?.name, p.backend.service?.port?.number])).toEqual([
-      ['/details', 'Prefix', 'details', 80],
-      ['/', 'Prefix', 'productpage', 80],
+    const table = ing.spec?.rules?.map((r) => [r.host, r.http?.paths.map((p) => [p.path, p.pathType, p.backend.service?.name, p.backend.service?.port?.number])]);
+    expect(table).toEqual([
+      ['r20261122-0349-ab12.clh.test', [['/details', 'Prefix', 'details', 80], ['/', 'Prefix', 'productpage', 80]]],
+      ['details-only.r20261122-0349-ab12.clh.test', [['/details', 'Prefix', 'details', 80]]],
     ]);
   });
 
-  test('a missing or unknown path is refused', () => {
-    const base = { runId, namespace: ns, name: 'paths', host: 'h' };
+  test('a missing or unknown path, or a host count that is not the rule count, is refused', () => {
+    const base = { runId, namespace: ns, name: 'paths', hosts: ['a', 'b'] };
     expect(() => pathIngress(ingressTpl, { ...base, backends: { '/': 'productpage' } })).toThrow(/no backend given for the template's path \/details/);
     expect(() => pathIngress(ingressTpl, { ...base, backends: { '/': 'a', '/details': 'b', '/ratings': 'c' } })).toThrow(/has no path \/ratings/);
+    expect(() => pathIngress(ingressTpl, { ...base, hosts: ['a'], backends: { '/': 'a', '/details': 'b' } })).toThrow(/2 rules, 1 hosts/);
   });
 
-  test('the routed and unrouted hosts differ and are reserved names', () => {
+  test('the two hosts differ and are reserved .test names', () => {
     const h = ingressHosts(runId);
-    expect(h.routed).not.toBe(h.unrouted);
-    expect(h.routed).toMatch(/\.test$/);
-    expect(h.unrouted).toMatch(/\.invalid$/);
+    expect(h.site).not.toBe(h.detailsOnly);
+    expect([h.site, h.detailsOnly].every((x) => x.endsWith('.test'))).toBe(true);
   });
 });
