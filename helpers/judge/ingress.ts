@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { describeAnswer, judgeAnsweredBy, type BackendExpectation, type HttpAnswer } from './backends.ts';
-import type { Verdict } from './lbipam.ts';
+import { LB_CONFIG, type Verdict } from './lbipam.ts';
 
 export const UPSTREAM_TIME_HEADER = 'x-envoy-upstream-service-time';
 
@@ -77,21 +77,12 @@ export function judgeRouteMiss(a: HttpAnswer): Verdict {
 // Config and objects
 // ---------------------------------------------------------------------------------------------
 
-/** cilium-config keys the ingress suite relies on (cb §3 and §4.2); values are strings. */
+/** cilium-config keys the ingress suite relies on (cb §3 and §4.2), on top of the LB suites' keys; values are strings. */
 export const INGRESS_CONFIG = {
+  ...LB_CONFIG,
   'enable-ingress-controller': 'true',
   'ingress-default-lb-mode': 'shared',
-  'enable-l2-announcements': 'true',
 } as const;
-
-/** The config holds every wanted key with the wanted value; names the ones that differ or are missing. */
-export function judgeConfig(config: Record<string, string>, want: Record<string, string>): Verdict {
-  const wrong = Object.entries(want)
-    .filter(([k, v]) => config[k] !== v)
-    .map(([k, v]) => `${k}=${config[k] === undefined ? '(absent)' : JSON.stringify(config[k])} (want ${JSON.stringify(v)})`);
-  if (wrong.length > 0) return { ok: false, why: `cilium-config differs from what the suite needs: ${wrong.join(', ')}`, notes: [] };
-  return { ok: true, why: `cilium-config has ${Object.keys(want).join(', ')}`, notes: [] };
-}
 
 /** The shared-mode LoadBalancer Service (cb §3): kube-system/<ingress-shared-lb-service-name>, default cilium-ingress. */
 export function sharedIngressService(config: Record<string, string>): { namespace: string; name: string } {

@@ -353,6 +353,31 @@ export function judgePool(obj: unknown, want: PoolExpectation): Verdict {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The lab's Cilium config
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * cilium-config keys the LB suites rely on (values are strings, cb §4.2): tunnel mode so k8s-w0's backends are
+ * reachable (team contract), KPR (the documented prerequisite of L2 announcements, cb §2.1) and L2 announcements
+ * (the key is absent when they are off).
+ */
+export const LB_CONFIG = {
+  'routing-mode': 'tunnel',
+  'kube-proxy-replacement': 'true',
+  'enable-l2-announcements': 'true',
+} as const;
+
+/** The config holds every wanted key with the wanted value; names the ones that differ or are missing. */
+export function judgeConfig(config: Record<string, string>, want: Record<string, string>): Verdict {
+  const wrong = Object.entries(want)
+    .filter(([k, v]) => config[k] !== v)
+    .map(([k, v]) => `${k}=${config[k] === undefined ? '(absent)' : JSON.stringify(config[k])} (want ${JSON.stringify(v)})`);
+  if (wrong.length > 0) return { ok: false, why: `cilium-config differs from what the suite needs: ${wrong.join(', ')}`, notes: [] };
+  return { ok: true, why: `cilium-config has ${Object.keys(want).join(', ')}`, notes: [] };
+}
+
+
+// ---------------------------------------------------------------------------------------------
 // Version rules
 // ---------------------------------------------------------------------------------------------
 

@@ -4,11 +4,11 @@ import {
   INGRESS_CONFIG,
   classifyEnvoyAnswer,
   ingressAddress,
-  judgeConfig,
   judgeRouteMiss,
   judgeRoutedTo,
   sharedIngressService,
 } from '../../../helpers/judge/ingress.ts';
+import { judgeConfig } from '../../../helpers/judge/lbipam.ts';
 import { answer, columns, seedBlock } from '../../fixtures/lb/load.ts';
 
 /** Seed 003's `curl -v` response header lines ("< name: value") as the lower-case map curlFrom returns. */
@@ -97,6 +97,9 @@ describe('config and objects', () => {
     'ingress-shared-lb-service-name': 'cilium-ingress',
     'enable-l2-announcements': 'true',
     'enable-envoy-config': 'true',
+    'routing-mode': 'tunnel',
+    'tunnel-protocol': 'vxlan',
+    'kube-proxy-replacement': 'true',
   };
 
   test('the 6w lab config (shared mode, L2 on) satisfies the ingress suite', () => {
@@ -105,7 +108,7 @@ describe('config and objects', () => {
 
   test('dedicated mode and an absent key are named', () => {
     const r = judgeConfig({ ...lab, 'ingress-default-lb-mode': 'dedicated', 'enable-l2-announcements': undefined as unknown as string }, INGRESS_CONFIG);
-    expect(r.why).toBe('cilium-config differs from what the suite needs: ingress-default-lb-mode="dedicated" (want "shared"), enable-l2-announcements=(absent) (want "true")');
+    expect(r.why).toBe('cilium-config differs from what the suite needs: enable-l2-announcements=(absent) (want "true"), ingress-default-lb-mode="dedicated" (want "shared")');
   });
 
   test('the shared ingress service: kube-system/cilium-ingress, or the configured name', () => {

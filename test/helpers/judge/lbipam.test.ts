@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import {
+  LB_CONFIG,
   REASON,
   UnreadableObjectError,
   blockContains,
   externalIpColumn,
   freeAddresses,
   incompatibleSharing,
+  judgeConfig,
   judgePool,
   judgeServiceAssigned,
   judgeServiceRefused,
@@ -252,6 +254,25 @@ describe('reading and judging a pool', () => {
     expect(() => readPool({ metadata: { name: 'x' } })).toThrow(/cannot read CiliumLoadBalancerIPPool: spec/);
     expect(() => readPool({ metadata: { name: 'x' }, spec: { blocks: [{ stop: '1.2.3.4' }] } })).toThrow(/spec\.blocks\.0: neither cidr nor start/);
     expect(judgePool('pool', { countsMayLag: true })).toMatchObject({ ok: false });
+  });
+});
+
+describe('the lab config the LB suites need', () => {
+  // cilium config view of the base lab (team contract: native routing, KPR, L2 announcements off: key absent, cb 2.1)
+  const base = { 'routing-mode': 'native', 'tunnel-protocol': 'vxlan', 'auto-direct-node-routes': 'true', 'kube-proxy-replacement': 'true' };
+
+  test('the base lab is not ready for LB suites: native routing and no L2 announcements, both named', () => {
+    const r = judgeConfig(base, LB_CONFIG);
+    expect(r.ok).toBe(false);
+    expect(r.why).toBe('cilium-config differs from what the suite needs: routing-mode="native" (want "tunnel"), enable-l2-announcements=(absent) (want "true")');
+  });
+
+  test('after the converge (tunnel/vxlan, L2 announcements on) it is', () => {
+    expect(judgeConfig({ ...base, 'routing-mode': 'tunnel', 'auto-direct-node-routes': 'false', 'enable-l2-announcements': 'true' }, LB_CONFIG).ok).toBe(true);
+  });
+
+  test('values are compared as the strings cilium-config holds', () => {
+    expect(judgeConfig({ ...base, 'routing-mode': 'tunnel', 'enable-l2-announcements': 'True' }, LB_CONFIG).ok).toBe(false);
   });
 });
 
