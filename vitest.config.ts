@@ -27,6 +27,8 @@ export default defineConfig({
           name: 'lab',
           include: ['suites/**/*.test.ts'],
           globalSetup: ['suites/global-setup.ts'],
+          // `npm test -- --tags-filter='!destructive'` leaves out the scenarios that reboot a node.
+          tags: [{ name: 'destructive', description: 'reboots a lab node (L2 lease failover); runs last' }],
           fileParallelism: false,
           maxWorkers: 1,
           testTimeout: 300_000,

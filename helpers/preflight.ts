@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { REPO_ROOT, sshEndpoint, type Topology } from './topology.ts';
+import { REPO_ROOT, loadTopology, sshEndpoint, topologyFile, type Topology } from './topology.ts';
 
 export const LAB_UP_COMMAND = 'npm run lab:up';
 
@@ -147,4 +147,24 @@ export async function preflight(t: Topology, opts: PreflightOptions): Promise<Pr
     return { ok: false, message: `No lab: unreachable: ${list}. ${startHint(t, opts.topologyFile)}` };
   }
   return { ok: true, checked: endpoints };
+}
+
+/**
+ * The check as the entry points run it: load the topology in force, run the pre-flight, and on failure
+ * print one message and end the process (a thrown error would come back wrapped in vitest's noise).
+ */
+export async function checkLabOrExit(env: NodeJS.ProcessEnv = process.env): Promise<Endpoint[]> {
+  const file = topologyFile(env);
+  const stop = (message: string): never => {
+    process.stderr.write(`\n${message}\n\n`);
+    process.exit(2);
+  };
+  let result: PreflightResult;
+  try {
+    result = await preflight(loadTopology(file), { topologyFile: file, env });
+  } catch (err) {
+    return stop((err as Error).message);
+  }
+  if (!result.ok) return stop(result.message);
+  return result.checked;
 }
