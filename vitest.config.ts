@@ -1,10 +1,18 @@
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
-/** Lab suites run one file at a time in file-name order (00-, 10-, 20-…): the order is part of the plan. */
+/**
+ * Lab suites run one file at a time in file-name order (00-, 10-, 20-…): the order is part of the plan.
+ * Each project is told which of its files were picked (`labSuiteFiles`), so the lab fixture can fold the
+ * Cilium settings of the suites still to come into an upgrade it has to make anyway (helpers/needs.ts).
+ */
 class FileOrderSequencer extends BaseSequencer {
   override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    return Promise.resolve([...files].sort((a, b) => a.moduleId.localeCompare(b.moduleId)));
+    const sorted = [...files].sort((a, b) => a.moduleId.localeCompare(b.moduleId));
+    for (const project of new Set(sorted.map((s) => s.project))) {
+      project.provide('labSuiteFiles', sorted.filter((s) => s.project === project).map((s) => s.moduleId));
+    }
+    return Promise.resolve(sorted);
   }
 }
 
@@ -31,6 +39,8 @@ export default defineConfig({
           tags: [{ name: 'destructive', description: 'reboots a lab node (L2 lease failover); runs last' }],
           fileParallelism: false,
           maxWorkers: 1,
+          // One worker serves every suite file, so the worker-scoped lab fixture connects once per run.
+          isolate: false,
           testTimeout: 300_000,
           hookTimeout: 900_000,
         },

@@ -1,0 +1,281 @@
+/**
+ * The Lab a suite receives: topology, SSH pool, Kubernetes client, run id and run namespace, connected once per run.
+ *
+ *   import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
+ *   test.beforeAll(async ({ lab }) => prepareThisSuite(lab, import.meta.url));
+ *   test('webpod answers from every node', async ({ lab }) => { ... });
+ *
+ * - `labTest` is vitest's test.extend with a worker-scoped `lab` fixture. The lab project runs one worker, and with
+ *   `isolate: false` that worker serves every suite file, so the lab connects once per run and is torn down after the
+ *   last file (with the default isolate: true it would connect once per file).
+ * - Kubeconfig: $KUBECONFIG when set, else /etc/kubernetes/admin.conf read once from the control plane over SSH
+ *   (kept in memory only), with the server set to the topology's apiEndpoint.
+ * - The run namespace `clh-<runId>` is created at connect; everything labelled with the run is deleted at the end
+ *   (set LAB_KEEP=1 to keep it for debugging). Cleanups run in reverse registration order, all of them, even when one
+ *   fails or the run failed.
+ * - prepareSuite converges Cilium (helpers/cilium.ts ensureCilium, with the fold rule of helpers/needs.ts over the
+ *   suites selected for this run), deploys the workloads once per run, and deletes harness objects of earlier runs.
+ */
+import { randomBytes } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import { inject, test } from 'vitest';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { ensureCilium, readRunningSettings } from './cilium.ts';
+import { Kube, type AttachFn } from './kube.ts';
+import { convergeTarget, runningLookup, type PlannedSuite, type SuiteNeeds, type Workload } from './needs.ts';
+import { SshPool } from './ssh.ts';
+import { controlPlane, kubeNodes, loadTopology, type Topology } from './topology.ts';
+import { needsOf, selectSuites, suiteFileName } from '../suites/plan.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The lab suite files selected for this run, in run order (provided by the lab project's sequencer). */
+    labSuiteFiles?: string[];
+  }
+}
+
+export interface Lab {
+  topology: Topology;
+  ssh: SshPool;
+  kube: Kube;
+  runId: string;
+  namespace: string;
+  /** Run-level cleanups (run at the end of the run, in reverse order). */
+  cleanups: Cleanups;
+  /** The suite files of this run in order, or null when unknown (then each suite converges to its own needs only). */
+  suiteFiles: string[] | null;
+  /** What has been done in this run already. */
+  done: { workloads: Set<Workload>; staleRemoved: boolean };
+  log: (line: string) => void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers
+// ---------------------------------------------------------------------------------------------
+
+const RUN_ID = /^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/;
+
+/** r<YYYYMMDD>-<HHMM>-<4 hex> in UTC, e.g. r20261122-0349-ab12 (19 characters). */
+export function makeRunId(now: Date = new Date(), random: string = randomBytes(2).toString('hex')): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  const id = `r${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}-${random}`;
+  if (!RUN_ID.test(id)) throw new Error(`run id "${id}" is not lower-case [a-z0-9-] of at most 20 characters`);
+  return id;
+}
+
+/** $LAB_RUN_ID when set (validated), else a new one. */
+export function resolveRunId(env: NodeJS.ProcessEnv = process.env, now: Date = new Date()): string {
+  const given = env.LAB_RUN_ID;
+  if (given === undefined || given === '') return makeRunId(now);
+  if (!RUN_ID.test(given)) throw new Error(`LAB_RUN_ID "${given}" must be lower-case letters, digits and hyphens, at most 20 characters, not starting or ending with a hyphen`);
+  return given;
+}
+
+/**
+ * The kubeconfig text with the current context's cluster pointed at `server` (https://host:port). Everything else
+ * (certificates, keys, names) is kept as it is.
+ */
+export function rewriteKubeconfigServer(text: string, server: string): string {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new Error(`kubeconfig is not YAML: ${(err as Error).message}`);
+  }
+  const k = doc as {
+    'current-context'?: string;
+    contexts?: { name?: string; context?: { cluster?: string } }[];
+    clusters?: { name?: string; cluster?: { server?: string } }[];
+  } | null;
+  if (!k || !Array.isArray(k.clusters) || k.clusters.length === 0) throw new Error('kubeconfig has no clusters');
+  const ctx = k.contexts?.find((c) => c.name === k['current-context']) ?? (k.contexts?.length === 1 ? k.contexts[0] : undefined);
+  const name = ctx?.context?.cluster ?? (k.clusters.length === 1 ? k.clusters[0]?.name : undefined);
+  const cluster = k.clusters.find((c) => c.name === name);
+  if (!cluster?.cluster) throw new Error(`kubeconfig: cannot tell which cluster the current context "${k['current-context'] ?? ''}" uses`);
+  cluster.cluster.server = server;
+  return toYaml(doc);
+}
+
+export function apiServerUrl(t: Pick<Topology, 'apiEndpoint'>): string {
+  return `https://${t.apiEndpoint.host}:${t.apiEndpoint.port}`;
+}
+
+/** Cleanups run in reverse order of registration; every one runs even if others fail; failures are reported together. */
+export class Cleanups {
+  private readonly items: { name: string; fn: () => Promise<void> | void }[] = [];
+
+  add(name: string, fn: () => Promise<void> | void): void {
+    this.items.push({ name, fn });
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  async run(): Promise<void> {
+    const errors: Error[] = [];
+    while (this.items.length > 0) {
+      const item = this.items.pop();
+      if (!item) break;
+      try {
+        await item.fn();
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        errors.push(new Error(`cleanup "${item.name}" failed: ${e.message}`, { cause: e }));
+      }
+    }
+    const [first] = errors;
+    if (errors.length === 1 && first) throw first;
+    if (errors.length > 1) throw new AggregateError(errors, `${errors.length} cleanups failed: ${errors.map((e) => e.message).join('; ')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connecting
+// ---------------------------------------------------------------------------------------------
+
+/** $KUBECONFIG if set, else admin.conf from the control plane over SSH with the server set to the topology's endpoint. */
+export async function loadKubeConfig(topology: Topology, ssh: SshPool, env: NodeJS.ProcessEnv = process.env): Promise<{ kc: KubeConfig; source: string }> {
+  const kc = new KubeConfig();
+  if (env.KUBECONFIG) {
+    kc.loadFromDefault();
+    return { kc, source: `KUBECONFIG ${env.KUBECONFIG}` };
+  }
+  const cp = controlPlane(topology).name;
+  const text = await ssh.host(cp).run('cat /etc/kubernetes/admin.conf', { sudo: true, timeoutMs: 30_000 });
+  kc.loadFromString(rewriteKubeconfigServer(text, apiServerUrl(topology)));
+  return { kc, source: `/etc/kubernetes/admin.conf on ${cp}, server ${apiServerUrl(topology)}` };
+}
+
+export interface ConnectOptions {
+  topology?: Topology;
+  env?: NodeJS.ProcessEnv;
+  /** Diagnostics sink for failed waits (helpers/report.ts attach). */
+  attach?: AttachFn;
+  suiteFiles?: string[] | null;
+  log?: (line: string) => void;
+}
+
+function providedSuiteFiles(env: NodeJS.ProcessEnv): string[] | null {
+  let files: string[] | undefined;
+  try {
+    files = inject('labSuiteFiles');
+  } catch {
+    files = undefined;
+  }
+  if (files && files.length > 0) return files;
+  const fromEnv = env.LAB_SUITES?.split(',').map((s) => s.trim()).filter(Boolean);
+  return fromEnv && fromEnv.length > 0 ? fromEnv : null;
+}
+
+export async function connectLab(o: ConnectOptions = {}): Promise<Lab> {
+  const env = o.env ?? process.env;
+  const log = o.log ?? ((line: string) => process.stderr.write(`[lab] ${line}\n`));
+  const topology = o.topology ?? loadTopology();
+  const runId = resolveRunId(env);
+  const cleanups = new Cleanups();
+  const ssh = new SshPool(topology);
+  cleanups.add('close SSH connections', () => ssh.close());
+  try {
+    const { kc, source } = await loadKubeConfig(topology, ssh, env);
+    log(`run ${runId}: Kubernetes API from ${source}`);
+    const kube = new Kube(kc, { runId, ...(o.attach ? { attach: o.attach } : {}) });
+    await kube.ensureNamespace();
+    cleanups.add(`delete the objects of run ${runId}`, async () => {
+      if (env.LAB_KEEP === '1') {
+        log(`LAB_KEEP=1: keeping namespace ${kube.namespace} and every object labelled cilium-lab-harness/run=${runId}`);
+        return;
+      }
+      const deleted = await kube.deleteByRunLabel(runId);
+      log(`run ${runId}: deleted ${deleted.length} object(s)`);
+    });
+    return {
+      topology,
+      ssh,
+      kube,
+      runId,
+      namespace: kube.namespace,
+      cleanups,
+      suiteFiles: o.suiteFiles !== undefined ? o.suiteFiles : providedSuiteFiles(env),
+      done: { workloads: new Set(), staleRemoved: false },
+      log,
+    };
+  } catch (err) {
+    await cleanups.run().catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function closeLab(lab: Pick<Lab, 'cleanups'>): Promise<void> {
+  await lab.cleanups.run();
+}
+
+/** vitest test API with a worker-scoped `lab` (connects once per worker: once per run with isolate: false). */
+// eslint-disable-next-line no-empty-pattern
+export const labTest = test.extend('lab', { scope: 'worker' }, async ({}, { onCleanup }) => {
+  const lab = await connectLab();
+  onCleanup(() => closeLab(lab));
+  return lab;
+});
+
+// ---------------------------------------------------------------------------------------------
+// Converging before a suite
+// ---------------------------------------------------------------------------------------------
+
+export const WORKLOAD_TIMEOUT_MS = 300_000;
+
+/** Deploys the workloads not deployed yet in this run and waits until they serve. Removed with the run's objects. */
+export async function ensureWorkloads(lab: Lab, workloads: readonly Workload[]): Promise<void> {
+  const nodes = kubeNodes(lab.topology).map((n) => n.name);
+  for (const w of workloads) {
+    if (lab.done.workloads.has(w)) continue;
+    if (w === 'webpod') {
+      await lab.kube.applyManifest('webpod.yaml');
+      await lab.kube.waitDeploymentAvailable(lab.namespace, 'webpod', WORKLOAD_TIMEOUT_MS);
+      // 3 replicas, one per node by required anti-affinity: on the reference lab's 3 nodes, one on each.
+      await lab.kube.waitPodsReady(lab.namespace, 'app=webpod', { count: 3, ...(nodes.length === 3 ? { nodes } : {}), timeoutMs: WORKLOAD_TIMEOUT_MS });
+    } else {
+      const cp = controlPlane(lab.topology).name;
+      await lab.kube.applyManifest('curl-pod.yaml', {}, { nodeName: cp });
+      await lab.kube.waitPodsReady(lab.namespace, 'app=curl', { count: 1, nodes: [cp], timeoutMs: WORKLOAD_TIMEOUT_MS });
+    }
+    lab.done.workloads.add(w);
+  }
+}
+
+/**
+ * The suites whose needs a convergence before `file` may fold in: the run's selected suites when known and `file`
+ * is among them, else just this suite (a suite run alone converges to its own needs only). `needs` replaces the
+ * plan's entry for `file` so a suite may pass adjusted needs.
+ */
+export function suitesForConvergence(file: string | undefined, needs: SuiteNeeds, suiteFiles: string[] | null): { suites: PlannedSuite[]; index: number } {
+  const name = file ? suiteFileName(file) : '(suite)';
+  const selection = suiteFiles ? selectSuites(suiteFiles) : [];
+  const index = selection.findIndex((s) => s.file === name);
+  if (index < 0) return { suites: [{ file: name, title: name, needs }], index: 0 };
+  return { suites: selection.map((s, i) => (i === index ? { ...s, needs } : s)), index };
+}
+
+/** Converges the lab to a suite's needs: stale harness objects removed (once per run), Cilium, workloads. */
+export async function prepareSuite(lab: Lab, needs: SuiteNeeds, o: { file?: string } = {}): Promise<void> {
+  if (!lab.done.staleRemoved) {
+    const removed = await lab.kube.deleteStaleRuns();
+    if (removed.length > 0) lab.log(`removed ${removed.length} object(s) left by earlier runs: ${removed.join(', ')}`);
+    lab.done.staleRemoved = true;
+  }
+  if (needs.cilium && Object.keys(needs.cilium).length > 0) {
+    const { suites, index } = suitesForConvergence(o.file, needs, lab.suiteFiles);
+    const target = convergeTarget(suites, index, runningLookup(await readRunningSettings(lab)));
+    if (target.problems.length > 0) throw new Error(`${suites[index]?.file ?? 'suite'}: cannot converge Cilium: ${target.problems.join('; ')}`);
+    if (target.wanted) {
+      const { changed } = await ensureCilium(lab, target.wanted, { log: lab.log });
+      lab.log(`Cilium changed for ${suites[index]?.file ?? 'suite'}: ${changed.map((c) => `${c.key} ${String(c.from)} -> ${String(c.to)}`).join(', ') || 'nothing'}`);
+    }
+  }
+  await ensureWorkloads(lab, needs.workloads ?? []);
+}
+
+/** prepareSuite with the needs suites/plan.ts lists for the calling file: `prepareThisSuite(lab, import.meta.url)`. */
+export async function prepareThisSuite(lab: Lab, fileUrl: string): Promise<void> {
+  await prepareSuite(lab, needsOf(fileUrl), { file: fileUrl });
+}

@@ -1,0 +1,2 @@
+export * from './l2announce.ts';
+export * from './cilium-status.ts';
