@@ -11,21 +11,10 @@
  * Everything here is pure except `loadManifest`, which reads a file.
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { KubernetesObject, V1Deployment, V1Ingress, V1LabelSelector, V1Service } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT } from '../topology.ts';
+import { RUN_LABEL, manifestPath, runLabels } from '../kube.ts';
 import { ANNOTATION, POOL_API_VERSION, POOL_KIND, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL } from './lbipam.ts';
-
-export const MANIFEST_DIR = path.join(REPO_ROOT, 'suites', 'manifests');
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-export const MANAGED_BY_VALUE = 'cilium-lab-harness';
-export const RUN_LABEL = 'cilium-lab-harness/run';
-
-/** The labels on every object the harness creates. */
-export function runLabels(runId: string): Record<string, string> {
-  return { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [RUN_LABEL]: runId };
-}
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
@@ -38,7 +27,7 @@ export function perRunName(runId: string, what: string): string {
 
 /** Reads every document of suites/manifests/<file>. */
 export function loadManifest(file: string): unknown[] {
-  const full = path.join(MANIFEST_DIR, file);
+  const full = manifestPath(file);
   const docs = parseAllDocuments(readFileSync(full, 'utf8'));
   return docs.map((d, i) => {
     if (d.errors.length > 0) throw new Error(`${full} document ${i + 1}: ${d.errors.map((e) => e.message).join('; ')}`);

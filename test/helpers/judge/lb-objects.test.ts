@@ -1,8 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
-  MANAGED_BY_LABEL,
-  RUN_LABEL,
   ingressHosts,
   l2Policy,
   lbPool,
@@ -13,6 +11,7 @@ import {
   serviceSelector,
   whoamiBackend,
 } from '../../../helpers/judge/lb-objects.ts';
+import { MANAGED_BY_LABEL, RUN_LABEL } from '../../../helpers/kube.ts';
 import { l2AnnouncePlan, readServiceIpam, topologyBlock } from '../../../helpers/judge/lbipam.ts';
 import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../../helpers/topology.ts';
 
