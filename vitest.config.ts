@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { labReporters } from './reports/lab-reporters.ts';
 
 /**
  * Lab suites run one file at a time in file-name order (00-, 10-, 20-…): the order is part of the plan.
@@ -18,6 +19,9 @@ class FileOrderSequencer extends BaseSequencer {
 
 export default defineConfig({
   test: {
+    // Lab runs only (both stand aside unless the `lab` project runs; `npm run test:self` replaces them on its
+    // command line): Allure results and JUnit XML in reports/<CILIUM_VERSION>/, see reports/lab-reporters.ts.
+    reporters: ['default', ...labReporters()],
     sequence: { sequencer: FileOrderSequencer },
     projects: [
       {

@@ -1,0 +1,128 @@
+/**
+ * Where one lab run's report files live, and which Cilium version they belong to.
+ *
+ * Layout, one folder per Cilium version (all git-ignored; `reports/report.ts` writes the last three):
+ *   reports/<version>/allure-results/   what allure-vitest wrote during the last lab run of that version
+ *   reports/<version>/junit.xml         JUnit XML of the same run, for CI systems that read it
+ *   reports/<version>/history.jsonl     Allure 3 history, one line per `npm run report`, kept between runs
+ *   reports/<version>/report/index.html the Allure report, one file that opens from file://
+ *   reports/<version>/summary.json      what the cross-version page needs from that run
+ *   reports/index.html                  the cross-version page
+ *
+ * The version comes from CILIUM_VERSION (the version `lab:up` installed; CI sets it per matrix entry).
+ * Pure functions plus two small reads (git commit, directory listing); no Allure here.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CILIUM_VERSION_ENV = 'CILIUM_VERSION';
+/** Overrides the reports folder (self-tests point it at a temporary directory). */
+export const REPORTS_DIR_ENV = 'CLH_REPORTS_DIR';
+/** Set by the lab reporter in the vitest main process: where this run's Allure results go. */
+export const RESULTS_DIR_ENV = 'CLH_ALLURE_RESULTS_DIR';
+/** The run id of the lab run, when the global setup knows it (excluded from history identity). */
+export const RUN_ID_ENV = 'CLH_RUN_ID';
+/** Used when CILIUM_VERSION is not set: results still land somewhere a person can find them. */
+export const UNKNOWN_VERSION = 'unknown';
+
+const VERSION_RE = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,62}$/;
+
+/** A version usable as a folder name and an Allure label: `1.18.2`, `1.19.0-rc.1`, `fake-a`. */
+export function isValidVersion(v: string): boolean {
+  return VERSION_RE.test(v) && !v.includes('..');
+}
+
+/** `v1.18.2` and ` 1.18.2 ` become `1.18.2`; anything that cannot be a folder name throws. */
+export function normalizeVersion(raw: string): string {
+  const v = raw.trim().replace(/^v(?=\d)/, '');
+  if (!isValidVersion(v)) throw new Error(`not a usable Cilium version: ${JSON.stringify(raw)} (expected e.g. 1.18.2)`);
+  return v;
+}
+
+export function ciliumVersionFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const raw = env[CILIUM_VERSION_ENV];
+  return raw === undefined || raw.trim() === '' ? UNKNOWN_VERSION : normalizeVersion(raw);
+}
+
+export function reportsRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env[REPORTS_DIR_ENV];
+  return dir ? path.resolve(dir) : path.join(REPO_ROOT, 'reports');
+}
+
+export interface VersionPaths {
+  version: string;
+  dir: string;
+  resultsDir: string;
+  junitFile: string;
+  historyFile: string;
+  reportDir: string;
+  reportFile: string;
+  summaryFile: string;
+}
+
+/** Relative to the reports folder: how index.html links to a version's report. */
+export function reportHref(version: string): string {
+  return `${encodeURIComponent(version)}/report/index.html`;
+}
+
+export function versionPaths(version: string, root: string = reportsRoot()): VersionPaths {
+  const v = normalizeVersion(version);
+  const dir = path.join(root, v);
+  return {
+    version: v,
+    dir,
+    resultsDir: path.join(dir, 'allure-results'),
+    junitFile: path.join(dir, 'junit.xml'),
+    historyFile: path.join(dir, 'history.jsonl'),
+    reportDir: path.join(dir, 'report'),
+    reportFile: path.join(dir, 'report', 'index.html'),
+    summaryFile: path.join(dir, 'summary.json'),
+  };
+}
+
+/** Allure 3 environment ids must match ^[A-Za-z0-9_-]+$ and be at most 64 characters. */
+export function environmentId(version: string): string {
+  return `cilium-${version.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 64);
+}
+
+/** Version order for columns: numeric parts compared as numbers (1.9 < 1.17 < 1.18.10), a pre-release before its
+ * release, names that are not versions (unknown) last. */
+export function compareVersions(a: string, b: string): number {
+  const split = (v: string): (number | string)[] => v.split(/[.+-]/).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  const pa = split(a);
+  const pb = split(b);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i];
+    const y = pb[i];
+    if (x === undefined) return typeof y === 'string' ? 1 : -1;
+    if (y === undefined) return typeof x === 'string' ? -1 : 1;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    if (typeof x === 'number') return -1;
+    if (typeof y === 'number') return 1;
+    return x.localeCompare(y);
+  }
+  return 0;
+}
+
+/** The versions that have a folder with Allure results under `root`, in version order. */
+export function versionsWithResults(root: string = reportsRoot()): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((name) => isValidVersion(name) && existsSync(path.join(root, name, 'allure-results')))
+    .filter((name) => statSync(path.join(root, name, 'allure-results')).isDirectory())
+    .sort(compareVersions);
+}
+
+/** The commit the harness ran from: GITHUB_SHA in CI, else `git rev-parse HEAD`, else 'unknown'. */
+export function harnessCommit(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GITHUB_SHA) return env.GITHUB_SHA;
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,80 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir } from '../fixtures/report/tmp.ts';
+import { describe, expect, test } from 'vitest';
+import {
+  ciliumVersionFromEnv,
+  compareVersions,
+  environmentId,
+  harnessCommit,
+  isValidVersion,
+  normalizeVersion,
+  reportHref,
+  reportsRoot,
+  REPO_ROOT,
+  versionPaths,
+  versionsWithResults,
+} from '../../reports/run-context.ts';
+
+describe('Cilium version of a run', () => {
+  test('comes from CILIUM_VERSION, without a leading v; unknown when unset', () => {
+    expect(ciliumVersionFromEnv({ CILIUM_VERSION: 'v1.18.6' })).toBe('1.18.6');
+    expect(ciliumVersionFromEnv({ CILIUM_VERSION: ' 1.17.8 ' })).toBe('1.17.8');
+    expect(ciliumVersionFromEnv({})).toBe('unknown');
+    expect(ciliumVersionFromEnv({ CILIUM_VERSION: '' })).toBe('unknown');
+  });
+
+  test('refuses what cannot be a folder name or a label', () => {
+    for (const bad of ['../etc', '1.18/2', '1.18 2', '.hidden', 'a'.repeat(70), '1..2', '$(id)'])
+      expect(() => normalizeVersion(bad), bad).toThrow(/not a usable Cilium version/);
+    expect(isValidVersion('1.19.0-rc.1')).toBe(true);
+    expect(isValidVersion('9.1.0-fake')).toBe(true);
+  });
+});
+
+describe('paths per version', () => {
+  test('everything of one version lives in reports/<version>/', () => {
+    const p = versionPaths('1.18.6', '/r');
+    expect(p).toEqual({
+      version: '1.18.6',
+      dir: '/r/1.18.6',
+      resultsDir: '/r/1.18.6/allure-results',
+      junitFile: '/r/1.18.6/junit.xml',
+      historyFile: '/r/1.18.6/history.jsonl',
+      reportDir: '/r/1.18.6/report',
+      reportFile: '/r/1.18.6/report/index.html',
+      summaryFile: '/r/1.18.6/summary.json',
+    });
+    expect(reportHref('1.18.6')).toBe('1.18.6/report/index.html');
+  });
+
+  test('the reports folder is reports/ unless CLH_REPORTS_DIR says otherwise', () => {
+    expect(reportsRoot({})).toBe(path.join(REPO_ROOT, 'reports'));
+    expect(reportsRoot({ CLH_REPORTS_DIR: '/tmp/x' })).toBe('/tmp/x');
+  });
+
+  test('versionsWithResults lists version folders that hold allure-results, in version order', () => {
+    const root = tempDir('clh-rc-');
+    for (const v of ['1.18.10', '1.9.1', '1.18.2']) mkdirSync(path.join(root, v, 'allure-results'), { recursive: true });
+    mkdirSync(path.join(root, '1.17.0')); // no results
+    writeFileSync(path.join(root, 'index.html'), '');
+    expect(versionsWithResults(root)).toEqual(['1.9.1', '1.18.2', '1.18.10']);
+    expect(versionsWithResults(path.join(root, 'missing'))).toEqual([]);
+  });
+});
+
+test('Allure environment ids are made valid (^[A-Za-z0-9_-]+$, at most 64)', () => {
+  expect(environmentId('1.18.6')).toBe('cilium-1-18-6');
+  expect(environmentId('1.19.0+build.7')).toMatch(/^[A-Za-z0-9_-]+$/);
+  expect(environmentId('9'.repeat(100)).length).toBe(64);
+});
+
+test('compareVersions orders numerically, pre-releases before releases', () => {
+  const sorted = ['1.18.10', '1.9.0', '1.18.2', '1.18.2-rc.1', '1.17.8', 'unknown'].sort(compareVersions);
+  expect(sorted).toEqual(['1.9.0', '1.17.8', '1.18.2-rc.1', '1.18.2', '1.18.10', 'unknown']);
+});
+
+test('harnessCommit prefers GITHUB_SHA, else the checked-out commit', () => {
+  expect(harnessCommit({ GITHUB_SHA: 'abc123' })).toBe('abc123');
+  expect(harnessCommit({})).toMatch(/^[0-9a-f]{40}$|^unknown$/);
+});
