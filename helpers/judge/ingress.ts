@@ -105,3 +105,11 @@ export function ingressAddress(obj: unknown): string | null {
   if (!r.success) return null;
   return r.data.status?.loadBalancer?.ingress?.find((i) => i.ip)?.ip ?? null;
 }
+
+/** The Ingress shows `ip` as its ADDRESS (it mirrors the shared LB Service's IP, cb §3). */
+export function judgeIngressAddress(obj: unknown, ip: string): Verdict {
+  const got = ingressAddress(obj);
+  return got === ip
+    ? { ok: true, why: `Ingress ADDRESS ${got}`, notes: [] }
+    : { ok: false, why: `expected the Ingress ADDRESS ${ip}; it shows ${got ?? '(none)'}`, notes: [] };
+}

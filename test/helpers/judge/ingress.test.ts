@@ -4,6 +4,7 @@ import {
   INGRESS_CONFIG,
   classifyEnvoyAnswer,
   ingressAddress,
+  judgeIngressAddress,
   judgeRouteMiss,
   judgeRoutedTo,
   sharedIngressService,
@@ -126,5 +127,12 @@ describe('config and objects', () => {
     expect(ingressAddress({ metadata: { name: 'x' }, status: { loadBalancer: {} } })).toBeNull();
     expect(ingressAddress({ metadata: { name: 'x' }, status: { loadBalancer: { ingress: [{ hostname: 'lb.example' }] } } })).toBeNull();
     expect(ingressAddress('garbage')).toBeNull();
+  });
+
+  test('judging the ADDRESS: the shared service IP, or what it shows instead', () => {
+    const ing = { metadata: { name: 'paths' }, status: { loadBalancer: { ingress: [{ ip: '192.168.10.211' }] } } };
+    expect(judgeIngressAddress(ing, '192.168.10.211')).toEqual({ ok: true, why: 'Ingress ADDRESS 192.168.10.211', notes: [] });
+    expect(judgeIngressAddress(ing, '192.168.10.212').why).toBe('expected the Ingress ADDRESS 192.168.10.212; it shows 192.168.10.211');
+    expect(judgeIngressAddress({ metadata: { name: 'paths' } }, '192.168.10.211').why).toMatch(/it shows \(none\)$/);
   });
 });
