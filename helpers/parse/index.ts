@@ -1,2 +1,13 @@
+/**
+ * Every pure parser of the harness: text from a machine in, data out, no I/O.
+ * Other code and outside checks import from here; names and shapes are part of the contract.
+ */
+export { ParseError } from './common.ts';
+export { parseArping, detectArpingFlavour, type ArpingResult, type ArpingReply, type ArpingFlavour } from './arping.ts';
+export { parsePing, type PingResult } from './ping.ts';
+export { parseTcpdump, type TcpdumpPacket, type InnerPacket, type Direction } from './tcpdump.ts';
+export { parseIpRoute, type IpRoute } from './iproute.ts';
+export { parseNeighbours, type Neighbour } from './neigh.ts';
+export { parseCurlOutput, CURL_MARKER, CURL_WRITE_OUT, type CurlOutput } from './curl.ts';
 export * from './l2announce.ts';
 export * from './cilium-status.ts';
