@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import type { HttpAnswer } from '../../../helpers/judge/backends.ts';
 import {
@@ -11,6 +12,13 @@ import {
 } from '../../../helpers/judge/ingress.ts';
 import { judgeConfig } from '../../../helpers/judge/lbipam.ts';
 import { answer, columns, seedBlock } from '../../fixtures/lb/load.ts';
+import { parseCurlOutput } from '../../../helpers/parse/index.ts';
+
+/** A curl output fixture read the way curlFrom reads it (helpers/probes.ts). */
+function curled(file: string): HttpAnswer {
+  const out = parseCurlOutput(readFileSync(new URL(`../../fixtures/lb/${file}`, import.meta.url), 'utf8'));
+  return { ok: out.status !== null, status: out.status, headers: out.headers, body: out.body, error: out.status === null ? 'curl: (7) Failed to connect' : null };
+}
 
 /** Seed 003's `curl -v` response header lines ("< name: value") as the lower-case map curlFrom returns. */
 function seedHeaders(): Record<string, string> {
@@ -47,6 +55,26 @@ describe('classifying what Envoy returned', () => {
     const a = answer('route-miss');
     a.headers['server'] = 'Envoy ';
     expect(classifyEnvoyAnswer(a)).toBe('local-reply');
+  });
+});
+
+describe('judging what curl printed (through helpers/parse parseCurlOutput)', () => {
+  test("the route miss: Envoy's own 404", () => {
+    expect(judgeRouteMiss(curled('curl-route-miss.txt'))).toMatchObject({ ok: true, notes: [] });
+  });
+
+  test('/details/1 routed to details; header names arrive lower-cased whatever case Envoy wrote', () => {
+    const a = curled('curl-details.txt');
+    expect(a.headers['server']).toBe('envoy');
+    expect(judgeRoutedTo(a, { label: 'details', name: 'details', path: '/details/1' })).toMatchObject({ ok: true });
+    expect(judgeRouteMiss(a).ok).toBe(false);
+  });
+
+  test('a refused connection is no answer, for both judges', () => {
+    const a = curled('curl-refused.txt');
+    expect(classifyEnvoyAnswer(a)).toBe('no-answer');
+    expect(judgeRoutedTo(a, { label: 'details', path: '/details/1' }).ok).toBe(false);
+    expect(judgeRouteMiss(a).ok).toBe(false);
   });
 });
 
