@@ -112,7 +112,7 @@ describe('LoadBalancer services', () => {
 });
 
 describe('ingress backends and the Ingress', () => {
-  test('a whoami backend names itself: app label, WHOAMI_NAME, pinned image, run labels on the pods too', () => {
+  test('a whoami backend names itself: app label, WHOAMI_NAME, the image of webpod, run labels on the pods too', () => {
     const { deployment, service } = whoamiBackend(backendTpl, { runId, namespace: ns, name: 'details' });
     expectRunLabels(deployment);
     expectRunLabels(service);
@@ -120,7 +120,8 @@ describe('ingress backends and the Ingress', () => {
     expect(deployment.spec?.selector).toEqual({ matchLabels: { app: 'details' } });
     expect(deployment.spec?.template.metadata?.labels).toEqual({ app: 'details', [MANAGED_BY_LABEL]: 'cilium-lab-harness', [RUN_LABEL]: runId });
     const c = deployment.spec?.template.spec?.containers[0];
-    expect(c?.image).toMatch(/^traefik\/whoami:v\d+\.\d+\.\d+$/);
+    const webpod = loadManifest('webpod.yaml').find((d: any) => d.kind === 'Deployment') as any;
+    expect(c?.image).toBe(webpod.spec.template.spec.containers[0].image);
     expect(c?.env).toEqual([{ name: 'WHOAMI_NAME', value: 'details' }]);
     expect(service.spec).toMatchObject({ type: 'ClusterIP', selector: { app: 'details' }, ports: [{ port: 80, targetPort: 80 }] });
   });
