@@ -11,3 +11,4 @@ export { parseNeighbours, type Neighbour } from './neigh.ts';
 export { parseCurlOutput, CURL_MARKER, CURL_WRITE_OUT, type CurlOutput } from './curl.ts';
 export * from './l2announce.ts';
 export * from './cilium-status.ts';
+export { parseHttpProbeLog, PROBE_LOG_TAG, type HttpProbeLog, type HttpProbeSample } from './http-probe-loop.ts';

@@ -1,0 +1,184 @@
+/**
+ * The L2 suites' lease recorder against a local fake Kubernetes API (127.0.0.1, test/helpers/fake-kube-api.ts):
+ * a failover seen through an API outage, and an API that never comes back. The recorded timeline goes through
+ * the failover judge, which must tell "moved" from "the harness lost the API server".
+ */
+import type http from 'node:http';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { failoverBudget, judgeFailover, leaseTimings } from '../../helpers/judge/failover.ts';
+import { Kube } from '../../helpers/kube.ts';
+import { readLease, recordLease, SuiteObjects } from '../../helpers/l2-lab.ts';
+import { withPolicyNodes } from '../../helpers/l2-objects.ts';
+import { FakeKubeApi, sendJson, startWatch, status } from './fake-kube-api.ts';
+
+const NAME = 'cilium-l2announce-clh-x-l2-failover';
+const LEASE_PATH = '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases';
+/** Fast timings so the test runs in about two seconds: bound 1 s + 0.5 s + 2.2 × 0.1 s = 1.72 s. */
+const budget = failoverBudget(
+  leaseTimings({ 'l2-announcements-lease-duration': '1s', 'l2-announcements-renew-deadline': '500ms', 'l2-announcements-retry-period': '100ms' }),
+  { intervalMs: 300, timeoutMs: 100 },
+);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+let api: FakeKubeApi;
+/** What the fake API serves: the holder, and whether it answers at all. */
+const state = { holder: 'k8s-w1' as string | null, down: false, rv: 100 };
+const watchers = new Set<http.ServerResponse>();
+
+function lease(): object {
+  state.rv++;
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: NAME, namespace: 'kube-system', resourceVersion: String(state.rv) },
+    spec: { ...(state.holder ? { holderIdentity: state.holder } : {}), leaseDurationSeconds: 1, leaseTransitions: state.holder === 'k8s-w1' ? 0 : 1, renewTime: new Date().toISOString() },
+  };
+}
+
+function setDown(down: boolean): void {
+  state.down = down;
+  if (down) for (const w of watchers) w.socket?.destroy();
+}
+
+function setHolder(holder: string | null): void {
+  state.holder = holder;
+}
+
+beforeEach(async () => {
+  Object.assign(state, { holder: 'k8s-w1', down: false, rv: 100 });
+  watchers.clear();
+  api = new FakeKubeApi();
+  api.routes.push((r, res) => {
+    if (r.path !== LEASE_PATH && r.path !== `${LEASE_PATH}/${NAME}`) return false;
+    if (state.down) {
+      sendJson(res, 503, status(503, 'ServiceUnavailable', 'the API server is rebooting'));
+      return true;
+    }
+    if (r.path === `${LEASE_PATH}/${NAME}`) sendJson(res, 200, lease());
+    else if (r.query.get('watch') === 'true') {
+      const w = startWatch(res);
+      watchers.add(res);
+      res.on('close', () => watchers.delete(res));
+      w.event('MODIFIED', lease());
+    } else sendJson(res, 200, { apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: String(state.rv) }, items: [lease()] });
+    return true;
+  });
+  await api.start();
+});
+
+afterEach(async () => {
+  await api.stop();
+});
+
+const kube = (): Kube => new Kube(api.kubeConfig(), { runId: 'x', requestTimeoutMs: 2_000, retries: 0 });
+
+describe('recordLease + judgeFailover', () => {
+  test('readLease: the holder and renew time of the lease, null when it does not exist', async () => {
+    const k = kube();
+    const { state: s, yaml } = await readLease({ kube: k }, NAME);
+    expect(s).toMatchObject({ holder: 'k8s-w1', transitions: 0 });
+    expect(s?.renewTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(yaml).toContain('holderIdentity: k8s-w1');
+    expect((await readLease({ kube: k }, 'cilium-l2announce-nope')).state).toBeNull();
+  });
+
+  test('a failover seen through an API outage: the errors are recorded and the lease still moved', async () => {
+    const rec = recordLease({ kube: kube() }, NAME, { pollMs: 100, readTimeoutMs: 500 });
+    await sleep(400);
+    const rebootAt = Date.now();
+    setDown(true);
+    await sleep(500);
+    setHolder('k8s-ctr');
+    setDown(false);
+    await sleep(500);
+    await rec.stop();
+    await rec.stop(); // idempotent
+    const kinds = rec.events.map((e) => e.kind);
+    expect(kinds).toContain('api-error');
+    const v = judgeFailover({ leaseName: NAME, oldHolder: 'k8s-w1', candidates: ['k8s-ctr', 'k8s-w1'], rebootAt, observedUntil: Date.now(), budget, events: rec.events });
+    expect(v.kind, v.explanation).toBe('moved');
+    expect(v.newHolder).toBe('k8s-ctr');
+    expect(v.failoverMs!).toBeGreaterThanOrEqual(500);
+    expect(v.failoverMs!).toBeLessThan(budget.holderMs);
+    expect(v.explanation).toMatch(/[1-9]\d* errors/);
+    expect(v.explanation).toContain('the API server is rebooting');
+  });
+
+  test('the API never comes back: api-lost, not "Cilium did not fail over"', async () => {
+    const rec = recordLease({ kube: kube() }, NAME, { pollMs: 100, readTimeoutMs: 500 });
+    await sleep(300);
+    const rebootAt = Date.now();
+    setDown(true);
+    await sleep(budget.holderMs + 300);
+    await rec.stop();
+    const v = judgeFailover({ leaseName: NAME, oldHolder: 'k8s-w1', candidates: ['k8s-ctr', 'k8s-w1'], rebootAt, observedUntil: Date.now(), budget, events: rec.events });
+    expect(v.kind, v.explanation).toBe('api-lost');
+    expect(v.explanation).toContain('lost the API server');
+  });
+
+  test('the API answers and the lease stays put: "Cilium did not fail over"', async () => {
+    const rec = recordLease({ kube: kube() }, NAME, { pollMs: 100, readTimeoutMs: 500 });
+    await sleep(300);
+    const rebootAt = Date.now();
+    await sleep(budget.holderMs + 300);
+    await rec.stop();
+    const v = judgeFailover({ leaseName: NAME, oldHolder: 'k8s-w1', candidates: ['k8s-ctr', 'k8s-w1'], rebootAt, observedUntil: Date.now(), budget, events: rec.events });
+    expect(v.kind, v.explanation).toBe('not-moved');
+    expect(v.explanation).toContain('Cilium did not fail over');
+    // the poll saw every renewal (renewTime moves on each read here), which the message counts
+    expect(v.explanation).toMatch(/renewed [1-9]\d* time\(s\) after the reboot/);
+  });
+});
+
+describe('SuiteObjects: what a suite creates is removed, last first, and checked gone', () => {
+  /** A tiny object store behind the fake API: PATCH stores, GET reads, DELETE removes (after `lingerMs`). */
+  function store(o: { lingerMs?: number } = {}): Map<string, unknown> {
+    const objects = new Map<string, unknown>();
+    api.routes.push((r, res) => {
+      if (!/^\/apis?\//.test(r.path) || r.path.startsWith(LEASE_PATH)) return false;
+      if (r.method === 'PATCH') {
+        objects.set(r.path, JSON.parse(r.body));
+        sendJson(res, 200, objects.get(r.path));
+      } else if (r.method === 'GET' && objects.has(r.path)) sendJson(res, 200, objects.get(r.path));
+      else if (r.method === 'DELETE' && objects.has(r.path)) {
+        const body = objects.get(r.path);
+        if (o.lingerMs === undefined) objects.delete(r.path);
+        else if (Number.isFinite(o.lingerMs)) setTimeout(() => objects.delete(r.path), o.lingerMs);
+        sendJson(res, 200, body);
+      } else return false;
+      return true;
+    });
+    return objects;
+  }
+  const lab = () => ({ kube: new Kube(api.kubeConfig(), { runId: 'r1', retries: 0 }), runId: 'r1', namespace: 'clh-r1' });
+
+  test('pool, service, policy (applied twice) are deleted policy first, and the removal waits until they are gone', async () => {
+    const objects = store({ lingerMs: 300 });
+    const o = new SuiteObjects(lab());
+    await o.apply('l2-pool.yaml', { name: 'l2', start: '192.168.10.211', stop: '192.168.10.215', service: 'webpod-l2' });
+    await o.apply('l2-service.yaml', { name: 'webpod-l2', backend: 'webpod' });
+    const policy = (nodes: string[]) => o.apply('l2-policy.yaml', { name: 'l2', service: 'webpod-l2' }, (p) => withPolicyNodes(p, { nodes, interfaces: ['eth1'] }));
+    await policy(['k8s-w1']);
+    const [widened] = await policy(['k8s-ctr', 'k8s-w1']);
+    expect((widened as any).spec.nodeSelector.matchExpressions[0].values).toEqual(['k8s-ctr', 'k8s-w1']);
+    expect(objects.size).toBe(3);
+    expect(await o.dump()).toContain('clh-r1-l2');
+
+    const deleted = await o.removeAll(10_000);
+    expect(deleted).toEqual(['CiliumL2AnnouncementPolicy clh-r1-l2', 'Service clh-r1/webpod-l2', 'CiliumLoadBalancerIPPool clh-r1-l2']);
+    expect(api.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toEqual([
+      '/apis/cilium.io/v2alpha1/ciliuml2announcementpolicies/clh-r1-l2',
+      '/api/v1/namespaces/clh-r1/services/webpod-l2',
+      '/apis/cilium.io/v2alpha1/ciliumloadbalancerippools/clh-r1-l2',
+    ]);
+    expect(objects.size).toBe(0); // it waited for the lingering objects
+    expect(await o.removeAll(1_000)).toEqual([]); // nothing left to remove
+  });
+
+  test('an object that never goes away fails the removal, naming it', async () => {
+    store({ lingerMs: Infinity });
+    const o = new SuiteObjects(lab());
+    await o.apply('l2-service.yaml', { name: 'webpod-l2', backend: 'webpod' });
+    await expect(o.removeAll(1_500)).rejects.toThrow(/still there: Service clh-r1\/webpod-l2/);
+  });
+});
