@@ -9,14 +9,8 @@
  */
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import {
-  addressOf,
-  cidrContains,
-  ipToNumber,
-  kubeNodes,
-  numberToIp,
-  type Topology,
-} from '../topology.ts';
+import { addressOf, cidrContains, ipToNumber, numberToIp, type Topology } from '../topology.ts';
+import { exactInterfaceRegex, l2Candidates, lbSubnet } from './l2.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Names Cilium uses (cb §1.3, §1.4, §1.5)
@@ -485,26 +479,19 @@ export function topologyBlock(t: Topology): { start: string; stop: string } {
   return { start: t.lbPool.start, stop: t.lbPool.stop };
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /**
  * Who can announce the block by ARP: the Kubernetes nodes with an interface on the block's subnet, and those
  * interfaces as anchored regexes (the policy's regexes are unanchored, cb §2.2). A node elsewhere (k8s-w0 on
- * lan2) would answer ARP on a segment the router does not use for the block.
+ * lan2) would answer ARP on a segment the router does not use for the block. Built on the L2 suites' judge
+ * (helpers/judge/l2.ts l2Candidates, exactInterfaceRegex).
  */
 export function l2AnnouncePlan(t: Topology): { subnet: string; nodes: string[]; interfaces: string[] } {
-  const subnet = t.subnets.find((s) => cidrContains(s.cidr, t.lbPool.start) && cidrContains(s.cidr, t.lbPool.stop));
-  if (!subnet) throw new Error(`the LB block ${t.lbPool.start}-${t.lbPool.stop} lies in no lab subnet`);
-  const nodes: string[] = [];
-  const ifaces = new Set<string>();
-  for (const n of kubeNodes(t)) {
-    const iface = n.interfaces.find((i) => i.subnet === subnet.name);
-    if (!iface) continue;
-    nodes.push(n.name);
-    ifaces.add(iface.name);
-  }
-  if (nodes.length === 0) throw new Error(`no Kubernetes node has an interface on ${subnet.name} (${subnet.cidr}), where the LB block is`);
-  return { subnet: subnet.cidr, nodes, interfaces: [...ifaces].map((i) => `^${escapeRegExp(i)}$`) };
+  const subnet = lbSubnet(t);
+  const candidates = l2Candidates(t);
+  if (candidates.length === 0) throw new Error(`no Kubernetes node has an interface on ${subnet.name} (${subnet.cidr}), where the LB block is`);
+  return {
+    subnet: subnet.cidr,
+    nodes: candidates.map((c) => c.node),
+    interfaces: [...new Set(candidates.map((c) => exactInterfaceRegex(c.iface)))],
+  };
 }
