@@ -13,7 +13,7 @@
  *   about the lab (helpers/report.ts `recordLabEnvironment`).
  * - LabJUnitReporter: vitest's JUnit XML in reports/<version>/junit.xml for CI systems that read it, redacted.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Status } from 'allure-js-commons';
@@ -187,8 +187,10 @@ export class LabAllureReporter extends AllureVitestReporter {
     this.active = labIsRunning(vitest, this.lab);
     if (!this.active) return;
     const { resultsDir } = this.lab.paths;
-    // One run = one report: results of an earlier run of this version would be merged into it.
-    if (path.basename(resultsDir) === 'allure-results') rmSync(resultsDir, { recursive: true, force: true });
+    // One run = one report: results of an earlier run of this version would be merged into it. They are moved
+    // aside, not deleted, so a run that stops early (no lab, a version mismatch) loses nothing: the last run's
+    // results stay in allure-results.previous until the next run starts.
+    if (path.basename(resultsDir) === 'allure-results') setAsidePreviousResults(resultsDir);
     super.onInit(vitest);
     const self = this as unknown as { allureReporterRuntime?: { writer?: Writer } };
     const runtime = self.allureReporterRuntime;
@@ -210,6 +212,14 @@ export class LabAllureReporter extends AllureVitestReporter {
     if (task.type === 'test') this.current.skipNote = (task.result as { note?: string } | undefined)?.note;
     super.handleTask(task);
   }
+}
+
+/** Moves `dir` to `<dir>.previous` (replacing an older one); nothing to do when `dir` does not exist. */
+export function setAsidePreviousResults(dir: string): void {
+  if (!existsSync(dir)) return;
+  const previous = `${dir}.previous`;
+  rmSync(previous, { recursive: true, force: true });
+  renameSync(dir, previous);
 }
 
 export class LabJUnitReporter extends JUnitReporter {

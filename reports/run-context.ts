@@ -9,13 +9,17 @@
  *   reports/<version>/summary.json      what the cross-version page needs from that run
  *   reports/index.html                  the cross-version page
  *
- * The version comes from CILIUM_VERSION (the version `lab:up` installed; CI sets it per matrix entry).
- * Pure functions plus two small reads (git commit, directory listing); no Allure here.
+ * The version comes from CILIUM_VERSION (the version `lab:up` installed; CI sets it per matrix entry); without it,
+ * for this repo's Vagrant lab, the version `lab:up` installs by default (lab/versions.yaml). The global setup checks
+ * it against the Cilium actually running before any suite starts.
+ * Pure functions plus small reads (topology and versions files, git commit, directory listing); no Allure here.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadTopology, topologyFile } from '../helpers/topology.ts';
+import { loadVersions } from '../helpers/versions.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CILIUM_VERSION_ENV = 'CILIUM_VERSION';
@@ -44,7 +48,21 @@ export function normalizeVersion(raw: string): string {
 
 export function ciliumVersionFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   const raw = env[CILIUM_VERSION_ENV];
-  return raw === undefined || raw.trim() === '' ? UNKNOWN_VERSION : normalizeVersion(raw);
+  if (raw !== undefined && raw.trim() !== '') return normalizeVersion(raw);
+  return defaultLabCiliumVersion(env) ?? UNKNOWN_VERSION;
+}
+
+/**
+ * The Cilium version `npm run lab:up` installs when CILIUM_VERSION is not set, for a topology built by this repo's
+ * Vagrantfile; undefined for another lab (`provider: existing`) or when the files cannot be read.
+ */
+export function defaultLabCiliumVersion(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    if (loadTopology(topologyFile(env)).provider !== 'vagrant') return undefined;
+    return normalizeVersion(loadVersions().pins.cilium.value);
+  } catch {
+    return undefined;
+  }
 }
 
 export function reportsRoot(env: NodeJS.ProcessEnv = process.env): string {

@@ -107,7 +107,7 @@ describe('the reporters stand aside unless the lab project runs', () => {
     expect(env[RESULTS_DIR_ENV]).toBeUndefined();
   });
 
-  test('lab run: the results folder starts empty, holds environment and categories, and is published to the setup', () => {
+  test('lab run: the results folder starts empty (the last run set aside), holds environment and categories, and is published to the setup', () => {
     const root = tempDir('clh-lr-');
     const stale = path.join(root, '1.18.6', 'allure-results', 'old-result.json');
     mkdirSync(path.dirname(stale), { recursive: true });
@@ -117,6 +117,8 @@ describe('the reporters stand aside unless the lab project runs', () => {
     new LabAllureReporter({ version: '1.18.6', root, env }).onInit(fakeVitest('lab'));
     const dir = path.join(root, '1.18.6', 'allure-results');
     expect(existsSync(stale)).toBe(false);
+    // A run that stops before any test (no lab) must not have destroyed the last run's results.
+    expect(readFileSync(path.join(root, '1.18.6', 'allure-results.previous', 'old-result.json'), 'utf8')).toBe('{}');
     expect(readFileSync(path.join(root, '1.18.6', 'history.jsonl'), 'utf8')).toContain('kept');
     expect(readFileSync(path.join(dir, 'environment.properties'), 'utf8')).toContain('cilium_version_requested=1.18.6');
     expect(JSON.parse(readFileSync(path.join(dir, 'categories.json'), 'utf8'))).toHaveLength(4);

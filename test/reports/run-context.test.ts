@@ -1,5 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_TOPOLOGY_FILE } from '../../helpers/topology.ts';
+import { loadVersions } from '../../helpers/versions.ts';
 import { tempDir } from '../fixtures/report/tmp.ts';
 import { describe, expect, test } from 'vitest';
 import {
@@ -17,11 +20,21 @@ import {
 } from '../../reports/run-context.ts';
 
 describe('Cilium version of a run', () => {
-  test('comes from CILIUM_VERSION, without a leading v; unknown when unset', () => {
+  test('comes from CILIUM_VERSION, without a leading v', () => {
     expect(ciliumVersionFromEnv({ CILIUM_VERSION: 'v1.18.6' })).toBe('1.18.6');
     expect(ciliumVersionFromEnv({ CILIUM_VERSION: ' 1.17.8 ' })).toBe('1.17.8');
-    expect(ciliumVersionFromEnv({})).toBe('unknown');
-    expect(ciliumVersionFromEnv({ CILIUM_VERSION: '' })).toBe('unknown');
+  });
+
+  test('unset: the version lab:up installs by default for the Vagrant lab, unknown for another lab', () => {
+    const pinned = loadVersions().pins.cilium.value;
+    expect(ciliumVersionFromEnv({})).toBe(pinned);
+    expect(ciliumVersionFromEnv({ CILIUM_VERSION: '' })).toBe(pinned);
+    const dir = mkdtempSync(path.join(tmpdir(), 'existing-lab-'));
+    const other = path.join(dir, 'topology.yaml');
+    writeFileSync(other, readFileSync(DEFAULT_TOPOLOGY_FILE, 'utf8').replace('provider: vagrant', 'provider: existing'));
+    expect(ciliumVersionFromEnv({ LAB_TOPOLOGY: other })).toBe('unknown');
+    expect(ciliumVersionFromEnv({ LAB_TOPOLOGY: path.join(dir, 'missing.yaml') })).toBe('unknown');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('refuses what cannot be a folder name or a label', () => {
