@@ -24,6 +24,7 @@ import { SshPool } from './ssh.ts';
 import { controlPlane, kubeNodes, loadTopology, type Topology } from './topology.ts';
 import { needsOf, selectSuites, suiteFileName } from '../suites/plan.ts';
 import { loadKubeConfig, resolveRunId } from './lab-access.ts';
+import { attach } from './report.ts';
 
 export { apiServerUrl, loadKubeConfig, makeRunId, resolveRunId, rewriteKubeconfigServer } from './lab-access.ts';
 
@@ -153,7 +154,8 @@ export async function closeLab(lab: Pick<Lab, 'cleanups'>): Promise<void> {
 /** vitest test API with a worker-scoped `lab` (connects once per worker: once per run with isolate: false). */
 // eslint-disable-next-line no-empty-pattern
 export const labTest = test.extend('lab', { scope: 'worker' }, async ({}, { onCleanup }) => {
-  const lab = await connectLab();
+  // Failed waits attach the object's YAML and events to the running test's Allure result (redacted).
+  const lab = await connectLab({ attach });
   onCleanup(() => closeLab(lab));
   return lab;
 });
