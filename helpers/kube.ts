@@ -869,6 +869,10 @@ export class Kube {
     maxMs: number,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
       let controller: AbortController | undefined;
       let stopping = false;
       const stop = (): void => {

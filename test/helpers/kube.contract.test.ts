@@ -348,4 +348,24 @@ describe('lease watcher', () => {
     expect((err as Error).message).toMatch(/^watch Lease kube-system\/cilium-l2announce-clh-x-webpod: HTTP 401/);
     expect(events.map((e) => e.holder)).toEqual([null]);
   });
+
+  test('a stop that comes while the lease is being listed ends the watcher without opening a watch', { timeout: 10_000 }, async () => {
+    const ac = new AbortController();
+    const changes: LeaseHolderChange[] = [];
+    api.routes.push((r, res) => {
+      if (r.path !== LEASE_PATH) return false;
+      if (r.query.get('watch') === 'true') {
+        startWatch(res); // would stay open for good
+        return true;
+      }
+      ac.abort(); // the harness stops while the list is on its way
+      sendJson(res, 200, { apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '7' }, items: [lease('k8s-w1', '7', 0)] });
+      return true;
+    });
+    const started = Date.now();
+    await kube().watchLeaseHolder('kube-system', 'cilium-l2announce-clh-x-webpod', (e) => changes.push(e), ac.signal);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(changes.map((e) => e.holder)).toEqual(['k8s-w1']);
+    expect(api.requests.filter((r) => r.query.get('watch') === 'true')).toEqual([]);
+  });
 });
