@@ -10,7 +10,7 @@ import { stringify as toYaml } from 'yaml';
 import { AGENT_CONTAINER, agentPodOn, agentStatus, CILIUM_NAMESPACE } from './cilium.ts';
 import type { LeaseTimelineEvent } from './judge/failover.ts';
 import { L2_LEASE_NAMESPACE, type LeaseState } from './judge/l2.ts';
-import { manifestPath, renderManifest, toKubeError, type ManifestVars, type ObjectRef } from './kube.ts';
+import { manifestPath, renderManifest, toKubeError, type ManifestVars, type ObjectRef, type WatchConnectionEvent, type WatchLeaseOptions } from './kube.ts';
 import type { Lab } from './lab.ts';
 import { parseHttpProbeLog, type HttpProbeLog } from './parse/http-probe-loop.ts';
 import { httpProbeLoopCommand, type HttpProbeLoopOptions } from './probe-loop.ts';
@@ -110,17 +110,51 @@ export interface LeaseRecorder {
 }
 
 /**
- * Records the lease two ways at once, so a person can tell "Cilium did not fail over" from "the harness lost
- * the API server": the Kubernetes helpers' watcher (every holder change), and a plain read every `pollMs`
- * whose failures are recorded as api-error events (each read bounded by `readTimeoutMs`).
+ * A lease watcher's connection event as the failover timeline records it: connected and resumed are both a
+ * (re)connect (watch-connected), disconnected is watch-disconnected with its error (null when the server just
+ * ended the watch). A relist after 410 Gone has no kind of its own in the timeline: the 410 is the error of the
+ * disconnect before it, the lease state the relist read arrives as a lease event, and the watch opened from it
+ * as watch-connected; so it maps to null.
  */
-export function recordLease(lab: Pick<Lab, 'kube'>, name: string, o: { pollMs?: number; readTimeoutMs?: number } = {}): LeaseRecorder {
+export function connectionTimelineEvent(e: WatchConnectionEvent): LeaseTimelineEvent | null {
+  switch (e.state) {
+    case 'connected':
+    case 'resumed':
+      return { at: e.at, kind: 'watch-connected' };
+    case 'disconnected':
+      return { at: e.at, kind: 'watch-disconnected', error: e.error ?? null };
+    case 'relisted':
+      return null;
+  }
+}
+
+/**
+ * Records the lease two ways at once, so a person can tell "Cilium did not fail over" from "the harness lost
+ * the API server": the Kubernetes helpers' watcher (every holder change, and when its watch connected, was lost
+ * and came back: watch-connected / watch-disconnected), and a plain read every `pollMs` whose failures are
+ * recorded as api-error events (each read bounded by `readTimeoutMs`). `watch` tunes the watcher's reconnects.
+ */
+export function recordLease(
+  lab: Pick<Lab, 'kube'>,
+  name: string,
+  o: { pollMs?: number; readTimeoutMs?: number; watch?: Pick<WatchLeaseOptions, 'reconnectDelayMs' | 'maxReconnectDelayMs'> } = {},
+): LeaseRecorder {
   const pollMs = o.pollMs ?? 1_000;
   const readTimeoutMs = o.readTimeoutMs ?? 3_000;
   const ac = new AbortController();
   const events: LeaseTimelineEvent[] = [];
+  const onConnection = (c: WatchConnectionEvent): void => {
+    const e = connectionTimelineEvent(c);
+    if (e) events.push(e);
+  };
   const watch = lab.kube
-    .watchLeaseHolder(L2_LEASE_NAMESPACE, name, (e) => events.push({ at: e.at, kind: 'lease', source: 'watch', holder: e.holder, renewTime: e.renewTime, transitions: e.transitions }), ac.signal)
+    .watchLeaseHolder(
+      L2_LEASE_NAMESPACE,
+      name,
+      (e) => events.push({ at: e.at, kind: 'lease', source: 'watch', holder: e.holder, renewTime: e.renewTime, transitions: e.transitions }),
+      ac.signal,
+      { ...o.watch, onConnection },
+    )
     .catch((err: unknown) => events.push({ at: Date.now(), kind: 'api-error', source: 'watch', error: `the watcher gave up: ${(err as Error).message}` }));
   const poll = (async () => {
     while (!ac.signal.aborted) {

@@ -6,7 +6,7 @@
  */
 import type http from 'node:http';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Kube, KubeApiError, runLabels, type LeaseHolderChange } from '../../helpers/kube.ts';
+import { Kube, KubeApiError, runLabels, type LeaseHolderChange, type WatchConnectionEvent } from '../../helpers/kube.ts';
 import { WaitTimeoutError, type Clock } from '../../helpers/retry.ts';
 import { FakeKubeApi, sendJson, startWatch, status, type FakeRequest } from './fake-kube-api.ts';
 
@@ -219,7 +219,7 @@ describe('lease watcher', () => {
     spec: { ...(holder !== null ? { holderIdentity: holder } : {}), leaseDurationSeconds: 15, leaseTransitions: transitions, renewTime: `2026-11-22T03:49:${rv.slice(-2)}.000000Z` },
   });
 
-  function leaseServer(script: { list: () => object; watches: ((w: ReturnType<typeof startWatch>, r: FakeRequest) => void)[] }): { watchRvs: (string | null)[]; lists: number } {
+  function leaseServer(script: { list: () => object; watches: ((w: ReturnType<typeof startWatch>, r: FakeRequest, res: http.ServerResponse) => void)[] }): { watchRvs: (string | null)[]; lists: number } {
     const seen = { watchRvs: [] as (string | null)[], lists: 0 };
     let watchNo = 0;
     api.routes.push((r, res: http.ServerResponse) => {
@@ -233,24 +233,45 @@ describe('lease watcher', () => {
       seen.watchRvs.push(r.query.get('resourceVersion'));
       const step = script.watches[watchNo++];
       const w = startWatch(res);
-      if (step) step(w, r);
+      if (step) step(w, r, res);
       return true;
     });
     return seen;
   }
 
-  async function collect(k: Kube, until: (events: LeaseHolderChange[]) => boolean): Promise<LeaseHolderChange[]> {
-    const events: LeaseHolderChange[] = [];
+  /** Holder changes and connection events, in the order the watcher reported them. */
+  type Logged = { change: LeaseHolderChange } | { conn: WatchConnectionEvent };
+
+  /** Watches until `until` holds after a report (or 10 s pass); returns everything reported, in order. */
+  async function watchLog(k: Kube, until: (log: Logged[]) => boolean): Promise<{ log: Logged[]; changes: LeaseHolderChange[]; conns: WatchConnectionEvent[] }> {
+    const log: Logged[] = [];
     const ac = new AbortController();
-    const done = k.watchLeaseHolder('kube-system', 'cilium-l2announce-clh-x-webpod', (e) => {
-      events.push(e);
-      if (until(events)) ac.abort();
-    }, ac.signal, { reconnectDelayMs: 10 });
+    const push = (l: Logged): void => {
+      log.push(l);
+      if (until(log)) ac.abort();
+    };
+    const done = k.watchLeaseHolder('kube-system', 'cilium-l2announce-clh-x-webpod', (change) => push({ change }), ac.signal, {
+      reconnectDelayMs: 10,
+      onConnection: (conn) => push({ conn }),
+    });
     const guard = setTimeout(() => ac.abort(), 10_000);
     await done;
     clearTimeout(guard);
-    return events;
+    const changes = log.flatMap((l) => ('change' in l ? [l.change] : []));
+    const conns = log.flatMap((l) => ('conn' in l ? [l.conn] : []));
+    return { log, changes, conns };
   }
+
+  async function collect(k: Kube, until: (events: LeaseHolderChange[]) => boolean): Promise<LeaseHolderChange[]> {
+    return (await watchLog(k, (log) => until(log.flatMap((l) => ('change' in l ? [l.change] : []))))).changes;
+  }
+
+  /** The log as short words: holder changes as the holder, connection events as their state (and error). */
+  const story = (log: Logged[]): string[] => log.map((l) => ('change' in l ? `holder ${l.change.holder ?? 'none'}` : `${l.conn.state}${l.conn.error !== undefined ? `: ${l.conn.error}` : ''}`));
+  /** Every report has a timestamp, strictly later than the one before (the fake clock moves 1 ms per now()). */
+  const inClockOrder = (log: Logged[]): boolean =>
+    log.map((l) => ('change' in l ? l.change.at : l.conn.at)).every((at, i, all) => Number.isInteger(at) && at > 1_700_000_000_000 && (i === 0 || at > all[i - 1]!));
+  const HOLDER_ONLY = (n: number) => (log: Logged[]): boolean => log.filter((l) => 'change' in l).length === n;
 
   test('each holder change is reported once with a timestamp; a watch the server ends is resumed from the last resourceVersion; 410 Gone relists', async () => {
     let listNo = 0;
@@ -273,13 +294,27 @@ describe('lease watcher', () => {
         (w) => w.event('DELETED', lease('k8s-w1', '201', 2)),
       ],
     });
-    const events = await collect(kube(), (ev) => ev.length === 4);
+    const { log, changes: events } = await watchLog(kube(), HOLDER_ONLY(4));
     expect(events.map((e) => e.holder)).toEqual(['k8s-w1', 'k8s-ctr', 'k8s-w1', null]);
     expect(events.map((e) => e.transitions)).toEqual([0, 1, 2, null]);
     expect(events[1]?.renewTime).toBe('2026-11-22T03:49:02.000000Z');
     expect(events.every((e, i) => i === 0 || e.at > (events[i - 1]?.at ?? 0))).toBe(true);
     expect(seen.watchRvs).toEqual(['100', '150', '200']);
     expect(seen.lists).toBe(2);
+    // and the connection story, interleaved with the changes in the order it happened
+    expect(story(log)).toEqual([
+      'holder k8s-w1',
+      'connected',
+      'holder k8s-ctr',
+      'disconnected',
+      'resumed',
+      'holder k8s-w1',
+      'disconnected: watch Lease kube-system/cilium-l2announce-clh-x-webpod: HTTP 410 Expired: too old resource version: 152 (180) (listing again)',
+      'relisted',
+      'connected',
+      'holder none',
+    ]);
+    expect(inClockOrder(log)).toBe(true);
   });
 
   test('a dropped connection reconnects and resumes', async () => {
@@ -296,10 +331,14 @@ describe('lease watcher', () => {
       list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '300' }, items: [lease('k8s-w0', '300', 4)] }),
       watches: [(w) => w.event('MODIFIED', lease('k8s-w1', '301', 5))],
     });
-    const events = await collect(kube(), (ev) => ev.length === 2);
+    const { log, changes: events, conns } = await watchLog(kube(), HOLDER_ONLY(2));
     expect(events.map((e) => e.holder)).toEqual(['k8s-w0', 'k8s-w1']);
     expect(seen.watchRvs).toEqual(['300']);
     expect(api.requests.filter((r) => r.query.get('watch') === 'true').map((r) => r.query.get('resourceVersion'))).toEqual(['300', '300']);
+    // the watch never opened before the drop: the failed attempt is the disconnect; the retry still starts from the list
+    expect(story(log).map((x) => x.replace(/:.*/, ''))).toEqual(['holder k8s-w0', 'disconnected', 'connected', 'holder k8s-w1']);
+    expect(conns[0]?.error).toMatch(/^watch Lease kube-system\/cilium-l2announce-clh-x-webpod: no answer: .*(socket hang up|ECONNRESET)/);
+    expect(inClockOrder(log)).toBe(true);
   });
 
   test('an ERROR event other than 410, and a watch that ends with nothing in it, are retried after a backoff', async () => {
@@ -315,10 +354,19 @@ describe('lease watcher', () => {
       ],
     });
     const k = new Kube(api.kubeConfig(), { runId: RUN, retries: 0, clock });
-    const events = await collect(k, (ev) => ev.length === 2);
+    const { log, changes: events } = await watchLog(k, HOLDER_ONLY(2));
     expect(events.map((e) => e.holder)).toEqual(['k8s-ctr', 'k8s-w0']);
     expect(seen.watchRvs).toEqual(['40', '40', '40']);
     expect(slept).toEqual([10, 20]);
+    expect(story(log)).toEqual([
+      'holder k8s-ctr',
+      'connected',
+      'disconnected: watch Lease kube-system/cilium-l2announce-clh-x-webpod: HTTP 500 InternalError: etcd leader changed',
+      'resumed',
+      'disconnected', // the empty watch the server ended
+      'resumed',
+      'holder k8s-w0',
+    ]);
   });
 
   test('a lease that does not exist yet is holder null, then reported when created', async () => {
@@ -343,9 +391,120 @@ describe('lease watcher', () => {
       return true;
     });
     const events: LeaseHolderChange[] = [];
-    const err = await kube().watchLeaseHolder('kube-system', 'cilium-l2announce-clh-x-webpod', (e) => events.push(e), new AbortController().signal).catch((e: unknown) => e);
+    const conns: WatchConnectionEvent[] = [];
+    const err = await kube()
+      .watchLeaseHolder('kube-system', 'cilium-l2announce-clh-x-webpod', (e) => events.push(e), new AbortController().signal, { onConnection: (c) => conns.push(c) })
+      .catch((e: unknown) => e);
     expect((err as KubeApiError).code).toBe(401);
     expect((err as Error).message).toMatch(/^watch Lease kube-system\/cilium-l2announce-clh-x-webpod: HTTP 401/);
     expect(events.map((e) => e.holder)).toEqual([null]);
+    // the watcher says it lost the watch before it gives up
+    expect(conns).toEqual([{ at: expect.any(Number), state: 'disconnected', error: (err as Error).message }]);
+  });
+
+  describe('connection events: each once, in order, with a timestamp', () => {
+    test('a watch the server closes: disconnected (no error), then resumed from the last resourceVersion', async () => {
+      const seen = leaseServer({
+        list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '100' }, items: [lease('k8s-w1', '100', 0)] }),
+        watches: [
+          (w) => (w.event('MODIFIED', lease('k8s-w1', '101', 0)), w.end()), // a renewal, then the server's timeout
+          (w) => w.event('MODIFIED', lease('k8s-ctr', '102', 1)),
+        ],
+      });
+      const { log, conns } = await watchLog(kube(), HOLDER_ONLY(2));
+      expect(story(log)).toEqual(['holder k8s-w1', 'connected', 'disconnected', 'resumed', 'holder k8s-ctr']);
+      expect(conns[1]).not.toHaveProperty('error');
+      expect(inClockOrder(log)).toBe(true);
+      expect(seen.watchRvs).toEqual(['100', '101']);
+      expect(seen.lists).toBe(1);
+    });
+
+    test('410 Gone: disconnected naming the 410, relisted, then connected from the new list (not resumed)', async () => {
+      let listNo = 0;
+      const seen = leaseServer({
+        list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: listNo++ === 0 ? '100' : '500' }, items: [lease(listNo === 1 ? 'k8s-w1' : 'k8s-ctr', '100', listNo)] }),
+        watches: [
+          (w) => w.event('ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version: 100 (450)' }),
+          (w) => w.event('MODIFIED', lease('k8s-w0', '501', 3)),
+        ],
+      });
+      const { log, conns } = await watchLog(kube(), HOLDER_ONLY(3));
+      // the relist is reported before the holder change it revealed
+      expect(story(log)).toEqual([
+        'holder k8s-w1',
+        'connected',
+        'disconnected: watch Lease kube-system/cilium-l2announce-clh-x-webpod: HTTP 410 Expired: too old resource version: 100 (450) (listing again)',
+        'relisted',
+        'holder k8s-ctr',
+        'connected',
+        'holder k8s-w0',
+      ]);
+      expect(conns.filter((c) => c.state === 'relisted')).toEqual([{ at: expect.any(Number), state: 'relisted' }]);
+      expect(inClockOrder(log)).toBe(true);
+      expect(seen.watchRvs).toEqual(['100', '500']);
+      expect(seen.lists).toBe(2);
+    });
+
+    test('a connection dropped mid-stream: disconnected with the transport error, then resumed from the last event', async () => {
+      const seen = leaseServer({
+        list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '300' }, items: [lease('k8s-w0', '300', 4)] }),
+        watches: [
+          (w, _r, res) => {
+            w.event('MODIFIED', lease('k8s-w1', '301', 5));
+            setTimeout(() => res.socket?.destroy(), 50); // no end of the chunked body: the connection just goes
+          },
+          (w) => w.event('MODIFIED', lease('k8s-ctr', '302', 6)),
+        ],
+      });
+      const { log, conns } = await watchLog(kube(), HOLDER_ONLY(3));
+      expect(story(log).map((x) => x.replace(/:.*/, ''))).toEqual(['holder k8s-w0', 'connected', 'holder k8s-w1', 'disconnected', 'resumed', 'holder k8s-ctr']);
+      expect(conns[1]?.error).toMatch(/^watch Lease kube-system\/cilium-l2announce-clh-x-webpod: no answer: ./);
+      expect(inClockOrder(log)).toBe(true);
+      expect(seen.watchRvs).toEqual(['300', '301']);
+    });
+
+    test('an outage: one disconnected for all the failed tries, one resumed when a watch opens again', async () => {
+      let watchNo = 0;
+      api.routes.unshift((r, res) => {
+        if (r.path !== LEASE_PATH || r.query.get('watch') !== 'true') return false;
+        watchNo++;
+        if (watchNo === 2 || watchNo === 3) {
+          sendJson(res, 503, status(503, 'ServiceUnavailable', 'the API server is rebooting'));
+          return true;
+        }
+        return false;
+      });
+      const seen = leaseServer({
+        list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '60' }, items: [lease('k8s-w1', '60', 0)] }),
+        watches: [(w, _r, res) => (w.event('MODIFIED', lease('k8s-w1', '61', 0)), setTimeout(() => res.socket?.destroy(), 50)), (w) => w.event('MODIFIED', lease('k8s-ctr', '62', 1))],
+      });
+      const { log } = await watchLog(kube(), HOLDER_ONLY(2));
+      expect(story(log).map((x) => x.replace(/:.*/, ''))).toEqual(['holder k8s-w1', 'connected', 'disconnected', 'resumed', 'holder k8s-ctr']);
+      expect(watchNo).toBe(4);
+      expect(seen.watchRvs).toEqual(['60', '61']);
+      expect(api.requests.filter((r) => r.query.get('watch') === 'true').map((r) => r.query.get('resourceVersion'))).toEqual(['60', '61', '61', '61']);
+    });
+  });
+
+  test('a stop that comes while the lease is being listed ends the watcher without opening a watch, and reports no connection event', { timeout: 10_000 }, async () => {
+    const ac = new AbortController();
+    const changes: LeaseHolderChange[] = [];
+    const conns: WatchConnectionEvent[] = [];
+    api.routes.push((r, res) => {
+      if (r.path !== LEASE_PATH) return false;
+      if (r.query.get('watch') === 'true') {
+        startWatch(res); // would stay open for good
+        return true;
+      }
+      ac.abort(); // the harness stops while the list is on its way
+      sendJson(res, 200, { apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '7' }, items: [lease('k8s-w1', '7', 0)] });
+      return true;
+    });
+    const started = Date.now();
+    await kube().watchLeaseHolder('kube-system', 'cilium-l2announce-clh-x-webpod', (e) => changes.push(e), ac.signal, { onConnection: (c) => conns.push(c) });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(changes.map((e) => e.holder)).toEqual(['k8s-w1']);
+    expect(conns).toEqual([]); // stopping is not a disconnect
+    expect(api.requests.filter((r) => r.query.get('watch') === 'true')).toEqual([]);
   });
 });

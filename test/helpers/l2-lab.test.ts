@@ -1,13 +1,14 @@
 /**
  * The L2 suites' lease recorder against a local fake Kubernetes API (127.0.0.1, test/helpers/fake-kube-api.ts):
  * a failover seen through an API outage, and an API that never comes back. The recorded timeline goes through
- * the failover judge, which must tell "moved" from "the harness lost the API server".
+ * the failover judge, which must tell "moved" from "the harness lost the API server"; the watcher's own
+ * connection events (lost during the "reboot", back after it) are part of that timeline.
  */
 import type http from 'node:http';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { failoverBudget, judgeFailover, leaseTimings } from '../../helpers/judge/failover.ts';
+import { failoverBudget, formatFailoverTimeline, judgeFailover, leaseTimings, type LeaseTimelineEvent } from '../../helpers/judge/failover.ts';
 import { Kube } from '../../helpers/kube.ts';
-import { readLease, recordLease, SuiteObjects } from '../../helpers/l2-lab.ts';
+import { connectionTimelineEvent, readLease, recordLease, SuiteObjects } from '../../helpers/l2-lab.ts';
 import { withPolicyNodes } from '../../helpers/l2-objects.ts';
 import { FakeKubeApi, sendJson, startWatch, status } from './fake-kube-api.ts';
 
@@ -104,6 +105,47 @@ describe('recordLease + judgeFailover', () => {
     expect(v.explanation).toContain('the API server is rebooting');
   });
 
+  test('the watch lost during the "reboot" and back after it shows in the merged timeline and in the verdict', async () => {
+    const rec = recordLease({ kube: kube() }, NAME, { pollMs: 100, readTimeoutMs: 500, watch: { reconnectDelayMs: 50, maxReconnectDelayMs: 100 } });
+    await sleep(400);
+    const rebootAt = Date.now();
+    setDown(true); // drops the open watch, and every request gets 503 until the API is back
+    await sleep(500);
+    const upAt = Date.now();
+    setHolder('k8s-ctr');
+    setDown(false);
+    await sleep(500);
+    await rec.stop();
+
+    // once each: connected before the reboot, lost during the outage (several failed retries, one event), back after it
+    type Conn = Extract<LeaseTimelineEvent, { kind: 'watch-connected' | 'watch-disconnected' }>;
+    const conn = rec.events.filter((e): e is Conn => e.kind === 'watch-connected' || e.kind === 'watch-disconnected');
+    expect(conn.map((e) => e.kind)).toEqual(['watch-connected', 'watch-disconnected', 'watch-connected']);
+    const [first, lost, back] = conn as [Conn, Extract<Conn, { kind: 'watch-disconnected' }>, Conn];
+    expect(first.at).toBeLessThan(rebootAt);
+    expect(lost.at).toBeGreaterThanOrEqual(rebootAt);
+    expect(lost.at).toBeLessThan(upAt);
+    expect(lost.error).toMatch(/^watch Lease kube-system\/cilium-l2announce-clh-x-l2-failover: no answer: ./);
+    expect(back.at).toBeGreaterThanOrEqual(upAt);
+    // the watch reports the new holder only once it is back
+    const seenByWatch = rec.events.find((e) => e.kind === 'lease' && e.source === 'watch' && e.holder === 'k8s-ctr');
+    expect(seenByWatch?.at).toBeGreaterThanOrEqual(back.at);
+
+    // the merged timeline: the reboot, then the disconnect (with its error), then the reconnect
+    const lines = formatFailoverTimeline({ rebootAt, oldHolder: 'k8s-w1', events: rec.events, samples: [], probeClockOffsetMs: 0 }).split('\n');
+    const reboot = lines.findIndex((l) => l.endsWith('harness  reboot k8s-w1'));
+    const disconnect = lines.findIndex((l) => /^ +\+0\.\d{3} {2}watch {4}disconnected: watch Lease kube-system\/\S+: no answer: ./.test(l));
+    const reconnect = lines.findIndex((l, i) => i > disconnect && /^ +\+\d\.\d{3} {2}watch {4}connected$/.test(l));
+    expect(reboot, lines.join('\n')).toBeGreaterThan(0);
+    expect(disconnect, lines.join('\n')).toBeGreaterThan(reboot);
+    expect(reconnect, lines.join('\n')).toBeGreaterThan(disconnect);
+    expect(lines.filter((l) => / watch {4}(dis)?connected/.test(l))).toHaveLength(3);
+
+    const v = judgeFailover({ leaseName: NAME, oldHolder: 'k8s-w1', candidates: ['k8s-ctr', 'k8s-w1'], rebootAt, observedUntil: Date.now(), budget, events: rec.events });
+    expect(v.kind, v.explanation).toBe('moved');
+    expect(v.explanation).toMatch(/watch 1 disconnects \(at \+0\.\d s\) \/ 2 \(re\)connects \(at −0\.\d s, \+\d\.\d s\)/);
+  });
+
   test('the API never comes back: api-lost, not "Cilium did not fail over"', async () => {
     const rec = recordLease({ kube: kube() }, NAME, { pollMs: 100, readTimeoutMs: 500 });
     await sleep(300);
@@ -114,6 +156,8 @@ describe('recordLease + judgeFailover', () => {
     const v = judgeFailover({ leaseName: NAME, oldHolder: 'k8s-w1', candidates: ['k8s-ctr', 'k8s-w1'], rebootAt, observedUntil: Date.now(), budget, events: rec.events });
     expect(v.kind, v.explanation).toBe('api-lost');
     expect(v.explanation).toContain('lost the API server');
+    // the watch was lost once at the "reboot" and never came back
+    expect(v.explanation).toMatch(/watch 1 disconnects \(at \+0\.\d s\) \/ 1 \(re\)connects \(at −0\.\d s\)/);
   });
 
   test('the API answers and the lease stays put: "Cilium did not fail over"', async () => {
@@ -127,6 +171,16 @@ describe('recordLease + judgeFailover', () => {
     expect(v.explanation).toContain('Cilium did not fail over');
     // the poll saw every renewal (renewTime moves on each read here), which the message counts
     expect(v.explanation).toMatch(/renewed [1-9]\d* time\(s\) after the reboot/);
+  });
+});
+
+describe('connectionTimelineEvent: the watcher\'s connection events in the failover timeline', () => {
+  test('connected and resumed are (re)connects, disconnected keeps its error (null when none), relisted has no kind', () => {
+    expect(connectionTimelineEvent({ at: 1, state: 'connected' })).toEqual({ at: 1, kind: 'watch-connected' });
+    expect(connectionTimelineEvent({ at: 2, state: 'resumed' })).toEqual({ at: 2, kind: 'watch-connected' });
+    expect(connectionTimelineEvent({ at: 3, state: 'disconnected', error: 'HTTP 410 Expired: too old resource version' })).toEqual({ at: 3, kind: 'watch-disconnected', error: 'HTTP 410 Expired: too old resource version' });
+    expect(connectionTimelineEvent({ at: 4, state: 'disconnected' })).toEqual({ at: 4, kind: 'watch-disconnected', error: null });
+    expect(connectionTimelineEvent({ at: 5, state: 'relisted' })).toBeNull();
   });
 });
 
