@@ -27,8 +27,7 @@ import {
   subnetOf,
   type Topology,
 } from '../topology.ts';
-import type { IpLink } from '../parse/iplink.ts';
-import { parseWhoami } from '../parse/whoami.ts';
+import { parseWhoami, type IpLink } from '../parse/index.ts';
 import type { HttpAnswer, IpRoute, Packet, PingResult, RoutingStatus, Verdict } from './types.ts';
 
 /** VXLAN's UDP port in Cilium (cilium-behaviour.md section 4; `tunnel-port` would override it). */

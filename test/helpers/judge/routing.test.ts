@@ -28,8 +28,7 @@ import {
   routeNetwork,
 } from '../../../helpers/judge/routing.ts';
 import type { IpRoute, Packet, RoutingStatus } from '../../../helpers/judge/types.ts';
-import { parseIpRoute, parseTcpdump } from '../../../helpers/parse/index.ts';
-import { parseIpLink } from '../../../helpers/parse/iplink.ts';
+import { parseIpLink, parseIpRoute, parseTcpdump } from '../../../helpers/parse/index.ts';
 import { readFileSync } from 'node:fs';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url), 'utf8');

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { parseWhoami } from '../../../helpers/parse/whoami.ts';
+import { parseWhoami } from '../../../helpers/parse/index.ts';
 
 test('a traefik/whoami answer (Hostname line as in seed 002 line 219)', () => {
   const body = 'Hostname: webpod-697b545f57-lq7nw\nIP: 127.0.0.1\nIP: ::1\nIP: 172.20.2.6\nRemoteAddr: 172.20.0.204:40372\nGET / HTTP/1.1\nHost: 172.20.2.6\n';
