@@ -1,15 +1,8 @@
 /**
- * Who answered an HTTP request? The lab's backends run traefik/whoami, which prints who it is:
- *
- *   Name: <WHOAMI_NAME, only when set>
- *   Hostname: <pod name>
- *   IP: ...            (one line per address)
- *   RemoteAddr: <client ip:port as the pod saw it>
- *   GET /details/1 HTTP/1.1
- *   Host: ...          (the request headers as received)
- *
- * (traefik/whoami app.go whoamiHandler; the seeds grep `Hostname:` from it.) Pure: answers in, verdicts out.
+ * Who answered an HTTP request? The lab's backends run traefik/whoami, which prints who it is (its body is
+ * read by helpers/parse/whoami.ts parseWhoami). Pure: answers in, verdicts out.
  */
+import { parseWhoami } from '../parse/index.ts';
 import type { Verdict } from './lbipam.ts';
 
 /**
@@ -24,53 +17,6 @@ export interface HttpAnswer {
   headers: Record<string, string>;
   body: string;
   error: string | null;
-}
-
-export interface WhoamiReply {
-  name: string | null;
-  hostname: string;
-  ips: string[];
-  remoteAddr: string | null;
-  method: string | null;
-  /** The request path the backend received (after any proxy). */
-  path: string | null;
-  /** The request headers the backend received, lower-case names. */
-  headers: Record<string, string>;
-}
-
-/** Reads a whoami body; null when the body is not one (no `Hostname:` line). */
-export function parseWhoami(body: string): WhoamiReply | null {
-  const lines = body.split(/\r?\n/);
-  let name: string | null = null;
-  let hostname: string | null = null;
-  let remoteAddr: string | null = null;
-  let method: string | null = null;
-  let path: string | null = null;
-  const ips: string[] = [];
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    if (method === null) {
-      const field = /^(Name|Hostname|IP|RemoteAddr): ?(.*)$/.exec(line);
-      if (field) {
-        const [, key, value = ''] = field;
-        if (key === 'Name') name = value.trim();
-        else if (key === 'Hostname') hostname = value.trim();
-        else if (key === 'IP') ips.push(value.trim());
-        else remoteAddr = value.trim();
-        continue;
-      }
-      const req = /^([A-Z]+) (\S+) HTTP\/\d(?:\.\d)?$/.exec(line.trim());
-      if (req && hostname !== null) {
-        method = req[1] ?? null;
-        path = req[2] ?? null;
-      }
-      continue;
-    }
-    const h = /^([A-Za-z0-9-]+): ?(.*)$/.exec(line);
-    if (h?.[1]) headers[h[1].toLowerCase()] = (h[2] ?? '').trim();
-  }
-  if (hostname === null || hostname === '') return null;
-  return { name, hostname, ips, remoteAddr, method, path, headers };
 }
 
 const no = (why: string): Verdict => ({ ok: false, why, notes: [] });

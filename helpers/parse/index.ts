@@ -14,4 +14,4 @@ export * from './cilium-status.ts';
 export { parseHttpProbeLog, PROBE_LOG_TAG, type HttpProbeLog, type HttpProbeSample } from './http-probe-loop.ts';
 export { parseHubbleFlows, describeFlow, HUBBLE_TRACE_EVENT, type HubbleFlow, type HubbleFlows, type HubbleEndpoint } from './hubble.ts';
 export { parseIpLink, type IpLink } from './iplink.ts';
-export { parseWhoami, type WhoamiAnswer } from './whoami.ts';
+export { parseWhoami, type WhoamiReply } from './whoami.ts';
