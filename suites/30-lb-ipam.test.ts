@@ -8,7 +8,7 @@
  * pool conditions and counts, allocation order not assumed), 1.3 (counts may be blank on 1.18.0-1.18.2).
  */
 import { describe, expect } from 'vitest';
-import { judgeSpread, judgeAnsweredBy, type HttpAnswer } from '../helpers/judge/backends.ts';
+import { judgeSpread, judgeAnsweredBy } from '../helpers/judge/backends.ts';
 import { lbService, loadManifest } from '../helpers/judge/lb-objects.ts';
 import {
   LB_CONFIG,
@@ -21,6 +21,7 @@ import {
   readServiceIpam,
   servicesToFill,
 } from '../helpers/judge/lbipam.ts';
+import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { labTest } from '../helpers/lab.ts';
 import { describeScenario, recordMeasurement, step, attach } from '../helpers/report.ts';
 import { DEADLINE, LbSuite, expectVerdict, httpUrl } from './lb-common.ts';

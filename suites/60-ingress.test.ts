@@ -10,10 +10,10 @@
  * it), 1.2 (synthetic selector labels), 1.5 (IPAMRequestSatisfied).
  */
 import { describe } from 'vitest';
-import type { HttpAnswer } from '../helpers/judge/backends.ts';
 import { INGRESS_CONFIG, classifyEnvoyAnswer, judgeIngressAddress, judgeRouteMiss, judgeRoutedTo, sharedIngressService } from '../helpers/judge/ingress.ts';
 import { ingressHosts, loadManifest, pathIngress, whoamiBackend } from '../helpers/judge/lb-objects.ts';
 import { judgeServiceAssigned, readServiceIpam } from '../helpers/judge/lbipam.ts';
+import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { labTest } from '../helpers/lab.ts';
 import { describeScenario, recordMeasurement, step } from '../helpers/report.ts';
 import { DEADLINE, LbSuite, expectVerdict, httpUrl, refText } from './lb-common.ts';

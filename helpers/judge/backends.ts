@@ -3,23 +3,7 @@
  * read by helpers/parse/whoami.ts parseWhoami). Pure: answers in, verdicts out.
  */
 import { parseWhoami } from '../parse/index.ts';
-import type { Verdict } from './lbipam.ts';
-
-/**
- * The part of a curl result a judge needs: the contract's CurlResult (helpers/probes.ts) has these fields,
- * so a CurlResult can be passed as it is; so can an answer read from curl run inside a pod.
- */
-export interface HttpAnswer {
-  /** An HTTP answer came back (any status). */
-  ok: boolean;
-  status: number | null;
-  /** Lower-case header names. */
-  headers: Record<string, string>;
-  body: string;
-  error: string | null;
-}
-
-const no = (why: string): Verdict => ({ ok: false, why, notes: [] });
+import { no, yes, type HttpAnswer, type Verdict } from './types.ts';
 
 function preview(body: string): string {
   const flat = body.replace(/\s+/g, ' ').trim();
@@ -63,7 +47,7 @@ export function judgeAnsweredBy(a: HttpAnswer, want: BackendExpectation & { path
   if (want.path !== undefined && who.path !== want.path) {
     return no(`expected ${want.label} to receive ${want.path}; it received ${who.path ?? '(no request line)'}`);
   }
-  return { ok: true, why: `${seen}${who.path ? ` for ${who.method ?? 'GET'} ${who.path}` : ''}`, notes: [] };
+  return yes(`${seen}${who.path ? ` for ${who.method ?? 'GET'} ${who.path}` : ''}`);
 }
 
 export interface Spread extends Verdict {
@@ -82,7 +66,7 @@ export function judgeSpread(answers: readonly HttpAnswer[], want: { label: strin
   answers.forEach((a, i) => {
     const v = judgeAnsweredBy(a, { label: want.label, hostnames: want.hostnames });
     if (!v.ok) {
-      failures.push(`#${i + 1}: ${v.why}`);
+      failures.push(`#${i + 1}: ${v.explanation}`);
       return;
     }
     const host = parseWhoami(a.body)?.hostname ?? '?';
@@ -94,13 +78,13 @@ export function judgeSpread(answers: readonly HttpAnswer[], want: { label: strin
     .join(', ');
   const distinct = Object.keys(counts).length;
   const summary = `${answers.length} requests: ${tally || 'no backend answered'}; ${failures.length} failed`;
-  if (answers.length === 0) return { ok: false, why: 'no requests were made', notes: [], counts, failed: 0 };
+  if (answers.length === 0) return { ok: false, explanation: 'no requests were made', notes: [], counts, failed: 0 };
   if (failures.length > 0) {
     const shown = failures.slice(0, 3).join('; ');
-    return { ok: false, why: `${summary} (${shown}${failures.length > 3 ? '; …' : ''})`, notes: [], counts, failed: failures.length };
+    return { ok: false, explanation: `${summary} (${shown}${failures.length > 3 ? '; …' : ''})`, notes: [], counts, failed: failures.length };
   }
   if (distinct < want.minDistinct) {
-    return { ok: false, why: `${summary}: expected at least ${want.minDistinct} different ${want.label} pods to answer`, notes: [], counts, failed: 0 };
+    return { ok: false, explanation: `${summary}: expected at least ${want.minDistinct} different ${want.label} pods to answer`, notes: [], counts, failed: 0 };
   }
-  return { ok: true, why: summary, notes: [], counts, failed: 0 };
+  return { ok: true, explanation: summary, notes: [], counts, failed: 0 };
 }
