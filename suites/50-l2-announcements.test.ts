@@ -30,6 +30,7 @@ import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/probes.ts';
 import { attach, attachOnFailure, describeScenario, step } from '../helpers/report.ts';
 import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
 import { kubeNodes, lbPoolAddresses } from '../helpers/topology.ts';
+import { expectVerdict } from './verdict.ts';
 
 const SERVICE = 'webpod-l2';
 const scenario = (story: string, severity: 'critical' | 'normal' = 'critical') =>
@@ -47,7 +48,7 @@ interface Arranged {
 async function currentHolder(lab: Lab, a: Arranged): Promise<string> {
   const { state } = await step(`read Lease kube-system/${a.leaseName}`, () => readLease(lab, a.leaseName));
   const v = judgeLeaseHolder({ leaseName: a.leaseName, lease: state, candidates: a.candidates.map((c) => c.node) });
-  expect(v.ok, v.explanation).toBe(true);
+  await expectVerdict(`Lease ${a.leaseName} held by a selected node`, v);
   return v.holder!;
 }
 
@@ -127,11 +128,12 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     });
     const arp = await step(`arping ${a.ip} from the router on ${a.routerIface}`, () => arpingFrom(lab.ssh, { from: routerName(lab), iface: a.routerIface, target: a.ip, count: 3 }));
     const v = judgeArpAnswer({ ip: a.ip, arping: arp.result, holder, nodeMacs });
-    if (!v.ok) {
-      await attach('arping output (router)', `${arp.raw.stdout}\n${arp.raw.stderr}`);
-      await attach('node MACs', nodeMacs, 'json');
-    }
-    expect(v.ok, v.explanation).toBe(true);
+    await expectVerdict(`ARP for ${a.ip} answered by the holder ${holder} only`, v, {
+      evidence: [
+        { name: 'arping output (router)', content: `${arp.raw.stdout}\n${arp.raw.stderr}` },
+        { name: 'node MACs', content: nodeMacs, type: 'json' },
+      ],
+    });
   });
 
   test('HTTP to the LB IP from the router answers, and the router\'s neighbour table maps the IP to the holder\'s MAC', async ({ lab }) => {
@@ -150,8 +152,8 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
       await attach('curl output (router)', `${answer.raw.stdout}\n${answer.raw.stderr}`);
       await attach('neighbour entry (router)', entry ?? 'none', 'json');
     }
-    expect(http.ok, http.explanation).toBe(true);
-    expect(neigh.ok, neigh.explanation).toBe(true);
+    await expectVerdict(`HTTP ${url} from the router`, http);
+    await expectVerdict(`the router's neighbour entry for ${a.ip}`, neigh);
   });
 
   test('the holder\'s agent lists the LB IP on eth1 in its l2-announce table; the other agents do not', async ({ lab }) => {
@@ -168,7 +170,6 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     // VERIFY: seed 002 printed the row on k8s-ctr while the lease named k8s-w1 (see test/fixtures/seeds/002-l2/README.md);
     // Cilium's code removes the rows on every non-leader, which is what this asserts.
     const v = judgeAnnounceTables({ ip: a.ip, iface, holder, tables });
-    if (!v.ok) await attach('l2-announce tables', tables, 'json');
-    expect(v.ok, v.explanation).toBe(true);
+    await expectVerdict(`only ${holder} lists ${a.ip} in its l2-announce table`, v, { evidence: [{ name: 'l2-announce tables', content: tables, type: 'json' }] });
   });
 });

@@ -7,7 +7,6 @@
  * No decisions here: every yes/no comes from helpers/judge/*, every parse from helpers/parse.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { expect } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { runningCilium } from '../helpers/cilium.ts';
 import { describeAnswer } from '../helpers/judge/backends.ts';
@@ -311,16 +310,6 @@ export class LbSuite {
     const pods = await this.lab.kube.list('v1', 'Pod', { namespace: this.namespace, labelSelector: WEBPOD_SELECTOR });
     return pods.map((p) => p.metadata?.name ?? '').filter((n) => n !== '');
   }
-}
-
-/**
- * Asserts a judge's verdict: its notes (things tolerated on purpose) are attached; when it says no, `evidence`
- * (e.g. the HTTP answer: status, headers, body, curl's error) is attached before the test fails with the judge's words.
- */
-export async function expectVerdict(v: Verdict, evidence?: { name: string; content: string | object }): Promise<void> {
-  for (const note of v.notes ?? []) await attach('noted (tolerated)', note, 'text');
-  if (!v.ok && evidence) await attach(evidence.name, evidence.content);
-  expect(v.ok, v.explanation).toBe(true);
 }
 
 /** `http://<ip>[:port]<path>`. */
