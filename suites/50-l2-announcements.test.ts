@@ -10,7 +10,7 @@
  * name, only selected nodes compete (2.3); interface regexes unanchored, hence ^eth1$ (2.2); only the holder has
  * l2-announce rows (2.5); one node answers per IP (2.6); needs kubeProxyReplacement (2.1, suites/plan.ts).
  */
-import { describe, expect } from 'vitest';
+import { describe } from 'vitest';
 import {
   judgeAnnounceTables,
   judgeArpAnswer,
@@ -28,8 +28,8 @@ import { withPolicyNodes } from '../helpers/l2-objects.ts';
 import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab.ts';
 import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/probes.ts';
 import { attach, attachOnFailure, describeScenario, step } from '../helpers/report.ts';
-import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
-import { kubeNodes, lbPoolAddresses } from '../helpers/topology.ts';
+import { kubeNodes } from '../helpers/topology.ts';
+import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './l2-steps.ts';
 import { expectVerdict } from './verdict.ts';
 
 const SERVICE = 'webpod-l2';
@@ -63,50 +63,25 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     const { iface: routerIface } = routerOnLbSubnet(t);
     objects = new SuiteObjects(lab);
     const o = objects;
-    const ip = await step('give webpod a LoadBalancer IP from the run\'s L2 pool', async () => {
-      await o.apply('l2-pool.yaml', { name: 'l2', start: t.lbPool.start, stop: t.lbPool.stop, service: SERVICE });
-      await o.apply('l2-service.yaml', { name: SERVICE, backend: 'webpod' });
-      return lab.kube.waitServiceLbIp(lab.namespace, SERVICE, 120_000);
-    });
-    expect(lbPoolAddresses(t), `the LB IP ${ip} comes from the topology's pool`).toContain(ip);
+    const ip = await lbIpFromPool(lab, o, { stepName: 'give webpod a LoadBalancer IP from the run\'s L2 pool', pool: 'l2', service: SERVICE, backend: 'webpod' });
     await step(`announce it from ${candidates.map((c) => c.node).join(' and ')} on ${[...new Set(candidates.map((c) => c.iface))].join(', ')}`, () =>
       o.apply('l2-policy.yaml', { name: 'l2', service: SERVICE }, (p) => withPolicyNodes(p, { nodes: candidates.map((c) => c.node), interfaces: candidates.map((c) => c.iface) })),
     );
     const leaseName = l2LeaseName(lab.namespace, SERVICE);
-    // VERIFY: the first holder is elected within seconds (retryPeriod 2 s by default); 60 s is generous.
-    // No holder in time is Cilium's failure, not the lab's: it is asserted, with what was seen last.
-    const elected = await pollUntil(
-      `a selected node to hold Lease kube-system/${leaseName}`,
-      async () => {
-        const { state } = await readLease(lab, leaseName);
-        const v = judgeLeaseHolder({ leaseName, lease: state, candidates: candidates.map((c) => c.node) });
-        return v.ok ? { done: true, value: v.explanation } : { done: false, seen: v.explanation };
-      },
-      { timeoutMs: 60_000, intervalMs: 1_000 },
-    ).catch(async (err: unknown) => {
-      if (!(err instanceof WaitTimeoutError)) throw err;
-      await attach('L2 objects', await o.dump(), 'yaml');
-      expect.fail(`no selected node took Lease kube-system/${leaseName} within 60 s: ${err.lastSeen}`);
-    });
-    await attach('lease holder', elected);
+    const elected = await waitLeaseHolder(lab, o, { leaseName, candidates: candidates.map((c) => c.node), who: 'selected node', objectsName: 'L2 objects' });
+    await attach('lease holder', elected.explanation);
     arranged.value = { ip, leaseName, candidates, routerIface };
   });
 
   test.afterAll(async () => {
-    if (!objects) return;
-    const o = objects;
-    await step('remove the run\'s L2 policy, service and pool', async () => {
-      const deleted = await o.removeAll();
-      await attach('deleted objects', deleted.join('\n') || '(nothing left to delete)');
-    });
+    await removeSuiteObjects(objects, 'L2 policy, service and pool');
   });
 
   /** The arranged service; on failure, the test also gets the suite's objects and the lease as YAML. */
   const need = (lab: Lab): Arranged => {
     if (!arranged.value) throw new Error('the L2 service was not set up (see beforeAll)');
     const a = arranged.value;
-    attachOnFailure('L2 pool, service and policy', () => objects?.dump() ?? 'none', { type: 'yaml' });
-    attachOnFailure(`Lease ${a.leaseName}`, async () => (await readLease(lab, a.leaseName)).yaml, { type: 'yaml' });
+    attachL2StateOnFailure(lab, objects, { objectsName: 'L2 pool, service and policy', leaseName: a.leaseName });
     return a;
   };
 

@@ -45,9 +45,9 @@ import { withBackendsAvoiding, withPolicyNodes } from '../helpers/l2-objects.ts'
 import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab.ts';
 import type { HttpProbeLog } from '../helpers/parse/index.ts';
 import { arpingFrom, curlFrom, macOf } from '../helpers/probes.ts';
-import { attach, attachOnFailure, describeScenario, recordMeasurement, step } from '../helpers/report.ts';
+import { attach, describeScenario, recordMeasurement, step } from '../helpers/report.ts';
 import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
-import { lbPoolAddresses } from '../helpers/topology.ts';
+import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './l2-steps.ts';
 import { expectVerdict } from './verdict.ts';
 
 const SERVICE = 'l2-failover';
@@ -119,32 +119,15 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
 
     objects = new SuiteObjects(lab);
     const o = objects;
-    const ip = await step('give the failover service a LoadBalancer IP from the run\'s pool', async () => {
-      await o.apply('l2-pool.yaml', { name: 'l2-failover', start: t.lbPool.start, stop: t.lbPool.stop, service: SERVICE });
-      await o.apply('l2-service.yaml', { name: SERVICE, backend: BACKEND });
-      return lab.kube.waitServiceLbIp(lab.namespace, SERVICE, 120_000);
-    });
-    expect(lbPoolAddresses(t), `the LB IP ${ip} comes from the topology's pool`).toContain(ip);
+    const ip = await lbIpFromPool(lab, o, { stepName: 'give the failover service a LoadBalancer IP from the run\'s pool', pool: 'l2-failover', service: SERVICE, backend: BACKEND });
 
     const leaseName = l2LeaseName(lab.namespace, SERVICE);
     const policy = (nodes: string[]) => o.apply('l2-policy.yaml', { name: 'l2-failover', service: SERVICE }, (p) => withPolicyNodes(p, { nodes, interfaces: candidates.map((c) => c.iface) }));
     const holder = await step(`announce from ${plan.arrangeNodes.join(', ')} only, so a worker holds the lease (never reboot the control plane)`, async () => {
       await policy(plan.arrangeNodes);
       // No holder in time is Cilium's failure (asserted with what was seen), not a lab timeout.
-      const h = await pollUntil(
-        `a worker (${plan.arrangeNodes.join(', ')}) to hold Lease kube-system/${leaseName}`,
-        async () => {
-          const { state } = await readLease(lab, leaseName);
-          const v = judgeLeaseHolder({ leaseName, lease: state, candidates: plan.arrangeNodes });
-          return v.ok ? { done: true, value: v.holder! } : { done: false, seen: v.explanation };
-        },
-        { timeoutMs: 60_000, intervalMs: 1_000 },
-      ).catch(async (err: unknown) => {
-        if (!(err instanceof WaitTimeoutError)) throw err;
-        await attach('failover objects', await o.dump(), 'yaml');
-        expect.fail(`no worker took Lease kube-system/${leaseName} within 60 s: ${err.lastSeen}`);
-      });
-      return h;
+      const elected = await waitLeaseHolder(lab, o, { leaseName, candidates: plan.arrangeNodes, who: 'worker', objectsName: 'failover objects' });
+      return elected.holder!;
     });
     await expectVerdict(`reboot target ${holder}`, judgeRebootTarget(plan, holder));
 
@@ -186,13 +169,7 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
         await attach(`${r.node} did not come back`, (err as Error).message);
       });
     }
-    if (objects) {
-      const o = objects;
-      await step('remove the run\'s failover policy, backends, service and pool', async () => {
-        const deleted = await o.removeAll();
-        await attach('deleted objects', deleted.join('\n') || '(nothing left to delete)');
-      });
-    }
+    await removeSuiteObjects(objects, 'failover policy, backends, service and pool');
   });
 
   /** The arranged service (or a skip with the reason there is none); on failure the test gets the objects and lease YAML. */
@@ -200,8 +177,7 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     if (skipReason) ctx.skip(skipReason);
     if (!arranged) throw new Error('the failover service was not set up (see beforeAll)');
     const a = arranged;
-    attachOnFailure('failover pool, service, policy and backends', () => objects?.dump() ?? 'none', { type: 'yaml' });
-    attachOnFailure(`Lease ${a.leaseName}`, async () => (await readLease(lab, a.leaseName)).yaml, { type: 'yaml' });
+    attachL2StateOnFailure(lab, objects, { objectsName: 'failover pool, service, policy and backends', leaseName: a.leaseName });
     return a;
   };
 
