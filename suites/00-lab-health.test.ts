@@ -40,8 +40,7 @@ describe('Lab health', () => {
     await describeScenario({ epic: 'Lab', feature: 'Lab health', story: 'every Kubernetes node is Ready', severity: 'blocker' });
     const nodes = await step('read the Kubernetes nodes', async () => (await lab.kube.core.listNode()).items);
     const v = judgeNodesReady(kubeNodes(lab.topology).map((n) => n.name), nodes);
-    if (!v.ok) await attach('nodes', nodes, 'yaml');
-    await expectVerdict('nodes Ready', v);
+    await expectVerdict('nodes Ready', v, { evidence: [{ name: 'nodes', content: nodes, type: 'yaml' }] });
   });
 
   test('one healthy Cilium agent runs on each node, and the versions running are recorded', async ({ lab }) => {
@@ -50,6 +49,7 @@ describe('Lab health', () => {
     const expected = kubeNodes(lab.topology).map((n) => n.name);
     const agents = cilium.agents.map((a) => ({ node: a.node, pod: a.pod, healthy: a.healthy }));
     const v = judgeAgentsPerNode(expected, agents);
+    // Attached now, not as evidence below: the reads that follow may fail before the verdict is asserted.
     if (!v.ok) await attach('agents (cilium-dbg status)', cilium.agents.map((a) => ({ node: a.node, pod: a.pod, healthy: a.healthy, status: a.raw })), 'json');
 
     const kubernetes = await step('read the Kubernetes server version', async () => (await lab.kube.kc.makeApiClient(VersionApi).getCode()).gitVersion);

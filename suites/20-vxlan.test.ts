@@ -33,8 +33,7 @@ import {
 } from '../helpers/judge/routing.ts';
 import type { Verdict } from '../helpers/judge/types.ts';
 import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
-import { parseHubbleFlows } from '../helpers/parse/hubble.ts';
-import { parseIpLink } from '../helpers/parse/iplink.ts';
+import { parseHubbleFlows, parseIpLink } from '../helpers/parse/index.ts';
 import { routesOn, withCapture } from '../helpers/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report.ts';
 import { WaitTimeoutError, pollUntil } from '../helpers/retry.ts';

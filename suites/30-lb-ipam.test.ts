@@ -8,7 +8,7 @@
  * pool conditions and counts, allocation order not assumed), 1.3 (counts may be blank on 1.18.0-1.18.2).
  */
 import { describe, expect } from 'vitest';
-import { judgeSpread, judgeAnsweredBy, type HttpAnswer } from '../helpers/judge/backends.ts';
+import { judgeSpread, judgeAnsweredBy } from '../helpers/judge/backends.ts';
 import { lbService, loadManifest } from '../helpers/judge/lb-objects.ts';
 import {
   LB_CONFIG,
@@ -21,9 +21,11 @@ import {
   readServiceIpam,
   servicesToFill,
 } from '../helpers/judge/lbipam.ts';
+import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { labTest } from '../helpers/lab.ts';
 import { describeScenario, recordMeasurement, step, attach } from '../helpers/report.ts';
-import { DEADLINE, LbSuite, expectVerdict, httpUrl } from './lb-common.ts';
+import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
+import { expectVerdict } from './verdict.ts';
 
 const s = new LbSuite('lbipam');
 const svcTemplate = loadManifest('lbipam-service.yaml');
@@ -59,7 +61,7 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     const v = await step(`read pool ${s.poolName}: CONFLICTING False, IPS AVAILABLE ${s.block.length - held.length} of ${s.block.length}`, () =>
       s.waitPool({ total: s.block.length, available: s.block.length - held.length }),
     );
-    await expectVerdict(v);
+    await expectVerdict(`pool ${s.poolName}`, v);
   });
 
   labTest('webpod as type LoadBalancer gets an IP from the block, IPAMRequestSatisfied True', async ({ lab }) => {
@@ -72,7 +74,7 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     const v = await step(`wait for ${WEB} to get an IP of ${s.block[0]}-${s.block.at(-1)} with IPAMRequestSatisfied True/satisfied`, () =>
       s.waitService(WEB, 'to get an IP from the pool', (o) => judgeServiceAssigned(o, { block: s.block })),
     );
-    await expectVerdict(v);
+    await expectVerdict(`${WEB} gets an IP from the pool`, v);
     const svc = await lab.kube.read({ apiVersion: 'v1', kind: 'Service', namespace: s.namespace, name: WEB });
     state.webIp = readServiceIpam(svc).ips[0];
   });
@@ -88,10 +90,10 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     const ready = await step(`curl ${url} from ${s.routerName} until it answers (L2 announcement: lease, then ARP)`, () =>
       s.waitHttpReady(`an HTTP answer from ${url} on ${s.routerName}`, () => s.curlFromRouter(url), (a) => a.ok, DEADLINE.firstAnswerMs),
     );
-    await expectVerdict(ready);
+    await expectVerdict(`first HTTP answer from ${url}`, ready);
     await recordMeasurement('first HTTP answer on the LB IP after assignment', ready.ms, 'ms');
     const first = await step(`curl ${url} from ${s.routerName}`, () => s.curlFromRouter(url));
-    await expectVerdict(judgeAnsweredBy(first, { label: 'webpod', hostnames: pods }), { name: `answer from ${url}`, content: first });
+    await expectVerdict(`webpod answers ${url}`, judgeAnsweredBy(first, { label: 'webpod', hostnames: pods }), { evidence: [{ name: `answer from ${url}`, content: first }] });
 
     const answers = await step(`send ${BURST.requests} requests to ${url} from ${s.routerName} (at most ${BURST.deadlineMs / 1000} s)`, async () => {
       const until = Date.now() + BURST.deadlineMs;
@@ -103,7 +105,9 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     const spread = judgeSpread(answers, { label: 'webpod', hostnames: pods, minDistinct: 2 });
     await attach('answers per webpod pod', spread.counts);
     await recordMeasurement('webpod pods reached by the burst', Object.keys(spread.counts).length, 'pods');
-    await expectVerdict(spread, { name: 'the burst answers', content: answers.map((a) => ({ status: a.status, error: a.error, body: a.body.split('\n').slice(0, 2).join(' | ') })) });
+    await expectVerdict('the burst is spread over the webpod pods', spread, {
+      evidence: [{ name: 'the burst answers', content: answers.map((a) => ({ status: a.status, error: a.error, body: a.body.split('\n').slice(0, 2).join(' | ') })) }],
+    });
   });
 
   labTest('requesting a specific IP of the block by annotation moves the service to it', async ({ lab }) => {
@@ -117,17 +121,17 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     const v = await step(`wait for ${WEB} to hold ${target} only, IPAMRequestSatisfied True/satisfied`, () =>
       s.waitService(WEB, `to move to ${target}`, (o) => judgeServiceAssigned(o, { block: s.block, wantIp: target })),
     );
-    await expectVerdict(v);
+    await expectVerdict(`${WEB} moves to ${target}`, v);
     state.webIp = target;
     if (s.routerName) {
       const url = httpUrl(target);
       const ready = await step(`curl ${url} from ${s.routerName} until it answers`, () =>
         s.waitHttpReady(`an HTTP answer from ${url} on ${s.routerName}`, () => s.curlFromRouter(url), (a) => a.ok, DEADLINE.firstAnswerMs),
       );
-      await expectVerdict(ready);
+      await expectVerdict(`first HTTP answer from ${url}`, ready);
       const pods = await s.webpodNames();
       const a = await step(`curl ${url} from ${s.routerName}`, () => s.curlFromRouter(url));
-      await expectVerdict(judgeAnsweredBy(a, { label: 'webpod', hostnames: pods }), { name: `answer from ${url}`, content: a });
+      await expectVerdict(`webpod answers ${url}`, judgeAnsweredBy(a, { label: 'webpod', hostnames: pods }), { evidence: [{ name: `answer from ${url}`, content: a }] });
     }
   });
 
@@ -145,7 +149,7 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     const v = await step(`wait for ${name}: no IP, IPAMRequestSatisfied False/no_pool`, () =>
       s.waitService(name, 'to be refused with no_pool', (o) => judgeServiceRefused(o, { reason: REASON.noPool })),
     );
-    await expectVerdict(v);
+    await expectVerdict(`${name} is refused with no_pool`, v);
   });
 
   labTest('when the pool is exhausted the next service reports out_of_ips; the extra services are removed afterwards', async ({ lab }) => {
@@ -161,13 +165,13 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
         const verdicts = await Promise.all(
           fillers.map((f) => s.waitService(f.metadata?.name ?? '?', 'to get an IP from the pool', (o) => judgeServiceAssigned(o, { block: s.block }))),
         );
-        for (const v of verdicts) await expectVerdict(v);
+        for (const [i, v] of verdicts.entries()) await expectVerdict(`${fillers[i]?.metadata?.name ?? '?'} gets an IP from the pool`, v);
       });
       await step('create lb-one-too-many', () => s.create(extra));
       const v = await step('wait for lb-one-too-many: no IP, IPAMRequestSatisfied False/out_of_ips', () =>
         s.waitService('lb-one-too-many', 'to be refused with out_of_ips', (o) => judgeServiceRefused(o, { reason: REASON.outOfIps })),
       );
-      await expectVerdict(v);
+      await expectVerdict('lb-one-too-many is refused with out_of_ips', v);
     } finally {
       const removed = await step(`remove the ${n + 1} extra services and check they are gone`, () => s.remove([...fillers, extra]));
       await attach('removed', removed.join('\n'), 'text');

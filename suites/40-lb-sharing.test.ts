@@ -21,7 +21,8 @@ import {
 } from '../helpers/judge/lbipam.ts';
 import { labTest } from '../helpers/lab.ts';
 import { describeScenario, step } from '../helpers/report.ts';
-import { DEADLINE, LbSuite, expectVerdict, httpUrl } from './lb-common.ts';
+import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
+import { expectVerdict } from './verdict.ts';
 
 const s = new LbSuite('sharing');
 const svcTemplate = loadManifest('lbipam-service.yaml');
@@ -49,7 +50,7 @@ const scenario = (story: string, severity: 'critical' | 'normal' = 'normal') =>
 async function expectSharersUndisturbed(ip: string): Promise<void> {
   for (const sh of SHARERS) {
     const v = await s.waitService(sh.name, `to still hold ${ip}`, (o) => judgeServiceAssigned(o, { block: s.block, wantIp: ip }));
-    await expectVerdict(v);
+    await expectVerdict(`${sh.name} still holds ${ip}`, v);
   }
 }
 
@@ -66,7 +67,7 @@ async function expectRefused(o: { name: string; port: number; sharingKey?: strin
   const v = await step(`wait for ${o.name}: no IP, IPAMRequestSatisfied False/${o.want.reason}${o.want.message ? `, message naming ${o.cause}` : ''}`, () =>
     s.waitService(o.name, `to be refused with ${o.want.reason}`, (obj) => judgeServiceRefused(obj, o.want)),
   );
-  await expectVerdict(v);
+  await expectVerdict(`${o.name} is refused with ${o.want.reason}`, v);
   await step('check the sharers still hold the IP', () => expectSharersUndisturbed(ip));
 }
 
@@ -91,7 +92,7 @@ describe('LB IP sharing: services with one sharing key share one IP on different
       const v = await step(`wait for ${sh.name} to hold ${ip}, IPAMRequestSatisfied True/satisfied`, () =>
         s.waitService(sh.name, `to hold ${ip}`, (o) => judgeServiceAssigned(o, { block: s.block, wantIp: ip })),
       );
-      await expectVerdict(v);
+      await expectVerdict(`${sh.name} holds ${ip}`, v);
     }
     state.ip = ip;
     state.key = key;
@@ -103,9 +104,9 @@ describe('LB IP sharing: services with one sharing key share one IP on different
       const ready = await step(`curl ${url} from ${s.routerName} until it answers`, () =>
         s.waitHttpReady(`an HTTP answer from ${url} on ${s.routerName}`, () => s.curlFromRouter(url), (a) => a.ok, DEADLINE.firstAnswerMs),
       );
-      await expectVerdict(ready);
+      await expectVerdict(`first HTTP answer from ${url}`, ready);
       const a = await step(`curl ${url} from ${s.routerName}: ${sh.name} answers on its own port`, () => s.curlFromRouter(url));
-      await expectVerdict(judgeAnsweredBy(a, { label: `webpod behind ${sh.name}`, hostnames: pods }), { name: `answer from ${url}`, content: a });
+      await expectVerdict(`${sh.name} answers on port ${sh.port}`, judgeAnsweredBy(a, { label: `webpod behind ${sh.name}`, hostnames: pods }), { evidence: [{ name: `answer from ${url}`, content: a }] });
     }
   });
 

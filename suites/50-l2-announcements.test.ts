@@ -10,7 +10,7 @@
  * name, only selected nodes compete (2.3); interface regexes unanchored, hence ^eth1$ (2.2); only the holder has
  * l2-announce rows (2.5); one node answers per IP (2.6); needs kubeProxyReplacement (2.1, suites/plan.ts).
  */
-import { describe, expect } from 'vitest';
+import { describe } from 'vitest';
 import {
   judgeAnnounceTables,
   judgeArpAnswer,
@@ -28,8 +28,9 @@ import { withPolicyNodes } from '../helpers/l2-objects.ts';
 import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab.ts';
 import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/probes.ts';
 import { attach, attachOnFailure, describeScenario, step } from '../helpers/report.ts';
-import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
-import { kubeNodes, lbPoolAddresses } from '../helpers/topology.ts';
+import { kubeNodes } from '../helpers/topology.ts';
+import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './l2-steps.ts';
+import { expectVerdict } from './verdict.ts';
 
 const SERVICE = 'webpod-l2';
 const scenario = (story: string, severity: 'critical' | 'normal' = 'critical') =>
@@ -47,7 +48,7 @@ interface Arranged {
 async function currentHolder(lab: Lab, a: Arranged): Promise<string> {
   const { state } = await step(`read Lease kube-system/${a.leaseName}`, () => readLease(lab, a.leaseName));
   const v = judgeLeaseHolder({ leaseName: a.leaseName, lease: state, candidates: a.candidates.map((c) => c.node) });
-  expect(v.ok, v.explanation).toBe(true);
+  await expectVerdict(`Lease ${a.leaseName} held by a selected node`, v);
   return v.holder!;
 }
 
@@ -62,50 +63,25 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     const { iface: routerIface } = routerOnLbSubnet(t);
     objects = new SuiteObjects(lab);
     const o = objects;
-    const ip = await step('give webpod a LoadBalancer IP from the run\'s L2 pool', async () => {
-      await o.apply('l2-pool.yaml', { name: 'l2', start: t.lbPool.start, stop: t.lbPool.stop, service: SERVICE });
-      await o.apply('l2-service.yaml', { name: SERVICE, backend: 'webpod' });
-      return lab.kube.waitServiceLbIp(lab.namespace, SERVICE, 120_000);
-    });
-    expect(lbPoolAddresses(t), `the LB IP ${ip} comes from the topology's pool`).toContain(ip);
+    const ip = await lbIpFromPool(lab, o, { stepName: 'give webpod a LoadBalancer IP from the run\'s L2 pool', pool: 'l2', service: SERVICE, backend: 'webpod' });
     await step(`announce it from ${candidates.map((c) => c.node).join(' and ')} on ${[...new Set(candidates.map((c) => c.iface))].join(', ')}`, () =>
       o.apply('l2-policy.yaml', { name: 'l2', service: SERVICE }, (p) => withPolicyNodes(p, { nodes: candidates.map((c) => c.node), interfaces: candidates.map((c) => c.iface) })),
     );
     const leaseName = l2LeaseName(lab.namespace, SERVICE);
-    // VERIFY: the first holder is elected within seconds (retryPeriod 2 s by default); 60 s is generous.
-    // No holder in time is Cilium's failure, not the lab's: it is asserted, with what was seen last.
-    const elected = await pollUntil(
-      `a selected node to hold Lease kube-system/${leaseName}`,
-      async () => {
-        const { state } = await readLease(lab, leaseName);
-        const v = judgeLeaseHolder({ leaseName, lease: state, candidates: candidates.map((c) => c.node) });
-        return v.ok ? { done: true, value: v.explanation } : { done: false, seen: v.explanation };
-      },
-      { timeoutMs: 60_000, intervalMs: 1_000 },
-    ).catch(async (err: unknown) => {
-      if (!(err instanceof WaitTimeoutError)) throw err;
-      await attach('L2 objects', await o.dump(), 'yaml');
-      expect.fail(`no selected node took Lease kube-system/${leaseName} within 60 s: ${err.lastSeen}`);
-    });
-    await attach('lease holder', elected);
+    const elected = await waitLeaseHolder(lab, o, { leaseName, candidates: candidates.map((c) => c.node), who: 'selected node', objectsName: 'L2 objects' });
+    await attach('lease holder', elected.explanation);
     arranged.value = { ip, leaseName, candidates, routerIface };
   });
 
   test.afterAll(async () => {
-    if (!objects) return;
-    const o = objects;
-    await step('remove the run\'s L2 policy, service and pool', async () => {
-      const deleted = await o.removeAll();
-      await attach('deleted objects', deleted.join('\n') || '(nothing left to delete)');
-    });
+    await removeSuiteObjects(objects, 'L2 policy, service and pool');
   });
 
   /** The arranged service; on failure, the test also gets the suite's objects and the lease as YAML. */
   const need = (lab: Lab): Arranged => {
     if (!arranged.value) throw new Error('the L2 service was not set up (see beforeAll)');
     const a = arranged.value;
-    attachOnFailure('L2 pool, service and policy', () => objects?.dump() ?? 'none', { type: 'yaml' });
-    attachOnFailure(`Lease ${a.leaseName}`, async () => (await readLease(lab, a.leaseName)).yaml, { type: 'yaml' });
+    attachL2StateOnFailure(lab, objects, { objectsName: 'L2 pool, service and policy', leaseName: a.leaseName });
     return a;
   };
 
@@ -127,11 +103,12 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     });
     const arp = await step(`arping ${a.ip} from the router on ${a.routerIface}`, () => arpingFrom(lab.ssh, { from: routerName(lab), iface: a.routerIface, target: a.ip, count: 3 }));
     const v = judgeArpAnswer({ ip: a.ip, arping: arp.result, holder, nodeMacs });
-    if (!v.ok) {
-      await attach('arping output (router)', `${arp.raw.stdout}\n${arp.raw.stderr}`);
-      await attach('node MACs', nodeMacs, 'json');
-    }
-    expect(v.ok, v.explanation).toBe(true);
+    await expectVerdict(`ARP for ${a.ip} answered by the holder ${holder} only`, v, {
+      evidence: [
+        { name: 'arping output (router)', content: `${arp.raw.stdout}\n${arp.raw.stderr}` },
+        { name: 'node MACs', content: nodeMacs, type: 'json' },
+      ],
+    });
   });
 
   test('HTTP to the LB IP from the router answers, and the router\'s neighbour table maps the IP to the holder\'s MAC', async ({ lab }) => {
@@ -150,8 +127,8 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
       await attach('curl output (router)', `${answer.raw.stdout}\n${answer.raw.stderr}`);
       await attach('neighbour entry (router)', entry ?? 'none', 'json');
     }
-    expect(http.ok, http.explanation).toBe(true);
-    expect(neigh.ok, neigh.explanation).toBe(true);
+    await expectVerdict(`HTTP ${url} from the router`, http);
+    await expectVerdict(`the router's neighbour entry for ${a.ip}`, neigh);
   });
 
   test('the holder\'s agent lists the LB IP on eth1 in its l2-announce table; the other agents do not', async ({ lab }) => {
@@ -168,7 +145,6 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     // VERIFY: seed 002 printed the row on k8s-ctr while the lease named k8s-w1 (see test/fixtures/seeds/002-l2/README.md);
     // Cilium's code removes the rows on every non-leader, which is what this asserts.
     const v = judgeAnnounceTables({ ip: a.ip, iface, holder, tables });
-    if (!v.ok) await attach('l2-announce tables', tables, 'json');
-    expect(v.ok, v.explanation).toBe(true);
+    await expectVerdict(`only ${holder} lists ${a.ip} in its l2-announce table`, v, { evidence: [{ name: 'l2-announce tables', content: tables, type: 'json' }] });
   });
 });

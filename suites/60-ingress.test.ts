@@ -10,13 +10,14 @@
  * it), 1.2 (synthetic selector labels), 1.5 (IPAMRequestSatisfied).
  */
 import { describe } from 'vitest';
-import type { HttpAnswer } from '../helpers/judge/backends.ts';
 import { INGRESS_CONFIG, classifyEnvoyAnswer, judgeIngressAddress, judgeRouteMiss, judgeRoutedTo, sharedIngressService } from '../helpers/judge/ingress.ts';
 import { ingressHosts, loadManifest, pathIngress, whoamiBackend } from '../helpers/judge/lb-objects.ts';
 import { judgeServiceAssigned, readServiceIpam } from '../helpers/judge/lbipam.ts';
+import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { labTest } from '../helpers/lab.ts';
 import { describeScenario, recordMeasurement, step } from '../helpers/report.ts';
-import { DEADLINE, LbSuite, expectVerdict, httpUrl, refText } from './lb-common.ts';
+import { DEADLINE, LbSuite, httpUrl, refText } from './lb-common.ts';
+import { expectVerdict } from './verdict.ts';
 
 const s = new LbSuite('ingress');
 /** The seed's bookinfo roles, played by whoami: `/` goes to productpage, `/details` to details. */
@@ -93,14 +94,14 @@ describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBala
     const v = await step(`wait for ${shared.namespace}/${shared.name} to get an IP of ${s.block[0]}-${s.block.at(-1)}, IPAMRequestSatisfied True/satisfied`, () =>
       s.waitService(shared.name, 'to get an IP from the pool', (o) => judgeServiceAssigned(o, { block: s.block }), shared.namespace),
     );
-    await expectVerdict(v);
+    await expectVerdict(`${shared.namespace}/${shared.name} gets an IP from the pool`, v);
     const svc = await lab.kube.read({ apiVersion: 'v1', kind: 'Service', ...shared });
     const ip = readServiceIpam(svc).ips[0];
     state.ip = ip;
     const shown = await step(`wait for Ingress ${INGRESS} to show ADDRESS ${ip ?? '?'}`, () =>
       s.waitVerdict(`${refText(ingRef)} to show the address ${ip ?? '?'}`, ingRef, (o) => judgeIngressAddress(o, ip ?? '(none)'), DEADLINE.ingressMs),
     );
-    await expectVerdict(shown);
+    await expectVerdict(`Ingress ${INGRESS} shows ADDRESS ${ip ?? '?'}`, shown);
   });
 
   labTest('from the router: / answers 200 from the first backend, /details/1 from the second, an unrouted path 404 from Envoy', async (ctx) => {
@@ -112,11 +113,11 @@ describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBala
     const ready = await step(`curl ${httpUrl(ip)} for ${hosts.site} from ${s.routerName} until Envoy relays a backend's answer`, () =>
       s.waitHttpReady(`Envoy on ${ip} to route ${hosts.site}`, () => s.curlFromRouter(httpUrl(ip), { Host: hosts.site }), (a) => classifyEnvoyAnswer(a) === 'upstream', DEADLINE.ingressMs),
     );
-    await expectVerdict(ready);
+    await expectVerdict(`Envoy routes ${hosts.site} for ${s.routerName}`, ready);
     await recordMeasurement('ingress routes answering from the router', ready.ms, 'ms');
     for (const c of checks(hosts)) {
       const a = await step(`from ${s.routerName}: ${c.what}`, () => s.curlFromRouter(httpUrl(ip, c.path), { Host: c.host }));
-      await expectVerdict(c.judge(a), { name: `answer to ${c.path} for ${c.host}`, content: a });
+      await expectVerdict(`from ${s.routerName}: ${c.what}`, c.judge(a), { evidence: [{ name: `answer to ${c.path} for ${c.host}`, content: a }] });
     }
   });
 
@@ -128,10 +129,10 @@ describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBala
     const ready = await step(`curl ${httpUrl(ip)} for ${hosts.site} from curl-pod until Envoy relays a backend's answer`, () =>
       s.waitHttpReady(`Envoy on ${ip} to route ${hosts.site} for curl-pod`, () => s.curlFromPod(httpUrl(ip), { Host: hosts.site }), (a) => classifyEnvoyAnswer(a) === 'upstream', DEADLINE.ingressMs),
     );
-    await expectVerdict(ready);
+    await expectVerdict(`Envoy routes ${hosts.site} for curl-pod`, ready);
     for (const c of checks(hosts)) {
       const a = await step(`from curl-pod: ${c.what}`, () => s.curlFromPod(httpUrl(ip, c.path), { Host: c.host }));
-      await expectVerdict(c.judge(a), { name: `answer to ${c.path} for ${c.host}`, content: a });
+      await expectVerdict(`from curl-pod: ${c.what}`, c.judge(a), { evidence: [{ name: `answer to ${c.path} for ${c.host}`, content: a }] });
     }
   });
 });

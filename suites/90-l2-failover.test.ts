@@ -43,11 +43,12 @@ import { judgeArpAnswer, judgeHttpAnswer, judgeLeaseHolder, l2Candidates, l2Leas
 import { bootId, readLease, rebootNode, recordLease, routerClock, startRouterProbes, SuiteObjects, waitNodeBack, type LeaseRecorder, type RouterProbes } from '../helpers/l2-lab.ts';
 import { withBackendsAvoiding, withPolicyNodes } from '../helpers/l2-objects.ts';
 import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab.ts';
-import type { HttpProbeLog } from '../helpers/parse/http-probe-loop.ts';
+import type { HttpProbeLog } from '../helpers/parse/index.ts';
 import { arpingFrom, curlFrom, macOf } from '../helpers/probes.ts';
-import { attach, attachOnFailure, describeScenario, recordMeasurement, step } from '../helpers/report.ts';
+import { attach, describeScenario, recordMeasurement, step } from '../helpers/report.ts';
 import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
-import { lbPoolAddresses } from '../helpers/topology.ts';
+import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './l2-steps.ts';
+import { expectVerdict } from './verdict.ts';
 
 const SERVICE = 'l2-failover';
 const BACKEND = 'l2-failover-web';
@@ -118,35 +119,17 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
 
     objects = new SuiteObjects(lab);
     const o = objects;
-    const ip = await step('give the failover service a LoadBalancer IP from the run\'s pool', async () => {
-      await o.apply('l2-pool.yaml', { name: 'l2-failover', start: t.lbPool.start, stop: t.lbPool.stop, service: SERVICE });
-      await o.apply('l2-service.yaml', { name: SERVICE, backend: BACKEND });
-      return lab.kube.waitServiceLbIp(lab.namespace, SERVICE, 120_000);
-    });
-    expect(lbPoolAddresses(t), `the LB IP ${ip} comes from the topology's pool`).toContain(ip);
+    const ip = await lbIpFromPool(lab, o, { stepName: 'give the failover service a LoadBalancer IP from the run\'s pool', pool: 'l2-failover', service: SERVICE, backend: BACKEND });
 
     const leaseName = l2LeaseName(lab.namespace, SERVICE);
     const policy = (nodes: string[]) => o.apply('l2-policy.yaml', { name: 'l2-failover', service: SERVICE }, (p) => withPolicyNodes(p, { nodes, interfaces: candidates.map((c) => c.iface) }));
     const holder = await step(`announce from ${plan.arrangeNodes.join(', ')} only, so a worker holds the lease (never reboot the control plane)`, async () => {
       await policy(plan.arrangeNodes);
       // No holder in time is Cilium's failure (asserted with what was seen), not a lab timeout.
-      const h = await pollUntil(
-        `a worker (${plan.arrangeNodes.join(', ')}) to hold Lease kube-system/${leaseName}`,
-        async () => {
-          const { state } = await readLease(lab, leaseName);
-          const v = judgeLeaseHolder({ leaseName, lease: state, candidates: plan.arrangeNodes });
-          return v.ok ? { done: true, value: v.holder! } : { done: false, seen: v.explanation };
-        },
-        { timeoutMs: 60_000, intervalMs: 1_000 },
-      ).catch(async (err: unknown) => {
-        if (!(err instanceof WaitTimeoutError)) throw err;
-        await attach('failover objects', await o.dump(), 'yaml');
-        expect.fail(`no worker took Lease kube-system/${leaseName} within 60 s: ${err.lastSeen}`);
-      });
-      return h;
+      const elected = await waitLeaseHolder(lab, o, { leaseName, candidates: plan.arrangeNodes, who: 'worker', objectsName: 'failover objects' });
+      return elected.holder!;
     });
-    const target = judgeRebootTarget(plan, holder);
-    expect(target.ok, target.explanation).toBe(true);
+    await expectVerdict(`reboot target ${holder}`, judgeRebootTarget(plan, holder));
 
     await step(`run the service's backends away from ${holder}`, async () => {
       await o.apply('l2-failover-backend.yaml', {}, (d) => withBackendsAvoiding(d, holder));
@@ -166,14 +149,12 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     const nodeMacs = await step('check the starting point from the router: HTTP answers and ARP names the holder', async () => {
       const url = `http://${ip}/`;
       const answer = await curlFrom(lab.ssh, { url, timeoutMs: 5_000 });
-      const http = judgeHttpAnswer({ url, answer });
-      expect(http.ok, http.explanation).toBe(true);
+      await expectVerdict(`HTTP ${url} from the router before the reboot`, judgeHttpAnswer({ url, answer }));
       const macs: Record<string, string> = {};
       for (const c of candidates) macs[c.node] = await macOf(lab.ssh, c.node, c.iface);
       const arp = await arpingFrom(lab.ssh, { iface: routerIface, target: ip, count: 2 });
       const v = judgeArpAnswer({ ip, arping: arp.result, holder, nodeMacs: macs });
-      if (!v.ok) await attach('arping output (router)', arp.raw.stdout);
-      expect(v.ok, v.explanation).toBe(true);
+      await expectVerdict(`ARP for ${ip} answered by the holder ${holder} only, before the reboot`, v, { evidence: [{ name: 'arping output (router)', content: arp.raw.stdout }] });
       return macs;
     });
     arranged = { ip, leaseName, plan, candidates, routerIface, holder, budget, nodeMacs };
@@ -188,13 +169,7 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
         await attach(`${r.node} did not come back`, (err as Error).message);
       });
     }
-    if (objects) {
-      const o = objects;
-      await step('remove the run\'s failover policy, backends, service and pool', async () => {
-        const deleted = await o.removeAll();
-        await attach('deleted objects', deleted.join('\n') || '(nothing left to delete)');
-      });
-    }
+    await removeSuiteObjects(objects, 'failover policy, backends, service and pool');
   });
 
   /** The arranged service (or a skip with the reason there is none); on failure the test gets the objects and lease YAML. */
@@ -202,8 +177,7 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     if (skipReason) ctx.skip(skipReason);
     if (!arranged) throw new Error('the failover service was not set up (see beforeAll)');
     const a = arranged;
-    attachOnFailure('failover pool, service, policy and backends', () => objects?.dump() ?? 'none', { type: 'yaml' });
-    attachOnFailure(`Lease ${a.leaseName}`, async () => (await readLease(lab, a.leaseName)).yaml, { type: 'yaml' });
+    attachL2StateOnFailure(lab, objects, { objectsName: 'failover pool, service, policy and backends', leaseName: a.leaseName });
     return a;
   };
 
@@ -285,7 +259,7 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     if (verdict.failoverMs !== null) await recordMeasurement('failover time', verdict.failoverMs / 1000, 's');
     if (outage.outageMs !== null) await recordMeasurement('outage', outage.outageMs / 1000, 's');
 
-    expect(verdict.ok, verdict.explanation).toBe(true);
+    await expectVerdict(`Lease ${a.leaseName} fails over from ${a.holder}`, verdict);
   });
 
   test('arping the LB IP from the router now returns the new holder\'s MAC', async ({ lab, skip }) => {
@@ -300,8 +274,7 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     const nodeMacs = a.nodeMacs;
     const arp = await step(`arping ${a.ip} from the router on ${a.routerIface}`, () => arpingFrom(lab.ssh, { iface: a.routerIface, target: a.ip, count: 3 }));
     const v = judgeArpAnswer({ ip: a.ip, arping: arp.result, holder: newHolder, nodeMacs });
-    if (!v.ok) await attach('arping output (router)', `${arp.raw.stdout}\n${arp.raw.stderr}`);
-    expect(v.ok, v.explanation).toBe(true);
+    await expectVerdict(`ARP for ${a.ip} answered by the new holder ${newHolder} only`, v, { evidence: [{ name: 'arping output (router)', content: `${arp.raw.stdout}\n${arp.raw.stderr}` }] });
   });
 
   test('HTTP to the LB IP answers again from the router, and the outage stays within the bound', async ({ lab, skip }) => {
@@ -313,8 +286,8 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     const url = `http://${a.ip}/`;
     const answer = await step(`curl ${url} from the router`, () => curlFrom(lab.ssh, { url, timeoutMs: 5_000 }));
     const http = judgeHttpAnswer({ url, answer });
-    expect(v.ok, v.explanation).toBe(true);
-    expect(http.ok, http.explanation).toBe(true);
+    await expectVerdict('the outage during the failover', v);
+    await expectVerdict(`HTTP ${url} from the router after the failover`, http);
   });
 
   test('the rebooted node comes back Ready with its Cilium agent healthy', { timeout: NODE_BACK_MS + 60_000 }, async ({ lab, skip }) => {

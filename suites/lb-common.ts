@@ -7,10 +7,9 @@
  * No decisions here: every yes/no comes from helpers/judge/*, every parse from helpers/parse.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { expect } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { runningCilium } from '../helpers/cilium.ts';
-import { describeAnswer, type HttpAnswer } from '../helpers/judge/backends.ts';
+import { describeAnswer } from '../helpers/judge/backends.ts';
 import { l2Policy, lbPool, loadManifest, perRunName, type Selects } from '../helpers/judge/lb-objects.ts';
 import {
   POOL_API_VERSION,
@@ -25,8 +24,8 @@ import {
   topologyBlock,
   type CiliumVersion,
   type PoolBlock,
-  type Verdict,
 } from '../helpers/judge/lbipam.ts';
+import { no, yes, type HttpAnswer, type Verdict } from '../helpers/judge/types.ts';
 import { RUN_LABEL, type ObjectRef } from '../helpers/kube.ts';
 import { prepareThisSuite, type Lab } from '../helpers/lab.ts';
 import { CURL_WRITE_OUT, parseCurlOutput } from '../helpers/parse/index.ts';
@@ -93,7 +92,7 @@ export class LbSuite {
     this.config = running.config;
     this.version = parseCiliumVersion(running.version) ?? parseCiliumVersion(running.image);
     const v = judgeConfig(running.config, o.config);
-    if (!v.ok) throw new Error(`the lab was not converged for ${this.suite}: ${v.why}`);
+    if (!v.ok) throw new Error(`the lab was not converged for ${this.suite}: ${v.explanation}`);
     await this.createPoolAndAnnouncement(o.selects(running.config));
   }
 
@@ -212,14 +211,14 @@ export class LbSuite {
           const obj = await this.lab.kube.read(ref);
           if (obj === null) return { done: false, seen: `${refText(ref)} does not exist` };
           const v = judge(obj);
-          return v.ok ? { done: true, value: v } : { done: false, seen: v.why };
+          return v.ok ? { done: true, value: v } : { done: false, seen: v.explanation };
         },
         { timeoutMs, intervalMs: 1000 },
       );
     } catch (err) {
       if (!(err instanceof WaitTimeoutError)) throw err;
       await this.attachObject(ref);
-      return { ok: false, why: `not within ${Math.round(timeoutMs / 1000)} s: ${err.lastSeen}`, notes: [] };
+      return no(`not within ${Math.round(timeoutMs / 1000)} s: ${err.lastSeen}`);
     }
   }
 
@@ -279,7 +278,7 @@ export class LbSuite {
     const out = parseCurlOutput(r.stdout);
     const ok = out.status !== null;
     // As curlFrom reads it: an error whenever curl did not end cleanly, even after an answer began.
-    return { ok, status: out.status, headers: out.headers, body: out.body, error: r.code === 0 && ok ? null : r.stderr.trim() || `curl exited with code ${r.code ?? '?'}` };
+    return { ok, status: out.status, headers: out.headers, body: out.body, error: r.code === 0 && ok ? null : r.stderr.trim() || `curl exited with code ${r.code ?? '?'}`, timeMs: out.timeMs };
   }
 
   /**
@@ -299,10 +298,10 @@ export class LbSuite {
         { timeoutMs, intervalMs: 1000 },
       );
       const ms = Date.now() - started;
-      return { ok: true, why: `${what}: after ${ms} ms`, notes: [], ms };
+      return { ...yes(`${what}: after ${ms} ms`), ms };
     } catch (err) {
       if (!(err instanceof WaitTimeoutError)) throw err;
-      return { ok: false, why: `${what}: not within ${Math.round(timeoutMs / 1000)} s; last answer: ${err.lastSeen}`, notes: [], ms: Date.now() - started };
+      return { ...no(`${what}: not within ${Math.round(timeoutMs / 1000)} s; last answer: ${err.lastSeen}`), ms: Date.now() - started };
     }
   }
 
@@ -311,16 +310,6 @@ export class LbSuite {
     const pods = await this.lab.kube.list('v1', 'Pod', { namespace: this.namespace, labelSelector: WEBPOD_SELECTOR });
     return pods.map((p) => p.metadata?.name ?? '').filter((n) => n !== '');
   }
-}
-
-/**
- * Asserts a judge's verdict: its notes (things tolerated on purpose) are attached; when it says no, `evidence`
- * (e.g. the HTTP answer: status, headers, body, curl's error) is attached before the test fails with the judge's words.
- */
-export async function expectVerdict(v: Verdict, evidence?: { name: string; content: string | object }): Promise<void> {
-  for (const note of v.notes) await attach('noted (tolerated)', note, 'text');
-  if (!v.ok && evidence) await attach(evidence.name, evidence.content);
-  expect(v.ok, v.why).toBe(true);
 }
 
 /** `http://<ip>[:port]<path>`. */

@@ -73,9 +73,9 @@ export async function httpFromPod(lab: Lab, pod: PodRef, url: string): Promise<H
     await attach(`curl ${url} from ${pod.name}`, `${raw.stdout}${raw.stderr ? `\n--- stderr ---\n${raw.stderr}` : ''}\n(exit ${raw.code})`);
     try {
       const out = parseCurlOutput(raw.stdout);
-      return { ok: out.status !== null, status: out.status, body: out.body, error: out.status === null ? raw.stderr.trim() || `curl exit ${raw.code}` : null, raw };
+      return { ok: out.status !== null, status: out.status, headers: out.headers, body: out.body, error: out.status === null ? raw.stderr.trim() || `curl exit ${raw.code}` : null, timeMs: out.timeMs, raw };
     } catch (err) {
-      return { ok: false, status: null, body: '', error: `${raw.stderr.trim() || `curl exit ${raw.code}`} (${(err as Error).message})`, raw };
+      return { ok: false, status: null, headers: {}, body: '', error: `${raw.stderr.trim() || `curl exit ${raw.code}`} (${(err as Error).message})`, raw };
     }
   });
 }

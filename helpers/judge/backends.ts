@@ -1,79 +1,9 @@
 /**
- * Who answered an HTTP request? The lab's backends run traefik/whoami, which prints who it is:
- *
- *   Name: <WHOAMI_NAME, only when set>
- *   Hostname: <pod name>
- *   IP: ...            (one line per address)
- *   RemoteAddr: <client ip:port as the pod saw it>
- *   GET /details/1 HTTP/1.1
- *   Host: ...          (the request headers as received)
- *
- * (traefik/whoami app.go whoamiHandler; the seeds grep `Hostname:` from it.) Pure: answers in, verdicts out.
+ * Who answered an HTTP request? The lab's backends run traefik/whoami, which prints who it is (its body is
+ * read by helpers/parse/whoami.ts parseWhoami). Pure: answers in, verdicts out.
  */
-import type { Verdict } from './lbipam.ts';
-
-/**
- * The part of a curl result a judge needs: the contract's CurlResult (helpers/probes.ts) has these fields,
- * so a CurlResult can be passed as it is; so can an answer read from curl run inside a pod.
- */
-export interface HttpAnswer {
-  /** An HTTP answer came back (any status). */
-  ok: boolean;
-  status: number | null;
-  /** Lower-case header names. */
-  headers: Record<string, string>;
-  body: string;
-  error: string | null;
-}
-
-export interface WhoamiReply {
-  name: string | null;
-  hostname: string;
-  ips: string[];
-  remoteAddr: string | null;
-  method: string | null;
-  /** The request path the backend received (after any proxy). */
-  path: string | null;
-  /** The request headers the backend received, lower-case names. */
-  headers: Record<string, string>;
-}
-
-/** Reads a whoami body; null when the body is not one (no `Hostname:` line). */
-export function parseWhoami(body: string): WhoamiReply | null {
-  const lines = body.split(/\r?\n/);
-  let name: string | null = null;
-  let hostname: string | null = null;
-  let remoteAddr: string | null = null;
-  let method: string | null = null;
-  let path: string | null = null;
-  const ips: string[] = [];
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    if (method === null) {
-      const field = /^(Name|Hostname|IP|RemoteAddr): ?(.*)$/.exec(line);
-      if (field) {
-        const [, key, value = ''] = field;
-        if (key === 'Name') name = value.trim();
-        else if (key === 'Hostname') hostname = value.trim();
-        else if (key === 'IP') ips.push(value.trim());
-        else remoteAddr = value.trim();
-        continue;
-      }
-      const req = /^([A-Z]+) (\S+) HTTP\/\d(?:\.\d)?$/.exec(line.trim());
-      if (req && hostname !== null) {
-        method = req[1] ?? null;
-        path = req[2] ?? null;
-      }
-      continue;
-    }
-    const h = /^([A-Za-z0-9-]+): ?(.*)$/.exec(line);
-    if (h?.[1]) headers[h[1].toLowerCase()] = (h[2] ?? '').trim();
-  }
-  if (hostname === null || hostname === '') return null;
-  return { name, hostname, ips, remoteAddr, method, path, headers };
-}
-
-const no = (why: string): Verdict => ({ ok: false, why, notes: [] });
+import { parseWhoami } from '../parse/index.ts';
+import { no, yes, type HttpAnswer, type Verdict } from './types.ts';
 
 function preview(body: string): string {
   const flat = body.replace(/\s+/g, ' ').trim();
@@ -117,7 +47,7 @@ export function judgeAnsweredBy(a: HttpAnswer, want: BackendExpectation & { path
   if (want.path !== undefined && who.path !== want.path) {
     return no(`expected ${want.label} to receive ${want.path}; it received ${who.path ?? '(no request line)'}`);
   }
-  return { ok: true, why: `${seen}${who.path ? ` for ${who.method ?? 'GET'} ${who.path}` : ''}`, notes: [] };
+  return yes(`${seen}${who.path ? ` for ${who.method ?? 'GET'} ${who.path}` : ''}`);
 }
 
 export interface Spread extends Verdict {
@@ -136,7 +66,7 @@ export function judgeSpread(answers: readonly HttpAnswer[], want: { label: strin
   answers.forEach((a, i) => {
     const v = judgeAnsweredBy(a, { label: want.label, hostnames: want.hostnames });
     if (!v.ok) {
-      failures.push(`#${i + 1}: ${v.why}`);
+      failures.push(`#${i + 1}: ${v.explanation}`);
       return;
     }
     const host = parseWhoami(a.body)?.hostname ?? '?';
@@ -148,13 +78,13 @@ export function judgeSpread(answers: readonly HttpAnswer[], want: { label: strin
     .join(', ');
   const distinct = Object.keys(counts).length;
   const summary = `${answers.length} requests: ${tally || 'no backend answered'}; ${failures.length} failed`;
-  if (answers.length === 0) return { ok: false, why: 'no requests were made', notes: [], counts, failed: 0 };
+  if (answers.length === 0) return { ok: false, explanation: 'no requests were made', notes: [], counts, failed: 0 };
   if (failures.length > 0) {
     const shown = failures.slice(0, 3).join('; ');
-    return { ok: false, why: `${summary} (${shown}${failures.length > 3 ? '; …' : ''})`, notes: [], counts, failed: failures.length };
+    return { ok: false, explanation: `${summary} (${shown}${failures.length > 3 ? '; …' : ''})`, notes: [], counts, failed: failures.length };
   }
   if (distinct < want.minDistinct) {
-    return { ok: false, why: `${summary}: expected at least ${want.minDistinct} different ${want.label} pods to answer`, notes: [], counts, failed: 0 };
+    return { ok: false, explanation: `${summary}: expected at least ${want.minDistinct} different ${want.label} pods to answer`, notes: [], counts, failed: 0 };
   }
-  return { ok: true, why: summary, notes: [], counts, failed: 0 };
+  return { ok: true, explanation: summary, notes: [], counts, failed: 0 };
 }

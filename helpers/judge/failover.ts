@@ -13,8 +13,9 @@
  * - 2.3: holderIdentity is the node name; a gracefully stopped agent releases its lease (holder ""),
  *   so a reboot may fail over faster than the bound (no lower bound is asserted).
  */
-import type { HttpProbeSample } from '../parse/http-probe-loop.ts';
-import type { L2Candidate, Verdict } from './l2.ts';
+import type { HttpProbeSample } from '../parse/index.ts';
+import type { L2Candidate } from './l2.ts';
+import type { Verdict } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Lease timings and the failover bound

@@ -1,7 +1,7 @@
 /**
  * Judgements on Hubble flows (parsed by helpers/parse/hubble.ts). Pure.
  */
-import { describeFlow, type HubbleFlow } from '../parse/hubble.ts';
+import { describeFlow, type HubbleFlow } from '../parse/index.ts';
 import type { Verdict } from './types.ts';
 
 /**

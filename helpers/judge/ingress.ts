@@ -12,8 +12,9 @@
  * Pure: answers and objects in, verdicts out.
  */
 import { z } from 'zod';
-import { describeAnswer, judgeAnsweredBy, type BackendExpectation, type HttpAnswer } from './backends.ts';
-import { LB_CONFIG, type Verdict } from './lbipam.ts';
+import { describeAnswer, judgeAnsweredBy, type BackendExpectation } from './backends.ts';
+import { LB_CONFIG } from './lbipam.ts';
+import { no, yes, type HttpAnswer, type Verdict } from './types.ts';
 
 export const UPSTREAM_TIME_HEADER = 'x-envoy-upstream-service-time';
 
@@ -48,12 +49,12 @@ function envoyEvidence(a: HttpAnswer): string {
  */
 export function judgeRoutedTo(a: HttpAnswer, want: BackendExpectation & { path: string; status?: number }): Verdict {
   const kind = classifyEnvoyAnswer(a);
-  if (kind === 'no-answer') return { ok: false, why: `expected ${want.path} to reach ${want.label} through Envoy; ${describeAnswer(a)}`, notes: [] };
+  if (kind === 'no-answer') return no(`expected ${want.path} to reach ${want.label} through Envoy; ${describeAnswer(a)}`);
   if (kind !== 'upstream') {
-    return { ok: false, why: `expected ${want.path} to reach ${want.label} through Envoy; the answer was ${kind === 'not-envoy' ? 'not from Envoy' : "Envoy's own reply"} (${describeAnswer(a)}; ${envoyEvidence(a)})`, notes: [] };
+    return no(`expected ${want.path} to reach ${want.label} through Envoy; the answer was ${kind === 'not-envoy' ? 'not from Envoy' : "Envoy's own reply"} (${describeAnswer(a)}; ${envoyEvidence(a)})`);
   }
   const v = judgeAnsweredBy(a, want);
-  return v.ok ? { ...v, why: `${v.why} via Envoy (${envoyEvidence(a)})` } : v;
+  return v.ok ? { ...v, explanation: `${v.explanation} via Envoy (${envoyEvidence(a)})` } : v;
 }
 
 /**
@@ -65,12 +66,12 @@ export function judgeRoutedTo(a: HttpAnswer, want: BackendExpectation & { path: 
 export function judgeRouteMiss(a: HttpAnswer): Verdict {
   const kind = classifyEnvoyAnswer(a);
   const seen = `${describeAnswer(a)}; ${envoyEvidence(a)}`;
-  if (kind === 'no-answer') return { ok: false, why: `expected Envoy's 404 route miss; ${seen}`, notes: [] };
-  if (kind === 'not-envoy') return { ok: false, why: `expected Envoy's 404 route miss; the answer did not come from Envoy: ${seen}`, notes: [] };
-  if (kind === 'upstream') return { ok: false, why: `expected Envoy's 404 route miss; a backend answered (it has ${UPSTREAM_TIME_HEADER}): ${seen}`, notes: [] };
-  if (a.status !== 404) return { ok: false, why: `expected Envoy's 404 route miss; Envoy answered ${a.status ?? '?'} itself: ${seen}`, notes: [] };
+  if (kind === 'no-answer') return no(`expected Envoy's 404 route miss; ${seen}`);
+  if (kind === 'not-envoy') return no(`expected Envoy's 404 route miss; the answer did not come from Envoy: ${seen}`);
+  if (kind === 'upstream') return no(`expected Envoy's 404 route miss; a backend answered (it has ${UPSTREAM_TIME_HEADER}): ${seen}`);
+  if (a.status !== 404) return no(`expected Envoy's 404 route miss; Envoy answered ${a.status ?? '?'} itself: ${seen}`);
   const notes = a.body.trim() === '' ? [] : [`Envoy's 404 carried a body (${a.body.length} bytes); expected empty (cb §3)`];
-  return { ok: true, why: `Envoy answered 404 itself (route miss): ${envoyEvidence(a)}`, notes };
+  return yes(`Envoy answered 404 itself (route miss): ${envoyEvidence(a)}`, notes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -110,6 +111,6 @@ export function ingressAddress(obj: unknown): string | null {
 export function judgeIngressAddress(obj: unknown, ip: string): Verdict {
   const got = ingressAddress(obj);
   return got === ip
-    ? { ok: true, why: `Ingress ADDRESS ${got}`, notes: [] }
-    : { ok: false, why: `expected the Ingress ADDRESS ${ip}; it shows ${got ?? '(none)'}`, notes: [] };
+    ? yes(`Ingress ADDRESS ${got}`)
+    : no(`expected the Ingress ADDRESS ${ip}; it shows ${got ?? '(none)'}`);
 }

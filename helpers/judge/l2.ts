@@ -15,6 +15,7 @@
 import { cidrContains, interfaceOn, kubeNodes, router, type Role, type Topology } from '../topology.ts';
 import { normalizeMac as parseMac } from '../parse/common.ts';
 import type { ArpingResult, L2AnnounceEntry } from '../parse/index.ts';
+import type { HttpAnswer, Verdict } from './types.ts';
 
 /** neighbourOf(ssh, on, ip) in helpers/probes.ts: the router's entry for one address (null: none at all). */
 export interface NeighbourEntry {
@@ -22,12 +23,6 @@ export interface NeighbourEntry {
   mac: string | null;
   /** NUD state (REACHABLE, STALE…); null when the source has none (`arp -a`). */
   state: string | null;
-}
-
-export interface Verdict {
-  ok: boolean;
-  /** One paragraph a person can act on: what was expected, what was seen. */
-  explanation: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,18 +250,10 @@ export function judgeAnnounceTables(o: {
 // HTTP from the router
 // ---------------------------------------------------------------------------------------------
 
-/** The fields of a CurlResult (helpers/probes.ts) this judge reads. */
-export interface HttpAnswer {
-  ok: boolean;
-  status: number | null;
-  error: string | null;
-  timeMs: number;
-}
-
 /** HTTP to the LB IP answers 200 (the webpod backends, traefik/whoami in the study, answer `/` with 200). */
 export function judgeHttpAnswer(o: { url: string; answer: HttpAnswer }): Verdict {
   const a = o.answer;
-  if (!a.ok) return { ok: false, explanation: `HTTP ${o.url} got no answer after ${a.timeMs} ms: ${a.error ?? 'no error text'}.` };
+  if (!a.ok) return { ok: false, explanation: `HTTP ${o.url} got no answer after ${a.timeMs ?? '?'} ms: ${a.error ?? 'no error text'}.` };
   if (a.status !== 200) return { ok: false, explanation: `HTTP ${o.url} answered ${a.status ?? 'no status'}, expected 200.` };
-  return { ok: true, explanation: `HTTP ${o.url} answered 200 in ${a.timeMs} ms.` };
+  return { ok: true, explanation: `HTTP ${o.url} answered 200 in ${a.timeMs ?? '?'} ms.` };
 }

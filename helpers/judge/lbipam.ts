@@ -11,6 +11,7 @@ import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { addressOf, cidrContains, ipToNumber, numberToIp, type Topology } from '../topology.ts';
 import { exactInterfaceRegex, l2Candidates, lbSubnet } from './l2.ts';
+import { no, yes, type Verdict } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Names Cilium uses (cb §1.3, §1.4, §1.5)
@@ -52,21 +53,6 @@ export const SERVICE_NAMESPACE_LABEL = 'io.kubernetes.service.namespace';
 /** The pool API version both 1.17 and 1.18 serve (cb §1.1). */
 export const POOL_API_VERSION = 'cilium.io/v2alpha1';
 export const POOL_KIND = 'CiliumLoadBalancerIPPool';
-
-// ---------------------------------------------------------------------------------------------
-// Verdicts
-// ---------------------------------------------------------------------------------------------
-
-export interface Verdict {
-  ok: boolean;
-  /** One sentence a person can act on: what was expected, what was seen. */
-  why: string;
-  /** Things tolerated on purpose (a known bug), worth a line in the report. */
-  notes: string[];
-}
-
-const yes = (why: string, notes: string[] = []): Verdict => ({ ok: true, why, notes });
-const no = (why: string, notes: string[] = []): Verdict => ({ ok: false, why, notes });
 
 // ---------------------------------------------------------------------------------------------
 // Reading objects (input is whatever the API returned: validate, never trust)
@@ -262,7 +248,7 @@ function readOr<T>(read: (o: unknown) => T, obj: unknown): T | Verdict {
 }
 
 function isVerdict(x: unknown): x is Verdict {
-  return typeof x === 'object' && x !== null && 'ok' in x && 'why' in x && 'notes' in x;
+  return typeof x === 'object' && x !== null && 'ok' in x && 'explanation' in x;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,8 +352,8 @@ export function judgeConfig(config: Record<string, string>, want: Record<string,
   const wrong = Object.entries(want)
     .filter(([k, v]) => config[k] !== v)
     .map(([k, v]) => `${k}=${config[k] === undefined ? '(absent)' : JSON.stringify(config[k])} (want ${JSON.stringify(v)})`);
-  if (wrong.length > 0) return { ok: false, why: `cilium-config differs from what the suite needs: ${wrong.join(', ')}`, notes: [] };
-  return { ok: true, why: `cilium-config has ${Object.keys(want).join(', ')}`, notes: [] };
+  if (wrong.length > 0) return no(`cilium-config differs from what the suite needs: ${wrong.join(', ')}`);
+  return yes(`cilium-config has ${Object.keys(want).join(', ')}`);
 }
 
 

@@ -27,8 +27,7 @@ import {
   subnetOf,
   type Topology,
 } from '../topology.ts';
-import type { IpLink } from '../parse/iplink.ts';
-import { parseWhoami } from '../parse/whoami.ts';
+import { parseWhoami, type IpLink } from '../parse/index.ts';
 import type { HttpAnswer, IpRoute, Packet, PingResult, RoutingStatus, Verdict } from './types.ts';
 
 /** VXLAN's UDP port in Cilium (cilium-behaviour.md section 4; `tunnel-port` would override it). */
@@ -487,7 +486,7 @@ export function judgeRoutingMode(
 /** An HTTP answer from the whoami webpod that names the expected pod (`Hostname: <pod>`). */
 export function judgeWhoamiFrom(answer: HttpAnswer, expectedPod: string): Verdict {
   if (!answer.ok) return { ok: false, explanation: `no HTTP answer: ${answer.error ?? 'unknown error'}` };
-  const { hostname } = parseWhoami(answer.body);
+  const hostname = parseWhoami(answer.body)?.hostname ?? null;
   if (answer.status !== 200) return { ok: false, explanation: `HTTP ${answer.status ?? '?'} (Hostname: ${hostname ?? 'none'})` };
   return hostname === expectedPod
     ? { ok: true, explanation: `HTTP 200 from ${hostname}` }

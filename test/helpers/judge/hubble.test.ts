@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { hubbleState, judgeOverlayFlow } from '../../../helpers/judge/hubble.ts';
-import { parseHubbleFlows, type HubbleFlow } from '../../../helpers/parse/hubble.ts';
+import { parseHubbleFlows, type HubbleFlow } from '../../../helpers/parse/index.ts';
 
 const { flows } = parseHubbleFlows(readFileSync(new URL('../../fixtures/seeds/002/hubble-flow-to-overlay.jsonl', import.meta.url), 'utf8'));
 const want = { namespace: 'default', pod: 'curl-pod', targetIp: '172.20.2.6' };

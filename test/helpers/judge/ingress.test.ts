@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import type { HttpAnswer } from '../../../helpers/judge/backends.ts';
+import type { HttpAnswer } from '../../../helpers/judge/types.ts';
 import {
   INGRESS_CONFIG,
   classifyEnvoyAnswer,
@@ -81,20 +81,20 @@ describe('judging what curl printed (through helpers/parse parseCurlOutput)', ()
 describe('a route miss', () => {
   test("Envoy's own 404: yes", () => {
     const r = judgeRouteMiss(answer('route-miss'));
-    expect(r).toEqual({ ok: true, why: "Envoy answered 404 itself (route miss): server: envoy, x-envoy-upstream-service-time: (none), content-length: 0", notes: [] });
+    expect(r).toEqual({ ok: true, explanation: "Envoy answered 404 itself (route miss): server: envoy, x-envoy-upstream-service-time: (none), content-length: 0", notes: [] });
   });
 
   test("a backend's 404 through Envoy (the seed's /ratings case) is not a route miss", () => {
     const r = judgeRouteMiss(answer('app-404'));
     expect(r.ok).toBe(false);
-    expect(r.why).toMatch(/a backend answered \(it has x-envoy-upstream-service-time\)/);
+    expect(r.explanation).toMatch(/a backend answered \(it has x-envoy-upstream-service-time\)/);
   });
 
   test('a 404 from something that is not Envoy, a 200, Envoy 503, no answer: no', () => {
-    expect(judgeRouteMiss(answer('nginx-404')).why).toMatch(/did not come from Envoy.*server: nginx\/1\.27\.0/);
+    expect(judgeRouteMiss(answer('nginx-404')).explanation).toMatch(/did not come from Envoy.*server: nginx\/1\.27\.0/);
     expect(judgeRouteMiss(answer('ingress-productpage')).ok).toBe(false);
-    expect(judgeRouteMiss(answer('envoy-503')).why).toMatch(/Envoy answered 503 itself/);
-    expect(judgeRouteMiss(answer('refused')).why).toMatch(/^expected Envoy's 404 route miss; no HTTP answer/);
+    expect(judgeRouteMiss(answer('envoy-503')).explanation).toMatch(/Envoy answered 503 itself/);
+    expect(judgeRouteMiss(answer('refused')).explanation).toMatch(/^expected Envoy's 404 route miss; no HTTP answer/);
   });
 
   test('a route-miss 404 with a body passes on the header but notes the body', () => {
@@ -108,14 +108,14 @@ describe('routed to a backend', () => {
   test('/details/1 reached the details backend through Envoy, path unchanged', () => {
     const r = judgeRoutedTo(answer('ingress-details'), { label: 'details', name: 'details', path: '/details/1' });
     expect(r.ok).toBe(true);
-    expect(r.why).toBe('HTTP 200 from details-7d9c8b7b5-x2m4k (Name details) for GET /details/1 via Envoy (server: envoy, x-envoy-upstream-service-time: 20, content-length: 480)');
+    expect(r.explanation).toBe('HTTP 200 from details-7d9c8b7b5-x2m4k (Name details) for GET /details/1 via Envoy (server: envoy, x-envoy-upstream-service-time: 20, content-length: 480)');
   });
 
   test('the wrong backend, a route miss, a direct answer, no answer: no', () => {
-    expect(judgeRoutedTo(answer('ingress-productpage'), { label: 'details', name: 'details', path: '/details/1' }).why).toMatch(/answered by Name productpage/);
-    expect(judgeRoutedTo(answer('route-miss'), { label: 'productpage', name: 'productpage', path: '/' }).why).toMatch(/Envoy's own reply/);
-    expect(judgeRoutedTo(answer('router-webpod-a'), { label: 'productpage', name: 'productpage', path: '/' }).why).toMatch(/not from Envoy/);
-    expect(judgeRoutedTo(answer('refused'), { label: 'productpage', path: '/' }).why).toMatch(/no HTTP answer/);
+    expect(judgeRoutedTo(answer('ingress-productpage'), { label: 'details', name: 'details', path: '/details/1' }).explanation).toMatch(/answered by Name productpage/);
+    expect(judgeRoutedTo(answer('route-miss'), { label: 'productpage', name: 'productpage', path: '/' }).explanation).toMatch(/Envoy's own reply/);
+    expect(judgeRoutedTo(answer('router-webpod-a'), { label: 'productpage', name: 'productpage', path: '/' }).explanation).toMatch(/not from Envoy/);
+    expect(judgeRoutedTo(answer('refused'), { label: 'productpage', path: '/' }).explanation).toMatch(/no HTTP answer/);
   });
 });
 
@@ -137,7 +137,7 @@ describe('config and objects', () => {
 
   test('dedicated mode and an absent key are named', () => {
     const r = judgeConfig({ ...lab, 'ingress-default-lb-mode': 'dedicated', 'enable-l2-announcements': undefined as unknown as string }, INGRESS_CONFIG);
-    expect(r.why).toBe('cilium-config differs from what the suite needs: enable-l2-announcements=(absent) (want "true"), ingress-default-lb-mode="dedicated" (want "shared")');
+    expect(r.explanation).toBe('cilium-config differs from what the suite needs: enable-l2-announcements=(absent) (want "true"), ingress-default-lb-mode="dedicated" (want "shared")');
   });
 
   test('the shared ingress service: kube-system/cilium-ingress, or the configured name', () => {
@@ -159,8 +159,8 @@ describe('config and objects', () => {
 
   test('judging the ADDRESS: the shared service IP, or what it shows instead', () => {
     const ing = { metadata: { name: 'paths' }, status: { loadBalancer: { ingress: [{ ip: '192.168.10.211' }] } } };
-    expect(judgeIngressAddress(ing, '192.168.10.211')).toEqual({ ok: true, why: 'Ingress ADDRESS 192.168.10.211', notes: [] });
-    expect(judgeIngressAddress(ing, '192.168.10.212').why).toBe('expected the Ingress ADDRESS 192.168.10.212; it shows 192.168.10.211');
-    expect(judgeIngressAddress({ metadata: { name: 'paths' } }, '192.168.10.211').why).toMatch(/it shows \(none\)$/);
+    expect(judgeIngressAddress(ing, '192.168.10.211')).toEqual({ ok: true, explanation: 'Ingress ADDRESS 192.168.10.211', notes: [] });
+    expect(judgeIngressAddress(ing, '192.168.10.212').explanation).toBe('expected the Ingress ADDRESS 192.168.10.212; it shows 192.168.10.211');
+    expect(judgeIngressAddress({ metadata: { name: 'paths' } }, '192.168.10.211').explanation).toMatch(/it shows \(none\)$/);
   });
 });

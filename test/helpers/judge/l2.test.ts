@@ -216,9 +216,9 @@ describe('judgeAnnounceTables: only the holder lists the IP', () => {
 describe('judgeHttpAnswer', () => {
   const url = `http://${LB_IP}/`;
   test('200 passes; other statuses and no answer fail', () => {
-    expect(judgeHttpAnswer({ url, answer: { ok: true, status: 200, error: null, timeMs: 3 } }).ok).toBe(true);
-    expect(judgeHttpAnswer({ url, answer: { ok: true, status: 503, error: null, timeMs: 3 } }).ok).toBe(false);
-    const v = judgeHttpAnswer({ url, answer: { ok: false, status: null, error: 'Connection timed out', timeMs: 1000 } });
+    expect(judgeHttpAnswer({ url, answer: { ok: true, status: 200, headers: {}, body: '', error: null, timeMs: 3 } }).ok).toBe(true);
+    expect(judgeHttpAnswer({ url, answer: { ok: true, status: 503, headers: {}, body: '', error: null, timeMs: 3 } }).ok).toBe(false);
+    const v = judgeHttpAnswer({ url, answer: { ok: false, status: null, headers: {}, body: '', error: 'Connection timed out', timeMs: 1000 } });
     expect(v.ok).toBe(false);
     expect(v.explanation).toContain('Connection timed out');
   });

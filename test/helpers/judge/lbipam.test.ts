@@ -95,39 +95,39 @@ describe('judging a Service that must hold an IP', () => {
   test('the seed webpod holds an IP of the block with IPAMRequestSatisfied True/satisfied', () => {
     const r = judgeServiceAssigned(service('webpod'), { block: SEED_BLOCK });
     expect(r.ok).toBe(true);
-    expect(r.why).toContain('EXTERNAL-IP 192.168.10.241');
+    expect(r.explanation).toContain('EXTERNAL-IP 192.168.10.241');
   });
 
   test('after the annotation it holds exactly the requested IP', () => {
     expect(judgeServiceAssigned(service('webpod-moved'), { block: SEED_BLOCK, wantIp: '192.168.10.245' }).ok).toBe(true);
     const r = judgeServiceAssigned(service('webpod-moved'), { block: SEED_BLOCK, wantIp: '192.168.10.244' });
     expect(r.ok).toBe(false);
-    expect(r.why).toMatch(/expected the requested IP 192\.168\.10\.244; .*EXTERNAL-IP 192\.168\.10\.245/);
+    expect(r.explanation).toMatch(/expected the requested IP 192\.168\.10\.244; .*EXTERNAL-IP 192\.168\.10\.245/);
   });
 
   test('the old IP and the new one both listed is not "moved"', () => {
     const o = service('webpod-moved');
     o.status.loadBalancer.ingress.push({ ip: '192.168.10.241' });
-    expect(judgeServiceAssigned(o, { block: SEED_BLOCK, wantIp: '192.168.10.245' }).why).toMatch(/only the requested IP/);
+    expect(judgeServiceAssigned(o, { block: SEED_BLOCK, wantIp: '192.168.10.245' }).explanation).toMatch(/only the requested IP/);
   });
 
   test('an IP outside the block is a no, even with a satisfied condition', () => {
     const r = judgeServiceAssigned(service('foreign-ip'), { block: SEED_BLOCK });
     expect(r.ok).toBe(false);
-    expect(r.why).toMatch(/only from the block 192\.168\.10\.241-192\.168\.10\.245, got 192\.168\.10\.50/);
+    expect(r.explanation).toMatch(/only from the block 192\.168\.10\.241-192\.168\.10\.245, got 192\.168\.10\.50/);
   });
 
   test('pending, with nothing written yet, says so', () => {
     const r = judgeServiceAssigned(service('just-created'), { block: SEED_BLOCK });
     expect(r.ok).toBe(false);
-    expect(r.why).toBe('expected an IP from the pool; service default/just-created: EXTERNAL-IP <pending>, cilium.io/IPAMRequestSatisfied not written yet');
+    expect(r.explanation).toBe('expected an IP from the pool; service default/just-created: EXTERNAL-IP <pending>, cilium.io/IPAMRequestSatisfied not written yet');
   });
 
   test('an IP with a condition that is not True/satisfied is a no', () => {
     const o = service('webpod');
     o.status.conditions[0].status = 'False';
     o.status.conditions[0].reason = 'out_of_ips';
-    expect(judgeServiceAssigned(o, { block: SEED_BLOCK }).why).toMatch(/expected cilium\.io\/IPAMRequestSatisfied True\/satisfied; .*False\/out_of_ips/);
+    expect(judgeServiceAssigned(o, { block: SEED_BLOCK }).explanation).toMatch(/expected cilium\.io\/IPAMRequestSatisfied True\/satisfied; .*False\/out_of_ips/);
     delete o.status.conditions;
     expect(judgeServiceAssigned(o, { block: SEED_BLOCK }).ok).toBe(false);
   });
@@ -139,7 +139,7 @@ describe('judging a Service that must hold an IP', () => {
   });
 
   test('garbage is a no, not an exception', () => {
-    expect(judgeServiceAssigned(undefined, { block: SEED_BLOCK })).toMatchObject({ ok: false, why: expect.stringMatching(/cannot read Service/) });
+    expect(judgeServiceAssigned(undefined, { block: SEED_BLOCK })).toMatchObject({ ok: false, explanation: expect.stringMatching(/cannot read Service/) });
   });
 });
 
@@ -154,14 +154,14 @@ describe('judging a Service that must be refused', () => {
   test('an exhausted pool: out_of_ips', () => {
     const r = judgeServiceRefused(service('one-too-many'), { reason: REASON.outOfIps });
     expect(r.ok).toBe(true);
-    expect(r.why).toContain('False/out_of_ips "All enabled CiliumLoadBalancerIPPools that match this service ran out of allocatable IPs"');
+    expect(r.explanation).toContain('False/out_of_ips "All enabled CiliumLoadBalancerIPPools that match this service ran out of allocatable IPs"');
   });
 
   test('same key, same IP, clashing port: incompatible service, message names the same port', () => {
     expect(judgeServiceRefused(service('same-port'), incompatibleSharing(v118, 'same port')).ok).toBe(true);
     const wrongCause = judgeServiceRefused(service('same-port'), incompatibleSharing(v118, 'different sharing key'));
     expect(wrongCause.ok).toBe(false);
-    expect(wrongCause.why).toMatch(/with a message matching \/different sharing key\/i; .*Reason: same port/);
+    expect(wrongCause.explanation).toMatch(/with a message matching \/different sharing key\/i; .*Reason: same port/);
   });
 
   test('newer wording "same port and protocol" still matches the loose pattern', () => {
@@ -190,7 +190,7 @@ describe('judging a Service that must be refused', () => {
   test('a service that got an IP is not refused, whatever its condition says', () => {
     const o = service('webpod');
     o.status.conditions[0] = { type: 'cilium.io/IPAMRequestSatisfied', status: 'False', reason: 'no_pool', message: '' };
-    expect(judgeServiceRefused(o, { reason: REASON.noPool }).why).toMatch(/^expected no IP and .*EXTERNAL-IP 192\.168\.10\.241/);
+    expect(judgeServiceRefused(o, { reason: REASON.noPool }).explanation).toMatch(/^expected no IP and .*EXTERNAL-IP 192\.168\.10\.241/);
   });
 
   test('pending without a condition yet is not a verdict', () => {
@@ -208,18 +208,18 @@ describe('reading and judging a pool', () => {
 
   test('the seed pool: 5 available of 5, none used, no conflict', () => {
     const r = judgePool(pool('cilium-lb-ippool'), { total: 5, available: 5, used: 0, countsMayLag: false });
-    expect(r).toEqual({ ok: true, why: expect.stringContaining('IPS AVAILABLE 5'), notes: [] });
+    expect(r).toEqual({ ok: true, explanation: expect.stringContaining('IPS AVAILABLE 5'), notes: [] });
     expect(readPool(pool('cilium-lb-ippool')).blocks).toEqual([{ start: '192.168.10.241', stop: '192.168.10.245' }]);
   });
 
   test('a wrong count is a no, naming the condition', () => {
     const r = judgePool(pool('cilium-lb-ippool'), { available: 4, countsMayLag: true });
     expect(r.ok).toBe(false);
-    expect(r.why).toMatch(/^expected cilium\.io\/IPsAvailable 4, got 5;/);
+    expect(r.explanation).toMatch(/^expected cilium\.io\/IPsAvailable 4, got 5;/);
   });
 
   test('a blank IPsAvailable (1.18.1 bug, #41536) is a no unless counts may lag; then it is noted', () => {
-    expect(judgePool(pool('blank-available'), { available: 5, countsMayLag: false }).why).toMatch(/IPsAvailable 5, the count is blank/);
+    expect(judgePool(pool('blank-available'), { available: 5, countsMayLag: false }).explanation).toMatch(/IPsAvailable 5, the count is blank/);
     const tolerated = judgePool(pool('blank-available'), { available: 5, total: 5, countsMayLag: true });
     expect(tolerated.ok).toBe(true);
     expect(tolerated.notes).toEqual([expect.stringMatching(/IPsAvailable is blank: tolerated.*#41536/)]);
@@ -229,18 +229,18 @@ describe('reading and judging a pool', () => {
   test('a conflicting pool is a no with the reason', () => {
     const r = judgePool(pool('overlapping'), { countsMayLag: false });
     expect(r.ok).toBe(false);
-    expect(r.why).toMatch(/PoolConflict True\/cidr_overlap/);
+    expect(r.explanation).toMatch(/PoolConflict True\/cidr_overlap/);
     expect(readPool(pool('overlapping')).blocks).toEqual([{ cidr: '192.168.10.208/29' }]);
   });
 
   test('a pool the operator has not processed yet has no PoolConflict condition: not yet', () => {
     const r = judgePool(pool('unprocessed'), { available: 5, countsMayLag: true });
     expect(r.ok).toBe(false);
-    expect(r.why).toMatch(/expected cilium\.io\/PoolConflict False \(set on every new pool\); pool unprocessed: .*CONFLICTING \(blank\)/);
+    expect(r.explanation).toMatch(/expected cilium\.io\/PoolConflict False \(set on every new pool\); pool unprocessed: .*CONFLICTING \(blank\)/);
   });
 
   test('a disabled pool is a no; start without stop is one address', () => {
-    expect(judgePool(pool('disabled-single'), { countsMayLag: false }).why).toMatch(/expected an enabled pool/);
+    expect(judgePool(pool('disabled-single'), { countsMayLag: false }).explanation).toMatch(/expected an enabled pool/);
     expect(readPool(pool('disabled-single')).blocks).toEqual([{ start: '192.168.10.99', stop: '192.168.10.99' }]);
   });
 
@@ -264,7 +264,7 @@ describe('the lab config the LB suites need', () => {
   test('the base lab is not ready for LB suites: native routing and no L2 announcements, both named', () => {
     const r = judgeConfig(base, LB_CONFIG);
     expect(r.ok).toBe(false);
-    expect(r.why).toBe('cilium-config differs from what the suite needs: routing-mode="native" (want "tunnel"), enable-l2-announcements=(absent) (want "true")');
+    expect(r.explanation).toBe('cilium-config differs from what the suite needs: routing-mode="native" (want "tunnel"), enable-l2-announcements=(absent) (want "true")');
   });
 
   test('after the converge (tunnel/vxlan, L2 announcements on) it is', () => {

@@ -28,8 +28,7 @@ import {
   routeNetwork,
 } from '../../../helpers/judge/routing.ts';
 import type { IpRoute, Packet, RoutingStatus } from '../../../helpers/judge/types.ts';
-import { parseIpRoute, parseTcpdump } from '../../../helpers/parse/index.ts';
-import { parseIpLink } from '../../../helpers/parse/iplink.ts';
+import { parseIpLink, parseIpRoute, parseTcpdump } from '../../../helpers/parse/index.ts';
 import { readFileSync } from 'node:fs';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url), 'utf8');
@@ -428,11 +427,11 @@ describe('reachability', () => {
 
   test('judgeWhoamiFrom: the answer must name the expected pod (seed 002 line 219 shape)', () => {
     const body = 'Hostname: webpod-697b545f57-lq7nw\nIP: 127.0.0.1\nIP: 172.20.2.6\nGET / HTTP/1.1\nHost: 172.20.2.6\n';
-    const ok = { ok: true, status: 200, body, error: null };
+    const ok = { ok: true, status: 200, headers: {}, body, error: null };
     expect(judgeWhoamiFrom(ok, 'webpod-697b545f57-lq7nw').ok).toBe(true);
     expect(judgeWhoamiFrom(ok, 'webpod-697b545f57-other').explanation).toContain('names webpod-697b545f57-lq7nw');
     expect(judgeWhoamiFrom({ ...ok, status: 503 }, 'webpod-697b545f57-lq7nw').ok).toBe(false);
-    expect(judgeWhoamiFrom({ ok: false, status: null, body: '', error: 'connect timeout' }, 'x').explanation).toContain('connect timeout');
+    expect(judgeWhoamiFrom({ ok: false, status: null, headers: {}, body: '', error: 'connect timeout' }, 'x').explanation).toContain('connect timeout');
     expect(judgeWhoamiFrom({ ...ok, body: '<h1>Web Server : router</h1>' }, 'webpod-697b545f57-lq7nw').ok).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { describeFlow, parseHubbleFlows } from '../../../helpers/parse/hubble.ts';
+import { describeFlow, parseHubbleFlows } from '../../../helpers/parse/index.ts';
 
 const fixture = readFileSync(new URL('../../fixtures/seeds/002/hubble-flow-to-overlay.jsonl', import.meta.url), 'utf8');
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { parseIpLink } from '../../../helpers/parse/iplink.ts';
+import { parseIpLink } from '../../../helpers/parse/index.ts';
 
 test('the seed 002 cilium_vxlan line (copied without its index)', () => {
   const text = readFileSync(new URL('../../fixtures/seeds/002/k8s-ctr-ip-link-cilium_vxlan.txt', import.meta.url), 'utf8');
