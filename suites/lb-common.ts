@@ -28,8 +28,7 @@ import {
 import { no, yes, type HttpAnswer, type Verdict } from '../helpers/judge/types.ts';
 import { RUN_LABEL, type ObjectRef } from '../helpers/kube.ts';
 import { prepareThisSuite, type Lab } from '../helpers/lab.ts';
-import { CURL_WRITE_OUT, parseCurlOutput } from '../helpers/parse/index.ts';
-import { curlFrom } from '../helpers/probes.ts';
+import { curlFrom, curlFromPod } from '../helpers/probes.ts';
 import { attachOnFailure } from '../helpers/report.ts';
 import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
 import { refText, SuiteObjects } from '../helpers/suite-objects.ts';
@@ -51,7 +50,6 @@ export const DEADLINE = {
   ingressMs: 180_000,
 } as const;
 
-export const CURL_POD = 'curl-pod';
 export const WEBPOD_SELECTOR = 'app=webpod';
 
 /** The state one LB suite keeps between its tests: the lab, the block, the Cilium version, what it created. */
@@ -237,13 +235,7 @@ export class LbSuite {
 
   /** One HTTP request from curl-pod (inside the cluster), read with the same parser curlFrom uses. */
   async curlFromPod(url: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-    const seconds = String(Math.ceil(DEADLINE.requestMs / 1000));
-    const argv = ['curl', '-sS', '-i', '--max-time', seconds, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), '-w', CURL_WRITE_OUT, url];
-    const r = await this.lab.kube.execInPod(this.namespace, CURL_POD, argv, { timeoutMs: DEADLINE.requestMs + 10_000 });
-    const out = parseCurlOutput(r.stdout);
-    const ok = out.status !== null;
-    // As curlFrom reads it: an error whenever curl did not end cleanly, even after an answer began.
-    return { ok, status: out.status, headers: out.headers, body: out.body, error: r.code === 0 && ok ? null : r.stderr.trim() || `curl exited with code ${r.code ?? '?'}`, timeMs: out.timeMs };
+    return curlFromPod(this.lab, { url, headers, timeoutMs: DEADLINE.requestMs });
   }
 
   /**
