@@ -1,85 +1,21 @@
 /**
  * What the L2 suites (50-l2-announcements, 90-l2-failover) do to and read from the lab, built on the
- * shared helpers (kube, ssh, probes, cilium). No judging here: every function returns what it saw, and the
- * pure judges in helpers/judge/l2.ts and helpers/judge/failover.ts decide.
+ * shared helpers (kube, ssh, probes, cilium; the objects a suite creates are helpers/suite-objects.ts).
+ * No judging here: every function returns what it saw, and the pure judges in helpers/judge/l2.ts and
+ * helpers/judge/failover.ts decide.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import type { KubernetesObject, V1Lease } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { AGENT_CONTAINER, agentPodOn, agentStatus, CILIUM_NAMESPACE } from './cilium.ts';
 import type { LeaseTimelineEvent } from './judge/failover.ts';
 import { L2_LEASE_NAMESPACE, type LeaseState } from './judge/l2.ts';
-import { manifestPath, renderManifest, toKubeError, type ManifestVars, type ObjectRef, type WatchConnectionEvent, type WatchLeaseOptions } from './kube.ts';
+import { toKubeError, type ObjectRef, type WatchConnectionEvent, type WatchLeaseOptions } from './kube.ts';
 import type { Lab } from './lab.ts';
 import { parseHttpProbeLog, type HttpProbeLog } from './parse/http-probe-loop.ts';
 import { httpProbeLoopCommand, type HttpProbeLoopOptions } from './probe-loop.ts';
 import { pollUntil, withDeadline } from './retry.ts';
 import { SshError, type ExecResult } from './ssh.ts';
-import { REPO_ROOT, router } from './topology.ts';
-
-// ---------------------------------------------------------------------------------------------
-// Objects the suites create (run-labelled by renderManifest), removed in reverse order
-// ---------------------------------------------------------------------------------------------
-
-function refOf(o: KubernetesObject): ObjectRef {
-  return { apiVersion: o.apiVersion ?? 'v1', kind: o.kind ?? '?', namespace: o.metadata?.namespace, name: o.metadata?.name ?? '?' };
-}
-
-function refText(r: ObjectRef): string {
-  return `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
-}
-
-/** The objects one suite created, remembered the moment they are applied so afterAll can remove exactly them. */
-export class SuiteObjects {
-  private readonly created: ObjectRef[] = [];
-  constructor(private readonly lab: Pick<Lab, 'kube' | 'runId' | 'namespace'>) {}
-
-  /** Renders suites/manifests/<file> for this run, lets `finish` fill in what a placeholder cannot, applies. */
-  async apply(file: string, vars: ManifestVars, finish: (o: KubernetesObject) => KubernetesObject = (o) => o): Promise<KubernetesObject[]> {
-    const p = manifestPath(file);
-    const objects = renderManifest(readFileSync(p, 'utf8'), {
-      runId: this.lab.runId,
-      namespace: this.lab.namespace,
-      vars,
-      source: path.relative(REPO_ROOT, p),
-    }).map(finish);
-    const out: KubernetesObject[] = [];
-    for (const o of objects) {
-      const ref = refOf(o);
-      if (!this.created.some((r) => refText(r) === refText(ref))) this.created.push(ref);
-      out.push(await this.lab.kube.apply(o));
-    }
-    return out;
-  }
-
-  /** YAML of every object still there (for attachments). */
-  async dump(): Promise<string> {
-    const docs: string[] = [];
-    for (const r of this.created) {
-      const o = await this.lab.kube.read(r).catch((e: unknown) => ({ error: (e as Error).message }));
-      docs.push(o ? toYaml(o) : `# ${refText(r)}: not found\n`);
-    }
-    return docs.join('---\n');
-  }
-
-  /** Deletes everything created (last first) and checks it is gone. Returns what was deleted. */
-  async removeAll(timeoutMs = 120_000): Promise<string[]> {
-    const deleted: string[] = [];
-    for (const r of [...this.created].reverse()) if (await this.lab.kube.delete(r)) deleted.push(refText(r));
-    await pollUntil(
-      `the L2 suite's objects to be deleted (${this.created.map(refText).join(', ')})`,
-      async () => {
-        const left: string[] = [];
-        for (const r of this.created) if ((await this.lab.kube.read(r)) !== null) left.push(refText(r));
-        return left.length === 0 ? { done: true, value: undefined } : { done: false, seen: `still there: ${left.join(', ')}` };
-      },
-      { timeoutMs, intervalMs: 2_000 },
-    );
-    this.created.length = 0;
-    return deleted;
-  }
-}
+import { router } from './topology.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The lease

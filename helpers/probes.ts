@@ -1,13 +1,14 @@
 /**
  * Probes: the questions a person asks from a lab machine (the router unless told otherwise), asked over
- * SSH and answered as data. A probe never decides pass or fail; it returns the raw result and the parsed
+ * SSH and answered as data (or from a pod, through the Kubernetes API's exec: curlFromPod). A probe never decides pass or fail; it returns the raw result and the parsed
  * one, and throws only when it could not ask (SSH failed, the tool is missing, the output is not the
  * tool's).
  *
  * Everything that changes a host comes with its undo (addRoutes → Undo), and captures are always stopped
  * (withCapture stops even when the act throws).
  */
-import { CURL_WRITE_OUT, parseCurlOutput } from './parse/curl.ts';
+import type { Kube } from './kube.ts';
+import { CURL_WRITE_OUT, parseCurlOutput, type CurlOutput } from './parse/curl.ts';
 import { detectArpingFlavour, parseArping, type ArpingFlavour, type ArpingResult } from './parse/arping.ts';
 import { normalizeMac } from './parse/common.ts';
 import { parseIpRoute, type IpRoute } from './parse/iproute.ts';
@@ -127,22 +128,26 @@ export interface CurlResult {
   raw: ExecResult;
 }
 
-export function curlCommand(o: { url: string; timeoutMs: number; headers?: Record<string, string> }): string {
-  const parts = ['curl', '-sS', '-i', '--max-time', (o.timeoutMs / 1000).toFixed(3), '-w', shellQuote(CURL_WRITE_OUT)];
-  for (const [k, v] of Object.entries(o.headers ?? {})) parts.push('-H', shellQuote(`${k}: ${v}`));
-  parts.push('--', shellQuote(o.url));
-  return parts.join(' ');
+/**
+ * curl's argv (no shell): the response head and body, then the marker line parseCurlOutput reads (written even when
+ * the request fails). `--max-time` is the whole request's deadline; headers and the URL are single arguments.
+ */
+export function curlArgv(o: { url: string; timeoutMs: number; headers?: Record<string, string> }): string[] {
+  const argv = ['curl', '-sS', '-i', '--max-time', (o.timeoutMs / 1000).toFixed(3), '-w', CURL_WRITE_OUT];
+  for (const [k, v] of Object.entries(o.headers ?? {})) argv.push('-H', `${k}: ${v}`);
+  argv.push('--', o.url);
+  return argv;
 }
 
-export async function curlFrom(
-  ssh: SshPool,
-  o: { from?: string; url: string; timeoutMs?: number; headers?: Record<string, string> },
-): Promise<CurlResult> {
-  const host = probeHost(ssh, o.from);
-  const timeoutMs = o.timeoutMs ?? 10_000;
-  const command = curlCommand({ url: o.url, timeoutMs, headers: o.headers });
-  const raw = await ssh.host(host).exec(command, { timeoutMs: timeoutMs + 15_000 });
-  const out = parsed(host, command, raw, () => parseCurlOutput(raw.stdout));
+/** curlArgv as a shell command line (for SSH): every argument that is not a plain word is quoted. */
+export function curlCommand(o: { url: string; timeoutMs: number; headers?: Record<string, string> }): string {
+  return curlArgv(o)
+    .map((a) => (/^[\w.-]+$/.test(a) ? a : shellQuote(a)))
+    .join(' ');
+}
+
+/** A CurlResult from curl's parsed output: `error` is set whenever curl did not end cleanly, even after an answer began. */
+function curlResult(out: CurlOutput, raw: ExecResult): CurlResult {
   const ok = out.status !== null;
   return {
     ok,
@@ -153,6 +158,63 @@ export async function curlFrom(
     error: raw.code === 0 && ok ? null : raw.stderr.trim() || `curl exited with code ${raw.code}`,
     raw,
   };
+}
+
+export async function curlFrom(
+  ssh: SshPool,
+  o: { from?: string; url: string; timeoutMs?: number; headers?: Record<string, string> },
+): Promise<CurlResult> {
+  const host = probeHost(ssh, o.from);
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const command = curlCommand({ url: o.url, timeoutMs, headers: o.headers });
+  const raw = await ssh.host(host).exec(command, { timeoutMs: timeoutMs + 15_000 });
+  return curlResult(parsed(host, command, raw, () => parseCurlOutput(raw.stdout)), raw);
+}
+
+// ---------------------------------------------------------------------------------------------
+// curl from a pod (exec through the Kubernetes API)
+// ---------------------------------------------------------------------------------------------
+
+/** The run's client pod (suites/manifests/curl-pod.yaml). */
+export const CURL_POD = 'curl-pod';
+
+/** A probe ran in a pod, but what came back is not the tool's output (the tool is missing, it was killed). */
+export class PodProbeError extends Error {
+  constructor(
+    /** `namespace/pod`. */
+    readonly pod: string,
+    readonly argv: readonly string[],
+    message: string,
+    readonly raw: ExecResult,
+    options?: ErrorOptions,
+  ) {
+    super(`${argv.join(' ')} in ${pod}: ${message}`, options);
+    this.name = 'PodProbeError';
+  }
+}
+
+/**
+ * One HTTP request with curl from inside a pod (curl-pod of the run's namespace unless told otherwise), exec'd
+ * through the Kubernetes API and read like curlFrom reads it. Never retried. A non-zero exit is an answer (`error`);
+ * thrown: the exec failed (KubeApiError, the exec deadline) or the output is not curl's (PodProbeError).
+ */
+export async function curlFromPod(
+  lab: { kube: Pick<Kube, 'execInPod'>; namespace: string },
+  o: { pod?: string; namespace?: string; url: string; headers?: Record<string, string>; timeoutMs?: number },
+): Promise<CurlResult> {
+  const namespace = o.namespace ?? lab.namespace;
+  const pod = o.pod ?? CURL_POD;
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const argv = curlArgv({ url: o.url, timeoutMs, headers: o.headers });
+  const raw = await lab.kube.execInPod(namespace, pod, argv, { timeoutMs: timeoutMs + 15_000 });
+  let out: CurlOutput;
+  try {
+    out = parseCurlOutput(raw.stdout);
+  } catch (err) {
+    const stderr = raw.stderr.trim();
+    throw new PodProbeError(`${namespace}/${pod}`, argv, `${(err as Error).message}${stderr ? `; stderr: ${stderr.slice(0, 300)}` : ''} (exit code ${raw.code})`, raw, { cause: err });
+  }
+  return curlResult(out, raw);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,11 +23,12 @@ import {
   type L2Candidate,
 } from '../helpers/judge/l2.ts';
 import { l2AnnounceTable } from '../helpers/cilium.ts';
-import { agentDevices, readLease, routerName, SuiteObjects } from '../helpers/l2-lab.ts';
+import { agentDevices, readLease, routerName } from '../helpers/l2-lab.ts';
 import { withPolicyNodes } from '../helpers/l2-objects.ts';
 import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab.ts';
 import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/probes.ts';
 import { attach, attachOnFailure, describeScenario, step } from '../helpers/report.ts';
+import { SuiteObjects } from '../helpers/suite-objects.ts';
 import { kubeNodes } from '../helpers/topology.ts';
 import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './l2-steps.ts';
 import { expectVerdict } from './verdict.ts';
@@ -61,11 +62,11 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     const t = lab.topology;
     const candidates = l2Candidates(t);
     const { iface: routerIface } = routerOnLbSubnet(t);
-    objects = new SuiteObjects(lab);
+    objects = new SuiteObjects(lab, { label: 'l2-announcements' });
     const o = objects;
     const ip = await lbIpFromPool(lab, o, { stepName: 'give webpod a LoadBalancer IP from the run\'s L2 pool', pool: 'l2', service: SERVICE, backend: 'webpod' });
     await step(`announce it from ${candidates.map((c) => c.node).join(' and ')} on ${[...new Set(candidates.map((c) => c.iface))].join(', ')}`, () =>
-      o.apply('l2-policy.yaml', { name: 'l2', service: SERVICE }, (p) => withPolicyNodes(p, { nodes: candidates.map((c) => c.node), interfaces: candidates.map((c) => c.iface) })),
+      o.createFromManifest('l2-policy.yaml', { name: 'l2', service: SERVICE }, (p) => withPolicyNodes(p, { nodes: candidates.map((c) => c.node), interfaces: candidates.map((c) => c.iface) })),
     );
     const leaseName = l2LeaseName(lab.namespace, SERVICE);
     const elected = await waitLeaseHolder(lab, o, { leaseName, candidates: candidates.map((c) => c.node), who: 'selected node', objectsName: 'L2 objects' });

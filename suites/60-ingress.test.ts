@@ -16,7 +16,8 @@ import { judgeServiceAssigned, readServiceIpam } from '../helpers/judge/lbipam.t
 import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { labTest } from '../helpers/lab.ts';
 import { describeScenario, recordMeasurement, step } from '../helpers/report.ts';
-import { DEADLINE, LbSuite, httpUrl, refText } from './lb-common.ts';
+import { refText } from '../helpers/suite-objects.ts';
+import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
 import { expectVerdict } from './verdict.ts';
 
 const s = new LbSuite('ingress');

@@ -40,13 +40,14 @@ import {
   type OutageReport,
 } from '../helpers/judge/failover.ts';
 import { judgeArpAnswer, judgeHttpAnswer, judgeLeaseHolder, l2Candidates, l2LeaseName, routerOnLbSubnet, type L2Candidate } from '../helpers/judge/l2.ts';
-import { bootId, readLease, rebootNode, recordLease, routerClock, startRouterProbes, SuiteObjects, waitNodeBack, type LeaseRecorder, type RouterProbes } from '../helpers/l2-lab.ts';
+import { bootId, readLease, rebootNode, recordLease, routerClock, startRouterProbes, waitNodeBack, type LeaseRecorder, type RouterProbes } from '../helpers/l2-lab.ts';
 import { withBackendsAvoiding, withPolicyNodes } from '../helpers/l2-objects.ts';
 import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab.ts';
 import type { HttpProbeLog } from '../helpers/parse/index.ts';
 import { arpingFrom, curlFrom, macOf } from '../helpers/probes.ts';
 import { attach, describeScenario, recordMeasurement, step } from '../helpers/report.ts';
 import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
+import { SuiteObjects } from '../helpers/suite-objects.ts';
 import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './l2-steps.ts';
 import { expectVerdict } from './verdict.ts';
 
@@ -117,12 +118,12 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
       return b;
     });
 
-    objects = new SuiteObjects(lab);
+    objects = new SuiteObjects(lab, { label: 'l2-failover' });
     const o = objects;
     const ip = await lbIpFromPool(lab, o, { stepName: 'give the failover service a LoadBalancer IP from the run\'s pool', pool: 'l2-failover', service: SERVICE, backend: BACKEND });
 
     const leaseName = l2LeaseName(lab.namespace, SERVICE);
-    const policy = (nodes: string[]) => o.apply('l2-policy.yaml', { name: 'l2-failover', service: SERVICE }, (p) => withPolicyNodes(p, { nodes, interfaces: candidates.map((c) => c.iface) }));
+    const policy = (nodes: string[]) => o.createFromManifest('l2-policy.yaml', { name: 'l2-failover', service: SERVICE }, (p) => withPolicyNodes(p, { nodes, interfaces: candidates.map((c) => c.iface) }));
     const holder = await step(`announce from ${plan.arrangeNodes.join(', ')} only, so a worker holds the lease (never reboot the control plane)`, async () => {
       await policy(plan.arrangeNodes);
       // No holder in time is Cilium's failure (asserted with what was seen), not a lab timeout.
@@ -132,7 +133,7 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     await expectVerdict(`reboot target ${holder}`, judgeRebootTarget(plan, holder));
 
     await step(`run the service's backends away from ${holder}`, async () => {
-      await o.apply('l2-failover-backend.yaml', {}, (d) => withBackendsAvoiding(d, holder));
+      await o.createFromManifest('l2-failover-backend.yaml', {}, (d) => withBackendsAvoiding(d, holder));
       await lab.kube.waitDeploymentAvailable(lab.namespace, BACKEND, 180_000);
     });
 

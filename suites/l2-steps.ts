@@ -6,10 +6,11 @@
  */
 import { expect } from 'vitest';
 import { judgeLeaseHolder } from '../helpers/judge/l2.ts';
-import { readLease, type SuiteObjects } from '../helpers/l2-lab.ts';
+import { readLease } from '../helpers/l2-lab.ts';
 import type { Lab } from '../helpers/lab.ts';
 import { attach, attachOnFailure, step } from '../helpers/report.ts';
 import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
+import type { SuiteObjects } from '../helpers/suite-objects.ts';
 import { lbPoolAddresses } from '../helpers/topology.ts';
 
 /**
@@ -19,8 +20,8 @@ import { lbPoolAddresses } from '../helpers/topology.ts';
 export async function lbIpFromPool(lab: Lab, objects: SuiteObjects, o: { stepName: string; pool: string; service: string; backend: string }): Promise<string> {
   const t = lab.topology;
   const ip = await step(o.stepName, async () => {
-    await objects.apply('l2-pool.yaml', { name: o.pool, start: t.lbPool.start, stop: t.lbPool.stop, service: o.service });
-    await objects.apply('l2-service.yaml', { name: o.service, backend: o.backend });
+    await objects.createFromManifest('l2-pool.yaml', { name: o.pool, start: t.lbPool.start, stop: t.lbPool.stop, service: o.service });
+    await objects.createFromManifest('l2-service.yaml', { name: o.service, backend: o.backend });
     return lab.kube.waitServiceLbIp(lab.namespace, o.service, 120_000);
   });
   expect(lbPoolAddresses(t), `the LB IP ${ip} comes from the topology's pool`).toContain(ip);
@@ -63,7 +64,7 @@ export function attachL2StateOnFailure(lab: Lab, objects: SuiteObjects | undefin
 export async function removeSuiteObjects(objects: SuiteObjects | undefined, what: string): Promise<void> {
   if (!objects) return;
   await step(`remove the run's ${what}`, async () => {
-    const deleted = await objects.removeAll();
+    const deleted = await objects.remove();
     await attach('deleted objects', deleted.join('\n') || '(nothing left to delete)');
   });
 }

@@ -28,10 +28,10 @@ import {
 import { no, yes, type HttpAnswer, type Verdict } from '../helpers/judge/types.ts';
 import { RUN_LABEL, type ObjectRef } from '../helpers/kube.ts';
 import { prepareThisSuite, type Lab } from '../helpers/lab.ts';
-import { CURL_WRITE_OUT, parseCurlOutput } from '../helpers/parse/index.ts';
-import { curlFrom } from '../helpers/probes.ts';
-import { attach, attachOnFailure } from '../helpers/report.ts';
+import { curlFrom, curlFromPod } from '../helpers/probes.ts';
+import { attachOnFailure } from '../helpers/report.ts';
 import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
+import { refText, SuiteObjects } from '../helpers/suite-objects.ts';
 import { lbPoolAddresses, router } from '../helpers/topology.ts';
 
 /** Deadlines, named for what they wait for. */
@@ -50,21 +50,7 @@ export const DEADLINE = {
   ingressMs: 180_000,
 } as const;
 
-export const CURL_POD = 'curl-pod';
 export const WEBPOD_SELECTOR = 'app=webpod';
-
-function refOf(o: KubernetesObject): ObjectRef {
-  return {
-    apiVersion: o.apiVersion ?? 'v1',
-    kind: o.kind ?? '?',
-    name: o.metadata?.name ?? '?',
-    ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}),
-  };
-}
-
-export function refText(r: ObjectRef): string {
-  return `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
-}
 
 /** The state one LB suite keeps between its tests: the lab, the block, the Cilium version, what it created. */
 export class LbSuite {
@@ -75,7 +61,8 @@ export class LbSuite {
   block: string[] = [];
   poolName = '';
   policyName = '';
-  private readonly created: ObjectRef[] = [];
+  /** What this suite created (set by setUp). */
+  private objects: SuiteObjects | undefined;
 
   constructor(readonly suite: string) {}
 
@@ -86,6 +73,7 @@ export class LbSuite {
    */
   async setUp(lab: Lab, o: { suiteFile: string; config: Record<string, string>; selects: (config: Record<string, string>) => Selects }): Promise<void> {
     this.lab = lab;
+    this.objects = new SuiteObjects(lab, { label: this.suite, removalTimeoutMs: DEADLINE.removalMs });
     await prepareThisSuite(lab, o.suiteFile);
     this.block = lbPoolAddresses(lab.topology);
     const running = await runningCilium(lab);
@@ -94,6 +82,11 @@ export class LbSuite {
     const v = judgeConfig(running.config, o.config);
     if (!v.ok) throw new Error(`the lab was not converged for ${this.suite}: ${v.explanation}`);
     await this.createPoolAndAnnouncement(o.selects(running.config));
+  }
+
+  private get made(): SuiteObjects {
+    if (!this.objects) throw new Error(`${this.suite}: the suite's objects were used before setUp()`);
+    return this.objects;
   }
 
   get countsMayLag(): boolean {
@@ -113,9 +106,7 @@ export class LbSuite {
 
   /** Applies an object and remembers it for removal (remembered first, so a half-failed apply is still cleaned up). */
   async create<T extends KubernetesObject>(obj: T): Promise<T> {
-    const ref = refOf(obj);
-    if (!this.created.some((r) => refText(r) === refText(ref))) this.created.push(ref);
-    return this.lab.kube.apply(obj);
+    return this.made.create(obj);
   }
 
   /** Re-applies an object this suite created (e.g. a new annotation). */
@@ -125,31 +116,10 @@ export class LbSuite {
 
   /**
    * Deletes `objects` (default: everything this suite created, newest first), then waits until every one is gone.
-   * Throws, naming what is left, when they are not gone by the deadline.
+   * Throws, naming what is left, when they are not gone by the deadline. Returns what was deleted.
    */
   async remove(objects?: readonly KubernetesObject[]): Promise<string[]> {
-    const refs = objects ? objects.map(refOf) : [...this.created].reverse();
-    const errors: string[] = [];
-    for (const r of refs) {
-      try {
-        await this.lab.kube.delete(r);
-      } catch (err) {
-        errors.push(`${refText(r)}: ${(err as Error).message}`);
-      }
-    }
-    await pollUntil(
-      `${refs.length} ${this.suite} objects to be gone`,
-      async () => {
-        const left: string[] = [];
-        for (const r of refs) if ((await this.lab.kube.read(r)) !== null) left.push(refText(r));
-        return left.length === 0 ? { done: true, value: undefined } : { done: false, seen: `still there: ${left.join(', ')}` };
-      },
-      { timeoutMs: DEADLINE.removalMs, intervalMs: 2000 },
-    );
-    const gone = new Set(refs.map(refText));
-    for (let i = this.created.length - 1; i >= 0; i--) if (gone.has(refText(this.created[i]!))) this.created.splice(i, 1);
-    if (errors.length > 0) throw new Error(`deleting failed: ${errors.join('; ')}`);
-    return [...gone];
+    return this.objects ? this.objects.remove(objects ? { objects } : {}) : [];
   }
 
   // -- the pool and the L2 announcement policy ----------------------------------------------------
@@ -228,14 +198,7 @@ export class LbSuite {
   }
 
   async attachObject(ref: ObjectRef): Promise<void> {
-    const obj = await this.lab.kube.read(ref).catch((err: unknown) => `could not read: ${(err as Error).message}`);
-    const copy = obj && typeof obj === 'object' ? { ...obj, metadata: { ...obj.metadata, managedFields: undefined } } : obj;
-    await attach(`${refText(ref)} (YAML)`, typeof copy === 'string' ? copy : toYaml(copy ?? 'not found'), 'yaml');
-    if (ref.namespace) {
-      const events = await this.lab.kube.core.listNamespacedEvent({ namespace: ref.namespace, fieldSelector: `involvedObject.name=${ref.name}` });
-      const lines = events.items.map((e) => `${String(e.lastTimestamp ?? e.eventTime ?? '?')} ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`);
-      await attach(`${refText(ref)} (events)`, lines.join('\n') || '(no events)', 'text');
-    }
+    await this.made.attachObject(ref);
   }
 
   /**
@@ -260,7 +223,7 @@ export class LbSuite {
       const events = await this.lab.kube.core.listNamespacedEvent({ namespace: this.namespace });
       return events.items.map((e) => `${String(e.lastTimestamp ?? e.eventTime ?? '?')} ${e.involvedObject.kind ?? ''}/${e.involvedObject.name ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`).join('\n');
     });
-    for (const r of extra) attachOnFailure(`${refText(r)} (YAML)`, async () => toYaml(await this.lab.kube.read(r)), { type: 'yaml' });
+    for (const r of extra) attachOnFailure(`${refText(r)} (YAML)`, () => this.made.yamlOf(r), { type: 'yaml' });
   }
 
   // -- HTTP ------------------------------------------------------------------------------------
@@ -272,13 +235,7 @@ export class LbSuite {
 
   /** One HTTP request from curl-pod (inside the cluster), read with the same parser curlFrom uses. */
   async curlFromPod(url: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-    const seconds = String(Math.ceil(DEADLINE.requestMs / 1000));
-    const argv = ['curl', '-sS', '-i', '--max-time', seconds, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), '-w', CURL_WRITE_OUT, url];
-    const r = await this.lab.kube.execInPod(this.namespace, CURL_POD, argv, { timeoutMs: DEADLINE.requestMs + 10_000 });
-    const out = parseCurlOutput(r.stdout);
-    const ok = out.status !== null;
-    // As curlFrom reads it: an error whenever curl did not end cleanly, even after an answer began.
-    return { ok, status: out.status, headers: out.headers, body: out.body, error: r.code === 0 && ok ? null : r.stderr.trim() || `curl exited with code ${r.code ?? '?'}`, timeMs: out.timeMs };
+    return curlFromPod(this.lab, { url, headers, timeoutMs: DEADLINE.requestMs });
   }
 
   /**

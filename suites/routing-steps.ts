@@ -5,11 +5,11 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Lab } from '../helpers/lab.ts';
-import { CURL_WRITE_OUT, parseCurlOutput, parsePing, type PingResult, type TcpdumpPacket } from '../helpers/parse/index.ts';
+import { parsePing, type PingResult, type TcpdumpPacket } from '../helpers/parse/index.ts';
 import type { ExecResult } from '../helpers/ssh.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { runningCilium } from '../helpers/cilium.ts';
-import { withCapture } from '../helpers/probes.ts';
+import { curlFromPod, PodProbeError, withCapture } from '../helpers/probes.ts';
 import { attach, attachOnFailure, step } from '../helpers/report.ts';
 
 export interface PodRef {
@@ -66,17 +66,19 @@ export async function pingWhileCapturing(
   return { ping: cap.value, text: cap.text, packets: cap.packets };
 }
 
-/** One HTTP GET from inside a pod with curl; never retried (an expected failure must stay a failure). */
+/**
+ * One HTTP GET from inside a pod with curl (curlFromPod); never retried (an expected failure must stay a failure).
+ * Output that is not curl's (curl missing or killed) is a failed answer naming why, as any other failure here.
+ */
 export async function httpFromPod(lab: Lab, pod: PodRef, url: string): Promise<HttpAnswer & { raw: ExecResult }> {
   return step(`HTTP GET ${url} from ${pod.name}`, async () => {
-    const raw = await lab.kube.execInPod(pod.namespace, pod.name, ['curl', '-sS', '-i', '--max-time', '5', '-w', CURL_WRITE_OUT, url], { timeoutMs: 30_000 });
+    const answer = await curlFromPod(lab, { namespace: pod.namespace, pod: pod.name, url, timeoutMs: 5_000 }).catch((err: unknown) => {
+      if (!(err instanceof PodProbeError)) throw err;
+      return { ok: false, status: null, headers: {}, body: '', error: err.message, raw: err.raw };
+    });
+    const raw = answer.raw;
     await attach(`curl ${url} from ${pod.name}`, `${raw.stdout}${raw.stderr ? `\n--- stderr ---\n${raw.stderr}` : ''}\n(exit ${raw.code})`);
-    try {
-      const out = parseCurlOutput(raw.stdout);
-      return { ok: out.status !== null, status: out.status, headers: out.headers, body: out.body, error: out.status === null ? raw.stderr.trim() || `curl exit ${raw.code}` : null, timeMs: out.timeMs, raw };
-    } catch (err) {
-      return { ok: false, status: null, headers: {}, body: '', error: `${raw.stderr.trim() || `curl exit ${raw.code}`} (${(err as Error).message})`, raw };
-    }
+    return answer;
   });
 }
 

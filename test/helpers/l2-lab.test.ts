@@ -8,8 +8,7 @@ import type http from 'node:http';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { failoverBudget, formatFailoverTimeline, judgeFailover, leaseTimings, type LeaseTimelineEvent } from '../../helpers/judge/failover.ts';
 import { Kube } from '../../helpers/kube.ts';
-import { connectionTimelineEvent, readLease, recordLease, SuiteObjects } from '../../helpers/l2-lab.ts';
-import { withPolicyNodes } from '../../helpers/l2-objects.ts';
+import { connectionTimelineEvent, readLease, recordLease } from '../../helpers/l2-lab.ts';
 import { FakeKubeApi, sendJson, startWatch, status } from './fake-kube-api.ts';
 
 const NAME = 'cilium-l2announce-clh-x-l2-failover';
@@ -181,58 +180,5 @@ describe('connectionTimelineEvent: the watcher\'s connection events in the failo
     expect(connectionTimelineEvent({ at: 3, state: 'disconnected', error: 'HTTP 410 Expired: too old resource version' })).toEqual({ at: 3, kind: 'watch-disconnected', error: 'HTTP 410 Expired: too old resource version' });
     expect(connectionTimelineEvent({ at: 4, state: 'disconnected' })).toEqual({ at: 4, kind: 'watch-disconnected', error: null });
     expect(connectionTimelineEvent({ at: 5, state: 'relisted' })).toBeNull();
-  });
-});
-
-describe('SuiteObjects: what a suite creates is removed, last first, and checked gone', () => {
-  /** A tiny object store behind the fake API: PATCH stores, GET reads, DELETE removes (after `lingerMs`). */
-  function store(o: { lingerMs?: number } = {}): Map<string, unknown> {
-    const objects = new Map<string, unknown>();
-    api.routes.push((r, res) => {
-      if (!/^\/apis?\//.test(r.path) || r.path.startsWith(LEASE_PATH)) return false;
-      if (r.method === 'PATCH') {
-        objects.set(r.path, JSON.parse(r.body));
-        sendJson(res, 200, objects.get(r.path));
-      } else if (r.method === 'GET' && objects.has(r.path)) sendJson(res, 200, objects.get(r.path));
-      else if (r.method === 'DELETE' && objects.has(r.path)) {
-        const body = objects.get(r.path);
-        if (o.lingerMs === undefined) objects.delete(r.path);
-        else if (Number.isFinite(o.lingerMs)) setTimeout(() => objects.delete(r.path), o.lingerMs);
-        sendJson(res, 200, body);
-      } else return false;
-      return true;
-    });
-    return objects;
-  }
-  const lab = () => ({ kube: new Kube(api.kubeConfig(), { runId: 'r1', retries: 0 }), runId: 'r1', namespace: 'clh-r1' });
-
-  test('pool, service, policy (applied twice) are deleted policy first, and the removal waits until they are gone', async () => {
-    const objects = store({ lingerMs: 300 });
-    const o = new SuiteObjects(lab());
-    await o.apply('l2-pool.yaml', { name: 'l2', start: '192.168.10.211', stop: '192.168.10.215', service: 'webpod-l2' });
-    await o.apply('l2-service.yaml', { name: 'webpod-l2', backend: 'webpod' });
-    const policy = (nodes: string[]) => o.apply('l2-policy.yaml', { name: 'l2', service: 'webpod-l2' }, (p) => withPolicyNodes(p, { nodes, interfaces: ['eth1'] }));
-    await policy(['k8s-w1']);
-    const [widened] = await policy(['k8s-ctr', 'k8s-w1']);
-    expect((widened as any).spec.nodeSelector.matchExpressions[0].values).toEqual(['k8s-ctr', 'k8s-w1']);
-    expect(objects.size).toBe(3);
-    expect(await o.dump()).toContain('clh-r1-l2');
-
-    const deleted = await o.removeAll(10_000);
-    expect(deleted).toEqual(['CiliumL2AnnouncementPolicy clh-r1-l2', 'Service clh-r1/webpod-l2', 'CiliumLoadBalancerIPPool clh-r1-l2']);
-    expect(api.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toEqual([
-      '/apis/cilium.io/v2alpha1/ciliuml2announcementpolicies/clh-r1-l2',
-      '/api/v1/namespaces/clh-r1/services/webpod-l2',
-      '/apis/cilium.io/v2alpha1/ciliumloadbalancerippools/clh-r1-l2',
-    ]);
-    expect(objects.size).toBe(0); // it waited for the lingering objects
-    expect(await o.removeAll(1_000)).toEqual([]); // nothing left to remove
-  });
-
-  test('an object that never goes away fails the removal, naming it', async () => {
-    store({ lingerMs: Infinity });
-    const o = new SuiteObjects(lab());
-    await o.apply('l2-service.yaml', { name: 'webpod-l2', backend: 'webpod' });
-    await expect(o.removeAll(1_500)).rejects.toThrow(/still there: Service clh-r1\/webpod-l2/);
   });
 });

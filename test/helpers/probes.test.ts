@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { arpingCommand, curlCommand, pingCommand, probeHost, tcpdumpCommand } from '../../helpers/probes.ts';
+import { arpingCommand, curlArgv, curlCommand, pingCommand, probeHost, tcpdumpCommand } from '../../helpers/probes.ts';
 import { shellQuote, SshError, SshPool } from '../../helpers/ssh.ts';
 import { loadTopology } from '../../helpers/topology.ts';
 
@@ -25,6 +25,18 @@ describe('command lines', () => {
   test('curl: headers and URL reach curl as single arguments, whatever they contain', () => {
     const cmd = curlCommand({ url: "http://198.18.10.211/a b?x='1'", timeoutMs: 2500, headers: { Host: 'bookinfo.example', 'X-Q': "it's" } });
     expect(argv(cmd)).toEqual(['-sS', '-i', '--max-time', '2.500', '-w', '\\n__CLH_CURL__ %{http_code} %{time_total}\\n', '-H', 'Host: bookinfo.example', '-H', "X-Q: it's", '--', "http://198.18.10.211/a b?x='1'"]);
+  });
+
+  test('curl argv (exec in a pod, no shell): the whole deadline in seconds, the marker write-out, headers and URL as single arguments', () => {
+    expect(curlArgv({ url: 'http://198.18.10.211/details/1', timeoutMs: 5_000, headers: { Host: 'r1.clh.test', 'X-Q': "it's" } })).toEqual([
+      'curl', '-sS', '-i', '--max-time', '5.000', '-w', '\\n__CLH_CURL__ %{http_code} %{time_total}\\n', '-H', 'Host: r1.clh.test', '-H', "X-Q: it's", '--', 'http://198.18.10.211/details/1',
+    ]);
+    expect(curlArgv({ url: 'http://198.18.10.211/', timeoutMs: 2_500 })).toEqual(['curl', '-sS', '-i', '--max-time', '2.500', '-w', '\\n__CLH_CURL__ %{http_code} %{time_total}\\n', '--', 'http://198.18.10.211/']);
+  });
+
+  test('curl over SSH is the same argv, quoted for the shell', () => {
+    const o = { url: "http://198.18.10.211/a b?x='1'", timeoutMs: 2500, headers: { Host: 'bookinfo.example' } };
+    expect(['curl', ...argv(curlCommand(o))]).toEqual(curlArgv(o));
   });
 
   test('tcpdump: line-buffered, immediate, bounded in time; -T vxlan only when asked', () => {
