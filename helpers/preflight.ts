@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { KubeConfig } from '@kubernetes/client-node';
 import { REPO_ROOT, loadTopology, sshEndpoint, topologyFile, type Topology } from './topology.ts';
 
 export const LAB_UP_COMMAND = 'npm run lab:up';
@@ -67,17 +67,18 @@ export function apiEndpoint(t: Topology, env: NodeJS.ProcessEnv = process.env): 
   return { what: 'Kubernetes API', host: t.apiEndpoint.host, port: t.apiEndpoint.port, source: 'topology apiEndpoint' };
 }
 
-/** host and port of the current context's cluster in a kubeconfig document (pure). */
+/**
+ * host and port of the current context's cluster in a kubeconfig document (pure). Read with the same library
+ * (and so the same context rules) the harness then talks to the API server with.
+ */
 export function kubeconfigServer(text: string): { host: string; port: number } | undefined {
-  const doc = parseYaml(text) as {
-    'current-context'?: string;
-    contexts?: { name: string; context?: { cluster?: string } }[];
-    clusters?: { name: string; cluster?: { server?: string } }[];
-  } | null;
-  if (!doc) return undefined;
-  const ctx = doc.contexts?.find((c) => c.name === doc['current-context']) ?? doc.contexts?.[0];
-  const cluster = doc.clusters?.find((c) => c.name === ctx?.context?.cluster) ?? doc.clusters?.[0];
-  const server = cluster?.cluster?.server;
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromString(text);
+  } catch {
+    return undefined;
+  }
+  const server = kc.getCurrentCluster()?.server;
   if (!server) return undefined;
   const url = new URL(server);
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443 };
