@@ -52,10 +52,8 @@ export function routeNetwork(dst: string): string | null {
   if (rest.length > 0 || ip === undefined || !ipaddr.IPv4.isValidFourPartDecimal(ip)) return null;
   if (len === undefined) return `${ip}/32`;
   if (!/^\d{1,2}$/.test(len) || Number(len) > 32) return null;
-  const [net] = ipaddr.IPv4.parseCIDR(`${ip}/${len}`);
   // Normalise the host bits away (ip route prints networks, but a hand-written fixture may not).
-  const mask = ipaddr.IPv4.subnetMaskFromPrefixLength(Number(len)).octets;
-  return `${net.octets.map((o, i) => o & (mask[i] ?? 0)).join('.')}/${len}`;
+  return `${ipaddr.IPv4.networkAddressFromCIDR(`${ip}/${len}`).toString()}/${len}`;
 }
 
 function isIpv4(ip: string): boolean {
