@@ -13,7 +13,7 @@ import { toKubeError, type ObjectRef, type WatchConnectionEvent, type WatchLease
 import type { Lab } from './lab.ts';
 import { parseHttpProbeLog, type HttpProbeLog } from './parse/http-probe-loop.ts';
 import { httpProbeLoopCommand, type HttpProbeLoopOptions } from './probe-loop.ts';
-import { pollUntil, withDeadline } from './retry.ts';
+import { pollUntil, systemClock, withDeadline } from './retry.ts';
 import { SshError, type ExecResult } from './ssh.ts';
 import { router } from './topology.ts';
 
@@ -73,11 +73,14 @@ export function connectionTimelineEvent(e: WatchConnectionEvent): LeaseTimelineE
 export function recordLease(
   lab: Pick<Lab, 'kube'>,
   name: string,
-  o: { pollMs?: number; readTimeoutMs?: number; watch?: Pick<WatchLeaseOptions, 'reconnectDelayMs' | 'maxReconnectDelayMs'> } = {},
+  o: { pollMs?: number; readTimeoutMs?: number; maxMs?: number; watch?: Pick<WatchLeaseOptions, 'reconnectDelayMs' | 'maxReconnectDelayMs'> } = {},
 ): LeaseRecorder {
   const pollMs = o.pollMs ?? 1_000;
   const readTimeoutMs = o.readTimeoutMs ?? 3_000;
   const ac = new AbortController();
+  // A recorder nobody stops still ends: 20 minutes covers a reboot wait (9 min) with the failover around it.
+  const cap = setTimeout(() => ac.abort(new Error('lease recorder reached its time limit')), o.maxMs ?? 20 * 60_000);
+  cap.unref();
   const events: LeaseTimelineEvent[] = [];
   const onConnection = (c: WatchConnectionEvent): void => {
     const e = connectionTimelineEvent(c);
@@ -103,13 +106,15 @@ export function recordLease(
         if (e.code === 404) events.push({ at, kind: 'lease-missing', source: 'poll' });
         else events.push({ at, kind: 'api-error', source: 'poll', error: e.message });
       }
-      await new Promise((r) => setTimeout(r, pollMs));
+      // The project's sleep, cut short by stop() instead of finishing the interval.
+      await systemClock.sleep(pollMs, ac.signal).catch(() => undefined);
     }
   })();
   let stopped: Promise<void> | undefined;
   return {
     events,
     stop: () => (stopped ??= (async () => {
+      clearTimeout(cap);
       ac.abort();
       await Promise.allSettled([watch, poll]);
     })()),
