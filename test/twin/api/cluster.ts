@@ -1,0 +1,988 @@
+/**
+ * The twin's controllers: what kubelet, the scheduler, the Deployment/DaemonSet controllers, the garbage collector
+ * and Cilium's agents and operator do to the API objects, driving the network side only through `TwinNetwork`.
+ *
+ * - Nodes from the topology, Ready while up (kubelet posts status); after a reboot takes a node away, Ready goes
+ *   Unknown once the node-monitor grace passes (shortened, see NODE_GRACE_MS), and back to True when it is up.
+ * - Deployments and DaemonSets become Pods (names as the controllers make them), scheduled by nodeName,
+ *   nodeSelector, required node affinity and required pod anti-affinity on kubernetes.io/hostname; a pod template
+ *   change replaces the pods (kubectl rollout restart). Pods get a network namespace through TwinNetwork.addPod
+ *   (whoami images serve whoami) and then Running/Ready with their podIP; agent and operator pods use the host network.
+ * - kube-system: the `cilium` DaemonSet (agent image of the version), `cilium-operator`, `cilium-config` from the
+ *   helm values, CiliumNodes with each node's pod CIDR; an agent reads the values when it starts (so a helm upgrade
+ *   takes effect when the agents restart, as the harness does; cb 3), and the routing it programs is set then.
+ * - LB-IPAM, L2 announcement leases (holder renews every retryPeriod while its node is up; another candidate takes
+ *   over once the lease expired), the shared ingress Service and the Envoy routes from Ingress objects.
+ * - `helm`, `systemctl reboot`, `reboot`, `shutdown -r` run on twin hosts reach `standIn()`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { ExecIo, NodeState, PodServer, StandInCall, StandInResult, TwinNetwork, Frontend, IngressRoute } from '../contract.ts';
+import { controlPlane, kubeNodes, type Topology } from '../../../helpers/topology.ts';
+import { agentExec, allocate, ciliumConfig, effective, l2Selections, lbipamServes, runHelm, SVC_CONDITION, type Flow, type HelmState, type Values } from './cilium-local.ts';
+import { matchSelectorObject, type LabelSelectorObject } from './selectors.ts';
+import type { ExecRequest, ExecStreams } from './server.ts';
+import { ApiError, type Obj, type Store, type StoreEvent } from './store.ts';
+import type { ResourceDef } from './resources.ts';
+
+/** How long a node may be silent before its Ready condition goes Unknown (kube-controller-manager's node-monitor
+ *  grace period is 40 s; the twin shortens it so a reboot is seen within the failover suite's run). */
+export const NODE_GRACE_MS = 8_000;
+/** How long a restarted agent takes to report Ready. */
+export const AGENT_START_MS = 1_500;
+/** How long a rebooted node stays away. */
+export const REBOOT_DOWN_MS = 12_000;
+const TICK_MS = 200;
+
+export interface ClusterOptions {
+  store: Store;
+  net: TwinNetwork;
+  topology: Topology;
+  ciliumVersion: string;
+  kubernetesVersion: string;
+  /** Helm values the lab was installed with (provision/values/cilium-base.yaml + the topology values). */
+  values: Values;
+  log?: (line: string) => void;
+}
+
+interface PodRuntime {
+  /** Network side added (for pod-network pods) or host-network start time passed. */
+  netReady: boolean;
+  adding: boolean;
+  ip: string | null;
+  /** Agent pods: the helm values the agent started with. */
+  values?: Values;
+  readyAt: number;
+}
+
+interface Announced {
+  holder: string | null;
+  sig: string;
+}
+
+function now(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+function microNow(): string {
+  return new Date().toISOString().replace(/Z$/, '000Z');
+}
+
+function rand(n: number): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  return [...randomBytes(n)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+function hashOf(v: unknown): string {
+  return createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 10).replace(/[aeiou]/g, 'b');
+}
+
+type Spec = Record<string, unknown>;
+
+interface PodTemplate {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: {
+    nodeName?: string;
+    nodeSelector?: Record<string, string>;
+    hostNetwork?: boolean;
+    containers?: { name: string; image?: string; env?: { name: string; value?: string }[]; ports?: { containerPort: number }[] }[];
+    affinity?: {
+      nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: { matchExpressions?: { key: string; operator: string; values?: string[] }[] }[] } };
+      podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { labelSelector?: LabelSelectorObject; topologyKey?: string }[] };
+    };
+  };
+}
+
+export class TwinCluster {
+  private readonly store: Store;
+  private readonly net: TwinNetwork;
+  private readonly r: Record<string, ResourceDef>;
+  private helm: HelmState;
+  private readonly pods = new Map<string, PodRuntime>();
+  private readonly nodeUp = new Map<string, boolean>();
+  private readonly nodeDownSince = new Map<string, number>();
+  private readonly bootIds = new Map<string, string>();
+  private readonly lbAlloc = new Map<string, string[]>();
+  private readonly announced = new Map<string, Announced>();
+  private readonly lastTry = new Map<string, number>();
+  private ingressSig = '';
+  private readonly flows: Flow[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private running = false;
+  private dirty = false;
+  private stopped = false;
+  private readonly log: (line: string) => void;
+  private readonly gitCommit: string;
+  private routingSig = '';
+
+  constructor(private readonly o: ClusterOptions) {
+    this.store = o.store;
+    this.net = o.net;
+    this.log = o.log ?? (() => undefined);
+    const res = o.store.resources;
+    this.r = {
+      ns: res.byKind('v1', 'Namespace'),
+      node: res.byKind('v1', 'Node'),
+      pod: res.byKind('v1', 'Pod'),
+      svc: res.byKind('v1', 'Service'),
+      cm: res.byKind('v1', 'ConfigMap'),
+      event: res.byKind('v1', 'Event'),
+      deploy: res.byKind('apps/v1', 'Deployment'),
+      ds: res.byKind('apps/v1', 'DaemonSet'),
+      lease: res.byKind('coordination.k8s.io/v1', 'Lease'),
+      ing: res.byKind('networking.k8s.io/v1', 'Ingress'),
+      ingClass: res.byKind('networking.k8s.io/v1', 'IngressClass'),
+      pool: res.byKind('cilium.io/v2alpha1', 'CiliumLoadBalancerIPPool'),
+      l2pol: res.byKind('cilium.io/v2alpha1', 'CiliumL2AnnouncementPolicy'),
+      cn: res.byKind('cilium.io/v2', 'CiliumNode'),
+    };
+    this.helm = { values: structuredClone(o.values), revision: 1, chartVersion: o.ciliumVersion, updated: new Date().toISOString() };
+    this.gitCommit = hashOf(`commit ${o.ciliumVersion}`).slice(0, 8);
+  }
+
+  get minor(): number {
+    return Number(this.o.ciliumVersion.split('.')[1]);
+  }
+
+  private get agentImage(): string {
+    return `quay.io/cilium/cilium:v${this.o.ciliumVersion}@sha256:${createHash('sha256').update(`cilium-lab-twin agent ${this.o.ciliumVersion}`).digest('hex')}`;
+  }
+
+  private get operatorImage(): string {
+    return `quay.io/cilium/operator-generic:v${this.o.ciliumVersion}@sha256:${createHash('sha256').update(`cilium-lab-twin operator ${this.o.ciliumVersion}`).digest('hex')}`;
+  }
+
+  // -- start / stop --------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    const s = this.store;
+    for (const n of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) s.create(this.r.ns as ResourceDef, { metadata: { name: n, labels: { 'kubernetes.io/metadata.name': n } }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
+    for (const n of this.net.nodes) {
+      this.nodeUp.set(n, true);
+      this.bootIds.set(n, randomBytes(16).toString('hex'));
+    }
+    this.net.onNodeState((node, state) => this.onNodeState(node, state));
+    this.writeNodes();
+    this.writeCiliumConfig();
+    for (const n of this.net.nodes) {
+      s.create(this.r.cn as ResourceDef, {
+        metadata: { name: n, labels: { 'kubernetes.io/hostname': n } },
+        spec: {
+          addresses: [
+            { type: 'InternalIP', ip: this.net.nodeAddress(n) },
+            { type: 'CiliumInternalIP', ip: this.net.ciliumHostIp(n) },
+          ],
+          ipam: { podCIDRs: [this.net.podCidr(n)] },
+        },
+      });
+    }
+    const agentTemplate = {
+      metadata: { labels: { 'k8s-app': 'cilium', 'app.kubernetes.io/name': 'cilium-agent', 'app.kubernetes.io/part-of': 'cilium' } },
+      spec: { hostNetwork: true, containers: [{ name: 'cilium-agent', image: this.agentImage }], initContainers: [], serviceAccountName: 'cilium' },
+    };
+    s.create(this.r.ds as ResourceDef, { metadata: { name: 'cilium', namespace: 'kube-system', labels: { 'k8s-app': 'cilium', 'app.kubernetes.io/managed-by': 'Helm' } }, spec: { selector: { matchLabels: { 'k8s-app': 'cilium' } }, template: agentTemplate, updateStrategy: { type: 'RollingUpdate' } } });
+    s.create(this.r.deploy as ResourceDef, {
+      metadata: { name: 'cilium-operator', namespace: 'kube-system', labels: { 'io.cilium/app': 'operator', name: 'cilium-operator', 'app.kubernetes.io/managed-by': 'Helm' } },
+      spec: { replicas: 1, selector: { matchLabels: { 'io.cilium/app': 'operator', name: 'cilium-operator' } }, template: { metadata: { labels: { 'io.cilium/app': 'operator', name: 'cilium-operator' } }, spec: { hostNetwork: true, containers: [{ name: 'cilium-operator', image: this.operatorImage }] } } },
+    });
+    this.unsubscribe = s.subscribe((e) => this.onEvent(e));
+    await this.reconcile();
+    this.timer = setInterval(() => {
+      void this.tick();
+    }, TICK_MS);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.unsubscribe?.();
+    // Let a running pass finish its network calls.
+    for (let i = 0; i < 100 && this.running; i++) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  // -- events --------------------------------------------------------------------------------
+
+  private onEvent(e: StoreEvent): void {
+    if (e.res === this.r.pod && e.type === 'DELETED') {
+      const key = `${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`;
+      const rt = this.pods.get(key);
+      this.pods.delete(key);
+      if (rt?.ip && !(e.obj.spec as PodTemplate['spec'])?.hostNetwork) void this.net.removePod(e.obj.metadata.namespace ?? '', e.obj.metadata.name).catch((err: unknown) => this.log(`removePod ${key}: ${(err as Error).message}`));
+    }
+    if (e.res === this.r.lease || e.res === this.r.event) return;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    if (!this.running) void this.reconcile();
+  }
+
+  private onNodeState(node: string, state: NodeState): void {
+    this.log(`node ${node} is ${state}`);
+    if (state === 'down') {
+      this.nodeUp.set(node, false);
+      this.nodeDownSince.set(node, Date.now());
+      for (const p of this.store.list(this.r.pod as ResourceDef, { fieldSelector: `spec.nodeName=${node}` })) {
+        const rt = this.pods.get(`${p.metadata.namespace ?? ''}/${p.metadata.name}`);
+        if (rt) rt.netReady = false;
+      }
+    } else {
+      this.nodeUp.set(node, true);
+      this.nodeDownSince.delete(node);
+      this.bootIds.set(node, randomBytes(16).toString('hex'));
+      for (const p of this.store.list(this.r.pod as ResourceDef, { fieldSelector: `spec.nodeName=${node}` })) {
+        const key = `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
+        const rt = this.pods.get(key);
+        if (!rt) continue;
+        rt.netReady = false;
+        rt.adding = false;
+        rt.readyAt = Date.now() + AGENT_START_MS;
+        if (this.isAgent(p)) rt.values = structuredClone(this.helm.values);
+        this.bumpRestart(p);
+      }
+    }
+    this.schedule();
+  }
+
+  private bumpRestart(p: Obj): void {
+    const st = (p.status ?? {}) as { containerStatuses?: { restartCount?: number }[] };
+    for (const c of st.containerStatuses ?? []) c.restartCount = (c.restartCount ?? 0) + 1;
+    try {
+      this.store.update(this.r.pod as ResourceDef, { ...p, status: { ...st, conditions: [] } }, { onlyStatus: true });
+    } catch {
+      // gone
+    }
+  }
+
+  // -- the passes ----------------------------------------------------------------------------
+
+  private async reconcile(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      for (let i = 0; i < 20 && this.dirty && !this.stopped; i++) {
+        this.dirty = false;
+        try {
+          await this.pass();
+        } catch (err) {
+          this.log(`reconcile: ${(err as Error).stack ?? String(err)}`);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+    if (this.dirty && !this.stopped) setTimeout(() => void this.reconcile(), 100);
+  }
+
+  private async pass(): Promise<void> {
+    this.writeNodes();
+    this.daemonSets();
+    this.deployments();
+    this.scheduleBarePods();
+    this.podNetwork();
+    this.podStatuses();
+    this.workloadStatuses();
+    await this.applyRouting();
+    this.services();
+    await this.ingress();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      // Node grace and pods that became ready by time.
+      let changed = false;
+      for (const [node, since] of this.nodeDownSince) if (Date.now() - since > NODE_GRACE_MS && this.nodeReadyStatus(node) === 'True') changed = true;
+      for (const rt of this.pods.values()) if (!rt.netReady && rt.readyAt <= Date.now() && rt.ip !== null) changed = true;
+      if (changed) this.schedule();
+      await this.leases();
+    } catch (err) {
+      this.log(`tick: ${(err as Error).stack ?? String(err)}`);
+    }
+  }
+
+  // -- nodes ---------------------------------------------------------------------------------
+
+  private nodeReadyStatus(node: string): string | undefined {
+    const n = this.store.get(this.r.node as ResourceDef, undefined, node);
+    return ((n?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).find((c) => c.type === 'Ready')?.status;
+  }
+
+  private nodeIsReady(node: string): boolean {
+    return this.nodeUp.get(node) === true;
+  }
+
+  private writeNodes(): void {
+    const cp = controlPlane(this.o.topology).name;
+    for (const n of this.net.nodes) {
+      const up = this.nodeUp.get(n) !== false;
+      const downFor = Date.now() - (this.nodeDownSince.get(n) ?? Date.now());
+      const ready = up ? 'True' : downFor > NODE_GRACE_MS ? 'Unknown' : 'True';
+      const prev = this.store.get(this.r.node as ResourceDef, undefined, n);
+      const prevReady = ((prev?.status as { conditions?: { type: string; status: string; lastTransitionTime?: string }[] } | undefined)?.conditions ?? []).find((c) => c.type === 'Ready');
+      const since = prevReady && prevReady.status === ready ? (prevReady.lastTransitionTime ?? now()) : now();
+      const labels: Record<string, string> = { 'kubernetes.io/hostname': n, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': 'amd64' };
+      if (n === cp) {
+        labels['node-role.kubernetes.io/control-plane'] = '';
+        labels['node.kubernetes.io/exclude-from-external-load-balancers'] = '';
+      }
+      const obj: Obj = {
+        metadata: { name: n, labels, annotations: { 'node.alpha.kubernetes.io/ttl': '0' }, ...(prev ? { resourceVersion: prev.metadata.resourceVersion } : {}) },
+        spec: { podCIDR: this.net.podCidr(n), podCIDRs: [this.net.podCidr(n)], ...(ready === 'True' ? {} : { taints: [{ key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule' }] }) },
+        status: {
+          conditions: [
+            { type: 'MemoryPressure', status: ready === 'True' ? 'False' : 'Unknown', reason: ready === 'True' ? 'KubeletHasSufficientMemory' : 'NodeStatusUnknown', message: ready === 'True' ? 'kubelet has sufficient memory available' : 'Kubelet stopped posting node status.', lastTransitionTime: since, lastHeartbeatTime: since },
+            {
+              type: 'Ready',
+              status: ready,
+              reason: ready === 'True' ? 'KubeletReady' : 'NodeStatusUnknown',
+              message: ready === 'True' ? 'kubelet is posting ready status' : 'Kubelet stopped posting node status.',
+              lastTransitionTime: since,
+              lastHeartbeatTime: since,
+            },
+          ],
+          addresses: [
+            { type: 'InternalIP', address: this.net.nodeAddress(n) },
+            { type: 'Hostname', address: n },
+          ],
+          nodeInfo: {
+            bootID: this.bootIds.get(n) ?? '',
+            kubeletVersion: `v${this.o.kubernetesVersion}`,
+            kubeProxyVersion: '',
+            containerRuntimeVersion: 'containerd://1.7.27',
+            operatingSystem: 'linux',
+            architecture: 'amd64',
+            osImage: 'Ubuntu 24.04.3 LTS (lab twin)',
+            kernelVersion: 'twin',
+            machineID: hashOf(n),
+            systemUUID: hashOf(`uuid ${n}`),
+          },
+        },
+      };
+      if (!prev) this.store.create(this.r.node as ResourceDef, obj);
+      else this.store.update(this.r.node as ResourceDef, { ...prev, metadata: { ...prev.metadata, labels: { ...prev.metadata.labels, ...labels } }, spec: obj.spec, status: obj.status });
+    }
+  }
+
+  // -- workloads -----------------------------------------------------------------------------
+
+  private isAgent(p: Obj): boolean {
+    return p.metadata.namespace === 'kube-system' && p.metadata.labels?.['k8s-app'] === 'cilium';
+  }
+
+  private podsOwnedBy(owner: Obj): Obj[] {
+    return this.store.list(this.r.pod as ResourceDef, { namespace: owner.metadata.namespace }).filter((p) => (p.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid));
+  }
+
+  private newPod(owner: Obj, kind: string, name: string, template: PodTemplate, hash: string, nodeName?: string): void {
+    const spec = structuredClone(template.spec ?? {}) as Spec;
+    if (nodeName) spec.nodeName = nodeName;
+    const labels = { ...(template.metadata?.labels ?? {}), ...(kind === 'DaemonSet' ? { 'controller-revision-hash': hash } : { 'pod-template-hash': hash }) };
+    try {
+      this.store.create(this.r.pod as ResourceDef, {
+        metadata: { name, namespace: owner.metadata.namespace, labels, annotations: template.metadata?.annotations ?? {}, ownerReferences: [{ apiVersion: kind === 'DaemonSet' ? 'apps/v1' : 'apps/v1', kind: kind === 'DaemonSet' ? 'DaemonSet' : 'ReplicaSet', name: kind === 'DaemonSet' ? owner.metadata.name : `${owner.metadata.name}-${hash}`, uid: owner.metadata.uid as string, controller: true }] },
+        spec: { restartPolicy: 'Always', schedulerName: 'default-scheduler', terminationGracePeriodSeconds: 30, ...spec },
+        status: { phase: 'Pending', conditions: [], qosClass: 'BestEffort' },
+      });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 409)) throw err;
+    }
+  }
+
+  private daemonSets(): void {
+    for (const ds of this.store.list(this.r.ds as ResourceDef)) {
+      const template = ((ds.spec ?? {}) as { template?: PodTemplate }).template ?? {};
+      const hash = hashOf(template);
+      const pods = this.podsOwnedBy(ds);
+      for (const p of pods) {
+        const node = (p.spec as { nodeName?: string } | undefined)?.nodeName ?? '';
+        if (p.metadata.labels?.['controller-revision-hash'] !== hash || !this.net.nodes.includes(node)) this.deletePod(p);
+      }
+      for (const n of this.net.nodes) {
+        if (!pods.some((p) => (p.spec as { nodeName?: string }).nodeName === n && p.metadata.labels?.['controller-revision-hash'] === hash)) {
+          this.newPod(ds, 'DaemonSet', `${ds.metadata.name}-${rand(5)}`, template, hash, n);
+        }
+      }
+    }
+  }
+
+  private deletePod(p: Obj): void {
+    try {
+      this.store.delete(this.r.pod as ResourceDef, p.metadata.namespace, p.metadata.name);
+    } catch {
+      // already gone
+    }
+  }
+
+  private deployments(): void {
+    for (const d of this.store.list(this.r.deploy as ResourceDef)) {
+      const spec = (d.spec ?? {}) as { replicas?: number; template?: PodTemplate };
+      const template = spec.template ?? {};
+      const hash = hashOf(template);
+      const want = spec.replicas ?? 1;
+      const pods = this.podsOwnedBy(d);
+      const current = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash);
+      for (const p of pods) if (p.metadata.labels?.['pod-template-hash'] !== hash) this.deletePod(p);
+      for (const p of current.slice(want)) this.deletePod(p);
+      for (let i = current.length; i < want; i++) {
+        const node = this.pickNode(template, d.metadata.namespace ?? 'default', this.store.list(this.r.pod as ResourceDef));
+        this.newPod(d, 'Deployment', `${d.metadata.name}-${hash}-${rand(5)}`, template, hash, node ?? undefined);
+      }
+    }
+  }
+
+  /** The scheduler's choice for a pod of `template`, or null (stays Pending). */
+  private pickNode(template: PodTemplate, namespace: string, allPods: Obj[]): string | null {
+    const spec = template.spec ?? {};
+    if (spec.nodeName) return spec.nodeName;
+    const nodes = this.store.list(this.r.node as ResourceDef);
+    const fits = nodes.filter((n) => {
+      const labels = n.metadata.labels ?? {};
+      if (((n.spec as { taints?: unknown[] } | undefined)?.taints ?? []).length > 0) return false;
+      for (const [k, v] of Object.entries(spec.nodeSelector ?? {})) if (labels[k] !== v) return false;
+      const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+      if (terms && terms.length > 0 && !terms.some((t) => matchSelectorObject({ matchExpressions: t.matchExpressions ?? [] }, labels))) return false;
+      for (const term of spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
+        if (term.topologyKey !== 'kubernetes.io/hostname') continue;
+        if (allPods.some((p) => p.metadata.namespace === namespace && (p.spec as { nodeName?: string }).nodeName === n.metadata.name && matchSelectorObject(term.labelSelector, p.metadata.labels))) return false;
+      }
+      return true;
+    });
+    if (fits.length === 0) return null;
+    const load = (n: string): number => allPods.filter((p) => (p.spec as { nodeName?: string }).nodeName === n).length;
+    return [...fits].sort((a, b) => load(a.metadata.name) - load(b.metadata.name))[0]?.metadata.name ?? null;
+  }
+
+  private scheduleBarePods(): void {
+    const all = this.store.list(this.r.pod as ResourceDef);
+    for (const p of all) {
+      const spec = (p.spec ?? {}) as PodTemplate['spec'] & Spec;
+      if (spec?.nodeName) continue;
+      const node = this.pickNode({ spec, metadata: { labels: p.metadata.labels ?? {} } }, p.metadata.namespace ?? 'default', all);
+      if (!node) continue;
+      this.store.update(this.r.pod as ResourceDef, { ...p, spec: { ...spec, nodeName: node } }, { keepStatus: true });
+    }
+  }
+
+  private serveOf(p: Obj): PodServer | undefined {
+    const c = ((p.spec as PodTemplate['spec'])?.containers ?? [])[0];
+    if (!c?.image) return undefined;
+    if (/(^|\/)whoami(:|@|$)/.test(c.image)) {
+      const name = c.env?.find((e) => e.name === 'WHOAMI_NAME')?.value;
+      return { kind: 'whoami', port: c.ports?.[0]?.containerPort ?? 80, ...(name ? { name } : {}) };
+    }
+    return undefined;
+  }
+
+  private podNetwork(): void {
+    for (const p of this.store.list(this.r.pod as ResourceDef)) {
+      const key = `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
+      const spec = (p.spec ?? {}) as PodTemplate['spec'];
+      const node = spec?.nodeName;
+      if (!node) continue;
+      let rt = this.pods.get(key);
+      if (!rt) {
+        rt = { netReady: false, adding: false, ip: null, readyAt: Date.now() + (spec?.hostNetwork ? AGENT_START_MS : 0) };
+        if (this.isAgent(p)) rt.values = structuredClone(this.helm.values);
+        this.pods.set(key, rt);
+      }
+      if (!this.nodeIsReady(node)) continue;
+      if (spec?.hostNetwork) {
+        rt.ip = this.net.nodeAddress(node);
+        if (!rt.netReady && rt.readyAt <= Date.now()) rt.netReady = true;
+        continue;
+      }
+      if (rt.netReady || rt.adding) continue;
+      rt.adding = true;
+      const runtime = rt;
+      const serve = this.serveOf(p);
+      void this.net
+        .addPod({ namespace: p.metadata.namespace ?? 'default', name: p.metadata.name, node, ...(serve ? { serve } : {}) })
+        .then(
+          (pn) => {
+            runtime.ip = pn.ip;
+            runtime.netReady = true;
+          },
+          (err: unknown) => this.log(`addPod ${key}: ${(err as Error).message}`),
+        )
+        .finally(() => {
+          runtime.adding = false;
+          this.schedule();
+        });
+    }
+  }
+
+  private podStatuses(): void {
+    for (const p of this.store.list(this.r.pod as ResourceDef)) {
+      const key = `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
+      const rt = this.pods.get(key);
+      const spec = (p.spec ?? {}) as PodTemplate['spec'];
+      const node = spec?.nodeName;
+      const prev = (p.status ?? {}) as { startTime?: string; containerStatuses?: { name: string; restartCount?: number; state?: unknown }[]; conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
+      if (!node || !rt) continue;
+      const nodeGone = !this.nodeIsReady(node);
+      const ready = rt.netReady && !nodeGone && rt.ip !== null;
+      const wasReady = (prev.conditions ?? []).find((c) => c.type === 'Ready')?.status === 'True';
+      const started = prev.startTime ?? (ready ? now() : undefined);
+      const cond = (type: string, status: boolean): unknown => {
+        const before = (prev.conditions ?? []).find((c) => c.type === type);
+        const s = status ? 'True' : 'False';
+        return { type, status: s, lastProbeTime: null, lastTransitionTime: before && before.status === s ? before.lastTransitionTime : now() };
+      };
+      const status = {
+        phase: ready || wasReady || prev.startTime ? 'Running' : 'Pending',
+        conditions: [cond('PodReadyToStartContainers', ready), cond('Initialized', true), cond('Ready', ready), cond('ContainersReady', ready), cond('PodScheduled', true)],
+        hostIP: this.net.nodeAddress(node),
+        hostIPs: [{ ip: this.net.nodeAddress(node) }],
+        ...(rt.ip ? { podIP: rt.ip, podIPs: [{ ip: rt.ip }] } : {}),
+        ...(started ? { startTime: started } : {}),
+        qosClass: 'BestEffort',
+        containerStatuses: (spec?.containers ?? []).map((c) => {
+          const before = prev.containerStatuses?.find((x) => x.name === c.name);
+          return {
+            name: c.name,
+            image: c.image ?? '',
+            imageID: c.image ?? '',
+            ready,
+            started: ready,
+            restartCount: before?.restartCount ?? 0,
+            state: ready ? { running: { startedAt: started ?? now() } } : { waiting: { reason: nodeGone ? 'NodeUnreachable' : 'ContainerCreating' } },
+            containerID: `containerd://${hashOf(`${key}/${c.name}`)}`,
+          };
+        }),
+      };
+      const { startTime: _a, ...cmpPrev } = prev as Record<string, unknown>;
+      const { startTime: _b, ...cmpNext } = status as Record<string, unknown>;
+      if (JSON.stringify(cmpPrev) === JSON.stringify(cmpNext)) continue;
+      try {
+        this.store.update(this.r.pod as ResourceDef, { ...p, status }, { onlyStatus: true });
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+
+  private podReady(p: Obj): boolean {
+    return ((p.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  }
+
+  private workloadStatuses(): void {
+    for (const d of this.store.list(this.r.deploy as ResourceDef)) {
+      const spec = (d.spec ?? {}) as { replicas?: number; template?: PodTemplate };
+      const hash = hashOf(spec.template ?? {});
+      const pods = this.podsOwnedBy(d);
+      const updated = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash);
+      const ready = updated.filter((p) => this.podReady(p)).length;
+      const want = spec.replicas ?? 1;
+      const available = ready >= want;
+      const status = {
+        observedGeneration: d.metadata.generation,
+        replicas: pods.length,
+        updatedReplicas: updated.length,
+        readyReplicas: ready,
+        availableReplicas: ready,
+        ...(ready < pods.length ? { unavailableReplicas: pods.length - ready } : {}),
+        conditions: [
+          { type: 'Available', status: available ? 'True' : 'False', reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', message: available ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.' },
+          { type: 'Progressing', status: 'True', reason: available ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated', message: `ReplicaSet "${d.metadata.name}-${hash}" ${available ? 'has successfully progressed.' : 'is progressing.'}` },
+        ],
+      };
+      this.writeStatus(this.r.deploy as ResourceDef, d, status);
+    }
+    for (const ds of this.store.list(this.r.ds as ResourceDef)) {
+      const hash = hashOf(((ds.spec ?? {}) as { template?: PodTemplate }).template ?? {});
+      const pods = this.podsOwnedBy(ds);
+      const updated = pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] === hash);
+      const ready = pods.filter((p) => this.podReady(p)).length;
+      this.writeStatus(this.r.ds as ResourceDef, ds, {
+        observedGeneration: ds.metadata.generation,
+        currentNumberScheduled: pods.length,
+        desiredNumberScheduled: this.net.nodes.length,
+        numberMisscheduled: 0,
+        numberReady: ready,
+        numberAvailable: updated.filter((p) => this.podReady(p)).length,
+        updatedNumberScheduled: updated.length,
+        ...(ready < this.net.nodes.length ? { numberUnavailable: this.net.nodes.length - ready } : {}),
+      });
+    }
+  }
+
+  private writeStatus(res: ResourceDef, o: Obj, status: unknown): void {
+    // Kept exactly when nothing but timestamps would change (no watch noise).
+    const prevStatus = (o.status ?? {}) as Record<string, unknown>;
+    const next = status as Record<string, unknown>;
+    const strip = (x: unknown): string => JSON.stringify(x, (k, v: unknown) => (k === 'lastTransitionTime' || k === 'lastUpdateTime' ? undefined : v));
+    if (strip(prevStatus) === strip(next)) return;
+    try {
+      this.store.update(res, { ...o, status }, { onlyStatus: true });
+    } catch {
+      // gone
+    }
+  }
+
+  // -- Cilium: config and routing ------------------------------------------------------------
+
+  private writeCiliumConfig(): void {
+    const data = ciliumConfig(this.helm.values);
+    const prev = this.store.get(this.r.cm as ResourceDef, 'kube-system', 'cilium-config');
+    const obj: Obj = { metadata: { name: 'cilium-config', namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'Helm' }, annotations: { 'meta.helm.sh/release-name': 'cilium', 'meta.helm.sh/release-namespace': 'kube-system' } }, data };
+    if (!prev) this.store.create(this.r.cm as ResourceDef, obj);
+    else this.store.update(this.r.cm as ResourceDef, { ...prev, data });
+    const ic = this.store.get(this.r.ingClass as ResourceDef, undefined, 'cilium');
+    if (effective(this.helm.values).ingress && !ic) this.store.create(this.r.ingClass as ResourceDef, { metadata: { name: 'cilium', labels: { 'app.kubernetes.io/managed-by': 'Helm' } }, spec: { controller: 'cilium.io/ingress-controller' } });
+  }
+
+  /** The values the running agents started with (the newest agent's), or the release's when none runs. */
+  private agentValues(node?: string): Values {
+    for (const p of this.store.list(this.r.pod as ResourceDef, { namespace: 'kube-system', labelSelector: 'k8s-app=cilium' })) {
+      if (node && (p.spec as { nodeName?: string }).nodeName !== node) continue;
+      const rt = this.pods.get(`kube-system/${p.metadata.name}`);
+      if (rt?.values) return rt.values;
+    }
+    return this.helm.values;
+  }
+
+  private async applyRouting(): Promise<void> {
+    // Agents program routes when they start: the routing follows the values the running agents started with,
+    // once every agent runs the same ones (mid-rollout the twin keeps the old routing).
+    const agents = this.store.list(this.r.pod as ResourceDef, { namespace: 'kube-system', labelSelector: 'k8s-app=cilium' });
+    const sigs = new Set(agents.map((p) => JSON.stringify(this.pods.get(`kube-system/${p.metadata.name}`)?.values ?? null)));
+    if (sigs.size !== 1 || agents.some((p) => !this.podReady(p) && this.nodeIsReady((p.spec as { nodeName: string }).nodeName))) {
+      if (this.routingSig !== '') return;
+    }
+    const e = effective(this.agentValues());
+    const settings = { mode: e.routingMode, autoDirectNodeRoutes: e.routingMode === 'native' && e.autoDirectNodeRoutes };
+    const sig = JSON.stringify(settings);
+    if (sig === this.routingSig) return;
+    this.routingSig = sig;
+    this.log(`routing: ${sig}`);
+    await this.net.setRouting(settings);
+  }
+
+  // -- services, LB-IPAM ---------------------------------------------------------------------
+
+  private services(): void {
+    const svcs = this.store.list(this.r.svc as ResourceDef);
+    // ClusterIPs from the service CIDR.
+    const used = new Set(svcs.map((s) => (s.spec as { clusterIP?: string } | undefined)?.clusterIP).filter(Boolean));
+    const base = this.o.topology.serviceCidr.split('/')[0] as string;
+    const baseN = base.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+    for (const s of svcs) {
+      const spec = (s.spec ?? {}) as { clusterIP?: string; type?: string; ports?: { port: number; nodePort?: number }[] };
+      if (spec.clusterIP) continue;
+      let ip = '';
+      for (let i = 10; i < 4000; i++) {
+        const n = baseN + i;
+        const cand = [24, 16, 8, 0].map((sh) => Math.floor(n / 2 ** sh) % 256).join('.');
+        if (!used.has(cand)) {
+          ip = cand;
+          break;
+        }
+      }
+      used.add(ip);
+      const ports = (spec.ports ?? []).map((p, i) => (spec.type === 'LoadBalancer' || spec.type === 'NodePort' ? { protocol: 'TCP', ...p, nodePort: p.nodePort ?? 30000 + ((baseN + i + ip.length * 7) % 2767) } : { protocol: 'TCP', ...p }));
+      this.store.update(this.r.svc as ResourceDef, { ...s, spec: { ...spec, clusterIP: ip, clusterIPs: [ip], ports, sessionAffinity: 'None', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', ...(spec.type === 'LoadBalancer' ? { externalTrafficPolicy: 'Cluster', allocateLoadBalancerNodePorts: true } : {}), internalTrafficPolicy: 'Cluster' } }, { keepStatus: true });
+    }
+    const values = this.agentValues();
+    const e = effective(values);
+    const cfg = ciliumConfig(values);
+    const served = this.store.list(this.r.svc as ResourceDef).filter((s) => lbipamServes(s, { l2: e.l2, defaultIpam: cfg['default-lb-service-ipam'] ?? 'lbipam' }));
+    const pools = this.store.list(this.r.pool as ResourceDef);
+    const result = allocate(pools, served, this.lbAlloc);
+    this.lbAlloc.clear();
+    for (const r of result.services) {
+      this.lbAlloc.set(r.key, r.ips);
+      const [ns, name] = r.key.split('/') as [string, string];
+      const svc = this.store.get(this.r.svc as ResourceDef, ns, name);
+      if (!svc) continue;
+      const prev = (svc.status ?? {}) as { conditions?: { type: string; status: string; reason: string; message: string; lastTransitionTime?: string; observedGeneration?: number }[] };
+      const before = (prev.conditions ?? []).find((c) => c.type === SVC_CONDITION);
+      const c = r.condition;
+      const same = before && c && before.status === c.status && before.reason === c.reason && before.message === c.message;
+      const conditions = [...(prev.conditions ?? []).filter((x) => x.type !== SVC_CONDITION), ...(c ? [{ type: SVC_CONDITION, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: same ? before.lastTransitionTime : now(), observedGeneration: svc.metadata.generation }] : [])];
+      this.writeStatus(this.r.svc as ResourceDef, svc, { loadBalancer: r.ips.length ? { ingress: r.ips.map((ip) => ({ ip, ipMode: 'VIP' })) } : {}, conditions });
+    }
+    // Services LB-IPAM stopped serving lose what it gave them.
+    for (const s of this.store.list(this.r.svc as ResourceDef)) {
+      if (served.some((x) => x.metadata.uid === s.metadata.uid)) continue;
+      const st = (s.status ?? {}) as { loadBalancer?: { ingress?: unknown[] }; conditions?: { type: string }[] };
+      if ((st.loadBalancer?.ingress ?? []).length === 0 && !(st.conditions ?? []).some((c) => c.type === SVC_CONDITION)) continue;
+      this.writeStatus(this.r.svc as ResourceDef, s, { loadBalancer: {}, conditions: (st.conditions ?? []).filter((c) => c.type !== SVC_CONDITION) });
+    }
+    for (const pr of result.pools) {
+      const pool = this.store.get(this.r.pool as ResourceDef, undefined, pr.name);
+      if (!pool) continue;
+      const prev = ((pool.status ?? {}) as { conditions?: { type: string; status: string; reason: string; lastTransitionTime?: string }[] }).conditions ?? [];
+      const mk = (type: string, status: string, reason: string, message: string): unknown => {
+        const b = prev.find((x) => x.type === type);
+        return { type, status, reason, message, observedGeneration: pool.metadata.generation, lastTransitionTime: b && b.status === status && b.reason === reason ? b.lastTransitionTime : now() };
+      };
+      const wasConflict = prev.find((x) => x.type === 'cilium.io/PoolConflict')?.status === 'True';
+      const conflict = pr.conflict
+        ? mk('cilium.io/PoolConflict', 'True', 'cidr_overlap', `Pool conflicts since range '${pr.conflict.range}' overlaps range '${pr.conflict.other}' from IP Pool '${pr.conflict.with}'`)
+        : mk('cilium.io/PoolConflict', 'False', wasConflict ? 'resolved' : 'resolved', wasConflict ? 'Conflict resolved' : '');
+      this.writeStatus(this.r.pool as ResourceDef, pool, {
+        conditions: [
+          mk('cilium.io/IPsTotal', 'Unknown', 'noreason', String(pr.total)),
+          mk('cilium.io/IPsAvailable', 'Unknown', 'noreason', String(pr.available)),
+          mk('cilium.io/IPsUsed', 'Unknown', 'noreason', String(pr.used)),
+          conflict,
+        ],
+      });
+    }
+  }
+
+  // -- ingress (shared mode, cb 3) ----------------------------------------------------------
+
+  private backendsOf(svc: Obj, port: number): { ip: string; port: number }[] {
+    const spec = (svc.spec ?? {}) as { selector?: Record<string, string>; ports?: { port: number; targetPort?: number | string }[] };
+    if (!spec.selector || Object.keys(spec.selector).length === 0) return [];
+    const p = (spec.ports ?? []).find((x) => x.port === port) ?? spec.ports?.[0];
+    const target = typeof p?.targetPort === 'number' ? p.targetPort : (p?.port ?? port);
+    return this.store
+      .list(this.r.pod as ResourceDef, { namespace: svc.metadata.namespace })
+      .filter((pod) => matchSelectorObject({ matchLabels: spec.selector }, pod.metadata.labels) && this.podReady(pod))
+      .map((pod) => ({ ip: (pod.status as { podIP: string }).podIP, port: target }))
+      .filter((b) => !!b.ip);
+  }
+
+  private async ingress(): Promise<void> {
+    const e = effective(this.agentValues());
+    const existing = this.store.get(this.r.svc as ResourceDef, 'kube-system', 'cilium-ingress');
+    if (effective(this.helm.values).ingress && !existing) {
+      // The chart renders this Service whenever the ingress controller is enabled (cb 3).
+      this.store.create(this.r.svc as ResourceDef, {
+        metadata: { name: 'cilium-ingress', namespace: 'kube-system', labels: { 'cilium.io/ingress': 'true', 'app.kubernetes.io/managed-by': 'Helm' }, annotations: { 'meta.helm.sh/release-name': 'cilium' } },
+        spec: { type: 'LoadBalancer', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 31080 }, { name: 'https', port: 443, protocol: 'TCP', nodePort: 31443 }] },
+      });
+      return;
+    }
+    if (!existing || !e.ingress) return;
+    const ip = ((existing.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress ?? [])[0]?.ip;
+    const routes: IngressRoute[] = [];
+    for (const ing of this.store.list(this.r.ing as ResourceDef)) {
+      const spec = (ing.spec ?? {}) as { ingressClassName?: string; rules?: { host?: string; http?: { paths?: { path?: string; pathType?: string; backend?: { service?: { name: string; port?: { number?: number } } } }[] } }[] };
+      const cls = spec.ingressClassName ?? ing.metadata.annotations?.['kubernetes.io/ingress.class'];
+      if (cls !== 'cilium') continue;
+      const mode = ing.metadata.annotations?.['ingress.cilium.io/loadbalancer-mode'] ?? e.ingressMode;
+      if (mode !== 'shared') continue;
+      for (const rule of spec.rules ?? []) {
+        for (const p of rule.http?.paths ?? []) {
+          const svcName = p.backend?.service?.name;
+          if (!svcName) continue;
+          const svc = this.store.get(this.r.svc as ResourceDef, ing.metadata.namespace, svcName);
+          const backend = svc ? this.backendsOf(svc, p.backend?.service?.port?.number ?? 80)[0] : undefined;
+          if (!backend) continue;
+          routes.push({ ...(rule.host ? { host: rule.host } : {}), path: p.path ?? '/', pathType: p.pathType === 'Exact' ? 'Exact' : 'Prefix', backend });
+        }
+      }
+      if (ip) {
+        const want = { loadBalancer: { ingress: [{ ip }] } };
+        if (JSON.stringify(ing.status ?? {}) !== JSON.stringify(want)) this.writeStatus(this.r.ing as ResourceDef, ing, want);
+      }
+    }
+    if (!ip) return;
+    const sig = JSON.stringify({ ip, routes });
+    if (sig === this.ingressSig) return;
+    this.ingressSig = sig;
+    await this.net.setIngress(ip, routes);
+  }
+
+  // -- L2 announcements: leases and ARP (cb 2.2-2.4) ----------------------------------------
+
+  private agentReadyOn(node: string): boolean {
+    const p = this.store.list(this.r.pod as ResourceDef, { namespace: 'kube-system', labelSelector: 'k8s-app=cilium', fieldSelector: `spec.nodeName=${node}` })[0];
+    return !!p && this.podReady(p) && this.nodeIsReady(node);
+  }
+
+  private async leases(): Promise<void> {
+    const nodes = this.store.list(this.r.node as ResourceDef).map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {}, ifaces: ['eth1'] }));
+    const selections = l2Selections(this.store.list(this.r.l2pol as ResourceDef), this.store.list(this.r.svc as ResourceDef), nodes);
+    const t = Date.now();
+    const wanted = new Set<string>();
+    for (const sel of selections) {
+      const svc = sel.service;
+      const leaseName = `cilium-l2announce-${svc.metadata.namespace ?? ''}-${svc.metadata.name}`;
+      wanted.add(leaseName);
+      // Candidates whose agent runs with L2 announcements on.
+      const cands = sel.candidates.filter((c) => this.agentReadyOn(c.node) && effective(this.agentValues(c.node)).l2);
+      const timing = (node: string): { durationMs: number; renewMs: number; retryMs: number } => effective(this.agentValues(node)).lease;
+      let lease = this.store.get(this.r.lease as ResourceDef, 'kube-system', leaseName);
+      const spec = (lease?.spec ?? {}) as { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number; leaseTransitions?: number; acquireTime?: string };
+      const holder = spec.holderIdentity ?? '';
+      const expires = spec.renewTime ? Date.parse(spec.renewTime) + (spec.leaseDurationSeconds ?? 15) * 1000 : 0;
+      const valid = holder !== '' && t < expires;
+      if (valid && cands.some((c) => c.node === holder)) {
+        // The holder renews every retryPeriod.
+        if (t - Date.parse(spec.renewTime ?? '') >= timing(holder).retryMs) {
+          lease = this.store.update(this.r.lease as ResourceDef, { ...(lease as Obj), spec: { ...spec, renewTime: microNow() } });
+        }
+      } else if (valid && !sel.candidates.some((c) => c.node === holder)) {
+        // No longer selected: the holder's agent stops announcing and releases the lease (ReleaseOnCancel).
+        lease = this.store.update(this.r.lease as ResourceDef, { ...(lease as Obj), spec: { ...spec, holderIdentity: '', leaseDurationSeconds: 1 } });
+      } else if (!valid) {
+        // Every candidate tries to acquire at its own retryPeriod; the first try after expiry wins.
+        for (const c of cands) {
+          const k = `${leaseName}/${c.node}`;
+          const last = this.lastTry.get(k) ?? t - Math.random() * timing(c.node).retryMs;
+          if (!this.lastTry.has(k)) this.lastTry.set(k, last);
+          if (t - last < timing(c.node).retryMs) continue;
+          this.lastTry.set(k, t);
+          const ts = microNow();
+          const nextSpec = {
+            holderIdentity: c.node,
+            leaseDurationSeconds: Math.max(1, Math.round(timing(c.node).durationMs / 1000)),
+            acquireTime: ts,
+            renewTime: ts,
+            leaseTransitions: (spec.leaseTransitions ?? 0) + (lease && holder !== c.node ? 1 : 0),
+          };
+          if (!lease) lease = this.store.create(this.r.lease as ResourceDef, { metadata: { name: leaseName, namespace: 'kube-system' }, spec: { ...nextSpec, leaseTransitions: 0 } });
+          else lease = this.store.update(this.r.lease as ResourceDef, { ...lease, spec: nextSpec });
+          this.log(`lease ${leaseName}: ${c.node} holds it`);
+          break;
+        }
+      }
+      const lspec = (lease?.spec ?? {}) as { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
+      const lholder = lspec.holderIdentity || null;
+      const lvalid = lholder !== null && t < Date.parse(lspec.renewTime ?? '') + (lspec.leaseDurationSeconds ?? 15) * 1000;
+      const announcer = lvalid && lholder && this.agentReadyOn(lholder) ? lholder : null;
+      const iface = sel.candidates.find((c) => c.node === announcer)?.iface ?? 'eth1';
+      const frontends: Frontend[] = (((svc.spec as { ports?: { port: number; protocol?: string }[] } | undefined)?.ports) ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ port: p.port, protocol: 'TCP' as const, backends: this.backendsForFrontend(svc, p.port) }));
+      const prev = this.announced.get(sel.ip);
+      // A holder that went away keeps its announcement on the network side (its node is down: nobody answers).
+      const target = announcer ?? prev?.holder ?? null;
+      const sig = JSON.stringify({ target, iface, frontends });
+      if (prev?.sig !== sig) {
+        this.announced.set(sel.ip, { holder: target, sig });
+        await this.net.announce(sel.ip, target, { iface, frontends });
+      }
+    }
+    // Announcements with no selection left: withdrawn, leases released and removed.
+    for (const [ip, a] of this.announced) {
+      if (selections.some((s) => s.ip === ip)) continue;
+      this.announced.delete(ip);
+      if (a.holder !== null) await this.net.announce(ip, null, { iface: 'eth1', frontends: [] });
+    }
+    for (const l of this.store.list(this.r.lease as ResourceDef, { namespace: 'kube-system' })) {
+      if (l.metadata.name.startsWith('cilium-l2announce-') && !wanted.has(l.metadata.name)) {
+        try {
+          this.store.delete(this.r.lease as ResourceDef, 'kube-system', l.metadata.name);
+        } catch {
+          // gone
+        }
+      }
+    }
+  }
+
+  private backendsForFrontend(svc: Obj, port: number): { ip: string; port: number }[] {
+    if (svc.metadata.namespace === 'kube-system' && svc.metadata.name === 'cilium-ingress') return [];
+    return this.backendsOf(svc, port);
+  }
+
+  /** The LB IPs `node` announces (its agent's l2-announce table). */
+  private l2EntriesOf(node: string): { ip: string; iface: string }[] {
+    return [...this.announced.entries()].filter(([, a]) => a.holder === node && this.agentReadyOn(node)).map(([ip]) => ({ ip, iface: 'eth1' }));
+  }
+
+  // -- exec ----------------------------------------------------------------------------------
+
+  execPrecheck(r: ExecRequest): void {
+    const p = this.store.get(this.r.pod as ResourceDef, r.namespace, r.pod);
+    if (!p) throw new ApiError(404, 'NotFound', `pods "${r.pod}" not found`);
+    const containers = ((p.spec as PodTemplate['spec'])?.containers ?? []).map((c) => c.name);
+    if (r.container && !containers.includes(r.container)) throw new ApiError(400, 'BadRequest', `container ${r.container} is not valid for pod ${r.pod}`);
+    if (r.argv.length === 0) throw new ApiError(400, 'BadRequest', 'you must specify at least one command for the container');
+    const rt = this.pods.get(`${r.namespace}/${r.pod}`);
+    const node = (p.spec as { nodeName?: string }).nodeName ?? '';
+    if (!rt?.netReady || !this.nodeIsReady(node)) throw new ApiError(400, 'BadRequest', `unable to upgrade connection: container not found ("${r.container || containers[0] || ''}")`);
+  }
+
+  async exec(r: ExecRequest, io: ExecStreams): Promise<number> {
+    const p = this.store.get(this.r.pod as ResourceDef, r.namespace, r.pod);
+    if (!p) throw new Error(`pod ${r.namespace}/${r.pod} is gone`);
+    const node = (p.spec as { nodeName?: string }).nodeName ?? '';
+    if (this.isAgent(p)) {
+      const answer = agentExec(r.argv, {
+        version: this.o.ciliumVersion,
+        gitCommit: this.gitCommit,
+        kubernetesVersion: this.o.kubernetesVersion,
+        node,
+        nodeIp: this.net.nodeAddress(node),
+        values: this.pods.get(`kube-system/${r.pod}`)?.values ?? this.helm.values,
+        l2Entries: this.l2EntriesOf(node),
+        flows: this.flows.filter((f) => f.node === node),
+      });
+      if (answer.stdout) io.stdout(Buffer.from(answer.stdout));
+      if (answer.stderr) io.stderr(Buffer.from(answer.stderr));
+      return answer.code;
+    }
+    this.recordFlow(p, r.argv);
+    const execIo: ExecIo = { stdout: io.stdout, stderr: io.stderr, signal: io.signal };
+    return this.net.execInPod(r.namespace, r.pod, r.argv, execIo);
+  }
+
+  /** What Hubble on the pod's node would see of a curl or ping the pod sends (the twin ran it, so it knows). */
+  private recordFlow(p: Obj, argv: string[]): void {
+    let dest: string | undefined;
+    let port: number | undefined;
+    if (argv[0] === 'curl') {
+      const url = argv.find((a) => /^https?:\/\//.test(a));
+      if (url) {
+        const u = new URL(url);
+        dest = u.hostname;
+        port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+      }
+    } else if (argv[0] === 'ping') dest = argv[argv.length - 1];
+    const ip = (p.status as { podIP?: string } | undefined)?.podIP;
+    if (!dest || !ip || !/^\d+\.\d+\.\d+\.\d+$/.test(dest)) return;
+    const target = this.store.list(this.r.pod as ResourceDef).find((x) => (x.status as { podIP?: string } | undefined)?.podIP === dest && !(x.spec as { hostNetwork?: boolean }).hostNetwork);
+    this.flows.push({
+      time: new Date().toISOString(),
+      sourceIp: ip,
+      destinationIp: dest,
+      source: { namespace: p.metadata.namespace ?? '', pod: p.metadata.name },
+      destination: target ? { namespace: target.metadata.namespace ?? '', pod: target.metadata.name } : {},
+      node: (p.spec as { nodeName?: string }).nodeName ?? '',
+      ...(port ? { port } : {}),
+    });
+    if (this.flows.length > 2000) this.flows.splice(0, this.flows.length - 2000);
+  }
+
+  // -- stand-ins (helm, systemctl reboot, reboot, shutdown) ----------------------------------
+
+  standIn = (call: StandInCall): Promise<StandInResult> => Promise.resolve(this.answerStandIn(call));
+
+  private answerStandIn(call: StandInCall): StandInResult {
+    const [prog, ...args] = call.argv;
+    const name = (prog ?? '').split('/').pop();
+    if (name === 'helm') {
+      if (call.host !== controlPlane(this.o.topology).name) return { stdout: '', stderr: 'helm: command not found\n', code: 127 };
+      const out = runHelm(call.argv, this.helm, { refusesNativeWithoutCidr: this.minor >= 18 });
+      if (out.upgraded) {
+        this.helm = out.upgraded;
+        this.log(`helm upgrade: values now ${JSON.stringify(this.helm.values)}`);
+        this.writeCiliumConfig();
+        this.schedule();
+      }
+      return { stdout: out.stdout, stderr: out.stderr, code: out.code };
+    }
+    const reboot = (name === 'systemctl' && args.includes('reboot')) || name === 'reboot' || (name === 'shutdown' && args.includes('-r'));
+    if (reboot) {
+      if (!this.net.nodes.includes(call.host)) return { stdout: '', stderr: `${call.host} is not a twin node\n`, code: 1 };
+      // The command returns before the host goes away, as `systemctl reboot` does.
+      setTimeout(() => {
+        void this.net.reboot(call.host, { downMs: REBOOT_DOWN_MS }).catch((err: unknown) => this.log(`reboot ${call.host}: ${(err as Error).message}`));
+      }, 200);
+      return { stdout: '', stderr: '', code: 0 };
+    }
+    if (name === 'systemctl') return { stdout: '', stderr: `System has not been booted with systemd as init system (PID 1). (twin: systemctl ${args.join(' ')} is not emulated)\n`, code: 1 };
+    return { stdout: '', stderr: `${name ?? '?'}: not available on the twin\n`, code: 127 };
+  }
+
+  /** kube nodes of the topology (for the glue). */
+  static kubeNodeNames(t: Topology): string[] {
+    return kubeNodes(t).map((n) => n.name);
+  }
+}
