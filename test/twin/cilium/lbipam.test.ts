@@ -60,6 +60,13 @@ describe('LB-IPAM model', () => {
     expect(again.services.get('default/b')!.ingressIPs).toEqual(['192.168.10.241']);
   });
 
+  test('seed 002: annotating lbipam.cilium.io/ips on a service that holds .241 moves it to the requested .245', () => {
+    const annotated = svc('webpod', { ingress: ['192.168.10.241'], ann: { 'lbipam.cilium.io/ips': '192.168.10.245' } });
+    const r = run([seedPool], [annotated]);
+    expect(r.services.get('default/webpod')).toMatchObject({ ingressIPs: ['192.168.10.245'], changed: true });
+    expect(r.pools.get('cilium-lb-ippool')!.counts.available).toBe(4);
+  });
+
   test('AllocAny takes the first address of the smallest free block', () => {
     expect(allocAnyFrom([{ from: 10, to: 20 }, { from: 30, to: 31 }])).toBe(30);
     expect(allocAnyFrom([{ from: 10, to: 10 }, { from: 30, to: 30 }])).toBe(10);
