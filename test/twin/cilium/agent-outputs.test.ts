@@ -90,7 +90,7 @@ describe('agent outputs', () => {
     const holder = agent(tunnel, { l2Rows: rows });
     const json = answerAgentExec(['cilium-dbg', 'shell', '--', 'db/show', '--format=json', 'l2-announce'], holder);
     expect(parseL2AnnounceTable(json.stdout)).toEqual([{ ip: '192.168.10.241', iface: 'eth1' }]);
-    expect(JSON.parse(json.stdout)).toEqual({ IP: '192.168.10.241', NetworkInterface: 'eth1', Origins: ['default/webpod'] });
+    expect(JSON.parse(json.stdout)).toEqual({ IP: '192.168.10.241', NetworkInterface: 'eth1', Origins: [{ Name: 'webpod', Namespace: 'default' }] });
     const two = [...rows, { ip: '192.168.10.242', iface: 'eth1', origins: ['kube-system/cilium-ingress'] }];
     expect(parseL2AnnounceTable(renderL2AnnounceTable(two, 'json'))).toEqual([{ ip: '192.168.10.241', iface: 'eth1' }, { ip: '192.168.10.242', iface: 'eth1' }]);
     expect(parseL2AnnounceTable(renderL2AnnounceTable(two, 'table'))).toHaveLength(2);

@@ -159,7 +159,11 @@ export function renderStatusJson(a: AgentModel): string {
 
 /** `db/show l2-announce` (text) or `db/show --format=json l2-announce` (object stream). Empty table: header only. */
 export function renderL2AnnounceTable(rows: L2Row[], format: 'table' | 'json'): string {
-  if (format === 'json') return rows.map((r) => `${JSON.stringify({ IP: r.ip, NetworkInterface: r.iface, Origins: r.origins }, null, 2)}\n`).join('');
+  if (format === 'json') {
+    // Origins are []resource.Key{Name, Namespace}: Go's encoding/json of that struct (no tags) — unverified, no capture.
+    const origin = (o: string): { Name: string; Namespace: string } => ({ Name: o.split('/').slice(1).join('/'), Namespace: o.split('/')[0] ?? '' });
+    return rows.map((r) => `${JSON.stringify({ IP: r.ip, NetworkInterface: r.iface, Origins: r.origins.map(origin) }, null, 2)}\n`).join('');
+  }
   return tabwrite([['IP', 'NetworkInterface'], ...rows.map((r) => [r.ip, r.iface])]);
 }
 
