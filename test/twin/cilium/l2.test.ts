@@ -58,16 +58,15 @@ describe('L2 announcement selection', () => {
     expect(selection([p], webpod, nodes).candidates).toHaveLength(3);
   });
 
-  test('a bad regex or selector: the policy gets an error condition and selects nothing; clearing it resolves', () => {
+  test('a bad selector or regex: the policy gets an error condition (checks in order, stopping at the first) and selects nothing; fixing it turns it False', () => {
     const bad: L2Policy = { metadata: { name: 'bad' }, spec: { interfaces: ['eth['], loadBalancerIPs: true, nodeSelector: { matchExpressions: [{ key: 'x', operator: 'In', values: [] }] } } };
     const conds = policyConditions(bad, '2026-12-04T12:00:00Z');
-    expect(conds.map((c) => [c.type, c.status, c.reason])).toEqual([
-      ['io.cilium/bad-node-selector', 'True', 'error'],
-      ['io.cilium/bad-interface-regex', 'True', 'error'],
-    ]);
+    expect(conds.map((c) => [c.type, c.status, c.reason])).toEqual([['io.cilium/bad-node-selector', 'True', 'error']]);
     expect(selection([bad], webpod, nodes).candidates).toEqual([]);
-    const fixed = policyConditions({ ...policy1, status: { conditions: conds } }, '2026-12-04T12:01:00Z');
-    expect(fixed.map((c) => [c.type, c.status])).toEqual([['io.cilium/bad-node-selector', 'False'], ['io.cilium/bad-interface-regex', 'False']]);
+    const regexOnly = policyConditions({ ...bad, spec: { ...bad.spec, nodeSelector: null }, status: { conditions: conds } }, '2026-12-04T12:01:00Z');
+    expect(regexOnly.map((c) => [c.type, c.status, c.message === ''])).toEqual([['io.cilium/bad-node-selector', 'False', true], ['io.cilium/bad-interface-regex', 'True', false]]);
+    const fixed = policyConditions({ ...policy1, status: { conditions: regexOnly } }, '2026-12-04T12:02:00Z');
+    expect(fixed.map((c) => [c.type, c.status, c.reason])).toEqual([['io.cilium/bad-node-selector', 'False', 'error'], ['io.cilium/bad-interface-regex', 'False', 'error']]);
     expect(policyConditions(policy1, 'x')).toEqual([]);
   });
 

@@ -81,20 +81,29 @@ function compile(re: string): RegExp | Error {
   }
 }
 
-/** updatePolicyStatus: one condition per failing check (status True, reason `error`, the error as message). */
-export function policyConditions(policy: L2Policy, now: string): PolicyCondition[] {
-  const problems: [string, string | null][] = [
-    ['io.cilium/bad-node-selector', validateSelector(policy.spec.nodeSelector)],
-    ['io.cilium/bad-interface-regex', (policy.spec.interfaces ?? []).map(compile).find((r): r is Error => r instanceof Error)?.message ?? null],
-    ['io.cilium/bad-service-selector', validateSelector(policy.spec.serviceSelector)],
+/**
+ * updatePolicyStatus as upsertPolicy calls it, in its order with its early returns: node selector, then interface
+ * regexes, then service selector. A failing check sets its condition True with the error as message and stops; a
+ * passing check turns an existing condition False with an empty message (reason stays `error`, as the code writes it);
+ * a passing check with no condition writes nothing.
+ */
+export function policyConditions(policy: L2Policy, now: string, generation = 1): PolicyCondition[] {
+  const checks: [string, () => string | null][] = [
+    ['io.cilium/bad-node-selector', () => validateSelector(policy.spec.nodeSelector)],
+    ['io.cilium/bad-interface-regex', () => (policy.spec.interfaces ?? []).map(compile).find((r): r is Error => r instanceof Error)?.message ?? null],
+    ['io.cilium/bad-service-selector', () => validateSelector(policy.spec.serviceSelector)],
   ];
-  const old = policy.status?.conditions ?? [];
-  const out: PolicyCondition[] = [];
-  for (const [type, err] of problems) {
-    const prev = old.find((c) => c.type === type);
-    if (!prev && err === null) continue; // nothing to clear
+  const out: PolicyCondition[] = (policy.status?.conditions ?? []).map((c) => ({ ...c }));
+  for (const [type, check] of checks) {
+    const err = check();
+    const i = out.findIndex((c) => c.type === type);
+    if (i < 0 && err === null) continue;
     const status = err === null ? 'False' : 'True';
-    out.push({ type, status, reason: err === null ? 'resolved' : 'error', message: err ?? '', lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now });
+    const prev = out[i];
+    const next: PolicyCondition = { type, status, reason: 'error', message: err ?? '', observedGeneration: generation, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now };
+    if (prev) out[i] = next;
+    else out.push(next);
+    if (err !== null) break;
   }
   return out;
 }
