@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { helmGetValuesCommand, helmListCommand, helmUpgradeCommand, parseHelmList, parseHelmValues } from '../../../helpers/cilium.ts';
 import { diffSettings, runningLookup, type CiliumSettings } from '../../../helpers/needs.ts';
-import { agentRouting, agentStartError, ciliumConfigFromValues, installRelease, parseSetArg, routingSettings, runHelm, type HelmReleaseState, type Values } from './helm.ts';
+import { agentRouting, agentStartError, chartIngressObjects, ciliumConfigFromValues, installRelease, parseSetArg, routingSettings, runHelm, type HelmReleaseState, type Values } from './helm.ts';
 import { twinVersion } from './versions.ts';
 
 /** POSIX shell word splitting for what helpers/cilium.ts shellQuote produces (bare words and '...' with '\''). */
@@ -154,5 +154,14 @@ describe('twin helm', () => {
   test('host routing is Legacy without BPF masquerade or without kube-proxy replacement (cilium-behaviour.md 4.1)', () => {
     expect(agentRouting({ 'kube-proxy-replacement': 'true', 'enable-bpf-masquerade': 'false', 'routing-mode': 'native' })).toMatchObject({ host: 'Legacy', network: 'Native', masquerade: 'IPTables' });
     expect(agentRouting({ 'kube-proxy-replacement': 'false', 'enable-bpf-masquerade': 'true' })).toMatchObject({ host: 'Legacy', network: 'Tunnel' });
+  });
+});
+
+describe('chart objects', () => {
+  test('the ingress controller brings IngressClass cilium and the shared LoadBalancer Service kube-system/cilium-ingress (80, 443)', () => {
+    expect(chartIngressObjects(base)).toEqual([]);
+    const objs = chartIngressObjects({ ...base, ingressController: { enabled: true, loadbalancerMode: 'dedicated' } });
+    expect(objs.map((o) => `${String(o.kind)}/${String((o.metadata as { name: string }).name)}`)).toEqual(['IngressClass/cilium', 'Service/cilium-ingress']);
+    expect(objs[1]).toMatchObject({ metadata: { namespace: 'kube-system', labels: { 'cilium.io/ingress': 'true' } }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }, { port: 443 }] } });
   });
 });

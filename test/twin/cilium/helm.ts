@@ -479,3 +479,30 @@ export function chartDefaults(): Values {
     rollOutCiliumPods: false,
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Objects the chart adds for the ingress controller
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What the chart renders besides the agents when `ingressController.enabled` is true (cilium-behaviour.md 3):
+ * IngressClass `cilium` (controller cilium.io/ingress-controller) and the shared LoadBalancer Service
+ * `kube-system/<ingressController.service.name>` (default cilium-ingress, label cilium.io/ingress: "true", ports 80
+ * http and 443 https) — rendered whatever the default load-balancer mode, so it takes a pool IP. The dummy Endpoints
+ * (192.192.192.192:9999) are left to the API side. Empty when the ingress controller is off.
+ */
+export function chartIngressObjects(userValues: Values, namespace = 'kube-system'): Values[] {
+  const on = valueAt(userValues, 'ingressController.enabled');
+  if (on !== true && on !== 'true') return [];
+  const name = (valueAt(userValues, 'ingressController.service.name') as string) || 'cilium-ingress';
+  const type = (valueAt(userValues, 'ingressController.service.type') as string) || 'LoadBalancer';
+  return [
+    { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'cilium' }, spec: { controller: 'cilium.io/ingress-controller' } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace, labels: { 'cilium.io/ingress': 'true' } },
+      spec: { type, ports: [{ name: 'http', port: 80, protocol: 'TCP' }, { name: 'https', port: 443, protocol: 'TCP' }] },
+    },
+  ];
+}
