@@ -18,7 +18,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ExecIo, NodeState, PodServer, StandInCall, StandInResult, TwinNetwork, Frontend, IngressRoute } from '../contract.ts';
 import { controlPlane, kubeNodes, type Topology } from '../../../helpers/topology.ts';
-import { agentExec, allocate, ciliumConfig, effective, l2Selections, lbipamServes, runHelm, SVC_CONDITION, type Flow, type HelmState, type Values } from './cilium-local.ts';
+import { answerAgentExec, type HubbleFlowModel } from '../cilium/agent-outputs.ts';
+import { agentRouting, agentStartError, chartIngressObjects, ciliumConfigFromValues, installRelease, routingSettings, runHelm, type HelmReleaseState, type Values } from '../cilium/helm.ts';
+import { electionStep, l2LeaseName, l2Timings, selection, type L2Node, type L2Policy, type L2Row, type L2Service, type LeaseSpec } from '../cilium/l2.ts';
+import { twinVersion, type TwinCiliumVersion } from '../cilium/versions.ts';
+import { lbIpamConfigFrom, reconcileLbIpam, type Pool as LbPool, type Service as LbService } from '../cilium/lbipam.ts';
 import { matchSelectorObject, type LabelSelectorObject } from './selectors.ts';
 import type { ExecRequest, ExecStreams } from './server.ts';
 import { ApiError, type Obj, type Store, type StoreEvent } from './store.ts';
@@ -63,9 +67,6 @@ function now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
-function microNow(): string {
-  return new Date().toISOString().replace(/Z$/, '000Z');
-}
 
 function rand(n: number): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
@@ -96,23 +97,25 @@ export class TwinCluster {
   private readonly store: Store;
   private readonly net: TwinNetwork;
   private readonly r: Record<string, ResourceDef>;
-  private helm: HelmState;
+  private release: HelmReleaseState;
+  private readonly version: TwinCiliumVersion;
+  private readonly macs = new Map<string, string>();
+  private readonly l2Rows = new Map<string, L2Row[]>();
   private readonly pods = new Map<string, PodRuntime>();
   private readonly nodeUp = new Map<string, boolean>();
   private readonly nodeDownSince = new Map<string, number>();
   private readonly bootIds = new Map<string, string>();
-  private readonly lbAlloc = new Map<string, string[]>();
   private readonly announced = new Map<string, Announced>();
   private readonly lastTry = new Map<string, number>();
   private ingressSig = '';
-  private readonly flows: Flow[] = [];
+  private readonly flows: HubbleFlowModel[] = [];
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private running = false;
+  private ticking = false;
   private dirty = false;
   private stopped = false;
   private readonly log: (line: string) => void;
-  private readonly gitCommit: string;
   private routingSig = '';
 
   constructor(private readonly o: ClusterOptions) {
@@ -136,20 +139,20 @@ export class TwinCluster {
       l2pol: res.byKind('cilium.io/v2alpha1', 'CiliumL2AnnouncementPolicy'),
       cn: res.byKind('cilium.io/v2', 'CiliumNode'),
     };
-    this.helm = { values: structuredClone(o.values), revision: 1, chartVersion: o.ciliumVersion, updated: new Date().toISOString() };
-    this.gitCommit = hashOf(`commit ${o.ciliumVersion}`).slice(0, 8);
-  }
-
-  get minor(): number {
-    return Number(this.o.ciliumVersion.split('.')[1]);
+    this.version = twinVersion(o.ciliumVersion);
+    this.release = installRelease({ version: this.version, userValues: o.values, nowMs: Date.now() });
   }
 
   private get agentImage(): string {
-    return `quay.io/cilium/cilium:v${this.o.ciliumVersion}@sha256:${createHash('sha256').update(`cilium-lab-twin agent ${this.o.ciliumVersion}`).digest('hex')}`;
+    return this.version.agentImage;
   }
 
   private get operatorImage(): string {
-    return `quay.io/cilium/operator-generic:v${this.o.ciliumVersion}@sha256:${createHash('sha256').update(`cilium-lab-twin operator ${this.o.ciliumVersion}`).digest('hex')}`;
+    return this.version.operatorImage;
+  }
+
+  private get values(): Values {
+    return this.release.userValues;
   }
 
   // -- start / stop --------------------------------------------------------------------------
@@ -162,6 +165,7 @@ export class TwinCluster {
       this.bootIds.set(n, randomBytes(16).toString('hex'));
     }
     this.net.onNodeState((node, state) => this.onNodeState(node, state));
+    for (const n of this.net.nodes) this.macs.set(n, await this.net.mac(n, 'eth1').catch(() => '00:00:00:00:00:00'));
     this.writeNodes();
     this.writeCiliumConfig();
     for (const n of this.net.nodes) {
@@ -197,7 +201,7 @@ export class TwinCluster {
     if (this.timer) clearInterval(this.timer);
     this.unsubscribe?.();
     // Let a running pass finish its network calls.
-    for (let i = 0; i < 100 && this.running; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && (this.running || this.ticking); i++) await new Promise((r) => setTimeout(r, 50));
   }
 
   // -- events --------------------------------------------------------------------------------
@@ -239,7 +243,7 @@ export class TwinCluster {
         rt.netReady = false;
         rt.adding = false;
         rt.readyAt = Date.now() + AGENT_START_MS;
-        if (this.isAgent(p)) rt.values = structuredClone(this.helm.values);
+        if (this.isAgent(p)) rt.values = structuredClone(this.values);
         this.bumpRestart(p);
       }
     }
@@ -290,7 +294,9 @@ export class TwinCluster {
   }
 
   private async tick(): Promise<void> {
-    if (this.stopped) return;
+    // One tick at a time: a tick waits on the network (announce), and an older tick's view must never undo a newer one's.
+    if (this.stopped || this.ticking) return;
+    this.ticking = true;
     try {
       // Node grace and pods that became ready by time.
       let changed = false;
@@ -300,6 +306,8 @@ export class TwinCluster {
       await this.leases();
     } catch (err) {
       this.log(`tick: ${(err as Error).stack ?? String(err)}`);
+    } finally {
+      this.ticking = false;
     }
   }
 
@@ -485,7 +493,7 @@ export class TwinCluster {
       let rt = this.pods.get(key);
       if (!rt) {
         rt = { netReady: false, adding: false, ip: null, readyAt: Date.now() + (spec?.hostNetwork ? AGENT_START_MS : 0) };
-        if (this.isAgent(p)) rt.values = structuredClone(this.helm.values);
+        if (this.isAgent(p)) rt.values = structuredClone(this.values);
         this.pods.set(key, rt);
       }
       if (!this.nodeIsReady(node)) continue;
@@ -625,13 +633,19 @@ export class TwinCluster {
   // -- Cilium: config and routing ------------------------------------------------------------
 
   private writeCiliumConfig(): void {
-    const data = ciliumConfig(this.helm.values);
+    const data = ciliumConfigFromValues(this.values);
     const prev = this.store.get(this.r.cm as ResourceDef, 'kube-system', 'cilium-config');
     const obj: Obj = { metadata: { name: 'cilium-config', namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'Helm' }, annotations: { 'meta.helm.sh/release-name': 'cilium', 'meta.helm.sh/release-namespace': 'kube-system' } }, data };
     if (!prev) this.store.create(this.r.cm as ResourceDef, obj);
     else this.store.update(this.r.cm as ResourceDef, { ...prev, data });
-    const ic = this.store.get(this.r.ingClass as ResourceDef, undefined, 'cilium');
-    if (effective(this.helm.values).ingress && !ic) this.store.create(this.r.ingClass as ResourceDef, { metadata: { name: 'cilium', labels: { 'app.kubernetes.io/managed-by': 'Helm' } }, spec: { controller: 'cilium.io/ingress-controller' } });
+    // What else the chart renders (the ingress controller's IngressClass and shared Service), created once.
+    for (const o of chartIngressObjects(this.values) as unknown as Obj[]) {
+      const res = this.store.resources.byKind(o.apiVersion ?? 'v1', o.kind ?? '');
+      if (this.store.get(res, o.metadata.namespace, o.metadata.name)) continue;
+      o.metadata.labels = { ...o.metadata.labels, 'app.kubernetes.io/managed-by': 'Helm' };
+      o.metadata.annotations = { 'meta.helm.sh/release-name': 'cilium', 'meta.helm.sh/release-namespace': 'kube-system' };
+      this.store.create(res, o);
+    }
   }
 
   /** The values the running agents started with (the newest agent's), or the release's when none runs. */
@@ -641,7 +655,12 @@ export class TwinCluster {
       const rt = this.pods.get(`kube-system/${p.metadata.name}`);
       if (rt?.values) return rt.values;
     }
-    return this.helm.values;
+    return this.values;
+  }
+
+  /** cilium-config as the agent on `node` (or the newest agent) read it when it started. */
+  private agentConfig(node?: string): Record<string, string> {
+    return ciliumConfigFromValues(this.agentValues(node));
   }
 
   private async applyRouting(): Promise<void> {
@@ -652,8 +671,7 @@ export class TwinCluster {
     if (sigs.size !== 1 || agents.some((p) => !this.podReady(p) && this.nodeIsReady((p.spec as { nodeName: string }).nodeName))) {
       if (this.routingSig !== '') return;
     }
-    const e = effective(this.agentValues());
-    const settings = { mode: e.routingMode, autoDirectNodeRoutes: e.routingMode === 'native' && e.autoDirectNodeRoutes };
+    const settings = routingSettings(this.agentConfig());
     const sig = JSON.stringify(settings);
     if (sig === this.routingSig) return;
     this.routingSig = sig;
@@ -685,52 +703,26 @@ export class TwinCluster {
       const ports = (spec.ports ?? []).map((p, i) => (spec.type === 'LoadBalancer' || spec.type === 'NodePort' ? { protocol: 'TCP', ...p, nodePort: p.nodePort ?? 30000 + ((baseN + i + ip.length * 7) % 2767) } : { protocol: 'TCP', ...p }));
       this.store.update(this.r.svc as ResourceDef, { ...s, spec: { ...spec, clusterIP: ip, clusterIPs: [ip], ports, sessionAffinity: 'None', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', ...(spec.type === 'LoadBalancer' ? { externalTrafficPolicy: 'Cluster', allocateLoadBalancerNodePorts: true } : {}), internalTrafficPolicy: 'Cluster' } }, { keepStatus: true });
     }
-    const values = this.agentValues();
-    const e = effective(values);
-    const cfg = ciliumConfig(values);
-    const served = this.store.list(this.r.svc as ResourceDef).filter((s) => lbipamServes(s, { l2: e.l2, defaultIpam: cfg['default-lb-service-ipam'] ?? 'lbipam' }));
-    const pools = this.store.list(this.r.pool as ResourceDef);
-    const result = allocate(pools, served, this.lbAlloc);
-    this.lbAlloc.clear();
-    for (const r of result.services) {
-      this.lbAlloc.set(r.key, r.ips);
-      const [ns, name] = r.key.split('/') as [string, string];
+    // LB-IPAM: the operator's reconcile over every pool and service (test/twin/cilium/lbipam.ts), statuses written
+    // back only where they changed.
+    const cfg = this.agentConfig();
+    const result = reconcileLbIpam({
+      pools: this.store.list(this.r.pool as ResourceDef) as unknown as LbPool[],
+      services: this.store.list(this.r.svc as ResourceDef) as unknown as LbService[],
+      config: lbIpamConfigFrom(cfg),
+      now: now(),
+    });
+    for (const note of result.notes) this.log(`lbipam: ${note}`);
+    for (const [key, r] of result.services) {
+      if (!r.changed) continue;
+      const [ns, name] = key.split('/') as [string, string];
       const svc = this.store.get(this.r.svc as ResourceDef, ns, name);
-      if (!svc) continue;
-      const prev = (svc.status ?? {}) as { conditions?: { type: string; status: string; reason: string; message: string; lastTransitionTime?: string; observedGeneration?: number }[] };
-      const before = (prev.conditions ?? []).find((c) => c.type === SVC_CONDITION);
-      const c = r.condition;
-      const same = before && c && before.status === c.status && before.reason === c.reason && before.message === c.message;
-      const conditions = [...(prev.conditions ?? []).filter((x) => x.type !== SVC_CONDITION), ...(c ? [{ type: SVC_CONDITION, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: same ? before.lastTransitionTime : now(), observedGeneration: svc.metadata.generation }] : [])];
-      this.writeStatus(this.r.svc as ResourceDef, svc, { loadBalancer: r.ips.length ? { ingress: r.ips.map((ip) => ({ ip, ipMode: 'VIP' })) } : {}, conditions });
+      if (svc) this.writeStatus(this.r.svc as ResourceDef, svc, r.status);
     }
-    // Services LB-IPAM stopped serving lose what it gave them.
-    for (const s of this.store.list(this.r.svc as ResourceDef)) {
-      if (served.some((x) => x.metadata.uid === s.metadata.uid)) continue;
-      const st = (s.status ?? {}) as { loadBalancer?: { ingress?: unknown[] }; conditions?: { type: string }[] };
-      if ((st.loadBalancer?.ingress ?? []).length === 0 && !(st.conditions ?? []).some((c) => c.type === SVC_CONDITION)) continue;
-      this.writeStatus(this.r.svc as ResourceDef, s, { loadBalancer: {}, conditions: (st.conditions ?? []).filter((c) => c.type !== SVC_CONDITION) });
-    }
-    for (const pr of result.pools) {
-      const pool = this.store.get(this.r.pool as ResourceDef, undefined, pr.name);
-      if (!pool) continue;
-      const prev = ((pool.status ?? {}) as { conditions?: { type: string; status: string; reason: string; lastTransitionTime?: string }[] }).conditions ?? [];
-      const mk = (type: string, status: string, reason: string, message: string): unknown => {
-        const b = prev.find((x) => x.type === type);
-        return { type, status, reason, message, observedGeneration: pool.metadata.generation, lastTransitionTime: b && b.status === status && b.reason === reason ? b.lastTransitionTime : now() };
-      };
-      const wasConflict = prev.find((x) => x.type === 'cilium.io/PoolConflict')?.status === 'True';
-      const conflict = pr.conflict
-        ? mk('cilium.io/PoolConflict', 'True', 'cidr_overlap', `Pool conflicts since range '${pr.conflict.range}' overlaps range '${pr.conflict.other}' from IP Pool '${pr.conflict.with}'`)
-        : mk('cilium.io/PoolConflict', 'False', wasConflict ? 'resolved' : 'resolved', wasConflict ? 'Conflict resolved' : '');
-      this.writeStatus(this.r.pool as ResourceDef, pool, {
-        conditions: [
-          mk('cilium.io/IPsTotal', 'Unknown', 'noreason', String(pr.total)),
-          mk('cilium.io/IPsAvailable', 'Unknown', 'noreason', String(pr.available)),
-          mk('cilium.io/IPsUsed', 'Unknown', 'noreason', String(pr.used)),
-          conflict,
-        ],
-      });
+    for (const [name, r] of result.pools) {
+      if (!r.changed) continue;
+      const pool = this.store.get(this.r.pool as ResourceDef, undefined, name);
+      if (pool) this.writeStatus(this.r.pool as ResourceDef, pool, { ...((pool.status ?? {})), conditions: r.conditions });
     }
   }
 
@@ -749,24 +741,17 @@ export class TwinCluster {
   }
 
   private async ingress(): Promise<void> {
-    const e = effective(this.agentValues());
-    const existing = this.store.get(this.r.svc as ResourceDef, 'kube-system', 'cilium-ingress');
-    if (effective(this.helm.values).ingress && !existing) {
-      // The chart renders this Service whenever the ingress controller is enabled (cb 3).
-      this.store.create(this.r.svc as ResourceDef, {
-        metadata: { name: 'cilium-ingress', namespace: 'kube-system', labels: { 'cilium.io/ingress': 'true', 'app.kubernetes.io/managed-by': 'Helm' }, annotations: { 'meta.helm.sh/release-name': 'cilium' } },
-        spec: { type: 'LoadBalancer', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 31080 }, { name: 'https', port: 443, protocol: 'TCP', nodePort: 31443 }] },
-      });
-      return;
-    }
-    if (!existing || !e.ingress) return;
+    const cfg = this.agentConfig();
+    const existing = this.store.get(this.r.svc as ResourceDef, 'kube-system', cfg['ingress-shared-lb-service-name'] ?? 'cilium-ingress');
+    if (!existing || cfg['enable-ingress-controller'] !== 'true') return;
+    const defaultMode = cfg['ingress-default-lb-mode'] ?? 'dedicated';
     const ip = ((existing.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress ?? [])[0]?.ip;
     const routes: IngressRoute[] = [];
     for (const ing of this.store.list(this.r.ing as ResourceDef)) {
       const spec = (ing.spec ?? {}) as { ingressClassName?: string; rules?: { host?: string; http?: { paths?: { path?: string; pathType?: string; backend?: { service?: { name: string; port?: { number?: number } } } }[] } }[] };
       const cls = spec.ingressClassName ?? ing.metadata.annotations?.['kubernetes.io/ingress.class'];
       if (cls !== 'cilium') continue;
-      const mode = ing.metadata.annotations?.['ingress.cilium.io/loadbalancer-mode'] ?? e.ingressMode;
+      const mode = ing.metadata.annotations?.['ingress.cilium.io/loadbalancer-mode'] ?? defaultMode;
       if (mode !== 'shared') continue;
       for (const rule of spec.rules ?? []) {
         for (const p of rule.http?.paths ?? []) {
@@ -787,7 +772,12 @@ export class TwinCluster {
     const sig = JSON.stringify({ ip, routes });
     if (sig === this.ingressSig) return;
     this.ingressSig = sig;
-    await this.net.setIngress(ip, routes);
+    try {
+      await this.net.setIngress(ip, routes);
+    } catch (err) {
+      this.ingressSig = '';
+      throw err;
+    }
   }
 
   // -- L2 announcements: leases and ARP (cb 2.2-2.4) ----------------------------------------
@@ -798,70 +788,67 @@ export class TwinCluster {
   }
 
   private async leases(): Promise<void> {
-    const nodes = this.store.list(this.r.node as ResourceDef).map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {}, ifaces: ['eth1'] }));
-    const selections = l2Selections(this.store.list(this.r.l2pol as ResourceDef), this.store.list(this.r.svc as ResourceDef), nodes);
+    const nodes: L2Node[] = this.store.list(this.r.node as ResourceDef).map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {}, devices: ['eth1'] }));
+    const policies = this.store.list(this.r.l2pol as ResourceDef) as unknown as L2Policy[];
     const t = Date.now();
     const wanted = new Set<string>();
-    for (const sel of selections) {
-      const svc = sel.service;
-      const leaseName = `cilium-l2announce-${svc.metadata.namespace ?? ''}-${svc.metadata.name}`;
+    const announcing = new Set<string>();
+    const rows = new Map<string, L2Row[]>();
+    for (const svc of this.store.list(this.r.svc as ResourceDef)) {
+      const sel = selection(policies, svc as unknown as L2Service, nodes);
+      if (sel.ips.length === 0 || sel.candidates.length === 0) continue;
+      const leaseName = l2LeaseName(svc.metadata.namespace ?? '', svc.metadata.name);
       wanted.add(leaseName);
-      // Candidates whose agent runs with L2 announcements on.
-      const cands = sel.candidates.filter((c) => this.agentReadyOn(c.node) && effective(this.agentValues(c.node)).l2);
-      const timing = (node: string): { durationMs: number; renewMs: number; retryMs: number } => effective(this.agentValues(node)).lease;
-      let lease = this.store.get(this.r.lease as ResourceDef, 'kube-system', leaseName);
-      const spec = (lease?.spec ?? {}) as { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number; leaseTransitions?: number; acquireTime?: string };
-      const holder = spec.holderIdentity ?? '';
-      const expires = spec.renewTime ? Date.parse(spec.renewTime) + (spec.leaseDurationSeconds ?? 15) * 1000 : 0;
-      const valid = holder !== '' && t < expires;
-      if (valid && cands.some((c) => c.node === holder)) {
-        // The holder renews every retryPeriod.
-        if (t - Date.parse(spec.renewTime ?? '') >= timing(holder).retryMs) {
-          lease = this.store.update(this.r.lease as ResourceDef, { ...(lease as Obj), spec: { ...spec, renewTime: microNow() } });
-        }
-      } else if (valid && !sel.candidates.some((c) => c.node === holder)) {
-        // No longer selected: the holder's agent stops announcing and releases the lease (ReleaseOnCancel).
-        lease = this.store.update(this.r.lease as ResourceDef, { ...(lease as Obj), spec: { ...spec, holderIdentity: '', leaseDurationSeconds: 1 } });
-      } else if (!valid) {
-        // Every candidate tries to acquire at its own retryPeriod; the first try after expiry wins.
-        for (const c of cands) {
-          const k = `${leaseName}/${c.node}`;
-          const last = this.lastTry.get(k) ?? t - Math.random() * timing(c.node).retryMs;
-          if (!this.lastTry.has(k)) this.lastTry.set(k, last);
-          if (t - last < timing(c.node).retryMs) continue;
-          this.lastTry.set(k, t);
-          const ts = microNow();
-          const nextSpec = {
-            holderIdentity: c.node,
-            leaseDurationSeconds: Math.max(1, Math.round(timing(c.node).durationMs / 1000)),
-            acquireTime: ts,
-            renewTime: ts,
-            leaseTransitions: (spec.leaseTransitions ?? 0) + (lease && holder !== c.node ? 1 : 0),
-          };
-          if (!lease) lease = this.store.create(this.r.lease as ResourceDef, { metadata: { name: leaseName, namespace: 'kube-system' }, spec: { ...nextSpec, leaseTransitions: 0 } });
-          else lease = this.store.update(this.r.lease as ResourceDef, { ...lease, spec: nextSpec });
-          this.log(`lease ${leaseName}: ${c.node} holds it`);
-          break;
-        }
+      // Every selected node's agent races for the lease (random order); an agent counts while it runs with
+      // L2 announcements on and its node is up.
+      const states = [...sel.candidates]
+        .sort(() => Math.random() - 0.5)
+        .map((c) => ({ node: c.node, alive: this.agentReadyOn(c.node) && this.agentConfig(c.node)['enable-l2-announcements'] === 'true' }));
+      const lease = this.store.get(this.r.lease as ResourceDef, 'kube-system', leaseName);
+      const spec = (lease?.spec ?? null) as LeaseSpec | null;
+      const holderNow = spec?.holderIdentity ?? '';
+      const timingNode = holderNow || sel.candidates[0]?.node;
+      const r = electionStep({
+        lease: spec,
+        candidates: states,
+        nowMs: t,
+        timings: l2Timings(this.agentConfig(timingNode)),
+        holderAliveOutsideCandidates: holderNow !== '' && !sel.candidates.some((c) => c.node === holderNow) && this.agentReadyOn(holderNow),
+      });
+      if (r.changed && r.lease) {
+        if (!lease) this.store.create(this.r.lease as ResourceDef, { metadata: { name: leaseName, namespace: 'kube-system' }, spec: r.lease });
+        else this.store.update(this.r.lease as ResourceDef, { ...lease, spec: r.lease });
+        if (r.action !== 'renew') this.log(`lease ${leaseName}: ${r.why}`);
       }
-      const lspec = (lease?.spec ?? {}) as { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
-      const lholder = lspec.holderIdentity || null;
-      const lvalid = lholder !== null && t < Date.parse(lspec.renewTime ?? '') + (lspec.leaseDurationSeconds ?? 15) * 1000;
-      const announcer = lvalid && lholder && this.agentReadyOn(lholder) ? lholder : null;
-      const iface = sel.candidates.find((c) => c.node === announcer)?.iface ?? 'eth1';
+      const holder = r.holder;
+      const announcer = holder && this.agentReadyOn(holder) ? holder : null;
+      const cand = sel.candidates.find((c) => c.node === announcer);
+      if (announcer && cand) rows.set(announcer, [...(rows.get(announcer) ?? []), ...cand.rows]);
       const frontends: Frontend[] = (((svc.spec as { ports?: { port: number; protocol?: string }[] } | undefined)?.ports) ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ port: p.port, protocol: 'TCP' as const, backends: this.backendsForFrontend(svc, p.port) }));
-      const prev = this.announced.get(sel.ip);
-      // A holder that went away keeps its announcement on the network side (its node is down: nobody answers).
-      const target = announcer ?? prev?.holder ?? null;
-      const sig = JSON.stringify({ target, iface, frontends });
-      if (prev?.sig !== sig) {
-        this.announced.set(sel.ip, { holder: target, sig });
-        await this.net.announce(sel.ip, target, { iface, frontends });
+      for (const ip of sel.ips) {
+        announcing.add(ip);
+        const iface = cand?.rows.find((x) => x.ip === ip)?.iface ?? 'eth1';
+        const prev = this.announced.get(ip);
+        // A holder that went away keeps its announcement on the network side (its node is down: nobody answers).
+        const target = announcer ?? prev?.holder ?? null;
+        const sig = JSON.stringify({ target, iface, frontends });
+        if (prev?.sig !== sig && !this.stopped) {
+          this.announced.set(ip, { holder: target, sig });
+          try {
+            await this.net.announce(ip, target, { iface, frontends });
+          } catch (err) {
+            // Tried again on the next tick.
+            this.announced.set(ip, { holder: prev?.holder ?? null, sig: '' });
+            throw err;
+          }
+        }
       }
     }
-    // Announcements with no selection left: withdrawn, leases released and removed.
+    this.l2Rows.clear();
+    for (const [n, rs] of rows) this.l2Rows.set(n, rs);
+    // Announcements with no selection left: withdrawn; their leases removed (the agents' GC removes released ones).
     for (const [ip, a] of this.announced) {
-      if (selections.some((s) => s.ip === ip)) continue;
+      if (announcing.has(ip)) continue;
       this.announced.delete(ip);
       if (a.holder !== null) await this.net.announce(ip, null, { iface: 'eth1', frontends: [] });
     }
@@ -879,11 +866,6 @@ export class TwinCluster {
   private backendsForFrontend(svc: Obj, port: number): { ip: string; port: number }[] {
     if (svc.metadata.namespace === 'kube-system' && svc.metadata.name === 'cilium-ingress') return [];
     return this.backendsOf(svc, port);
-  }
-
-  /** The LB IPs `node` announces (its agent's l2-announce table). */
-  private l2EntriesOf(node: string): { ip: string; iface: string }[] {
-    return [...this.announced.entries()].filter(([, a]) => a.holder === node && this.agentReadyOn(node)).map(([ip]) => ({ ip, iface: 'eth1' }));
   }
 
   // -- exec ----------------------------------------------------------------------------------
@@ -904,14 +886,25 @@ export class TwinCluster {
     if (!p) throw new Error(`pod ${r.namespace}/${r.pod} is gone`);
     const node = (p.spec as { nodeName?: string }).nodeName ?? '';
     if (this.isAgent(p)) {
-      const answer = agentExec(r.argv, {
-        version: this.o.ciliumVersion,
-        gitCommit: this.gitCommit,
-        kubernetesVersion: this.o.kubernetesVersion,
+      const rt = this.pods.get(`kube-system/${r.pod}`);
+      const config = ciliumConfigFromValues(rt?.values ?? this.values);
+      const startError = agentStartError(config, this.version);
+      const up = this.net.nodes.filter((n) => this.agentReadyOn(n)).length;
+      const answer = answerAgentExec(r.argv, {
+        version: this.version,
         node,
-        nodeIp: this.net.nodeAddress(node),
-        values: this.pods.get(`kube-system/${r.pod}`)?.values ?? this.helm.values,
-        l2Entries: this.l2EntriesOf(node),
+        kubernetesVersion: this.o.kubernetesVersion,
+        routing: agentRouting(config),
+        devices: [{ name: 'eth1', index: 2, mac: this.macs.get(node) ?? '00:00:00:00:00:00', mtu: 1500, ips: [this.net.nodeAddress(node)], selected: true }],
+        directRoutingDevice: 'eth1',
+        podCidr: this.net.podCidr(node),
+        ciliumHostIp: this.net.ciliumHostIp(node),
+        allocatedIPs: this.store.list(this.r.pod as ResourceDef, { fieldSelector: `spec.nodeName=${node}` }).filter((x) => !(x.spec as { hostNetwork?: boolean }).hostNetwork).length + 1,
+        hubble: config['enable-hubble'] === 'true',
+        state: startError ? 'Failure' : 'Ok',
+        clusterHealth: { reachable: up, total: this.net.nodes.length },
+        now: new Date().toISOString(),
+        l2Rows: this.agentReadyOn(node) ? (this.l2Rows.get(node) ?? []) : [],
         flows: this.flows.filter((f) => f.node === node),
       });
       if (answer.stdout) io.stdout(Buffer.from(answer.stdout));
@@ -937,15 +930,29 @@ export class TwinCluster {
     } else if (argv[0] === 'ping') dest = argv[argv.length - 1];
     const ip = (p.status as { podIP?: string } | undefined)?.podIP;
     if (!dest || !ip || !/^\d+\.\d+\.\d+\.\d+$/.test(dest)) return;
+    if (argv[0] !== 'curl') return; // Hubble flows here are TCP (the models' flow shape); pings are not recorded.
     const target = this.store.list(this.r.pod as ResourceDef).find((x) => (x.status as { podIP?: string } | undefined)?.podIP === dest && !(x.spec as { hostNetwork?: boolean }).hostNetwork);
+    const node = (p.spec as { nodeName?: string }).nodeName ?? '';
+    const targetNode = (target?.spec as { nodeName?: string } | undefined)?.nodeName;
+    const tunnel = this.agentConfig(node)['routing-mode'] !== 'native';
+    // Where the agent's datapath hands the packet on (cilium-behaviour.md 4; hubble's trace points).
+    const point = targetNode === node ? 'to-endpoint' : tunnel ? 'to-overlay' : 'to-stack';
+    const labels = (o: Obj | undefined): string[] => Object.entries(o?.metadata.labels ?? {}).filter(([k]) => !k.startsWith('cilium-lab-harness') && !k.startsWith('pod-template-hash')).map(([k, v]) => `k8s:${k}=${v}`);
     this.flows.push({
-      time: new Date().toISOString(),
-      sourceIp: ip,
-      destinationIp: dest,
-      source: { namespace: p.metadata.namespace ?? '', pod: p.metadata.name },
-      destination: target ? { namespace: target.metadata.namespace ?? '', pod: target.metadata.name } : {},
-      node: (p.spec as { nodeName?: string }).nodeName ?? '',
-      ...(port ? { port } : {}),
+      timeMs: Date.now(),
+      verdict: 'FORWARDED',
+      srcIp: ip,
+      dstIp: dest,
+      protocol: 'TCP',
+      srcPort: 40000 + Math.floor(Math.random() * 20000),
+      dstPort: port ?? 80,
+      tcpFlags: ['SYN'],
+      source: { namespace: p.metadata.namespace ?? '', pod: p.metadata.name, identity: 20000 + (Number.parseInt(hashOf(labels(p)).slice(0, 4), 36) % 40000), labels: labels(p) },
+      destination: target ? { namespace: target.metadata.namespace ?? '', pod: target.metadata.name, identity: 20000 + (Number.parseInt(hashOf(labels(target)).slice(0, 4), 36) % 40000), labels: labels(target) } : { identity: 2, labels: ['reserved:world'] },
+      node,
+      observationPoint: point,
+      isReply: false,
+      trafficDirection: 'EGRESS',
     });
     if (this.flows.length > 2000) this.flows.splice(0, this.flows.length - 2000);
   }
@@ -959,10 +966,10 @@ export class TwinCluster {
     const name = (prog ?? '').split('/').pop();
     if (name === 'helm') {
       if (call.host !== controlPlane(this.o.topology).name) return { stdout: '', stderr: 'helm: command not found\n', code: 127 };
-      const out = runHelm(call.argv, this.helm, { refusesNativeWithoutCidr: this.minor >= 18 });
-      if (out.upgraded) {
-        this.helm = out.upgraded;
-        this.log(`helm upgrade: values now ${JSON.stringify(this.helm.values)}`);
+      const out = runHelm({ argv: call.argv, release: this.release, version: this.version, nowMs: Date.now() });
+      if (out.changed && out.release) {
+        this.release = out.release;
+        this.log(`helm: release revision ${this.release.revision}, values ${JSON.stringify(this.values)}`);
         this.writeCiliumConfig();
         this.schedule();
       }
