@@ -113,6 +113,21 @@ interface HostRuntime {
   boots: number;
 }
 
+/** How a netlab is built (every field optional; the defaults are the TRANSPORT area's netlab). */
+export interface NetlabOptions {
+  tag?: string;
+  prefix?: string;
+  /** Put each node's "pod" /32 on its loopback (default true). The lab twin has real pod namespaces instead. */
+  loopbackPods?: boolean;
+  /**
+   * Extra shell commands every boot of a host runs inside its fresh private mount namespace (after /run is a
+   * tmpfs and /proc is the host's own, before the netlab's /etc bind mounts and sshd). The lab twin mounts
+   * its stand-in programs, per-host /etc directories and boot id here. Called with the host and the lab's
+   * scratch directory on every boot, so it may (re)write files first.
+   */
+  bootCommands?: (host: string, dir: string) => string[];
+}
+
 export interface Netlab {
   /** Namespace names are `<prefix>-<tag>-<host>`. */
   readonly prefix: string;
@@ -135,13 +150,15 @@ export interface Netlab {
   /** PIDs of the processes this netlab started and that are still running (sshd namespaces' unshare, relays). */
   pids(): number[];
   teardown(): Promise<void>;
+  /** Synchronous last resort (process exit, signal): kills by PID, deletes the namespaces. Idempotent. */
+  teardownSync(): void;
 }
 
 const live = new Set<NetlabImpl>();
 let exitHookInstalled = false;
 
 /** Builds the netlab. On any failure everything built so far is torn down before the error is thrown. */
-export async function startNetlab(opts: { tag?: string; prefix?: string } = {}): Promise<Netlab> {
+export async function startNetlab(opts: NetlabOptions = {}): Promise<Netlab> {
   const unavailable = netlabUnavailable();
   if (unavailable) throw new Error(`netlab: ${unavailable}`);
   const prefix = opts.prefix ?? PREFIX;
@@ -149,7 +166,7 @@ export async function startNetlab(opts: { tag?: string; prefix?: string } = {}):
   await sweepLeftovers(prefix);
   const tag = opts.tag ?? Math.random().toString(36).slice(2, 6).padEnd(4, '0');
   if (!/^[a-z0-9]{4}$/.test(tag)) throw new Error(`netlab: tag must be 4 characters [a-z0-9], got "${tag}"`);
-  const lab = new NetlabImpl(prefix, tag);
+  const lab = new NetlabImpl(prefix, tag, opts);
   live.add(lab);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -175,6 +192,7 @@ class NetlabImpl implements Netlab {
   constructor(
     readonly prefix: string,
     readonly tag: string,
+    private readonly opts: NetlabOptions = {},
   ) {
     this.dir = path.join(STATE_ROOT, `${prefix}-netlab-${tag}`);
   }
@@ -238,7 +256,7 @@ class NetlabImpl implements Netlab {
         await this.ip(ns, 'link', 'set', link.iface, 'up');
       }
       // The kernel of a container may lack the dummy driver: the "pod" is a /32 on loopback.
-      if (plan.pod) await this.ip(ns, 'addr', 'add', `${plan.pod.address}/32`, 'dev', 'lo');
+      if (plan.pod && this.opts.loopbackPods !== false) await this.ip(ns, 'addr', 'add', `${plan.pod.address}/32`, 'dev', 'lo');
       for (const r of plan.routes) await this.ip(ns, 'route', 'add', r.dst, 'via', r.via);
     }
     const router = this.ns('router');
@@ -379,6 +397,7 @@ class NetlabImpl implements Netlab {
     const boot = [
       'mount -t tmpfs -o mode=0755 tmpfs /run',
       'mkdir -p /run/sshd',
+      ...(this.opts.bootCommands?.(host, this.dir) ?? []),
       `echo ${h.boots} > /run/tn-boot`,
       `hostname ${host}`,
       ...['passwd', 'group', 'shadow', 'sudoers'].map((f) => `mount --bind ${path.join(etc, f)} /etc/${f}`),
