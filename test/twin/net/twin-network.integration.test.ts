@@ -294,8 +294,11 @@ describe('twin network', () => {
     expect((await arpingFromRouter(net, LB_IP, 1)).received).toBe(1);
     const before = await ssh.host('k8s-w1').run('cat /proc/sys/kernel/random/boot_id', { timeoutMs: 20_000 });
     states.length = 0;
-    await net.reboot('k8s-w1', { downMs: 3_000 });
+    await net.reboot('k8s-w1', { downMs: 4_000 });
     expect(states).toEqual([['k8s-w1', 'down']]);
+    // Named holder while down (its lease has not moved yet): silent now, answering once it is back.
+    await net.announce('198.18.10.213', 'k8s-w1', { iface: 'eth1', frontends: [] });
+    expect((await arpingFromRouter(net, '198.18.10.213', 1)).received).toBe(0);
     await expect(ssh.host('k8s-w1').run('true', { timeoutMs: 1_000 })).rejects.toThrow();
     expect((await arpingFromRouter(net, LB_IP, 1)).received).toBe(0);
     expect((await arpingFromRouter(net, net.nodeAddress('k8s-w1'), 1)).received).toBe(0);
@@ -304,6 +307,7 @@ describe('twin network', () => {
     await net.announce(LB_IP, 'k8s-ctr', { iface: 'eth1', frontends: [{ port: 80, protocol: 'TCP', backends: [{ ip: w1.ip, port: 80 }] }] });
     expect(new Set((await arpingFromRouter(net, LB_IP, 1)).replies.map((r) => r.mac))).toEqual(new Set([await net.mac('k8s-ctr', 'eth1')]));
     await expect.poll(() => states.length, { timeout: 15_000, interval: 200 }).toBe(2);
+    expect(new Set((await arpingFromRouter(net, '198.18.10.213', 1)).replies.map((r) => r.mac))).toEqual(new Set([await net.mac('k8s-w1', 'eth1')]));
     expect(states[1]).toEqual(['k8s-w1', 'up']);
     expect(await ssh.host('k8s-w1').run('cat /proc/sys/kernel/random/boot_id', { timeoutMs: 30_000 })).not.toBe(before);
     expect((await inPod(net, 'curl-pod', ['curl', '-sS', '--max-time', '3', `http://${w1.ip}/`])).out).toContain('Hostname: webpod-w1');

@@ -534,6 +534,8 @@ class TwinNetworkImpl implements StartedTwinNetwork {
       if (!cidrContains(TWIN_RANGE, ip)) throw new Error(`twin network: announced IP ${ip} is outside ${TWIN_RANGE}`);
       if (holder !== null) this.node(holder);
       const prev = this.announcements.get(ip);
+      // The API side may re-announce on every reconcile: an unchanged announcement costs nothing.
+      if (prev && prev.holder === holder && prev.iface === o.iface && JSON.stringify(prev.frontends) === JSON.stringify(o.frontends)) return;
       this.announcements.set(ip, { holder, iface: o.iface, frontends: o.frontends });
       if (prev?.holder && prev.holder !== holder) {
         await this.unannounceOn(prev.holder, ip, prev.iface);
@@ -687,6 +689,13 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     );
     this.down.delete(node);
     await this.programNode(node);
+    // IPs announced for this node while it was down (the API side may name it holder before its lease moves).
+    for (const [ip, a] of this.announcements) {
+      if (a.holder !== node) continue;
+      await this.ipBatch(n.ns, [`addr replace ${ip}/32 dev ${a.iface} noprefixroute`]);
+      await this.placeEnvoy(ip);
+      await this.garp(node, ip, a.iface);
+    }
     await this.programLb(node);
     await this.netlab.startSshd(node);
     this.emit(node, 'up');
