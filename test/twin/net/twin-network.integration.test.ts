@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
-import { judgeEncapsulated, judgeLinkUp, judgeTunnelRoutes } from '../../../helpers/judge/routing.ts';
+import { judgeEncapsulated, judgeLinkUp, judgeNextHop, judgeOverlayOnNode, judgeTunnelRoutes } from '../../../helpers/judge/routing.ts';
 import { parseArping } from '../../../helpers/parse/arping.ts';
 import { parseIpLink } from '../../../helpers/parse/iplink.ts';
 import { parseIpRoute } from '../../../helpers/parse/iproute.ts';
@@ -199,6 +199,18 @@ describe('twin network', () => {
     expect(far.value.code).not.toBe(0);
     expect(far.packets.some((p) => p.iface === 'eth0' && p.direction === 'Out' && p.dstIp === w0.ip)).toBe(true);
     expect(far.packets.some((p) => p.iface === 'eth2' && p.dstIp === w0.ip)).toBe(false);
+    expect(judgeNextHop(routes, w0.ip, { via: '198.18.10.200' })).toMatchObject({ ok: true });
+    // Seed 002's workaround: static pod routes on the router make the other subnet reachable, through eth2.
+    const workaround = net.nodes.map((n) => `${net.podCidr(n)} via ${net.nodeAddress(n)}`);
+    for (const r of workaround) await ssh.host('router').run(`ip route add ${r}`, { sudo: true, timeoutMs: 20_000 });
+    try {
+      const across = await capture(net, 'router', ['-i', 'any', 'icmp'], () => inPod(net, 'curl-pod', ['ping', '-c', '1', '-W', '2', w0.ip]));
+      expect(across.value.code).toBe(0);
+      expect(across.packets.some((p) => p.iface === 'eth2' && p.direction === 'Out' && p.dstIp === w0.ip)).toBe(true);
+      expect(parseWhoami((await inPod(net, 'curl-pod', ['curl', '-sS', '--max-time', '3', `http://${w0.ip}/`])).out)).toMatchObject({ hostname: 'webpod-w0' });
+    } finally {
+      for (const r of workaround) await ssh.host('router').run(`ip route del ${r}`, { sudo: true, timeoutMs: 20_000 });
+    }
   });
 
   test('tunnel mode: cilium_vxlan and the seeds’ routes on every node; pods across the router; the router sees only UDP 8472 between nodes', async (ctx) => {
@@ -220,6 +232,10 @@ describe('twin network', () => {
     expect(seen.value.code).toBe(0);
     const verdict = judgeEncapsulated(seen.packets, { fromNode: net.nodeAddress('k8s-ctr'), toNode: net.nodeAddress('k8s-w0'), nodeAddresses: net.nodes.map((n) => net.nodeAddress(n)), podCidr: '198.19.0.0/17' });
     expect(verdict.explanation).toMatch(/^encapsulated/);
+    // On the target node the ping comes in and goes out through cilium_vxlan (seed 002 lines 242-247).
+    const curlIp = (await net.addPod({ namespace: 'default', name: 'curl-pod', node: 'k8s-ctr' })).ip;
+    const onNode = await capture(net, 'k8s-w0', ['-i', 'any', 'icmp'], () => inPod(net, 'curl-pod', ['ping', '-c', '1', '-W', '2', w0.ip]));
+    expect(judgeOverlayOnNode(onNode.packets, { client: curlIp, target: w0.ip }).explanation).toMatch(/^through cilium_vxlan/);
     const http = await inPod(net, 'curl-pod', ['curl', '-sS', '--max-time', '3', `http://${w0.ip}/`]);
     expect(parseWhoami(http.out)).toMatchObject({ name: 'far', hostname: 'webpod-w0' });
     // The router has no pod route in either mode.
