@@ -262,6 +262,9 @@ describe('twin network', () => {
       if (who) hosts.add(who.hostname);
     }
     expect(hosts).toEqual(new Set(['webpod-w1', 'webpod-w0']));
+    // From the holder itself and from a pod elsewhere, too.
+    expect((await execa('ip', ['netns', 'exec', net.netlab.ns('k8s-w1'), 'curl', '-sS', '--max-time', '3', `http://${LB_IP}/`], { reject: false })).stdout).toMatch(/Hostname: webpod-w[01]/);
+    expect((await inPod(net, 'curl-pod', ['curl', '-sS', '--max-time', '3', `http://${LB_IP}/`])).out).toMatch(/Hostname: webpod-w[01]/);
 
     const moved = await capture(net, 'router', ['-i', 'eth1', 'arp'], () => net.announce(LB_IP, 'k8s-ctr', { iface: 'eth1', frontends }));
     const ctrMac = await net.mac('k8s-ctr', 'eth1');

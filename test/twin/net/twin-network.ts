@@ -593,6 +593,11 @@ class TwinNetworkImpl implements StartedTwinNetwork {
       '    type nat hook prerouting priority dstnat; policy accept;',
       ...rules,
       '  }',
+      // The holder's own processes reach the LB IP too (as KPR's socket LB lets a node do).
+      '  chain out {',
+      '    type nat hook output priority -100; policy accept;',
+      ...rules,
+      '  }',
       '  chain post {',
       '    type nat hook postrouting priority srcnat; policy accept;',
       // Backends on this node see the client; the others see this node (they answer through it).
