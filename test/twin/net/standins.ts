@@ -25,6 +25,8 @@ export const STAND_IN_BIND_TARGETS = ['/usr/bin/systemctl', '/usr/sbin/reboot', 
 export const STAND_IN_NEW_PROGRAMS = ['helm'];
 /** Exit code of a stand-in that could not reach the twin (EX_SOFTWARE). */
 export const UNREACHABLE_CODE = 70;
+/** The stand-ins' scratch space: on the host's own /run tmpfs, so a call cut short by a reboot leaves nothing behind. */
+export const STAND_IN_TMP = '/run/twin/tmp';
 
 /** The shell script for `host`: argv[0] is the name it was called by. */
 export function standInScript(host: string, socket: string): string {
@@ -35,7 +37,7 @@ n=$(basename "$0")
 c=$#
 i=0
 while [ "$i" -lt "$c" ]; do a=$1; shift; set -- "$@" --data-urlencode "a=$a"; i=$((i + 1)); done
-t=$(mktemp -d /tmp/twin-standin.XXXXXX) || exit ${UNREACHABLE_CODE}
+t=$(mktemp -d ${STAND_IN_TMP}/standin.XXXXXX) || exit ${UNREACHABLE_CODE}
 trap 'rm -rf "$t"' EXIT
 if [ -t 0 ]; then set -- "$@" --data-urlencode "i="; else set -- "$@" --data-urlencode "i@-"; fi
 if ! curl -sS --max-time 900 --unix-socket '${socket}' -o "$t/o" -D "$t/h" --data-urlencode "h=${host}" --data-urlencode "a=$n" "$@" http://twin/call; then
@@ -52,6 +54,8 @@ exit "\${code:-${UNREACHABLE_CODE}}"
 /** Shell commands (for a host's boot, in its private mount namespace) that put the stand-in in place. */
 export function standInMounts(script: string): string[] {
   return [
+    `mkdir -p ${STAND_IN_TMP}`,
+    `chmod 1777 ${STAND_IN_TMP}`,
     'mount -t tmpfs -o mode=0755 tmpfs /usr/local/sbin',
     // Where the machine lacks the program, the stand-in still answers for it (on sudo's secure_path).
     ...STAND_IN_BIND_TARGETS.map((t) => `if [ -e ${t} ]; then mount --bind ${script} ${t}; else cp ${script} /usr/local/sbin/${path.basename(t)}; fi`),
