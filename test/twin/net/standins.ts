@@ -67,6 +67,7 @@ export function standInMounts(script: string): string[] {
 export class StandInServer {
   private handler: StandInHandler | null;
   private readonly server: http.Server;
+  /** The most recent calls (at most 1000), oldest first. */
   readonly calls: StandInCall[] = [];
 
   constructor(
@@ -108,6 +109,7 @@ export class StandInServer {
     const form = new URLSearchParams(body);
     const call: StandInCall = { host: form.get('h') ?? '', argv: form.getAll('a'), stdin: form.get('i') ?? '' };
     this.calls.push(call);
+    if (this.calls.length > 1_000) this.calls.splice(0, this.calls.length - 1_000); // the last 1000 are enough to inspect
     const name = call.argv[0] ?? '?';
     if (!this.handler) return { stdout: '', stderr: `${name}: no stand-in handler in this twin\n`, code: 127 };
     try {
