@@ -118,4 +118,6 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
   await main();
+  // Nothing of the twin is left (torn down above); end even if a stray handle (a socket, a timer) would keep Node up.
+  process.exit(process.exitCode ?? 0);
 }
