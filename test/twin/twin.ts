@@ -107,6 +107,7 @@ export async function startTwin(o: StartTwinOptions): Promise<Twin> {
     const topology = net.topology;
     cluster = new TwinCluster({ store, net, topology, ciliumVersion: o.ciliumVersion, kubernetesVersion, values: installValues(topology), log });
     await cluster.start();
+    await cluster.waitAgentsReady(60_000);
     const kubeconfig = adminKubeconfig(tls, server.url);
     const cp = controlPlane(topology).name;
     await net.writeHostFile(cp, '/etc/kubernetes/admin.conf', kubeconfig);

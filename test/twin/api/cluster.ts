@@ -189,11 +189,25 @@ export class TwinCluster {
       metadata: { name: 'cilium-operator', namespace: 'kube-system', labels: { 'io.cilium/app': 'operator', name: 'cilium-operator', 'app.kubernetes.io/managed-by': 'Helm' } },
       spec: { replicas: 1, selector: { matchLabels: { 'io.cilium/app': 'operator', name: 'cilium-operator' } }, template: { metadata: { labels: { 'io.cilium/app': 'operator', name: 'cilium-operator' } }, spec: { hostNetwork: true, containers: [{ name: 'cilium-operator', image: this.operatorImage }] } } },
     });
+    // The agents of the first install program the routing of its values before anything else runs.
+    const initial = routingSettings(ciliumConfigFromValues(this.values));
+    await this.net.setRouting(initial);
+    this.routingSig = JSON.stringify(initial);
     this.unsubscribe = s.subscribe((e) => this.onEvent(e));
     await this.reconcile();
     this.timer = setInterval(() => {
       void this.tick();
     }, TICK_MS);
+  }
+
+  /** Waits until every node runs a Ready agent (what provisioning waits for before the lab is handed over). */
+  async waitAgentsReady(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      if (this.net.nodes.every((n) => this.agentReadyOn(n))) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`twin: the Cilium agents were not all Ready within ${timeoutMs / 1000} s`);
   }
 
   async stop(): Promise<void> {
@@ -794,6 +808,9 @@ export class TwinCluster {
     const wanted = new Set<string>();
     const announcing = new Set<string>();
     const rows = new Map<string, L2Row[]>();
+    // Per announced IP: the holder (the first service's, by name, when services share an IP) and every sharing
+    // service's ports as frontends.
+    const perIp = new Map<string, { holder: string | null; iface: string; frontends: Frontend[] }>();
     for (const svc of this.store.list(this.r.svc as ResourceDef)) {
       const sel = selection(policies, svc as unknown as L2Service, nodes);
       if (sel.ips.length === 0 || sel.candidates.length === 0) continue;
@@ -826,21 +843,26 @@ export class TwinCluster {
       if (announcer && cand) rows.set(announcer, [...(rows.get(announcer) ?? []), ...cand.rows]);
       const frontends: Frontend[] = (((svc.spec as { ports?: { port: number; protocol?: string }[] } | undefined)?.ports) ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ port: p.port, protocol: 'TCP' as const, backends: this.backendsForFrontend(svc, p.port) }));
       for (const ip of sel.ips) {
-        announcing.add(ip);
         const iface = cand?.rows.find((x) => x.ip === ip)?.iface ?? 'eth1';
-        const prev = this.announced.get(ip);
-        // A holder that went away keeps its announcement on the network side (its node is down: nobody answers).
-        const target = announcer ?? prev?.holder ?? null;
-        const sig = JSON.stringify({ target, iface, frontends });
-        if (prev?.sig !== sig && !this.stopped) {
-          this.announced.set(ip, { holder: target, sig });
-          try {
-            await this.net.announce(ip, target, { iface, frontends });
-          } catch (err) {
-            // Tried again on the next tick.
-            this.announced.set(ip, { holder: prev?.holder ?? null, sig: '' });
-            throw err;
-          }
+        const entry = perIp.get(ip);
+        if (entry) entry.frontends.push(...frontends.filter((f) => !entry.frontends.some((e) => e.port === f.port)));
+        else perIp.set(ip, { holder: announcer, iface, frontends: [...frontends] });
+      }
+    }
+    for (const [ip, { holder: announcer, iface, frontends }] of perIp) {
+      announcing.add(ip);
+      const prev = this.announced.get(ip);
+      // A holder that went away keeps its announcement on the network side (its node is down: nobody answers).
+      const target = announcer ?? prev?.holder ?? null;
+      const sig = JSON.stringify({ target, iface, frontends });
+      if (prev?.sig !== sig && !this.stopped) {
+        this.announced.set(ip, { holder: target, sig });
+        try {
+          await this.net.announce(ip, target, { iface, frontends });
+        } catch (err) {
+          // Tried again on the next tick.
+          this.announced.set(ip, { holder: prev?.holder ?? null, sig: '' });
+          throw err;
         }
       }
     }
