@@ -153,6 +153,17 @@ apt_install() {
   apt-get install -y -q --no-install-recommends "$@"
 }
 
+# apt_install_missing PACKAGE... : installs only the packages that are not installed yet; on a box that has
+# them all (bento's Ubuntu has curl, gpg, ca-certificates) apt is not touched, so a Kubernetes node runs
+# apt-get update once, after its repositories are added.
+apt_install_missing() {
+  local pkg missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+}
+
 # package_version PACKAGE VERSION : sets LAB_PACKAGE_VERSION to the repository's full version string of
 # PACKAGE for upstream VERSION (e.g. kubeadm X.Y.Z -> X.Y.Z-1.1), or fails naming what is missing. It sets a
 # variable instead of printing, so it runs in the script's own shell: apt_update_once's output and mark

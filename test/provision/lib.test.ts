@@ -151,3 +151,39 @@ describe('smaller (defect 8)', () => {
     expect(readFileSync(path.join(REPO_ROOT, 'provision', 'network.sh'), 'utf8')).toMatch(/private_netplan_files\n\s*netplan apply/);
   });
 });
+
+describe('work done once, waits sized to what they wait for (defect 7, provisioning side)', () => {
+  const script = (name: string): string =>
+    readFileSync(path.join(REPO_ROOT, 'provision', name), 'utf8')
+      .split('\n')
+      .filter((l) => !/^\s*#/.test(l))
+      .join('\n');
+
+  test('apt_install_missing installs (and updates apt) only when a package is missing', async () => {
+    const installed = scratch({ 'apt-get': APT_GET, 'dpkg-query': 'echo "install ok installed"' });
+    expect((await runScript('kubernetes-node', 'apt_install_missing ca-certificates curl gpg', installed.env)).exitCode).toBe(0);
+    expect(installed.calls().filter((c) => c.startsWith('apt-get'))).toEqual([]);
+    const missing = scratch({ 'apt-get': APT_GET, 'dpkg-query': '[ "${*: -1}" = gpg ] && exit 1; echo "install ok installed"' });
+    expect((await runScript('kubernetes-node', 'apt_install_missing ca-certificates curl gpg', missing.env)).exitCode).toBe(0);
+    expect(missing.calls().filter((c) => c.startsWith('apt-get'))).toEqual(['apt-get update -q', 'apt-get install -y -q --no-install-recommends gpg']);
+  });
+
+  test('kubernetes-node.sh updates apt once on a box that has curl and gpg: before the repositories, only if one is missing', () => {
+    const s = script('kubernetes-node.sh');
+    expect(s).toMatch(/apt_install_missing ca-certificates curl gpg/);
+    expect(s).not.toMatch(/^apt_install ca-certificates/m);
+  });
+
+  test('worker.sh waits minutes, not 20, for an API server that is up before workers are provisioned', () => {
+    const wait = script('worker.sh').match(/wait_for "the API server[^"]*" (\d+)/);
+    expect(wait).not.toBeNull();
+    expect(Number(wait![1])).toBeLessThanOrEqual(180);
+  });
+
+  test('control-plane.sh fetches the helm.cilium.io index once, and leaves waiting for agents to lab:up', () => {
+    const s = script('control-plane.sh');
+    expect(s.match(/helm repo add/g)).toHaveLength(1);
+    expect(s).not.toMatch(/helm repo update/);
+    expect(s).not.toMatch(/Ready Cilium agent/);
+  });
+});
