@@ -109,7 +109,7 @@ describe('readiness judges', () => {
 });
 
 describe('failedProvisioningStep', () => {
-  test('finds the last failure line of provision/lib.sh in Vagrant output', () => {
+  test('finds the failure lines of provision/lib.sh in Vagrant output, each once', () => {
     const out = [
       '    k8s-ctr: [cilium-lab] k8s-ctr control-plane: kubeadm init',
       '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "kubeadm init" (exit 1, line 62); log: /var/log/cilium-lab/control-plane.log',
@@ -117,6 +117,15 @@ describe('failedProvisioningStep', () => {
     ].join('\n');
     expect(failedProvisioningStep(out)).toBe('FAILED k8s-ctr control-plane step "kubeadm init" (exit 1, line 62); log: /var/log/cilium-lab/control-plane.log');
     expect(failedProvisioningStep('no marker here')).toBeUndefined();
+    // die inside a command substitution: its reason, then the step's exit and line from the script's shell.
+    const twice = [
+      '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "helm 3.21.4": checksum mismatch for https://get.helm.sh/x',
+      '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "helm 3.21.4" (exit 1, line 88); log: /var/log/cilium-lab/control-plane.log',
+      '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "helm 3.21.4" (exit 1, line 88); log: /var/log/cilium-lab/control-plane.log',
+    ].join('\n');
+    expect(failedProvisioningStep(twice)).toBe(
+      'FAILED k8s-ctr control-plane step "helm 3.21.4": checksum mismatch for https://get.helm.sh/x\n  FAILED k8s-ctr control-plane step "helm 3.21.4" (exit 1, line 88); log: /var/log/cilium-lab/control-plane.log',
+    );
     expect(failedProvisioningStep('')).toBeUndefined();
   });
 });
