@@ -182,6 +182,7 @@ function scripted(s: Scenario): { deps: LabDeps; calls: string[][]; logs: string
     },
     kubectl: (command) => {
       kubectl.push(command);
+      if (command === 'true') return Promise.resolve(ok());
       if (command === 'kubectl get nodes -o json') return Promise.resolve(ok(s.nodesJson?.() ?? list(NODES.map((n) => node(n, 'True')))));
       if (command.includes('k8s-app=cilium')) return Promise.resolve(ok(s.agentsJson?.() ?? list(NODES.map((n) => agent(n, true)))));
       return Promise.resolve({ exitCode: 1, stdout: '', stderr: `unexpected kubectl ${command}` });
@@ -216,7 +217,7 @@ describe('labUp', () => {
     const { deps, calls, kubectl } = scripted({ states: allStates('not_created') });
     await labUp(topology, wanted, deps);
     expect(changing(calls)).toEqual(upCalls(MACHINES));
-    expect(kubectl).toEqual(['kubectl get nodes -o json', 'kubectl -n kube-system get pods -l k8s-app=cilium -o json']);
+    expect(kubectl).toEqual(['true', 'kubectl get nodes -o json', 'kubectl -n kube-system get pods -l k8s-app=cilium -o json']);
     // No `vagrant ssh` per poll: Vagrant is asked once per VM (versions and host keys), the waits go over the pool.
     expect(calls.filter((c) => c[0] === 'ssh').map((c) => c[1])).toEqual(MACHINES);
   });
@@ -356,6 +357,18 @@ describe('labUp', () => {
     const lines = saved[0]!.split('\n').filter((l) => l && !l.startsWith('#'));
     expect(lines).toContain(`192.168.10.100 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIk8sctrkey`);
     expect(lines).toHaveLength(MACHINES.length * 2);
+  });
+
+  test('host keys: a control plane whose SSH connection is refused fails at once, before the waits', async () => {
+    const { deps, kubectl } = scripted({ states: allStates('running') });
+    deps.kubectl = (command) => {
+      kubectl.push(command);
+      return Promise.reject(new Error('ssh k8s-ctr: `true`: connect to 192.168.10.100:22: host key check: 192.168.10.100 offered a key that differs'));
+    };
+    const err = (await labUp(topology, wanted, deps).catch((e: unknown) => e)) as LabStepError;
+    expect(err.step).toBe("connect to k8s-ctr over SSH (the harness's pool)");
+    expect(err.message).toContain('host key check: 192.168.10.100 offered a key that differs');
+    expect(kubectl).toEqual(['true']);
   });
 
   test('nodes that never become Ready: fails naming the wait and what it saw last', async () => {
