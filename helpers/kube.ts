@@ -44,8 +44,8 @@ import {
   type V1Status,
 } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify as toYaml } from 'yaml';
-import { pollUntil, retryTransient, systemClock, WaitTimeoutError, isTransient, type Check, type Clock } from './retry.ts';
-import type { ExecResult } from './ssh.ts';
+import { pollUntil, retryTransient, systemClock, WaitTimeoutError, isTransient, type Check, type Clock } from './wait/retry.ts';
+import type { ExecResult } from './transport/ssh.ts';
 import { REPO_ROOT } from './topology.ts';
 
 export const FIELD_MANAGER = 'cilium-lab-harness';

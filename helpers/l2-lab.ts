@@ -12,9 +12,9 @@ import { L2_LEASE_NAMESPACE, type LeaseState } from './judge/l2.ts';
 import { toKubeError, type ObjectRef, type WatchConnectionEvent, type WatchLeaseOptions } from './kube.ts';
 import type { Lab } from './lab.ts';
 import { parseHttpProbeLog, type HttpProbeLog } from './parse/http-probe-loop.ts';
-import { httpProbeLoopCommand, type HttpProbeLoopOptions } from './probe-loop.ts';
-import { pollUntil, systemClock, withDeadline } from './retry.ts';
-import { SshError, type ExecResult } from './ssh.ts';
+import { httpProbeLoopCommand, type HttpProbeLoopOptions } from './transport/probe-loop.ts';
+import { pollUntil, systemClock, withDeadline } from './wait/retry.ts';
+import { SshError, type ExecResult } from './transport/ssh.ts';
 import { router } from './topology.ts';
 
 // ---------------------------------------------------------------------------------------------

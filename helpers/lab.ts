@@ -20,7 +20,7 @@ import { inject, test } from 'vitest';
 import { ensureCilium, readRunningSettings } from './cilium.ts';
 import { Kube, type AttachFn } from './kube.ts';
 import { convergeTarget, runningLookup, type PlannedSuite, type SuiteNeeds, type Workload } from './needs.ts';
-import { SshPool } from './ssh.ts';
+import { SshPool } from './transport/ssh.ts';
 import { controlPlane, kubeNodes, loadTopology, type Topology } from './topology.ts';
 import { needsOf, selectSuites, suiteFileName } from '../suites/plan.ts';
 import { loadKubeConfig, resolveRunId } from './lab-access.ts';

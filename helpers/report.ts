@@ -20,7 +20,7 @@ import { measurementParameter } from '../reports/measurements.ts';
 import { parseProperties, toProperties } from '../reports/properties.ts';
 import { RESULTS_DIR_ENV, RUN_ID_ENV } from '../reports/run-context.ts';
 import { isSecretKey, redact as redactText, redactValue, type RedactOptions } from './redact.ts';
-import { withDeadline } from './retry.ts';
+import { withDeadline } from './wait/retry.ts';
 
 export { isSecretKey, redactValue, REDACTED } from './redact.ts';
 export { parseProperties, toProperties } from '../reports/properties.ts';

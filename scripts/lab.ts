@@ -14,7 +14,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { pollUntil, type Check, type Clock } from '../helpers/retry.ts';
+import { pollUntil, type Check, type Clock } from '../helpers/wait/retry.ts';
 import { REPO_ROOT, kubeNodes, loadTopology, topologyFile, controlPlane, type Topology } from '../helpers/topology.ts';
 import {
   VM_VERSIONS_FILE,

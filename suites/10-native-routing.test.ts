@@ -38,7 +38,7 @@ import {
   type PodRoute,
 } from '../helpers/judge/routing.ts';
 import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
-import { addRoutes, routesOn } from '../helpers/probes.ts';
+import { addRoutes, routesOn } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report.ts';
 import { controlPlane, node, primaryAddress, router } from '../helpers/topology.ts';
 import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './routing-steps.ts';

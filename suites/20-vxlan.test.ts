@@ -34,9 +34,9 @@ import {
 import type { Verdict } from '../helpers/judge/types.ts';
 import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
 import { parseHubbleFlows, parseIpLink } from '../helpers/parse/index.ts';
-import { routesOn, withCapture } from '../helpers/probes.ts';
+import { routesOn, withCapture } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report.ts';
-import { WaitTimeoutError, pollUntil } from '../helpers/retry.ts';
+import { WaitTimeoutError, pollUntil } from '../helpers/wait/retry.ts';
 import { controlPlane, kubeNodes, node, primaryAddress, router } from '../helpers/topology.ts';
 import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './routing-steps.ts';
 import { expectVerdict } from './verdict.ts';

@@ -26,7 +26,7 @@ import { l2AnnounceTable } from '../helpers/cilium.ts';
 import { agentDevices, readLease, routerName } from '../helpers/l2-lab.ts';
 import { withPolicyNodes } from '../helpers/l2-objects.ts';
 import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab.ts';
-import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/probes.ts';
+import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/transport/probes.ts';
 import { attach, attachOnFailure, describeScenario, step } from '../helpers/report.ts';
 import { SuiteObjects } from '../helpers/suite-objects.ts';
 import { kubeNodes } from '../helpers/topology.ts';

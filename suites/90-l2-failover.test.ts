@@ -44,9 +44,9 @@ import { bootId, readLease, rebootNode, recordLease, routerClock, startRouterPro
 import { withBackendsAvoiding, withPolicyNodes } from '../helpers/l2-objects.ts';
 import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab.ts';
 import type { HttpProbeLog } from '../helpers/parse/index.ts';
-import { arpingFrom, curlFrom, macOf } from '../helpers/probes.ts';
+import { arpingFrom, curlFrom, macOf } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, recordMeasurement, step } from '../helpers/report.ts';
-import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
+import { pollUntil, WaitTimeoutError } from '../helpers/wait/retry.ts';
 import { SuiteObjects } from '../helpers/suite-objects.ts';
 import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './l2-steps.ts';
 import { expectVerdict } from './verdict.ts';

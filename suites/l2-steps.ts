@@ -9,7 +9,7 @@ import { judgeLeaseHolder } from '../helpers/judge/l2.ts';
 import { readLease } from '../helpers/l2-lab.ts';
 import type { Lab } from '../helpers/lab.ts';
 import { attach, attachOnFailure, step } from '../helpers/report.ts';
-import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
+import { pollUntil, WaitTimeoutError } from '../helpers/wait/retry.ts';
 import type { SuiteObjects } from '../helpers/suite-objects.ts';
 import { lbPoolAddresses } from '../helpers/topology.ts';
 

@@ -28,9 +28,9 @@ import {
 import { no, yes, type HttpAnswer, type Verdict } from '../helpers/judge/types.ts';
 import { RUN_LABEL, type ObjectRef } from '../helpers/kube.ts';
 import { prepareThisSuite, type Lab } from '../helpers/lab.ts';
-import { curlFrom, curlFromPod } from '../helpers/probes.ts';
+import { curlFrom, curlFromPod } from '../helpers/transport/probes.ts';
 import { attachOnFailure } from '../helpers/report.ts';
-import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
+import { pollUntil, WaitTimeoutError } from '../helpers/wait/retry.ts';
 import { refText, SuiteObjects } from '../helpers/suite-objects.ts';
 import { lbPoolAddresses, router } from '../helpers/topology.ts';
 

@@ -6,10 +6,10 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Lab } from '../helpers/lab.ts';
 import { parsePing, type PingResult, type TcpdumpPacket } from '../helpers/parse/index.ts';
-import type { ExecResult } from '../helpers/ssh.ts';
+import type { ExecResult } from '../helpers/transport/ssh.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { runningCilium } from '../helpers/cilium.ts';
-import { curlFromPod, PodProbeError, withCapture } from '../helpers/probes.ts';
+import { curlFromPod, PodProbeError, withCapture } from '../helpers/transport/probes.ts';
 import { attach, attachOnFailure, step } from '../helpers/report.ts';
 
 export interface PodRef {

@@ -12,8 +12,8 @@ import { CiliumConvergeError, ensureCilium, l2AnnounceTable, runningCilium } fro
 import { Kube } from '../../helpers/kube.ts';
 import { Cleanups, prepareSuite, type Lab } from '../../helpers/lab.ts';
 import { mappingOf } from '../../helpers/needs.ts';
-import type { Clock } from '../../helpers/retry.ts';
-import type { ExecOptions, ExecResult, SshPool } from '../../helpers/ssh.ts';
+import type { Clock } from '../../helpers/wait/retry.ts';
+import type { ExecOptions, ExecResult, SshPool } from '../../helpers/transport/ssh.ts';
 import { loadTopology } from '../../helpers/topology.ts';
 import { needsOf } from '../../suites/plan.ts';
 import { FakeKubeApi, sendJson, status, type FakeRequest } from './fake-kube-api.ts';

@@ -9,8 +9,8 @@ import { describe, expect, test } from 'vitest';
 import { clockOffset, formatFailoverTimeline, measureOutage, steadyAgain, summarizeProbes } from '../../helpers/judge/failover.ts';
 import { judgeArpAnswer, judgeNeighbour, routerOnLbSubnet, whoAnswersArp } from '../../helpers/judge/l2.ts';
 import { routerClock, startRouterProbes, type RouterProbes } from '../../helpers/l2-lab.ts';
-import { arpingFrom, macOf, neighbourOf } from '../../helpers/probes.ts';
-import { pollUntil } from '../../helpers/retry.ts';
+import { arpingFrom, macOf, neighbourOf } from '../../helpers/transport/probes.ts';
+import { pollUntil } from '../../helpers/wait/retry.ts';
 import { lbPoolAddresses } from '../../helpers/topology.ts';
 import { useNetlab } from '../netlab/use.ts';
 

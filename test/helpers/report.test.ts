@@ -18,7 +18,7 @@ import {
   toProperties,
   versionMismatch,
 } from '../../helpers/report.ts';
-import { WaitTimeoutError } from '../../helpers/retry.ts';
+import { WaitTimeoutError } from '../../helpers/wait/retry.ts';
 import { fakeCredentials } from '../fixtures/report/secrets.ts';
 
 type Msg = { type: string; data: Record<string, any> };

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { Kube } from '../../helpers/kube.ts';
 import { withPolicyNodes } from '../../helpers/l2-objects.ts';
-import { WaitTimeoutError } from '../../helpers/retry.ts';
+import { WaitTimeoutError } from '../../helpers/wait/retry.ts';
 import { refOf, refText, SuiteObjects } from '../../helpers/suite-objects.ts';
 import { FakeKubeApi, sendJson, status } from './fake-kube-api.ts';
 

@@ -8,7 +8,7 @@
  * `httpProbeLoopScript` is pure (tested by running it against a loopback server); the suite starts it
  * with SshHost.background and always stops it.
  */
-import { PROBE_LOG_TAG } from './parse/http-probe-loop.ts';
+import { PROBE_LOG_TAG } from '../parse/http-probe-loop.ts';
 
 export interface HttpProbeLoopOptions {
   /** http://<IPv4>[:port][/path] — nothing else, so the script stays trivially safe to quote. */

@@ -5,9 +5,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { WaitTimeoutError } from '../../helpers/retry.ts';
-import { SshError, SshPool } from '../../helpers/ssh.ts';
-import { useNetlab } from '../netlab/use.ts';
+import { WaitTimeoutError } from '../../../helpers/wait/retry.ts';
+import { SshError, SshPool } from '../../../helpers/transport/ssh.ts';
+import { useNetlab } from '../../netlab/use.ts';
 
 const netlab = useNetlab({ maxConcurrentPerHost: 4, reconnect: { retries: 10, minTimeoutMs: 100, maxTimeoutMs: 1000 } });
 

@@ -15,9 +15,9 @@
 import { setMaxListeners } from 'node:events';
 import net from 'node:net';
 import { Client, type ClientChannel } from 'ssh2';
-import { pollUntil, retryTransient } from './retry.ts';
+import { pollUntil, retryTransient } from '../wait/retry.ts';
 import { credentialsFromTopology, hostKeyPolicy, type CredentialResolver } from './ssh-auth.ts';
-import { node as nodeNamed, sshEndpoint, type LabNode, type Topology } from './topology.ts';
+import { node as nodeNamed, sshEndpoint, type LabNode, type Topology } from '../topology.ts';
 
 export interface ExecResult {
   stdout: string;

@@ -9,9 +9,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { execa } from 'execa';
 import { afterEach, describe, expect, test } from 'vitest';
-import { measureOutage, probeTimeline } from '../../helpers/judge/failover.ts';
-import { parseHttpProbeLog } from '../../helpers/parse/http-probe-loop.ts';
-import { httpProbeLoopCommand, httpProbeLoopScript } from '../../helpers/probe-loop.ts';
+import { measureOutage, probeTimeline } from '../../../helpers/judge/failover.ts';
+import { parseHttpProbeLog } from '../../../helpers/parse/http-probe-loop.ts';
+import { httpProbeLoopCommand, httpProbeLoopScript } from '../../../helpers/transport/probe-loop.ts';
 
 function missingTool(): string | null {
   for (const [tool, args] of [['bash', ['--version']], ['curl', ['--version']], ['date', ['+%s%3N']]] as const) {

@@ -8,9 +8,9 @@ import {
   parseSshConfig,
   resolvePath,
   type AuthDeps,
-} from '../../helpers/ssh-auth.ts';
-import { loadTopology, node, REPO_ROOT, type Topology } from '../../helpers/topology.ts';
-import { fixture } from '../fixtures/load.ts';
+} from '../../../helpers/transport/ssh-auth.ts';
+import { loadTopology, node, REPO_ROOT, type Topology } from '../../../helpers/topology.ts';
+import { fixture } from '../../fixtures/load.ts';
 
 const KEY1 = Buffer.from('AAAAC3NzaC1lZDI1NTE5AAAAIEs877C4ClApg48Pg4oRq9Zy1rulAhOa+bCnHWtBIVSh', 'base64');
 const KEY2 = Buffer.from('AAAAC3NzaC1lZDI1NTE5AAAAIKSSgBUlsRp8T0D9Opgh+NX0paEB4USbSAlPImwMQcyy', 'base64');

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { pollUntil, retryTransient, WaitTimeoutError, withDeadline, type Clock } from '../../helpers/retry.ts';
+import { pollUntil, retryTransient, WaitTimeoutError, withDeadline, type Clock } from '../../../helpers/wait/retry.ts';
 
 /** A clock that only moves when the code under test sleeps. */
 function fakeClock(): Clock & { slept: number[] } {

@@ -15,9 +15,9 @@ import {
   pingFrom,
   routesOn,
   withCapture,
-} from '../../helpers/probes.ts';
-import { lbPoolAddresses, node, primaryAddress } from '../../helpers/topology.ts';
-import { useNetlab } from '../netlab/use.ts';
+} from '../../../helpers/transport/probes.ts';
+import { lbPoolAddresses, node, primaryAddress } from '../../../helpers/topology.ts';
+import { useNetlab } from '../../netlab/use.ts';
 
 const netlab = useNetlab();
 
