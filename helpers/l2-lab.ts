@@ -6,16 +6,16 @@
  */
 import type { V1Lease } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import { AGENT_CONTAINER, agentPodOn, agentStatus, CILIUM_NAMESPACE } from './cilium.ts';
+import { AGENT_CONTAINER, agentPodOn, agentStatus, CILIUM_NAMESPACE } from './cilium/cilium.ts';
 import type { LeaseTimelineEvent } from './judge/failover.ts';
 import { L2_LEASE_NAMESPACE, type LeaseState } from './judge/l2.ts';
-import { toKubeError, type ObjectRef, type WatchConnectionEvent, type WatchLeaseOptions } from './kube.ts';
-import type { Lab } from './lab.ts';
+import { toKubeError, type ObjectRef, type WatchConnectionEvent, type WatchLeaseOptions } from './kube/client.ts';
+import type { Lab } from './lab/lab.ts';
 import { parseHttpProbeLog, type HttpProbeLog } from './parse/http-probe-loop.ts';
 import { httpProbeLoopCommand, type HttpProbeLoopOptions } from './transport/probe-loop.ts';
 import { pollUntil, systemClock, withDeadline } from './wait/retry.ts';
 import { SshError, type ExecResult } from './transport/ssh.ts';
-import { router } from './topology.ts';
+import { router } from './lab/topology.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The lease

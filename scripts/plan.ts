@@ -7,8 +7,8 @@
  * what that smaller run converges to.
  */
 import { pathToFileURL } from 'node:url';
-import { formatSettings, planRun, type RunPlan, type SettingValue } from '../helpers/needs.ts';
-import { loadTopology } from '../helpers/topology.ts';
+import { formatSettings, planRun, type RunPlan, type SettingValue } from '../helpers/cilium/needs.ts';
+import { loadTopology } from '../helpers/lab/topology.ts';
 import { baseCilium, SUITES } from '../suites/plan.ts';
 
 export interface PlanArgs {

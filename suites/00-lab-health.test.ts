@@ -7,11 +7,11 @@
  */
 import { VersionApi } from '@kubernetes/client-node';
 import { describe } from 'vitest';
-import { runningCilium } from '../helpers/cilium.ts';
+import { runningCilium } from '../helpers/cilium/cilium.ts';
 import { judgeAgentsPerNode, judgeHostsAnswer, judgeNodesReady, labEnvironment } from '../helpers/judge/health.ts';
-import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
-import { attach, describeScenario, recordLabEnvironment, step } from '../helpers/report.ts';
-import { kubeNodes } from '../helpers/topology.ts';
+import { labTest as test, prepareThisSuite } from '../helpers/lab/lab.ts';
+import { attach, describeScenario, recordLabEnvironment, step } from '../helpers/report/report.ts';
+import { kubeNodes } from '../helpers/lab/topology.ts';
 import { expectVerdict } from './verdict.ts';
 
 describe('Lab health', () => {

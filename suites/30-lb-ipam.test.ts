@@ -22,8 +22,8 @@ import {
   servicesToFill,
 } from '../helpers/judge/lbipam.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
-import { labTest } from '../helpers/lab.ts';
-import { describeScenario, recordMeasurement, step, attach } from '../helpers/report.ts';
+import { labTest } from '../helpers/lab/lab.ts';
+import { describeScenario, recordMeasurement, step, attach } from '../helpers/report/report.ts';
 import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
 import { expectVerdict } from './verdict.ts';
 

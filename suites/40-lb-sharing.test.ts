@@ -19,8 +19,8 @@ import {
   judgeServiceRefused,
   pickRequestableAddress,
 } from '../helpers/judge/lbipam.ts';
-import { labTest } from '../helpers/lab.ts';
-import { describeScenario, step } from '../helpers/report.ts';
+import { labTest } from '../helpers/lab/lab.ts';
+import { describeScenario, step } from '../helpers/report/report.ts';
 import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
 import { expectVerdict } from './verdict.ts';
 

@@ -14,9 +14,9 @@ import { INGRESS_CONFIG, classifyEnvoyAnswer, judgeIngressAddress, judgeRouteMis
 import { ingressHosts, loadManifest, pathIngress, whoamiBackend } from '../helpers/judge/lb-objects.ts';
 import { judgeServiceAssigned, readServiceIpam } from '../helpers/judge/lbipam.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
-import { labTest } from '../helpers/lab.ts';
-import { describeScenario, recordMeasurement, step } from '../helpers/report.ts';
-import { refText } from '../helpers/suite-objects.ts';
+import { labTest } from '../helpers/lab/lab.ts';
+import { describeScenario, recordMeasurement, step } from '../helpers/report/report.ts';
+import { refText } from '../helpers/lab/suite-objects.ts';
 import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
 import { expectVerdict } from './verdict.ts';
 

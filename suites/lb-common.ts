@@ -8,7 +8,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import { runningCilium } from '../helpers/cilium.ts';
+import { runningCilium } from '../helpers/cilium/cilium.ts';
 import { describeAnswer } from '../helpers/judge/backends.ts';
 import { l2Policy, lbPool, loadManifest, perRunName, type Selects } from '../helpers/judge/lb-objects.ts';
 import {
@@ -26,13 +26,13 @@ import {
   type PoolBlock,
 } from '../helpers/judge/lbipam.ts';
 import { no, yes, type HttpAnswer, type Verdict } from '../helpers/judge/types.ts';
-import { RUN_LABEL, type ObjectRef } from '../helpers/kube.ts';
-import { prepareThisSuite, type Lab } from '../helpers/lab.ts';
+import { RUN_LABEL, type ObjectRef } from '../helpers/kube/client.ts';
+import { prepareThisSuite, type Lab } from '../helpers/lab/lab.ts';
 import { curlFrom, curlFromPod } from '../helpers/transport/probes.ts';
-import { attachOnFailure } from '../helpers/report.ts';
+import { attachOnFailure } from '../helpers/report/report.ts';
 import { pollUntil, WaitTimeoutError } from '../helpers/wait/retry.ts';
-import { refText, SuiteObjects } from '../helpers/suite-objects.ts';
-import { lbPoolAddresses, router } from '../helpers/topology.ts';
+import { refText, SuiteObjects } from '../helpers/lab/suite-objects.ts';
+import { lbPoolAddresses, router } from '../helpers/lab/topology.ts';
 
 /** Deadlines, named for what they wait for. */
 export const DEADLINE = {

@@ -6,7 +6,7 @@
  */
 import { expect } from 'vitest';
 import type { Verdict } from '../helpers/judge/types.ts';
-import { attach, step, type AttachmentType } from '../helpers/report.ts';
+import { attach, step, type AttachmentType } from '../helpers/report/report.ts';
 
 /** An attachment that only matters when the verdict says no. */
 export interface Evidence {

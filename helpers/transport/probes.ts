@@ -7,7 +7,7 @@
  * Everything that changes a host comes with its undo (addRoutes → Undo), and captures are always stopped
  * (withCapture stops even when the act throws).
  */
-import type { Kube } from '../kube.ts';
+import type { Kube } from '../kube/client.ts';
 import { CURL_WRITE_OUT, parseCurlOutput, type CurlOutput } from '../parse/curl.ts';
 import { detectArpingFlavour, parseArping, type ArpingFlavour, type ArpingResult } from '../parse/arping.ts';
 import { normalizeMac } from '../parse/common.ts';
@@ -16,7 +16,7 @@ import { parseNeighbours } from '../parse/neigh.ts';
 import { parsePing, type PingResult } from '../parse/ping.ts';
 import { parseTcpdump, type TcpdumpPacket } from '../parse/tcpdump.ts';
 import { shellQuote, SshError, type ExecResult, type SshPool } from './ssh.ts';
-import { router } from '../topology.ts';
+import { router } from '../lab/topology.ts';
 
 /** The host probes run from when none is named: the topology's router. */
 export function probeHost(ssh: SshPool, from: string | undefined): string {

@@ -16,8 +16,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { vagrantStateDir } from '../preflight.ts';
-import { REPO_ROOT, type LabNode, type Topology } from '../topology.ts';
+import { vagrantStateDir } from '../lab/preflight.ts';
+import { REPO_ROOT, type LabNode, type Topology } from '../lab/topology.ts';
 
 export interface SshCredentials {
   username: string;

@@ -17,7 +17,7 @@ import net from 'node:net';
 import { Client, type ClientChannel } from 'ssh2';
 import { pollUntil, retryTransient } from '../wait/retry.ts';
 import { credentialsFromTopology, hostKeyPolicy, type CredentialResolver } from './ssh-auth.ts';
-import { node as nodeNamed, sshEndpoint, type LabNode, type Topology } from '../topology.ts';
+import { node as nodeNamed, sshEndpoint, type LabNode, type Topology } from '../lab/topology.ts';
 
 export interface ExecResult {
   stdout: string;

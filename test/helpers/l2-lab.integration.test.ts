@@ -11,7 +11,7 @@ import { judgeArpAnswer, judgeNeighbour, routerOnLbSubnet, whoAnswersArp } from 
 import { routerClock, startRouterProbes, type RouterProbes } from '../../helpers/l2-lab.ts';
 import { arpingFrom, macOf, neighbourOf } from '../../helpers/transport/probes.ts';
 import { pollUntil } from '../../helpers/wait/retry.ts';
-import { lbPoolAddresses } from '../../helpers/topology.ts';
+import { lbPoolAddresses } from '../../helpers/lab/topology.ts';
 import { useNetlab } from '../netlab/use.ts';
 
 const netlab = useNetlab({}, { prefix: 'tl2' });

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
 import { afterAll, describe, expect, test } from 'vitest';
-import { REPO_ROOT } from '../../helpers/topology.ts';
-import { parseVersionsEnv } from '../../helpers/versions.ts';
+import { REPO_ROOT } from '../../helpers/lab/topology.ts';
+import { parseVersionsEnv } from '../../helpers/lab/versions.ts';
 
 const PROVISION = path.join(REPO_ROOT, 'provision');
 const scripts = readdirSync(PROVISION).filter((f) => f.endsWith('.sh')).sort();

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { checkSettings, planRun, settingsLookup } from '../../helpers/needs.ts';
-import { loadTopology } from '../../helpers/topology.ts';
+import { checkSettings, planRun, settingsLookup } from '../../helpers/cilium/needs.ts';
+import { loadTopology } from '../../helpers/lab/topology.ts';
 import { baseCilium, needsOf, selectSuites, suiteFileName, SUITES } from '../../suites/plan.ts';
 
 describe('suites/plan.ts', () => {

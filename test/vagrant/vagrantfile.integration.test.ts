@@ -29,8 +29,8 @@ import {
   subnetOf,
   type LabNode,
   type Topology,
-} from '../../helpers/topology.ts';
-import { PIN_KEYS, effectiveVersions, loadVersions, type EffectiveVersions } from '../../helpers/versions.ts';
+} from '../../helpers/lab/topology.ts';
+import { PIN_KEYS, effectiveVersions, loadVersions, type EffectiveVersions } from '../../helpers/lab/versions.ts';
 
 const has = (tool: string): boolean => execaSync('sh', ['-c', `command -v ${tool}`], { reject: false }).exitCode === 0;
 const missing = ['vagrant', 'ruby'].filter((t) => !has(t));

@@ -11,9 +11,9 @@ import {
   serviceSelector,
   whoamiBackend,
 } from '../../../helpers/judge/lb-objects.ts';
-import { MANAGED_BY_LABEL, RUN_LABEL } from '../../../helpers/kube.ts';
+import { MANAGED_BY_LABEL, RUN_LABEL } from '../../../helpers/kube/client.ts';
 import { l2AnnouncePlan, readServiceIpam, topologyBlock } from '../../../helpers/judge/lbipam.ts';
-import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../../helpers/topology.ts';
+import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../../helpers/lab/topology.ts';
 
 const runId = 'r20261122-0349-ab12';
 const ns = `clh-${runId}`;

@@ -5,10 +5,10 @@
  * answers.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Kube } from '../../../helpers/kube.ts';
+import { Kube } from '../../../helpers/kube/client.ts';
 import { curlArgv, curlFromPod, PodProbeError } from '../../../helpers/transport/probes.ts';
 import { fixture } from '../../fixtures/load.ts';
-import { FakeKubeApi, type FakeRequest } from '../fake-kube-api.ts';
+import { FakeKubeApi, type FakeRequest } from '../kube/fake-kube-api.ts';
 
 const NS = 'clh-r1';
 const OK = JSON.stringify({ metadata: {}, status: 'Success' });

@@ -16,7 +16,7 @@ import {
   routesOn,
   withCapture,
 } from '../../../helpers/transport/probes.ts';
-import { lbPoolAddresses, node, primaryAddress } from '../../../helpers/topology.ts';
+import { lbPoolAddresses, node, primaryAddress } from '../../../helpers/lab/topology.ts';
 import { useNetlab } from '../../netlab/use.ts';
 
 const netlab = useNetlab();

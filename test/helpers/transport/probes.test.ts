@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import { arpingCommand, curlArgv, curlCommand, pingCommand, probeHost, tcpdumpCommand } from '../../../helpers/transport/probes.ts';
 import { shellQuote, SshError, SshPool } from '../../../helpers/transport/ssh.ts';
-import { loadTopology } from '../../../helpers/topology.ts';
+import { loadTopology } from '../../../helpers/lab/topology.ts';
 
 /** What a POSIX shell makes of a command line: its argv. */
 const argv = (command: string): string[] => JSON.parse(execFileSync('sh', ['-c', `exec node -e 'console.log(JSON.stringify(process.argv.slice(1)))' -- ${command.replace(/^\S+/, '')}`]).toString()) as string[];

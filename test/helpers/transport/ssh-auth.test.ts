@@ -9,7 +9,7 @@ import {
   resolvePath,
   type AuthDeps,
 } from '../../../helpers/transport/ssh-auth.ts';
-import { loadTopology, node, REPO_ROOT, type Topology } from '../../../helpers/topology.ts';
+import { loadTopology, node, REPO_ROOT, type Topology } from '../../../helpers/lab/topology.ts';
 import { fixture } from '../../fixtures/load.ts';
 
 const KEY1 = Buffer.from('AAAAC3NzaC1lZDI1NTE5AAAAIEs877C4ClApg48Pg4oRq9Zy1rulAhOa+bCnHWtBIVSh', 'base64');

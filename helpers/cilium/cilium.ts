@@ -14,11 +14,11 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { diffSettings, normalizeSetting, runningLookup, checkSettings, formatSettings, type Change, type CiliumSettings, type RunningSettings } from './needs.ts';
-import { parseCiliumDbgStatus, type CiliumDbgStatus, type AgentState } from './parse/cilium-status.ts';
-import { parseL2AnnounceTable, type L2AnnounceEntry } from './parse/l2announce.ts';
-import { pollUntil, type Clock } from './wait/retry.ts';
-import type { Lab } from './lab.ts';
-import { controlPlane, kubeNodes } from './topology.ts';
+import { parseCiliumDbgStatus, type CiliumDbgStatus, type AgentState } from '../parse/cilium-status.ts';
+import { parseL2AnnounceTable, type L2AnnounceEntry } from '../parse/l2announce.ts';
+import { pollUntil, type Clock } from '../wait/retry.ts';
+import type { Lab } from '../lab/lab.ts';
+import { controlPlane, kubeNodes } from '../lab/topology.ts';
 
 export type { CiliumSettings } from './needs.ts';
 

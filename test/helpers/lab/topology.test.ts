@@ -19,7 +19,7 @@ import {
   sshEndpoint,
   topologyFile,
   node,
-} from '../../helpers/topology.ts';
+} from '../../../helpers/lab/topology.ts';
 
 const reference = (): Record<string, unknown> =>
   parseYaml(readFileSync(DEFAULT_TOPOLOGY_FILE, 'utf8')) as Record<string, unknown>;

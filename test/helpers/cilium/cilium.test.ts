@@ -9,11 +9,11 @@ import {
   parseHelmList,
   parseHelmValues,
   shellQuote,
-} from '../../helpers/cilium.ts';
-import { runningLookup } from '../../helpers/needs.ts';
-import { parseCiliumDbgStatus } from '../../helpers/parse/index.ts';
+} from '../../../helpers/cilium/cilium.ts';
+import { runningLookup } from '../../../helpers/cilium/needs.ts';
+import { parseCiliumDbgStatus } from '../../../helpers/parse/index.ts';
 
-const fixture = (p: string): string => readFileSync(new URL(`../fixtures/kube/${p}`, import.meta.url), 'utf8');
+const fixture = (p: string): string => readFileSync(new URL(`../../fixtures/kube/${p}`, import.meta.url), 'utf8');
 
 /** What a POSIX shell makes of a command line: the argv, one per line, via printf. */
 function argvOf(commandLine: string): string[] {

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import type { SshPool } from './transport/ssh.ts';
+import type { SshPool } from '../transport/ssh.ts';
 import { controlPlane, type Topology } from './topology.ts';
 
 const RUN_ID = /^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/;

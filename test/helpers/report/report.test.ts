@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MessageHolderTestRuntime, setGlobalTestRuntime } from 'allure-js-commons/sdk/runtime';
-import { tempDir } from '../fixtures/report/tmp.ts';
+import { tempDir } from '../../fixtures/report/tmp.ts';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import {
   attach,
@@ -17,9 +17,9 @@ import {
   step,
   toProperties,
   versionMismatch,
-} from '../../helpers/report.ts';
-import { WaitTimeoutError } from '../../helpers/wait/retry.ts';
-import { fakeCredentials } from '../fixtures/report/secrets.ts';
+} from '../../../helpers/report/report.ts';
+import { WaitTimeoutError } from '../../../helpers/wait/retry.ts';
+import { fakeCredentials } from '../../fixtures/report/secrets.ts';
 
 type Msg = { type: string; data: Record<string, any> };
 let runtime: MessageHolderTestRuntime;

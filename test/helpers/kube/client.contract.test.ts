@@ -6,8 +6,8 @@
  */
 import type http from 'node:http';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Kube, KubeApiError, runLabels, type LeaseHolderChange, type WatchConnectionEvent } from '../../helpers/kube.ts';
-import { WaitTimeoutError, type Clock } from '../../helpers/wait/retry.ts';
+import { Kube, KubeApiError, runLabels, type LeaseHolderChange, type WatchConnectionEvent } from '../../../helpers/kube/client.ts';
+import { WaitTimeoutError, type Clock } from '../../../helpers/wait/retry.ts';
 import { FakeKubeApi, sendJson, startWatch, status, type FakeRequest } from './fake-kube-api.ts';
 
 const RUN = 'r20261122-0349-ab12';

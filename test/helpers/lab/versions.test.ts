@@ -10,7 +10,7 @@ import {
   parseVersionsEnv,
   versionMismatches,
   versionsEnv,
-} from '../../helpers/versions.ts';
+} from '../../../helpers/lab/versions.ts';
 
 const raw = (): any => parseYaml(readFileSync(DEFAULT_VERSIONS_FILE, 'utf8'));
 

@@ -16,14 +16,14 @@ import path from 'node:path';
 import * as allure from 'allure-js-commons';
 import { onTestFailed } from 'vitest';
 import { stringify, parseAllDocuments } from 'yaml';
-import { measurementParameter } from '../reports/measurements.ts';
-import { parseProperties, toProperties } from '../reports/properties.ts';
-import { RESULTS_DIR_ENV, RUN_ID_ENV } from '../reports/run-context.ts';
+import { measurementParameter } from '../../reports/measurements.ts';
+import { parseProperties, toProperties } from '../../reports/properties.ts';
+import { RESULTS_DIR_ENV, RUN_ID_ENV } from '../../reports/run-context.ts';
 import { isSecretKey, redact as redactText, redactValue, type RedactOptions } from './redact.ts';
-import { withDeadline } from './wait/retry.ts';
+import { withDeadline } from '../wait/retry.ts';
 
 export { isSecretKey, redactValue, REDACTED } from './redact.ts';
-export { parseProperties, toProperties } from '../reports/properties.ts';
+export { parseProperties, toProperties } from '../../reports/properties.ts';
 
 export type AttachmentType = 'text' | 'json' | 'yaml';
 export type Severity = 'blocker' | 'critical' | 'normal' | 'minor';

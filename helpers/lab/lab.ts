@@ -17,14 +17,14 @@
  *   suites selected for this run), deploys the workloads once per run, and deletes harness objects of earlier runs.
  */
 import { inject, test } from 'vitest';
-import { ensureCilium, readRunningSettings } from './cilium.ts';
-import { Kube, type AttachFn } from './kube.ts';
-import { convergeTarget, runningLookup, type PlannedSuite, type SuiteNeeds, type Workload } from './needs.ts';
-import { SshPool } from './transport/ssh.ts';
+import { ensureCilium, readRunningSettings } from '../cilium/cilium.ts';
+import { Kube, type AttachFn } from '../kube/client.ts';
+import { convergeTarget, runningLookup, type PlannedSuite, type SuiteNeeds, type Workload } from '../cilium/needs.ts';
+import { SshPool } from '../transport/ssh.ts';
 import { controlPlane, kubeNodes, loadTopology, type Topology } from './topology.ts';
-import { needsOf, selectSuites, suiteFileName } from '../suites/plan.ts';
+import { needsOf, selectSuites, suiteFileName } from '../../suites/plan.ts';
 import { loadKubeConfig, resolveRunId } from './lab-access.ts';
-import { attach } from './report.ts';
+import { attach } from '../report/report.ts';
 
 export { apiServerUrl, loadKubeConfig, makeRunId, resolveRunId, rewriteKubeconfigServer } from './lab-access.ts';
 

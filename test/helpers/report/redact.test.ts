@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { isSecretKey, redact, redactValue, REDACTED } from '../../helpers/redact.ts';
-import { fakeCredentials } from '../fixtures/report/secrets.ts';
+import { isSecretKey, redact, redactValue, REDACTED } from '../../../helpers/report/redact.ts';
+import { fakeCredentials } from '../../fixtures/report/secrets.ts';
 
 function expectClean(text: string, secrets: string[]): void {
   for (const s of secrets) expect(text, `secret ${s.slice(0, 12)}… survived`).not.toContain(s);

@@ -8,15 +8,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { CiliumConvergeError, ensureCilium, l2AnnounceTable, runningCilium } from '../../helpers/cilium.ts';
-import { Kube } from '../../helpers/kube.ts';
-import { Cleanups, prepareSuite, type Lab } from '../../helpers/lab.ts';
-import { mappingOf } from '../../helpers/needs.ts';
-import type { Clock } from '../../helpers/wait/retry.ts';
-import type { ExecOptions, ExecResult, SshPool } from '../../helpers/transport/ssh.ts';
-import { loadTopology } from '../../helpers/topology.ts';
-import { needsOf } from '../../suites/plan.ts';
-import { FakeKubeApi, sendJson, status, type FakeRequest } from './fake-kube-api.ts';
+import { CiliumConvergeError, ensureCilium, l2AnnounceTable, runningCilium } from '../../../helpers/cilium/cilium.ts';
+import { Kube } from '../../../helpers/kube/client.ts';
+import { Cleanups, prepareSuite, type Lab } from '../../../helpers/lab/lab.ts';
+import { mappingOf } from '../../../helpers/cilium/needs.ts';
+import type { Clock } from '../../../helpers/wait/retry.ts';
+import type { ExecOptions, ExecResult, SshPool } from '../../../helpers/transport/ssh.ts';
+import { loadTopology } from '../../../helpers/lab/topology.ts';
+import { needsOf } from '../../../suites/plan.ts';
+import { FakeKubeApi, sendJson, status, type FakeRequest } from '../kube/fake-kube-api.ts';
 
 const RUN = 'r20261122-0349-ab12';
 const NS = `clh-${RUN}`;

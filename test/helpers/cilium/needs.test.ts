@@ -12,10 +12,10 @@ import {
   runningLookup,
   settingsLookup,
   type PlannedSuite,
-} from '../../helpers/needs.ts';
+} from '../../../helpers/cilium/needs.ts';
 
 function baseConfig(): Record<string, string> {
-  const doc = JSON.parse(readFileSync(new URL('../fixtures/kube/cilium-config-base.json', import.meta.url), 'utf8')) as Record<string, string>;
+  const doc = JSON.parse(readFileSync(new URL('../../fixtures/kube/cilium-config-base.json', import.meta.url), 'utf8')) as Record<string, string>;
   delete doc._comment;
   return doc;
 }

@@ -11,7 +11,7 @@ import ipaddr from 'ipaddr.js';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_TOPOLOGY_FILE = path.join(REPO_ROOT, 'lab', 'topology.yaml');
 /** Environment variable that points the harness at another topology file. */
 export const TOPOLOGY_ENV = 'LAB_TOPOLOGY';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { apiServerUrl, Cleanups, makeRunId, resolveRunId, rewriteKubeconfigServer, suitesForConvergence } from '../../helpers/lab.ts';
-import { loadTopology } from '../../helpers/topology.ts';
+import { apiServerUrl, Cleanups, makeRunId, resolveRunId, rewriteKubeconfigServer, suitesForConvergence } from '../../../helpers/lab/lab.ts';
+import { loadTopology } from '../../../helpers/lab/topology.ts';
 
 describe('run id', () => {
   test('r<date>-<time>-<hex>, lower-case, at most 20 characters', () => {
@@ -22,7 +22,7 @@ describe('run id', () => {
 });
 
 describe('rewriteKubeconfigServer', () => {
-  const adminConf = readFileSync(new URL('../fixtures/kube/admin.conf', import.meta.url), 'utf8');
+  const adminConf = readFileSync(new URL('../../fixtures/kube/admin.conf', import.meta.url), 'utf8');
 
   test("points the current context's cluster at the topology's API endpoint and keeps the credentials", () => {
     const url = apiServerUrl({ apiEndpoint: { host: '198.18.10.100', port: 16443 } });

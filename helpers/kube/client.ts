@@ -44,9 +44,9 @@ import {
   type V1Status,
 } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify as toYaml } from 'yaml';
-import { pollUntil, retryTransient, systemClock, WaitTimeoutError, isTransient, type Check, type Clock } from './wait/retry.ts';
-import type { ExecResult } from './transport/ssh.ts';
-import { REPO_ROOT } from './topology.ts';
+import { pollUntil, retryTransient, systemClock, WaitTimeoutError, isTransient, type Check, type Clock } from '../wait/retry.ts';
+import type { ExecResult } from '../transport/ssh.ts';
+import { REPO_ROOT } from '../lab/topology.ts';
 
 export const FIELD_MANAGER = 'cilium-lab-harness';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';

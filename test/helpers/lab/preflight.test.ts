@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { endpointsToCheck, kubeconfigServer, machinesNotCreated, preflight } from '../../helpers/preflight.ts';
-import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../helpers/topology.ts';
+import { endpointsToCheck, kubeconfigServer, machinesNotCreated, preflight } from '../../../helpers/lab/preflight.ts';
+import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../../helpers/lab/topology.ts';
 
 const t = loadTopology(DEFAULT_TOPOLOGY_FILE);
 

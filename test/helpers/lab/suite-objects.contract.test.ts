@@ -5,11 +5,11 @@
  * They prove the mechanism against the shapes the fake reproduces, nothing about a real API server.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Kube } from '../../helpers/kube.ts';
-import { withPolicyNodes } from '../../helpers/l2-objects.ts';
-import { WaitTimeoutError } from '../../helpers/wait/retry.ts';
-import { refOf, refText, SuiteObjects } from '../../helpers/suite-objects.ts';
-import { FakeKubeApi, sendJson, status } from './fake-kube-api.ts';
+import { Kube } from '../../../helpers/kube/client.ts';
+import { withPolicyNodes } from '../../../helpers/l2-objects.ts';
+import { WaitTimeoutError } from '../../../helpers/wait/retry.ts';
+import { refOf, refText, SuiteObjects } from '../../../helpers/lab/suite-objects.ts';
+import { FakeKubeApi, sendJson, status } from '../kube/fake-kube-api.ts';
 
 let api: FakeKubeApi;
 beforeEach(async () => {
