@@ -9,7 +9,7 @@ import { stringify as toYaml } from 'yaml';
 import { AGENT_CONTAINER, agentPodOn, agentStatus, CILIUM_NAMESPACE } from './cilium/cilium.ts';
 import type { LeaseTimelineEvent } from './judge/failover.ts';
 import { L2_LEASE_NAMESPACE, type LeaseState } from './judge/l2.ts';
-import { toKubeError, type ObjectRef, type WatchConnectionEvent, type WatchLeaseOptions } from './kube/client.ts';
+import { toKubeError, type ObjectRef, type WatchConnectionEvent, type WatchLeaseOptions } from './kube/index.ts';
 import type { Lab } from './lab/lab.ts';
 import { parseHttpProbeLog, type HttpProbeLog } from './parse/http-probe-loop.ts';
 import { httpProbeLoopCommand, type HttpProbeLoopOptions } from './transport/probe-loop.ts';

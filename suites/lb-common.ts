@@ -26,7 +26,7 @@ import {
   type PoolBlock,
 } from '../helpers/judge/lbipam.ts';
 import { no, yes, type HttpAnswer, type Verdict } from '../helpers/judge/types.ts';
-import { RUN_LABEL, type ObjectRef } from '../helpers/kube/client.ts';
+import { RUN_LABEL, type ObjectRef } from '../helpers/kube/index.ts';
 import { prepareThisSuite, type Lab } from '../helpers/lab/lab.ts';
 import { curlFrom, curlFromPod } from '../helpers/transport/probes.ts';
 import { attachOnFailure } from '../helpers/report/report.ts';

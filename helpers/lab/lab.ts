@@ -18,7 +18,7 @@
  */
 import { inject, test } from 'vitest';
 import { ensureCilium, readRunningSettings } from '../cilium/cilium.ts';
-import { Kube, type AttachFn } from '../kube/client.ts';
+import { Kube, type AttachFn } from '../kube/index.ts';
 import { convergeTarget, runningLookup, type PlannedSuite, type SuiteNeeds, type Workload } from '../cilium/needs.ts';
 import { SshPool } from '../transport/ssh.ts';
 import { controlPlane, kubeNodes, loadTopology, type Topology } from './topology.ts';

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import { manifestPath, renderManifest, type Kube, type ManifestVars, type ObjectRef } from '../kube/client.ts';
+import { manifestPath, renderManifest, type Kube, type ManifestVars, type ObjectRef } from '../kube/index.ts';
 import { attach } from '../report/report.ts';
 import { pollUntil, WaitTimeoutError } from '../wait/retry.ts';
 import { REPO_ROOT } from './topology.ts';

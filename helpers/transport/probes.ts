@@ -7,7 +7,7 @@
  * Everything that changes a host comes with its undo (addRoutes → Undo), and captures are always stopped
  * (withCapture stops even when the act throws).
  */
-import type { Kube } from '../kube/client.ts';
+import type { Kube } from '../kube/index.ts';
 import { CURL_WRITE_OUT, parseCurlOutput, type CurlOutput } from '../parse/curl.ts';
 import { detectArpingFlavour, parseArping, type ArpingFlavour, type ArpingResult } from '../parse/arping.ts';
 import { normalizeMac } from '../parse/common.ts';

@@ -7,7 +7,7 @@
 import type http from 'node:http';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { failoverBudget, formatFailoverTimeline, judgeFailover, leaseTimings, type LeaseTimelineEvent } from '../../helpers/judge/failover.ts';
-import { Kube } from '../../helpers/kube/client.ts';
+import { Kube } from '../../helpers/kube/index.ts';
 import { connectionTimelineEvent, readLease, recordLease } from '../../helpers/l2-lab.ts';
 import { FakeKubeApi, sendJson, startWatch, status } from './kube/fake-kube-api.ts';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { l2Candidates } from '../../helpers/judge/l2.ts';
-import { renderManifest } from '../../helpers/kube/client.ts';
+import { renderManifest } from '../../helpers/kube/index.ts';
 import { withBackendsAvoiding, withPolicyNodes } from '../../helpers/l2-objects.ts';
 import { loadTopology, REPO_ROOT } from '../../helpers/lab/topology.ts';
 

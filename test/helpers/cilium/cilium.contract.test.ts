@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { CiliumConvergeError, ensureCilium, l2AnnounceTable, runningCilium } from '../../../helpers/cilium/cilium.ts';
-import { Kube } from '../../../helpers/kube/client.ts';
+import { Kube } from '../../../helpers/kube/index.ts';
 import { Cleanups, prepareSuite, type Lab } from '../../../helpers/lab/lab.ts';
 import { mappingOf } from '../../../helpers/cilium/needs.ts';
 import type { Clock } from '../../../helpers/wait/retry.ts';

@@ -11,7 +11,7 @@ import {
   serviceSelector,
   whoamiBackend,
 } from '../../../helpers/judge/lb-objects.ts';
-import { MANAGED_BY_LABEL, RUN_LABEL } from '../../../helpers/kube/client.ts';
+import { MANAGED_BY_LABEL, RUN_LABEL } from '../../../helpers/kube/index.ts';
 import { l2AnnouncePlan, readServiceIpam, topologyBlock } from '../../../helpers/judge/lbipam.ts';
 import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../../helpers/lab/topology.ts';
 

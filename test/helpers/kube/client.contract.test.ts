@@ -6,7 +6,7 @@
  */
 import type http from 'node:http';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Kube, KubeApiError, runLabels, type LeaseHolderChange, type WatchConnectionEvent } from '../../../helpers/kube/client.ts';
+import { Kube, KubeApiError, runLabels, type LeaseHolderChange, type WatchConnectionEvent } from '../../../helpers/kube/index.ts';
 import { WaitTimeoutError, type Clock } from '../../../helpers/wait/retry.ts';
 import { FakeKubeApi, sendJson, startWatch, status, type FakeRequest } from './fake-kube-api.ts';
 

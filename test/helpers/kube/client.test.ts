@@ -18,7 +18,7 @@ import {
   serviceLbIp,
   staleSelector,
   toKubeError,
-} from '../../../helpers/kube/client.ts';
+} from '../../../helpers/kube/index.ts';
 
 const RUN = 'r20261122-0349-ab12';
 const NS = runNamespace(RUN);

@@ -5,7 +5,7 @@
  * They prove the mechanism against the shapes the fake reproduces, nothing about a real API server.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Kube } from '../../../helpers/kube/client.ts';
+import { Kube } from '../../../helpers/kube/index.ts';
 import { withPolicyNodes } from '../../../helpers/l2-objects.ts';
 import { WaitTimeoutError } from '../../../helpers/wait/retry.ts';
 import { refOf, refText, SuiteObjects } from '../../../helpers/lab/suite-objects.ts';

@@ -5,7 +5,7 @@
  * answers.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Kube } from '../../../helpers/kube/client.ts';
+import { Kube } from '../../../helpers/kube/index.ts';
 import { curlArgv, curlFromPod, PodProbeError } from '../../../helpers/transport/probes.ts';
 import { fixture } from '../../fixtures/load.ts';
 import { FakeKubeApi, type FakeRequest } from '../kube/fake-kube-api.ts';
