@@ -38,7 +38,7 @@ export default defineConfig({
         test: {
           name: 'lab',
           include: ['suites/**/*.test.ts'],
-          globalSetup: ['suites/global-setup.ts'],
+          globalSetup: ['suites/support/global-setup.ts'],
           // `npm test -- --tags-filter='!destructive'` leaves out the scenarios that reboot a node.
           tags: [{ name: 'destructive', description: 'reboots a lab node (L2 lease failover); runs last' }],
           fileParallelism: false,

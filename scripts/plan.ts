@@ -9,7 +9,7 @@
 import { pathToFileURL } from 'node:url';
 import { formatSettings, planRun, type RunPlan, type SettingValue } from '../helpers/cilium/needs.ts';
 import { loadTopology } from '../helpers/lab/topology.ts';
-import { baseCilium, SUITES } from '../suites/plan.ts';
+import { baseCilium, SUITES } from '../suites/support/plan.ts';
 
 export interface PlanArgs {
   filters: string[];

@@ -12,7 +12,7 @@ import { judgeAgentsPerNode, judgeHostsAnswer, judgeNodesReady, labEnvironment }
 import { labTest as test, prepareThisSuite } from '../helpers/lab/lab.ts';
 import { attach, describeScenario, recordLabEnvironment, step } from '../helpers/report/report.ts';
 import { kubeNodes } from '../helpers/lab/topology.ts';
-import { expectVerdict } from './verdict.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 describe('Lab health', () => {
   test.beforeAll(async ({ lab }) => {

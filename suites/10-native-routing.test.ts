@@ -41,8 +41,8 @@ import { labTest as test, prepareThisSuite } from '../helpers/lab/lab.ts';
 import { addRoutes, routesOn } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report/report.ts';
 import { controlPlane, node, primaryAddress, router } from '../helpers/lab/topology.ts';
-import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './routing-steps.ts';
-import { expectVerdict } from './verdict.ts';
+import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './steps/routing.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const FEATURE = { epic: 'Routing', feature: 'Native routing across subnets' } as const;
 

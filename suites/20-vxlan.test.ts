@@ -38,8 +38,8 @@ import { routesOn, withCapture } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report/report.ts';
 import { WaitTimeoutError, pollUntil } from '../helpers/wait/retry.ts';
 import { controlPlane, kubeNodes, node, primaryAddress, router } from '../helpers/lab/topology.ts';
-import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './routing-steps.ts';
-import { expectVerdict } from './verdict.ts';
+import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './steps/routing.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const FEATURE = { epic: 'Routing', feature: 'VXLAN overlay' } as const;
 

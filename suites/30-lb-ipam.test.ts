@@ -24,8 +24,8 @@ import {
 import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { labTest } from '../helpers/lab/lab.ts';
 import { describeScenario, recordMeasurement, step, attach } from '../helpers/report/report.ts';
-import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
-import { expectVerdict } from './verdict.ts';
+import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('lbipam');
 const svcTemplate = loadManifest('lbipam-service.yaml');

@@ -21,8 +21,8 @@ import {
 } from '../helpers/judge/lbipam.ts';
 import { labTest } from '../helpers/lab/lab.ts';
 import { describeScenario, step } from '../helpers/report/report.ts';
-import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
-import { expectVerdict } from './verdict.ts';
+import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('sharing');
 const svcTemplate = loadManifest('lbipam-service.yaml');

@@ -23,15 +23,15 @@ import {
   type L2Candidate,
 } from '../helpers/judge/l2.ts';
 import { l2AnnounceTable } from '../helpers/cilium/cilium.ts';
-import { agentDevices, readLease, routerName } from '../helpers/l2-lab.ts';
-import { withPolicyNodes } from '../helpers/l2-objects.ts';
+import { agentDevices, readLease, routerName } from './steps/l2-lab.ts';
+import { withPolicyNodes } from './steps/l2-objects.ts';
 import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab/lab.ts';
 import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/transport/probes.ts';
 import { attach, attachOnFailure, describeScenario, step } from '../helpers/report/report.ts';
 import { SuiteObjects } from '../helpers/lab/suite-objects.ts';
 import { kubeNodes } from '../helpers/lab/topology.ts';
-import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './l2-steps.ts';
-import { expectVerdict } from './verdict.ts';
+import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './steps/l2.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const SERVICE = 'webpod-l2';
 const scenario = (story: string, severity: 'critical' | 'normal' = 'critical') =>

@@ -17,8 +17,8 @@ import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { labTest } from '../helpers/lab/lab.ts';
 import { describeScenario, recordMeasurement, step } from '../helpers/report/report.ts';
 import { refText } from '../helpers/lab/suite-objects.ts';
-import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
-import { expectVerdict } from './verdict.ts';
+import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('ingress');
 /** The seed's bookinfo roles, played by whoami: `/` goes to productpage, `/details` to details. */

@@ -22,7 +22,7 @@ import { Kube, type AttachFn } from '../kube/index.ts';
 import { convergeTarget, runningLookup, type PlannedSuite, type SuiteNeeds, type Workload } from '../cilium/needs.ts';
 import { SshPool } from '../transport/ssh.ts';
 import { controlPlane, kubeNodes, loadTopology, type Topology } from './topology.ts';
-import { needsOf, selectSuites, suiteFileName } from '../../suites/plan.ts';
+import { needsOf, selectSuites, suiteFileName } from '../../suites/support/plan.ts';
 import { loadKubeConfig, resolveRunId } from './lab-access.ts';
 import { attach } from '../report/report.ts';
 

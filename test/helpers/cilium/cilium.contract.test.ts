@@ -15,7 +15,7 @@ import { mappingOf } from '../../../helpers/cilium/needs.ts';
 import type { Clock } from '../../../helpers/wait/retry.ts';
 import type { ExecOptions, ExecResult, SshPool } from '../../../helpers/transport/ssh.ts';
 import { loadTopology } from '../../../helpers/lab/topology.ts';
-import { needsOf } from '../../../suites/plan.ts';
+import { needsOf } from '../../../suites/support/plan.ts';
 import { FakeKubeApi, sendJson, status, type FakeRequest } from '../kube/fake-kube-api.ts';
 
 const RUN = 'r20261122-0349-ab12';

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { Kube } from '../../../helpers/kube/index.ts';
-import { withPolicyNodes } from '../../../helpers/l2-objects.ts';
+import { withPolicyNodes } from '../../../suites/steps/l2-objects.ts';
 import { WaitTimeoutError } from '../../../helpers/wait/retry.ts';
 import { refOf, refText, SuiteObjects } from '../../../helpers/lab/suite-objects.ts';
 import { FakeKubeApi, sendJson, status } from '../kube/fake-kube-api.ts';

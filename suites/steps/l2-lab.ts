@@ -6,16 +6,16 @@
  */
 import type { V1Lease } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import { AGENT_CONTAINER, agentPodOn, agentStatus, CILIUM_NAMESPACE } from './cilium/cilium.ts';
-import type { LeaseTimelineEvent } from './judge/failover.ts';
-import { L2_LEASE_NAMESPACE, type LeaseState } from './judge/l2.ts';
-import { toKubeError, type ObjectRef, type WatchConnectionEvent, type WatchLeaseOptions } from './kube/index.ts';
-import type { Lab } from './lab/lab.ts';
-import { parseHttpProbeLog, type HttpProbeLog } from './parse/http-probe-loop.ts';
-import { httpProbeLoopCommand, type HttpProbeLoopOptions } from './transport/probe-loop.ts';
-import { pollUntil, systemClock, withDeadline } from './wait/retry.ts';
-import { SshError, type ExecResult } from './transport/ssh.ts';
-import { router } from './lab/topology.ts';
+import { AGENT_CONTAINER, agentPodOn, agentStatus, CILIUM_NAMESPACE } from '../../helpers/cilium/cilium.ts';
+import type { LeaseTimelineEvent } from '../../helpers/judge/failover.ts';
+import { L2_LEASE_NAMESPACE, type LeaseState } from '../../helpers/judge/l2.ts';
+import { toKubeError, type ObjectRef, type WatchConnectionEvent, type WatchLeaseOptions } from '../../helpers/kube/index.ts';
+import type { Lab } from '../../helpers/lab/lab.ts';
+import { parseHttpProbeLog, type HttpProbeLog } from '../../helpers/parse/http-probe-loop.ts';
+import { httpProbeLoopCommand, type HttpProbeLoopOptions } from '../../helpers/transport/probe-loop.ts';
+import { pollUntil, systemClock, withDeadline } from '../../helpers/wait/retry.ts';
+import { SshError, type ExecResult } from '../../helpers/transport/ssh.ts';
+import { router } from '../../helpers/lab/topology.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The lease

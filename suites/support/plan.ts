@@ -7,8 +7,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CiliumSettings, PlannedSuite, SuiteNeeds } from '../helpers/cilium/needs.ts';
-import type { Topology } from '../helpers/lab/topology.ts';
+import type { CiliumSettings, PlannedSuite, SuiteNeeds } from '../../helpers/cilium/needs.ts';
+import type { Topology } from '../../helpers/lab/topology.ts';
 
 /** The Cilium settings the lab has after `npm run lab:up` (the team contract's base state). */
 export function baseCilium(t: Pick<Topology, 'podCidr'>): CiliumSettings {

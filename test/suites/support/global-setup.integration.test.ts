@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DEFAULT_TOPOLOGY_FILE, REPO_ROOT } from '../../helpers/lab/topology.ts';
-import { createNetns, hasCommand, isRoot, type Netns } from '../support/netns.ts';
+import { DEFAULT_TOPOLOGY_FILE, REPO_ROOT } from '../../../helpers/lab/topology.ts';
+import { createNetns, hasCommand, isRoot, type Netns } from '../../support/netns.ts';
 
 const LIMIT_MS = 20_000;
 

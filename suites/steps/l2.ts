@@ -5,13 +5,13 @@
  * access is helpers/l2-lab.ts.
  */
 import { expect } from 'vitest';
-import { judgeLeaseHolder } from '../helpers/judge/l2.ts';
-import { readLease } from '../helpers/l2-lab.ts';
-import type { Lab } from '../helpers/lab/lab.ts';
-import { attach, attachOnFailure, step } from '../helpers/report/report.ts';
-import { pollUntil, WaitTimeoutError } from '../helpers/wait/retry.ts';
-import type { SuiteObjects } from '../helpers/lab/suite-objects.ts';
-import { lbPoolAddresses } from '../helpers/lab/topology.ts';
+import { judgeLeaseHolder } from '../../helpers/judge/l2.ts';
+import { readLease } from './l2-lab.ts';
+import type { Lab } from '../../helpers/lab/lab.ts';
+import { attach, attachOnFailure, step } from '../../helpers/report/report.ts';
+import { pollUntil, WaitTimeoutError } from '../../helpers/wait/retry.ts';
+import type { SuiteObjects } from '../../helpers/lab/suite-objects.ts';
+import { lbPoolAddresses } from '../../helpers/lab/topology.ts';
 
 /**
  * Applies the run's L2 pool (the topology's block, selecting only `service`) and the LoadBalancer `service` in

@@ -14,15 +14,15 @@
  * `vitest list` only collects scenario names and needs no lab: nothing here runs for it.
  */
 import { AppsV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
-import { ciliumVersionFromImage } from '../helpers/cilium/cilium.ts';
-import { loadKubeConfig, resolveRunId } from '../helpers/lab/lab-access.ts';
-import { checkLabOrExit } from '../helpers/lab/preflight.ts';
-import { recordLabEnvironment, versionMismatch } from '../helpers/report/report.ts';
-import { withDeadline } from '../helpers/wait/retry.ts';
-import { SshPool } from '../helpers/transport/ssh.ts';
-import { controlPlane, loadTopology, type Topology } from '../helpers/lab/topology.ts';
-import { parseVersionsEnv, VM_VERSIONS_FILE } from '../helpers/lab/versions.ts';
-import { ciliumVersionFromEnv, RUN_ID_ENV } from '../reports/run-context.ts';
+import { ciliumVersionFromImage } from '../../helpers/cilium/cilium.ts';
+import { loadKubeConfig, resolveRunId } from '../../helpers/lab/lab-access.ts';
+import { checkLabOrExit } from '../../helpers/lab/preflight.ts';
+import { recordLabEnvironment, versionMismatch } from '../../helpers/report/report.ts';
+import { withDeadline } from '../../helpers/wait/retry.ts';
+import { SshPool } from '../../helpers/transport/ssh.ts';
+import { controlPlane, loadTopology, type Topology } from '../../helpers/lab/topology.ts';
+import { parseVersionsEnv, VM_VERSIONS_FILE } from '../../helpers/lab/versions.ts';
+import { ciliumVersionFromEnv, RUN_ID_ENV } from '../../reports/run-context.ts';
 
 const VITEST_COMMANDS = new Set(['run', 'watch', 'dev', 'related', 'bench', 'init', 'list']);
 

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { l2Candidates } from '../../helpers/judge/l2.ts';
-import { renderManifest } from '../../helpers/kube/index.ts';
-import { withBackendsAvoiding, withPolicyNodes } from '../../helpers/l2-objects.ts';
-import { loadTopology, REPO_ROOT } from '../../helpers/lab/topology.ts';
+import { l2Candidates } from '../../../helpers/judge/l2.ts';
+import { renderManifest } from '../../../helpers/kube/index.ts';
+import { withBackendsAvoiding, withPolicyNodes } from '../../../suites/steps/l2-objects.ts';
+import { loadTopology, REPO_ROOT } from '../../../helpers/lab/topology.ts';
 
 /** A manifest rendered for a run exactly as the suites do it (helpers/kube.ts renderManifest). */
 function rendered(file: string, vars: Record<string, string>): Record<string, any>[] {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { checkSettings, planRun, settingsLookup } from '../../helpers/cilium/needs.ts';
-import { loadTopology } from '../../helpers/lab/topology.ts';
-import { baseCilium, needsOf, selectSuites, suiteFileName, SUITES } from '../../suites/plan.ts';
+import { checkSettings, planRun, settingsLookup } from '../../../helpers/cilium/needs.ts';
+import { loadTopology } from '../../../helpers/lab/topology.ts';
+import { baseCilium, needsOf, selectSuites, suiteFileName, SUITES } from '../../../suites/support/plan.ts';
 
 describe('suites/plan.ts', () => {
   test('the eight suite files of the contract, in run (file name) order', () => {

@@ -4,13 +4,13 @@
  * none decides pass or fail (the judges in helpers/judge/routing.ts do).
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import type { Lab } from '../helpers/lab/lab.ts';
-import { parsePing, type PingResult, type TcpdumpPacket } from '../helpers/parse/index.ts';
-import type { ExecResult } from '../helpers/transport/ssh.ts';
-import type { HttpAnswer } from '../helpers/judge/types.ts';
-import { runningCilium } from '../helpers/cilium/cilium.ts';
-import { curlFromPod, PodProbeError, withCapture } from '../helpers/transport/probes.ts';
-import { attach, attachOnFailure, step } from '../helpers/report/report.ts';
+import type { Lab } from '../../helpers/lab/lab.ts';
+import { parsePing, type PingResult, type TcpdumpPacket } from '../../helpers/parse/index.ts';
+import type { ExecResult } from '../../helpers/transport/ssh.ts';
+import type { HttpAnswer } from '../../helpers/judge/types.ts';
+import { runningCilium } from '../../helpers/cilium/cilium.ts';
+import { curlFromPod, PodProbeError, withCapture } from '../../helpers/transport/probes.ts';
+import { attach, attachOnFailure, step } from '../../helpers/report/report.ts';
 
 export interface PodRef {
   namespace: string;

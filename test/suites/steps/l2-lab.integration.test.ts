@@ -6,13 +6,13 @@
  * the router's neighbour entry + judgeNeighbour, the background probe loop over SSH + measureOutage.
  */
 import { describe, expect, test } from 'vitest';
-import { clockOffset, formatFailoverTimeline, measureOutage, steadyAgain, summarizeProbes } from '../../helpers/judge/failover.ts';
-import { judgeArpAnswer, judgeNeighbour, routerOnLbSubnet, whoAnswersArp } from '../../helpers/judge/l2.ts';
-import { routerClock, startRouterProbes, type RouterProbes } from '../../helpers/l2-lab.ts';
-import { arpingFrom, macOf, neighbourOf } from '../../helpers/transport/probes.ts';
-import { pollUntil } from '../../helpers/wait/retry.ts';
-import { lbPoolAddresses } from '../../helpers/lab/topology.ts';
-import { useNetlab } from '../netlab/use.ts';
+import { clockOffset, formatFailoverTimeline, measureOutage, steadyAgain, summarizeProbes } from '../../../helpers/judge/failover.ts';
+import { judgeArpAnswer, judgeNeighbour, routerOnLbSubnet, whoAnswersArp } from '../../../helpers/judge/l2.ts';
+import { routerClock, startRouterProbes, type RouterProbes } from '../../../suites/steps/l2-lab.ts';
+import { arpingFrom, macOf, neighbourOf } from '../../../helpers/transport/probes.ts';
+import { pollUntil } from '../../../helpers/wait/retry.ts';
+import { lbPoolAddresses } from '../../../helpers/lab/topology.ts';
+import { useNetlab } from '../../netlab/use.ts';
 
 const netlab = useNetlab({}, { prefix: 'tl2' });
 

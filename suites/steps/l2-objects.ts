@@ -3,7 +3,7 @@
  * cannot express because they are lists: the nodes an L2 policy selects and its interface regexes, and the
  * node the failover backends must avoid. Objects in, new objects out (the input is not modified).
  */
-import { exactInterfaceRegex } from './judge/l2.ts';
+import { exactInterfaceRegex } from '../../helpers/judge/l2.ts';
 
 type Obj = Record<string, unknown>;
 

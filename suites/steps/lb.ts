@@ -8,9 +8,9 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import { runningCilium } from '../helpers/cilium/cilium.ts';
-import { describeAnswer } from '../helpers/judge/backends.ts';
-import { l2Policy, lbPool, loadManifest, perRunName, type Selects } from '../helpers/judge/lb-objects.ts';
+import { runningCilium } from '../../helpers/cilium/cilium.ts';
+import { describeAnswer } from '../../helpers/judge/backends.ts';
+import { l2Policy, lbPool, loadManifest, perRunName, type Selects } from '../../helpers/judge/lb-objects.ts';
 import {
   POOL_API_VERSION,
   POOL_KIND,
@@ -24,15 +24,15 @@ import {
   topologyBlock,
   type CiliumVersion,
   type PoolBlock,
-} from '../helpers/judge/lbipam.ts';
-import { no, yes, type HttpAnswer, type Verdict } from '../helpers/judge/types.ts';
-import { RUN_LABEL, type ObjectRef } from '../helpers/kube/index.ts';
-import { prepareThisSuite, type Lab } from '../helpers/lab/lab.ts';
-import { curlFrom, curlFromPod } from '../helpers/transport/probes.ts';
-import { attachOnFailure } from '../helpers/report/report.ts';
-import { pollUntil, WaitTimeoutError } from '../helpers/wait/retry.ts';
-import { refText, SuiteObjects } from '../helpers/lab/suite-objects.ts';
-import { lbPoolAddresses, router } from '../helpers/lab/topology.ts';
+} from '../../helpers/judge/lbipam.ts';
+import { no, yes, type HttpAnswer, type Verdict } from '../../helpers/judge/types.ts';
+import { RUN_LABEL, type ObjectRef } from '../../helpers/kube/index.ts';
+import { prepareThisSuite, type Lab } from '../../helpers/lab/lab.ts';
+import { curlFrom, curlFromPod } from '../../helpers/transport/probes.ts';
+import { attachOnFailure } from '../../helpers/report/report.ts';
+import { pollUntil, WaitTimeoutError } from '../../helpers/wait/retry.ts';
+import { refText, SuiteObjects } from '../../helpers/lab/suite-objects.ts';
+import { lbPoolAddresses, router } from '../../helpers/lab/topology.ts';
 
 /** Deadlines, named for what they wait for. */
 export const DEADLINE = {

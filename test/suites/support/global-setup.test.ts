@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { isListCommand } from '../../suites/global-setup.ts';
+import { isListCommand } from '../../../suites/support/global-setup.ts';
 
 describe('vitest list needs no lab', () => {
   test('recognises `vitest list` however vitest was started', () => {

@@ -6,10 +6,10 @@
  */
 import type http from 'node:http';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { failoverBudget, formatFailoverTimeline, judgeFailover, leaseTimings, type LeaseTimelineEvent } from '../../helpers/judge/failover.ts';
-import { Kube } from '../../helpers/kube/index.ts';
-import { connectionTimelineEvent, readLease, recordLease } from '../../helpers/l2-lab.ts';
-import { FakeKubeApi, sendJson, startWatch, status } from './kube/fake-kube-api.ts';
+import { failoverBudget, formatFailoverTimeline, judgeFailover, leaseTimings, type LeaseTimelineEvent } from '../../../helpers/judge/failover.ts';
+import { Kube } from '../../../helpers/kube/index.ts';
+import { connectionTimelineEvent, readLease, recordLease } from '../../../suites/steps/l2-lab.ts';
+import { FakeKubeApi, sendJson, startWatch, status } from '../../helpers/kube/fake-kube-api.ts';
 
 const NAME = 'cilium-l2announce-clh-x-l2-failover';
 const LEASE_PATH = '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases';

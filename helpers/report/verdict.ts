@@ -5,8 +5,8 @@
  * says no, the evidence a person needs (an HTTP answer, arping output…) is attached before the test fails.
  */
 import { expect } from 'vitest';
-import type { Verdict } from '../helpers/judge/types.ts';
-import { attach, step, type AttachmentType } from '../helpers/report/report.ts';
+import type { Verdict } from '../judge/types.ts';
+import { attach, step, type AttachmentType } from './report.ts';
 
 /** An attachment that only matters when the verdict says no. */
 export interface Evidence {
