@@ -9,7 +9,7 @@ import { VersionApi } from '@kubernetes/client-node';
 import { describe } from 'vitest';
 import { runningCilium } from '../helpers/cilium/cilium.ts';
 import { judgeAgentsPerNode, judgeHostsAnswer, judgeNodesReady, labEnvironment } from '../helpers/judge/health.ts';
-import { labTest as test, prepareThisSuite } from '../helpers/lab/lab.ts';
+import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import { attach, describeScenario, recordLabEnvironment, step } from '../helpers/report/report.ts';
 import { kubeNodes } from '../helpers/lab/topology.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';

@@ -37,7 +37,7 @@ import {
   routerSubnets,
   type PodRoute,
 } from '../helpers/judge/routing.ts';
-import { labTest as test, prepareThisSuite } from '../helpers/lab/lab.ts';
+import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import { addRoutes, routesOn } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report/report.ts';
 import { controlPlane, node, primaryAddress, router } from '../helpers/lab/topology.ts';

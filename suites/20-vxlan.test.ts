@@ -32,7 +32,7 @@ import {
   podCidrsByNode,
 } from '../helpers/judge/routing.ts';
 import type { Verdict } from '../helpers/judge/types.ts';
-import { labTest as test, prepareThisSuite } from '../helpers/lab/lab.ts';
+import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import { parseHubbleFlows, parseIpLink } from '../helpers/parse/index.ts';
 import { routesOn, withCapture } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report/report.ts';

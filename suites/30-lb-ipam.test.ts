@@ -22,7 +22,7 @@ import {
   servicesToFill,
 } from '../helpers/judge/lbipam.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
-import { labTest } from '../helpers/lab/lab.ts';
+import { labTest } from './support/lab.ts';
 import { describeScenario, recordMeasurement, step, attach } from '../helpers/report/report.ts';
 import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';

@@ -19,7 +19,7 @@ import {
   judgeServiceRefused,
   pickRequestableAddress,
 } from '../helpers/judge/lbipam.ts';
-import { labTest } from '../helpers/lab/lab.ts';
+import { labTest } from './support/lab.ts';
 import { describeScenario, step } from '../helpers/report/report.ts';
 import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';

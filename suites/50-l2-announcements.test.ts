@@ -25,7 +25,8 @@ import {
 import { l2AnnounceTable } from '../helpers/cilium/cilium.ts';
 import { agentDevices, readLease, routerName } from './steps/l2-lab.ts';
 import { withPolicyNodes } from './steps/l2-objects.ts';
-import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab/lab.ts';
+import type { Lab } from '../helpers/lab/lab.ts';
+import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/transport/probes.ts';
 import { attach, attachOnFailure, describeScenario, step } from '../helpers/report/report.ts';
 import { SuiteObjects } from '../helpers/lab/suite-objects.ts';

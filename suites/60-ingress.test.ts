@@ -14,7 +14,7 @@ import { INGRESS_CONFIG, classifyEnvoyAnswer, judgeIngressAddress, judgeRouteMis
 import { ingressHosts, loadManifest, pathIngress, whoamiBackend } from '../helpers/judge/lb-objects.ts';
 import { judgeServiceAssigned, readServiceIpam } from '../helpers/judge/lbipam.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
-import { labTest } from '../helpers/lab/lab.ts';
+import { labTest } from './support/lab.ts';
 import { describeScenario, recordMeasurement, step } from '../helpers/report/report.ts';
 import { refText } from '../helpers/lab/suite-objects.ts';
 import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';

@@ -42,7 +42,8 @@ import {
 import { judgeArpAnswer, judgeHttpAnswer, judgeLeaseHolder, l2Candidates, l2LeaseName, routerOnLbSubnet, type L2Candidate } from '../helpers/judge/l2.ts';
 import { bootId, readLease, rebootNode, recordLease, routerClock, startRouterProbes, waitNodeBack, type LeaseRecorder, type RouterProbes } from './steps/l2-lab.ts';
 import { withBackendsAvoiding, withPolicyNodes } from './steps/l2-objects.ts';
-import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab/lab.ts';
+import type { Lab } from '../helpers/lab/lab.ts';
+import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import type { HttpProbeLog } from '../helpers/parse/index.ts';
 import { arpingFrom, curlFrom, macOf } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, recordMeasurement, step } from '../helpers/report/report.ts';

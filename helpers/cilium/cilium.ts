@@ -17,8 +17,9 @@ import { diffSettings, normalizeSetting, runningLookup, checkSettings, formatSet
 import { parseCiliumDbgStatus, type CiliumDbgStatus, type AgentState } from '../parse/cilium-status.ts';
 import { parseL2AnnounceTable, type L2AnnounceEntry } from '../parse/l2announce.ts';
 import { pollUntil, type Clock } from '../wait/retry.ts';
-import type { Lab } from '../lab/lab.ts';
-import { controlPlane, kubeNodes } from '../lab/topology.ts';
+import type { Kube } from '../kube/index.ts';
+import type { SshPool } from '../transport/ssh.ts';
+import { controlPlane, kubeNodes, type Topology } from '../lab/topology.ts';
 
 export type { CiliumSettings } from './needs.ts';
 
@@ -31,7 +32,12 @@ export const HELM_CHART = 'cilium/cilium';
 /** kubeadm always writes it on the control plane; helm runs as root there. */
 export const ADMIN_KUBECONFIG = '/etc/kubernetes/admin.conf';
 
-type CiliumLab = Pick<Lab, 'kube' | 'ssh' | 'topology'>;
+/** What Cilium control needs from the lab: the Kubernetes client, the SSH pool and the topology (not the Lab fixture). */
+export interface CiliumLab {
+  kube: Kube;
+  ssh: SshPool;
+  topology: Topology;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Pure parts
@@ -182,17 +188,17 @@ export interface RunningCilium {
   version: string;
 }
 
-export async function ciliumConfig(lab: Pick<Lab, 'kube'>): Promise<Record<string, string>> {
+export async function ciliumConfig(lab: Pick<CiliumLab, 'kube'>): Promise<Record<string, string>> {
   const cm = await lab.kube.core.readNamespacedConfigMap({ name: CILIUM_CONFIGMAP, namespace: CILIUM_NAMESPACE });
   return cm.data ?? {};
 }
 
-export async function agentPods(lab: Pick<Lab, 'kube'>): Promise<V1Pod[]> {
+export async function agentPods(lab: Pick<CiliumLab, 'kube'>): Promise<V1Pod[]> {
   const pods = await lab.kube.core.listNamespacedPod({ namespace: CILIUM_NAMESPACE, labelSelector: AGENT_SELECTOR });
   return pods.items.filter((p) => !p.metadata?.deletionTimestamp);
 }
 
-export async function agentPodOn(lab: Pick<Lab, 'kube'>, node: string): Promise<V1Pod> {
+export async function agentPodOn(lab: Pick<CiliumLab, 'kube'>, node: string): Promise<V1Pod> {
   const pods = await lab.kube.core.listNamespacedPod({ namespace: CILIUM_NAMESPACE, labelSelector: AGENT_SELECTOR, fieldSelector: `spec.nodeName=${node}` });
   const pod = pods.items.find((p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running');
   if (!pod?.metadata?.name) throw new Error(`no running Cilium agent pod (${AGENT_SELECTOR}) on node ${node}`);
@@ -200,13 +206,13 @@ export async function agentPodOn(lab: Pick<Lab, 'kube'>, node: string): Promise<
 }
 
 /** Runs cilium-dbg in an agent pod; a non-zero exit is an error carrying stderr. */
-async function ciliumDbg(lab: Pick<Lab, 'kube'>, pod: string, args: string[], timeoutMs = 30_000): Promise<string> {
+async function ciliumDbg(lab: Pick<CiliumLab, 'kube'>, pod: string, args: string[], timeoutMs = 30_000): Promise<string> {
   const r = await lab.kube.execInPod(CILIUM_NAMESPACE, pod, ['cilium-dbg', ...args], { container: AGENT_CONTAINER, timeoutMs });
   if (r.code !== 0) throw new Error(`cilium-dbg ${args.join(' ')} in ${pod} exited ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
   return r.stdout;
 }
 
-export async function agentStatus(lab: Pick<Lab, 'kube'>, pod: V1Pod): Promise<AgentStatus> {
+export async function agentStatus(lab: Pick<CiliumLab, 'kube'>, pod: V1Pod): Promise<AgentStatus> {
   const name = pod.metadata?.name ?? '?';
   const stdout = await ciliumDbg(lab, name, ['status', '-o', 'json']);
   const status = parseCiliumDbgStatus(stdout);
@@ -217,7 +223,7 @@ function agentImage(pod: V1Pod): string | undefined {
   return pod.spec?.containers.find((c) => c.name === AGENT_CONTAINER)?.image;
 }
 
-export async function helmRelease(lab: Pick<Lab, 'ssh' | 'topology'>): Promise<HelmRelease> {
+export async function helmRelease(lab: Pick<CiliumLab, 'ssh' | 'topology'>): Promise<HelmRelease> {
   return parseHelmList(await lab.ssh.host(controlPlane(lab.topology).name).run(helmListCommand(), { sudo: true, timeoutMs: 60_000 }));
 }
 
@@ -243,7 +249,7 @@ export async function runningCilium(lab: CiliumLab): Promise<RunningCilium> {
   return { config, agents, image, images, version };
 }
 
-export async function l2AnnounceTable(lab: Pick<Lab, 'kube'>, node: string): Promise<L2AnnounceEntry[]> {
+export async function l2AnnounceTable(lab: Pick<CiliumLab, 'kube'>, node: string): Promise<L2AnnounceEntry[]> {
   const pod = await agentPodOn(lab, node);
   return parseL2AnnounceTable(await ciliumDbg(lab, pod.metadata?.name ?? '?', ['shell', '--', 'db/show', '--format=json', 'l2-announce']));
 }

@@ -18,6 +18,8 @@
  * the folding suite asked for (those keys were seen first and are either in the upgrade already or blocked).
  * A suite run alone has no later suites, so it converges to exactly its own needs.
  */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type SettingValue = string | number | boolean;
 /** Helm value paths, e.g. { routingMode: 'tunnel', tunnelProtocol: 'vxlan', 'l2announcements.enabled': true }. */
@@ -214,6 +216,18 @@ export function checkSettings(wanted: CiliumSettings, running: Lookup): Settings
 // ---------------------------------------------------------------------------------------------
 // The plan
 // ---------------------------------------------------------------------------------------------
+
+/** The suite file name for a path, a file: URL (import.meta.url) or a bare name. */
+export function suiteFileName(fileOrUrl: string): string {
+  const p = fileOrUrl.startsWith('file:') ? fileURLToPath(fileOrUrl) : fileOrUrl;
+  return path.basename(p);
+}
+
+/** The planned suites among `files` (paths, URLs or names), in plan order; unknown files are ignored. */
+export function selectPlanned(plan: readonly PlannedSuite[], files: readonly string[]): PlannedSuite[] {
+  const names = new Set(files.map(suiteFileName));
+  return plan.filter((s) => names.has(s.file));
+}
 
 export interface PlannedSuite {
   file: string;

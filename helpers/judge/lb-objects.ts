@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import type { KubernetesObject, V1Deployment, V1Ingress, V1LabelSelector, V1Service } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { RUN_LABEL, manifestPath, runLabels } from '../kube/index.ts';
+import { MANIFEST_DIR } from '../../suites/support/manifests.ts';
 import { ANNOTATION, POOL_API_VERSION, POOL_KIND, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL } from './lbipam.ts';
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -27,7 +28,7 @@ export function perRunName(runId: string, what: string): string {
 
 /** Reads every document of suites/manifests/<file>. */
 export function loadManifest(file: string): unknown[] {
-  const full = manifestPath(file);
+  const full = manifestPath(file, MANIFEST_DIR);
   const docs = parseAllDocuments(readFileSync(full, 'utf8'));
   return docs.map((d, i) => {
     if (d.errors.length > 0) throw new Error(`${full} document ${i + 1}: ${d.errors.map((e) => e.message).join('; ')}`);

@@ -62,6 +62,8 @@ export interface KubeOptions {
   clock?: Clock;
   /** Retries of transient failures per call (default 3). */
   retries?: number;
+  /** The folder relative manifest names resolve against (the suites pass theirs; the framework knows none). */
+  manifestDir?: string;
 }
 
 
@@ -101,6 +103,7 @@ export class Kube {
   private readonly clock: Clock;
   private readonly attach: AttachFn | undefined;
   private readonly retries: number;
+  readonly manifestDir: string | undefined;
   private readonly appliedKinds = new Map<string, { apiVersion: string; kind: string }>();
 
   constructor(kc: KubeConfig, opts: KubeOptions) {
@@ -112,6 +115,7 @@ export class Kube {
     this.clock = opts.clock ?? systemClock;
     this.attach = opts.attach;
     this.retries = opts.retries ?? 3;
+    this.manifestDir = opts.manifestDir;
     const config = createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: kc },
@@ -159,9 +163,9 @@ export class Kube {
     return applied;
   }
 
-  /** Renders a manifest from suites/manifests (or an absolute path) for this run and applies its objects in order. */
+  /** Renders a manifest from the manifest folder (or an absolute path) for this run and applies its objects in order. */
   async applyManifest(file: string, vars: ManifestVars = {}, o: { nodeName?: string } = {}): Promise<KubernetesObject[]> {
-    const p = manifestPath(file);
+    const p = manifestPath(file, this.manifestDir);
     const objects = renderManifest(readFileSync(p, 'utf8'), { runId: this.runId, namespace: this.namespace, vars, source: path.relative(REPO_ROOT, p), ...o });
     const out: KubernetesObject[] = [];
     for (const obj of objects) out.push(await this.apply(obj));

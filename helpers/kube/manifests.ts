@@ -5,12 +5,10 @@
 import path from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT } from '../lab/topology.ts';
 
 export const FIELD_MANAGER = 'cilium-lab-harness';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const RUN_LABEL = 'cilium-lab-harness/run';
-export const MANIFEST_DIR = path.join(REPO_ROOT, 'suites', 'manifests');
 
 export function runLabels(runId: string): Record<string, string> {
   return { [MANAGED_BY_LABEL]: FIELD_MANAGER, [RUN_LABEL]: runId };
@@ -165,7 +163,9 @@ export function renderManifest(text: string, o: RenderOptions): KubernetesObject
   return objects;
 }
 
-/** A manifest file path: absolute, or relative to suites/manifests. */
-export function manifestPath(file: string): string {
-  return path.isAbsolute(file) ? file : path.join(MANIFEST_DIR, file);
+/** A manifest file path: absolute, or relative to `dir` (the folder the caller keeps its manifests in). */
+export function manifestPath(file: string, dir: string | undefined): string {
+  if (path.isAbsolute(file)) return file;
+  if (dir === undefined) throw new Error(`manifest ${file}: a relative manifest name needs a manifest folder (Kube's manifestDir option)`);
+  return path.join(dir, file);
 }

@@ -1,11 +1,16 @@
 /**
  * The Lab a suite receives: topology, SSH pool, Kubernetes client, run id and run namespace, connected once per run.
  *
- *   import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
+ *   // suites/support/lab.ts (the scenarios' side wires in their plan and manifest folder):
+ *   export const labTest = labTestWith({ manifestDir: MANIFEST_DIR });
+ *   // a suite:
  *   test.beforeAll(async ({ lab }) => prepareThisSuite(lab, import.meta.url));
  *   test('webpod answers from every node', async ({ lab }) => { ... });
  *
- * - `labTest` is vitest's test.extend with a worker-scoped `lab` fixture. The lab project runs one worker, and with
+ * This module knows no scenario: the plan (needs per suite) and the manifest folder are passed in.
+ * May import: cilium/, kube/, transport/, report/, wait/ and this folder; never suites/.
+ *
+ * - `labTestWith` builds vitest's test.extend with a worker-scoped `lab` fixture. The lab project runs one worker, and with
  *   `isolate: false` that worker serves every suite file, so the lab connects once per run and is torn down after the
  *   last file (with the default isolate: true it would connect once per file).
  * - Kubeconfig: $KUBECONFIG when set, else /etc/kubernetes/admin.conf read once from the control plane over SSH
@@ -19,10 +24,9 @@
 import { inject, test } from 'vitest';
 import { ensureCilium, readRunningSettings } from '../cilium/cilium.ts';
 import { Kube, type AttachFn } from '../kube/index.ts';
-import { convergeTarget, runningLookup, type PlannedSuite, type SuiteNeeds, type Workload } from '../cilium/needs.ts';
+import { convergeTarget, runningLookup, selectPlanned, suiteFileName, type PlannedSuite, type SuiteNeeds, type Workload } from '../cilium/needs.ts';
 import { SshPool } from '../transport/ssh.ts';
 import { controlPlane, kubeNodes, loadTopology, type Topology } from './topology.ts';
-import { needsOf, selectSuites, suiteFileName } from '../../suites/support/plan.ts';
 import { loadKubeConfig, resolveRunId } from './lab-access.ts';
 import { attach } from '../report/report.ts';
 
@@ -95,6 +99,8 @@ export interface ConnectOptions {
   attach?: AttachFn;
   suiteFiles?: string[] | null;
   log?: (line: string) => void;
+  /** The folder relative manifest names resolve against (the suites' manifests). */
+  manifestDir?: string;
 }
 
 function providedSuiteFiles(env: NodeJS.ProcessEnv): string[] | null {
@@ -120,7 +126,7 @@ export async function connectLab(o: ConnectOptions = {}): Promise<Lab> {
   try {
     const { kc, source } = await loadKubeConfig(topology, ssh, env);
     log(`run ${runId}: Kubernetes API from ${source}`);
-    const kube = new Kube(kc, { runId, ...(o.attach ? { attach: o.attach } : {}) });
+    const kube = new Kube(kc, { runId, ...(o.attach ? { attach: o.attach } : {}), ...(o.manifestDir ? { manifestDir: o.manifestDir } : {}) });
     await kube.ensureNamespace();
     cleanups.add(`delete the objects of run ${runId}`, async () => {
       if (env.LAB_KEEP === '1') {
@@ -151,14 +157,19 @@ export async function closeLab(lab: Pick<Lab, 'cleanups'>): Promise<void> {
   await lab.cleanups.run();
 }
 
-/** vitest test API with a worker-scoped `lab` (connects once per worker: once per run with isolate: false). */
-// eslint-disable-next-line no-empty-pattern
-export const labTest = test.extend('lab', { scope: 'worker' }, async ({}, { onCleanup }) => {
-  // Failed waits attach the object's YAML and events to the running test's Allure result (redacted).
-  const lab = await connectLab({ attach });
-  onCleanup(() => closeLab(lab));
-  return lab;
-});
+/**
+ * vitest test API with a worker-scoped `lab` (connects once per worker: once per run with isolate: false).
+ * `manifestDir` is the folder the suites keep their manifests in (relative names in applyManifest resolve there).
+ */
+export function labTestWith(o: { manifestDir: string }) {
+  // eslint-disable-next-line no-empty-pattern
+  return test.extend('lab', { scope: 'worker' }, async ({}, { onCleanup }) => {
+    // Failed waits attach the object's YAML and events to the running test's Allure result (redacted).
+    const lab = await connectLab({ attach, manifestDir: o.manifestDir });
+    onCleanup(() => closeLab(lab));
+    return lab;
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Converging before a suite
@@ -190,23 +201,28 @@ export async function ensureWorkloads(lab: Lab, workloads: readonly Workload[]):
  * is among them, else just this suite (a suite run alone converges to its own needs only). `needs` replaces the
  * plan's entry for `file` so a suite may pass adjusted needs.
  */
-export function suitesForConvergence(file: string | undefined, needs: SuiteNeeds, suiteFiles: string[] | null): { suites: PlannedSuite[]; index: number } {
+export function suitesForConvergence(
+  file: string | undefined,
+  needs: SuiteNeeds,
+  suiteFiles: string[] | null,
+  plan: readonly PlannedSuite[],
+): { suites: PlannedSuite[]; index: number } {
   const name = file ? suiteFileName(file) : '(suite)';
-  const selection = suiteFiles ? selectSuites(suiteFiles) : [];
+  const selection = suiteFiles ? selectPlanned(plan, suiteFiles) : [];
   const index = selection.findIndex((s) => s.file === name);
   if (index < 0) return { suites: [{ file: name, title: name, needs }], index: 0 };
   return { suites: selection.map((s, i) => (i === index ? { ...s, needs } : s)), index };
 }
 
 /** Converges the lab to a suite's needs: stale harness objects removed (once per run), Cilium, workloads. */
-export async function prepareSuite(lab: Lab, needs: SuiteNeeds, o: { file?: string } = {}): Promise<void> {
+export async function prepareSuite(lab: Lab, needs: SuiteNeeds, o: { file?: string; plan?: readonly PlannedSuite[] } = {}): Promise<void> {
   if (!lab.done.staleRemoved) {
     const removed = await lab.kube.deleteStaleRuns();
     if (removed.length > 0) lab.log(`removed ${removed.length} object(s) left by earlier runs: ${removed.join(', ')}`);
     lab.done.staleRemoved = true;
   }
   if (needs.cilium && Object.keys(needs.cilium).length > 0) {
-    const { suites, index } = suitesForConvergence(o.file, needs, lab.suiteFiles);
+    const { suites, index } = suitesForConvergence(o.file, needs, lab.suiteFiles, o.plan ?? []);
     const target = convergeTarget(suites, index, runningLookup(await readRunningSettings(lab)));
     if (target.problems.length > 0) throw new Error(`${suites[index]?.file ?? 'suite'}: cannot converge Cilium: ${target.problems.join('; ')}`);
     if (target.wanted) {
@@ -215,9 +231,4 @@ export async function prepareSuite(lab: Lab, needs: SuiteNeeds, o: { file?: stri
     }
   }
   await ensureWorkloads(lab, needs.workloads ?? []);
-}
-
-/** prepareSuite with the needs suites/plan.ts lists for the calling file: `prepareThisSuite(lab, import.meta.url)`. */
-export async function prepareThisSuite(lab: Lab, fileUrl: string): Promise<void> {
-  await prepareSuite(lab, needsOf(fileUrl), { file: fileUrl });
 }

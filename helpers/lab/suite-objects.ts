@@ -34,7 +34,7 @@ export function refText(r: ObjectRef): string {
 
 /** What SuiteObjects needs of the lab: the Kubernetes helper, and the run its manifests are rendered for. */
 export interface SuiteObjectsLab {
-  kube: Pick<Kube, 'apply' | 'read' | 'delete' | 'core'>;
+  kube: Pick<Kube, 'apply' | 'read' | 'delete' | 'core' | 'manifestDir'>;
   runId: string;
   namespace: string;
 }
@@ -62,7 +62,7 @@ export class SuiteObjects {
 
   /** Renders suites/manifests/<file> for this run, lets `finish` fill in what a placeholder cannot, creates each object in order. */
   async createFromManifest(file: string, vars: ManifestVars, finish: (o: KubernetesObject) => KubernetesObject = (o) => o): Promise<KubernetesObject[]> {
-    const p = manifestPath(file);
+    const p = manifestPath(file, this.lab.kube.manifestDir);
     const objects = renderManifest(readFileSync(p, 'utf8'), {
       runId: this.lab.runId,
       namespace: this.lab.namespace,

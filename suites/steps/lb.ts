@@ -27,7 +27,8 @@ import {
 } from '../../helpers/judge/lbipam.ts';
 import { no, yes, type HttpAnswer, type Verdict } from '../../helpers/judge/types.ts';
 import { RUN_LABEL, type ObjectRef } from '../../helpers/kube/index.ts';
-import { prepareThisSuite, type Lab } from '../../helpers/lab/lab.ts';
+import type { Lab } from '../../helpers/lab/lab.ts';
+import { prepareThisSuite } from '../support/lab.ts';
 import { curlFrom, curlFromPod } from '../../helpers/transport/probes.ts';
 import { attachOnFailure } from '../../helpers/report/report.ts';
 import { pollUntil, WaitTimeoutError } from '../../helpers/wait/retry.ts';

@@ -5,9 +5,7 @@
  * Suite engineers own their entry's needs; file names are fixed (run order = file order). A suite declares only the
  * settings its scenario depends on: anything it leaves out may be changed for a later suite (helpers/needs.ts, fold rule).
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { CiliumSettings, PlannedSuite, SuiteNeeds } from '../../helpers/cilium/needs.ts';
+import { selectPlanned, suiteFileName, type CiliumSettings, type PlannedSuite, type SuiteNeeds } from '../../helpers/cilium/needs.ts';
 import type { Topology } from '../../helpers/lab/topology.ts';
 
 /** The Cilium settings the lab has after `npm run lab:up` (the team contract's base state). */
@@ -64,11 +62,7 @@ export const SUITES: PlannedSuite[] = [
   { file: '90-l2-failover.test.ts', title: 'L2 announcement failover (reboots the lease holder)', needs: { cilium: LB_L2, workloads: BOTH, destructive: true } },
 ];
 
-/** The suite file name for a path, a file: URL (import.meta.url) or a bare name. */
-export function suiteFileName(fileOrUrl: string): string {
-  const p = fileOrUrl.startsWith('file:') ? fileURLToPath(fileOrUrl) : fileOrUrl;
-  return path.basename(p);
-}
+export { suiteFileName };
 
 export function suiteOf(fileOrUrl: string): PlannedSuite {
   const name = suiteFileName(fileOrUrl);
@@ -83,6 +77,5 @@ export function needsOf(fileOrUrl: string): SuiteNeeds {
 
 /** The planned suites among `files` (paths, URLs or names), in SUITES order; unknown files are ignored. */
 export function selectSuites(files: readonly string[]): PlannedSuite[] {
-  const names = new Set(files.map(suiteFileName));
-  return SUITES.filter((s) => names.has(s.file));
+  return selectPlanned(SUITES, files);
 }

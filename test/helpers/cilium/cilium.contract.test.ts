@@ -15,7 +15,8 @@ import { mappingOf } from '../../../helpers/cilium/needs.ts';
 import type { Clock } from '../../../helpers/wait/retry.ts';
 import type { ExecOptions, ExecResult, SshPool } from '../../../helpers/transport/ssh.ts';
 import { loadTopology } from '../../../helpers/lab/topology.ts';
-import { needsOf } from '../../../suites/support/plan.ts';
+import { needsOf, SUITES } from '../../../suites/support/plan.ts';
+import { MANIFEST_DIR } from '../../../suites/support/manifests.ts';
 import { FakeKubeApi, sendJson, status, type FakeRequest } from '../kube/fake-kube-api.ts';
 
 const RUN = 'r20261122-0349-ab12';
@@ -195,7 +196,7 @@ beforeEach(async () => {
   lab = {
     topology: loadTopology(),
     ssh: helm.pool as unknown as SshPool,
-    kube: new Kube(api.kubeConfig(), { runId: RUN, retries: 0, clock: fakeClock() }),
+    kube: new Kube(api.kubeConfig(), { runId: RUN, retries: 0, clock: fakeClock(), manifestDir: MANIFEST_DIR }),
     runId: RUN,
     namespace: NS,
     cleanups: new Cleanups(),
@@ -304,7 +305,7 @@ describe('prepareSuite', () => {
 
   test('a full run: 20-vxlan makes the one upgrade, folding in what 30 and 60 need; later suites change nothing; workloads deployed once', async () => {
     lab.suiteFiles = ['00-lab-health.test.ts', '10-native-routing.test.ts', '20-vxlan.test.ts', '30-lb-ipam.test.ts', '60-ingress.test.ts'].map(file);
-    for (const f of lab.suiteFiles) await prepareSuite(lab, needsOf(f), { file: f });
+    for (const f of lab.suiteFiles) await prepareSuite(lab, needsOf(f), { file: f, plan: SUITES });
     expect(helm.upgrades).toHaveLength(1);
     const sets = (helm.upgrades[0] ?? []).filter((_, i, a) => a[i - 1] === '--set' || a[i - 1] === '--set-string');
     expect(sets).toEqual([
@@ -324,7 +325,7 @@ describe('prepareSuite', () => {
   });
 
   test('a suite run alone converges to its own needs only', async () => {
-    await prepareSuite(lab, needsOf('30-lb-ipam.test.ts'), { file: file('30-lb-ipam.test.ts') });
+    await prepareSuite(lab, needsOf('30-lb-ipam.test.ts'), { file: file('30-lb-ipam.test.ts'), plan: SUITES });
     expect(helm.upgrades).toHaveLength(1);
     expect(helm.upgrades[0]?.join(' ')).not.toMatch(/ingressController/);
     expect(config['enable-l2-announcements']).toBe('true');

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { Kube, KubeApiError, runLabels, type LeaseHolderChange, type WatchConnectionEvent } from '../../../helpers/kube/index.ts';
 import { WaitTimeoutError, type Clock } from '../../../helpers/wait/retry.ts';
 import { FakeKubeApi, sendJson, startWatch, status, type FakeRequest } from './fake-kube-api.ts';
+import { MANIFEST_DIR } from '../../../suites/support/manifests.ts';
 
 const RUN = 'r20261122-0349-ab12';
 const NS = `clh-${RUN}`;
@@ -29,7 +30,7 @@ afterEach(async () => {
 });
 
 const kube = (o: { token?: string; retries?: number; requestTimeoutMs?: number } = {}): Kube =>
-  new Kube(api.kubeConfig(o.token), { runId: RUN, retries: o.retries ?? 1, clock: fakeClock(), ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}) });
+  new Kube(api.kubeConfig(o.token), { runId: RUN, retries: o.retries ?? 1, clock: fakeClock(), manifestDir: MANIFEST_DIR, ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}) });
 
 const calls = (method: string, pathPrefix: string): FakeRequest[] => api.requests.filter((r) => r.method === method && r.path.startsWith(pathPrefix));
 

@@ -19,10 +19,11 @@ import {
   staleSelector,
   toKubeError,
 } from '../../../helpers/kube/index.ts';
+import { MANIFEST_DIR } from '../../../suites/support/manifests.ts';
 
 const RUN = 'r20261122-0349-ab12';
 const NS = runNamespace(RUN);
-const manifest = (name: string): string => readFileSync(manifestPath(name), 'utf8');
+const manifest = (name: string): string => readFileSync(manifestPath(name, MANIFEST_DIR), 'utf8');
 
 describe('renderManifest', () => {
   test('webpod: both objects in the run namespace, run labels on objects and pod template, selectors untouched', () => {

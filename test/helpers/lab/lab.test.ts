@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { apiServerUrl, Cleanups, makeRunId, resolveRunId, rewriteKubeconfigServer, suitesForConvergence } from '../../../helpers/lab/lab.ts';
+import { SUITES } from '../../../suites/support/plan.ts';
 import { loadTopology } from '../../../helpers/lab/topology.ts';
 
 describe('run id', () => {
@@ -81,15 +82,15 @@ describe('suitesForConvergence', () => {
   const needs = { cilium: { routingMode: 'tunnel' } };
   test("in a run with a known selection: the selection in plan order, this suite's needs as given", () => {
     const files = ['/r/suites/60-ingress.test.ts', '/r/suites/20-vxlan.test.ts', '/r/suites/30-lb-ipam.test.ts'];
-    const { suites, index } = suitesForConvergence('file:///r/suites/20-vxlan.test.ts', needs, files);
+    const { suites, index } = suitesForConvergence('file:///r/suites/20-vxlan.test.ts', needs, files, SUITES);
     expect(suites.map((s) => s.file)).toEqual(['20-vxlan.test.ts', '30-lb-ipam.test.ts', '60-ingress.test.ts']);
     expect(index).toBe(0);
     expect(suites[0]?.needs).toBe(needs);
   });
 
   test('without a selection, or for a file outside it: only this suite', () => {
-    expect(suitesForConvergence('20-vxlan.test.ts', needs, null)).toEqual({ suites: [{ file: '20-vxlan.test.ts', title: '20-vxlan.test.ts', needs }], index: 0 });
-    expect(suitesForConvergence('/x/suites/99-extra.test.ts', needs, ['/x/suites/20-vxlan.test.ts']).suites).toHaveLength(1);
-    expect(suitesForConvergence(undefined, needs, null).suites[0]?.file).toBe('(suite)');
+    expect(suitesForConvergence('20-vxlan.test.ts', needs, null, SUITES)).toEqual({ suites: [{ file: '20-vxlan.test.ts', title: '20-vxlan.test.ts', needs }], index: 0 });
+    expect(suitesForConvergence('/x/suites/99-extra.test.ts', needs, ['/x/suites/20-vxlan.test.ts'], SUITES).suites).toHaveLength(1);
+    expect(suitesForConvergence(undefined, needs, null, SUITES).suites[0]?.file).toBe('(suite)');
   });
 });

@@ -10,6 +10,7 @@ import { withPolicyNodes } from '../../../suites/steps/l2-objects.ts';
 import { WaitTimeoutError } from '../../../helpers/wait/retry.ts';
 import { refOf, refText, SuiteObjects } from '../../../helpers/lab/suite-objects.ts';
 import { FakeKubeApi, sendJson, status } from '../kube/fake-kube-api.ts';
+import { MANIFEST_DIR } from '../../../suites/support/manifests.ts';
 
 let api: FakeKubeApi;
 beforeEach(async () => {
@@ -44,7 +45,7 @@ function store(o: { lingerMs?: number; refuse?: string[] } = {}): Map<string, un
   return objects;
 }
 
-const lab = () => ({ kube: new Kube(api.kubeConfig(), { runId: 'r1', retries: 0 }), runId: 'r1', namespace: 'clh-r1' });
+const lab = () => ({ kube: new Kube(api.kubeConfig(), { runId: 'r1', retries: 0, manifestDir: MANIFEST_DIR }), runId: 'r1', namespace: 'clh-r1' });
 const deletes = (): string[] => api.requests.filter((r) => r.method === 'DELETE').map((r) => r.path);
 const service = (name: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'clh-r1' }, spec: { type: 'LoadBalancer' } });
 const POOL_PATH = '/apis/cilium.io/v2alpha1/ciliumloadbalancerippools/clh-r1-l2';
