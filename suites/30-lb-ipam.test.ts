@@ -9,7 +9,7 @@
  */
 import { describe, expect } from 'vitest';
 import { judgeSpread, judgeAnsweredBy } from '../helpers/judge/backends.ts';
-import { lbService, loadManifest } from '../helpers/judge/lb-objects.ts';
+import { lbService, loadManifest } from './steps/lb-objects.ts';
 import {
   LB_CONFIG,
   REASON,

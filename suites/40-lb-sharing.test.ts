@@ -10,7 +10,7 @@
  */
 import { describe } from 'vitest';
 import { judgeAnsweredBy } from '../helpers/judge/backends.ts';
-import { lbService, loadManifest, type LbServiceOptions } from '../helpers/judge/lb-objects.ts';
+import { lbService, loadManifest, type LbServiceOptions } from './steps/lb-objects.ts';
 import {
   LB_CONFIG,
   REASON,

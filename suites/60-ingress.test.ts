@@ -11,7 +11,7 @@
  */
 import { describe } from 'vitest';
 import { INGRESS_CONFIG, classifyEnvoyAnswer, judgeIngressAddress, judgeRouteMiss, judgeRoutedTo, sharedIngressService } from '../helpers/judge/ingress.ts';
-import { ingressHosts, loadManifest, pathIngress, whoamiBackend } from '../helpers/judge/lb-objects.ts';
+import { ingressHosts, loadManifest, pathIngress, whoamiBackend } from './steps/lb-objects.ts';
 import { judgeServiceAssigned, readServiceIpam } from '../helpers/judge/lbipam.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { labTest } from './support/lab.ts';

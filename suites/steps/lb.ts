@@ -10,7 +10,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { runningCilium } from '../../helpers/cilium/cilium.ts';
 import { describeAnswer } from '../../helpers/judge/backends.ts';
-import { l2Policy, lbPool, loadManifest, perRunName, type Selects } from '../../helpers/judge/lb-objects.ts';
+import { l2Policy, lbPool, loadManifest, perRunName, type Selects } from './lb-objects.ts';
 import {
   POOL_API_VERSION,
   POOL_KIND,

@@ -10,7 +10,7 @@ import {
   perRunName,
   serviceSelector,
   whoamiBackend,
-} from '../../../helpers/judge/lb-objects.ts';
+} from '../../../suites/steps/lb-objects.ts';
 import { MANAGED_BY_LABEL, RUN_LABEL } from '../../../helpers/kube/index.ts';
 import { l2AnnouncePlan, readServiceIpam, topologyBlock } from '../../../helpers/judge/lbipam.ts';
 import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../../helpers/lab/topology.ts';

@@ -13,9 +13,9 @@
 import { readFileSync } from 'node:fs';
 import type { KubernetesObject, V1Deployment, V1Ingress, V1LabelSelector, V1Service } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { RUN_LABEL, manifestPath, runLabels } from '../kube/index.ts';
-import { MANIFEST_DIR } from '../../suites/support/manifests.ts';
-import { ANNOTATION, POOL_API_VERSION, POOL_KIND, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL } from './lbipam.ts';
+import { RUN_LABEL, manifestPath, runLabels } from '../../helpers/kube/index.ts';
+import { MANIFEST_DIR } from '../support/manifests.ts';
+import { ANNOTATION, POOL_API_VERSION, POOL_KIND, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL } from '../../helpers/judge/lbipam.ts';
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
