@@ -12,7 +12,7 @@
  * - only the lease holder has rows for the service in its l2-announce table (2.5), and only the
  *   holder answers ARP for the IP, with the MAC of the announcing interface (2.4/2.6: one node per IP).
  */
-import { cidrContains, interfaceOn, kubeNodes, router, type Role, type Topology } from '../lab/topology.ts';
+import { cidrContains, interfaceOn, kubeNodes, router, type Role, type Topology } from '../parse/topology.ts';
 import { normalizeMac as parseMac } from '../parse/common.ts';
 import type { ArpingResult, L2AnnounceEntry } from '../parse/index.ts';
 import type { HttpAnswer, Verdict } from './types.ts';
