@@ -29,8 +29,10 @@ import { SshPool } from '../transport/ssh.ts';
 import { controlPlane, kubeNodes, loadTopology, type Topology } from './topology.ts';
 import { loadKubeConfig, resolveRunId } from './lab-access.ts';
 import { attach } from '../report/report.ts';
+import { Cleanups } from './cleanups.ts';
 
 export { apiServerUrl, loadKubeConfig, makeRunId, resolveRunId, rewriteKubeconfigServer } from './lab-access.ts';
+export { Cleanups } from './cleanups.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -52,40 +54,6 @@ export interface Lab {
   /** What has been done in this run already. */
   done: { workloads: Set<Workload>; staleRemoved: boolean };
   log: (line: string) => void;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Pure helpers
-// ---------------------------------------------------------------------------------------------
-
-/** Cleanups run in reverse order of registration; every one runs even if others fail; failures are reported together. */
-export class Cleanups {
-  private readonly items: { name: string; fn: () => Promise<void> | void }[] = [];
-
-  add(name: string, fn: () => Promise<void> | void): void {
-    this.items.push({ name, fn });
-  }
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  async run(): Promise<void> {
-    const errors: Error[] = [];
-    while (this.items.length > 0) {
-      const item = this.items.pop();
-      if (!item) break;
-      try {
-        await item.fn();
-      } catch (err) {
-        const e = err instanceof Error ? err : new Error(String(err));
-        errors.push(new Error(`cleanup "${item.name}" failed: ${e.message}`, { cause: e }));
-      }
-    }
-    const [first] = errors;
-    if (errors.length === 1 && first) throw first;
-    if (errors.length > 1) throw new AggregateError(errors, `${errors.length} cleanups failed: ${errors.map((e) => e.message).join('; ')}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
