@@ -1,4 +1,4 @@
-/** `npm test` runs this before vitest: one fast check that a lab is there (helpers/preflight.ts). */
+/** `npm test` runs this before vitest: one fast check that a lab is there (helpers/lab/preflight.ts). */
 import { checkLabOrExit } from '../helpers/lab/preflight.ts';
 
 const checked = await checkLabOrExit();

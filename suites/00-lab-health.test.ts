@@ -2,7 +2,7 @@
  * Lab health: before any scenario, is the lab whole? Every host answers over SSH as itself, every
  * Kubernetes node is Ready, one healthy Cilium agent runs per node. Records the versions actually
  * running (Cilium image, Kubernetes server, kernel per node, routing mode, kube-proxy replacement).
- * Declares no needs (suites/plan.ts): nothing is upgraded or deployed before it looks; its preparation
+ * Declares no needs (suites/support/plan.ts): nothing is upgraded or deployed before it looks; its preparation
  * only removes objects that earlier harness runs left behind.
  */
 import { VersionApi } from '@kubernetes/client-node';

@@ -8,7 +8,7 @@
  *
  * Cilium beliefs (cilium-behaviour.md): lease kube-system/cilium-l2announce-<ns>-<svc>, holderIdentity = node
  * name, only selected nodes compete (2.3); interface regexes unanchored, hence ^eth1$ (2.2); only the holder has
- * l2-announce rows (2.5); one node answers per IP (2.6); needs kubeProxyReplacement (2.1, suites/plan.ts).
+ * l2-announce rows (2.5); one node answers per IP (2.6); needs kubeProxyReplacement (2.1, suites/support/plan.ts).
  */
 import { describe } from 'vitest';
 import {

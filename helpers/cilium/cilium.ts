@@ -3,7 +3,7 @@
  *
  * - runningCilium: the cilium-config ConfigMap, `cilium-dbg status -o json` in every agent pod (container
  *   cilium-agent), and the agent image actually running with its version.
- * - ensureCilium: compares wanted helm settings with the running ones (helpers/needs.ts) and, only when they differ,
+ * - ensureCilium: compares wanted helm settings with the running ones (helpers/cilium/needs.ts) and, only when they differ,
  *   runs `helm upgrade cilium cilium/cilium --version <running chart version> --reuse-values --set ...` on the
  *   control plane over SSH (the lab provisions the `cilium` helm repo there), restarts the operator and the agents,
  *   waits for both rollouts and for every agent to report Ok (cilium-behaviour.md 5.2 `.cilium.state`), checks the

@@ -17,7 +17,7 @@ import { normalizeMac as parseMac } from '../parse/common.ts';
 import type { ArpingResult, L2AnnounceEntry } from '../parse/index.ts';
 import type { HttpAnswer, Verdict } from './types.ts';
 
-/** neighbourOf(ssh, on, ip) in helpers/probes.ts: the router's entry for one address (null: none at all). */
+/** neighbourOf(ssh, on, ip) in helpers/transport/probes.ts: the router's entry for one address (null: none at all). */
 export interface NeighbourEntry {
   ip: string;
   mac: string | null;

@@ -6,7 +6,7 @@
  *   is built from strings.
  * - Everything the harness creates carries `app.kubernetes.io/managed-by: cilium-lab-harness` and
  *   `cilium-lab-harness/run: <runId>`; deleteByRunLabel / deleteStaleRuns find it again.
- * - Waits poll with a deadline (helpers/retry.ts pollUntil) and say what they waited for and what they saw last.
+ * - Waits poll with a deadline (helpers/wait/retry.ts pollUntil) and say what they waited for and what they saw last.
  * - execInPod uses the client's Exec (websocket) and reads the exit code from the V1Status the API server sends.
  * - watchLeaseHolder uses the client's Watch: list, then watch from the list's resourceVersion, resume from the last
  *   seen resourceVersion when the server closes the watch, relist on 410 Gone; an optional callback is told when the
@@ -14,7 +14,7 @@
  * Every HTTP request has a deadline (requestTimeoutMs); API errors become KubeApiError naming what was attempted.
  *
  * The pure parts (rendering, judging an object's state, the exec exit code) are exported and unit-tested; the
- * wrapper's behaviour on server answers is covered by test/helpers/kube.contract.test.ts against a local fake API.
+ * wrapper's behaviour on server answers is covered by test/helpers/kube/client.contract.test.ts against a local fake API.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -57,7 +57,7 @@ export interface KubeOptions {
   namespace?: string;
   /** Deadline of one HTTP request (default 30 s). Watches are bounded separately. */
   requestTimeoutMs?: number;
-  /** Called with diagnostics (object YAML, events) when a wait gives up; wire helpers/report.ts attach here. */
+  /** Called with diagnostics (object YAML, events) when a wait gives up; wire helpers/report/report.ts attach here. */
   attach?: AttachFn;
   clock?: Clock;
   /** Retries of transient failures per call (default 3). */

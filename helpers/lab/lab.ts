@@ -18,7 +18,7 @@
  * - The run namespace `clh-<runId>` is created at connect; everything labelled with the run is deleted at the end
  *   (set LAB_KEEP=1 to keep it for debugging). Cleanups run in reverse registration order, all of them, even when one
  *   fails or the run failed.
- * - prepareSuite converges Cilium (helpers/cilium.ts ensureCilium, with the fold rule of helpers/needs.ts over the
+ * - prepareSuite converges Cilium (helpers/cilium/cilium.ts ensureCilium, with the fold rule of helpers/cilium/needs.ts over the
  *   suites selected for this run), deploys the workloads once per run, and deletes harness objects of earlier runs.
  */
 import { inject, test } from 'vitest';
@@ -63,7 +63,7 @@ export interface Lab {
 export interface ConnectOptions {
   topology?: Topology;
   env?: NodeJS.ProcessEnv;
-  /** Diagnostics sink for failed waits (helpers/report.ts attach). */
+  /** Diagnostics sink for failed waits (helpers/report/report.ts attach). */
   attach?: AttachFn;
   suiteFiles?: string[] | null;
   log?: (line: string) => void;

@@ -1,9 +1,9 @@
 /**
  * The objects one suite creates, and nothing else: remembered the moment they are applied (so a half-failed apply
  * is still cleaned up), removed newest first and checked gone with a deadline, and described (YAML, events) for a
- * failed test's attachments. Used by the LB suites (suites/lb-common.ts) and the L2 suites (suites/l2-steps.ts).
+ * failed test's attachments. Used by the LB suites (suites/steps/lb.ts) and the L2 suites (suites/steps/l2.ts).
  *
- * Built on helpers/kube.ts (apply, read, delete, the events API); no decisions here.
+ * Built on helpers/kube/client.ts (apply, read, delete, the events API); no decisions here.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

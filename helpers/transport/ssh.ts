@@ -7,10 +7,10 @@
  * - A non-zero exit is RETURNED in `code`; only transport failures and deadlines throw, as SshError
  *   naming the host, the command and the cause.
  * - When a host goes away (reboot) the next command reconnects by itself, with backoff (p-retry through
- *   helpers/retry.ts). A command that was running when the connection dropped is not re-run (it may have had
+ *   helpers/wait/retry.ts). A command that was running when the connection dropped is not re-run (it may have had
  *   effects): it fails with "connection lost". A command whose channel could not even be opened on a
  *   connection that turned out dead is retried once on a fresh connection.
- * - Credentials and host-key policy come from the topology (helpers/ssh-auth.ts).
+ * - Credentials and host-key policy come from the topology (helpers/transport/ssh-auth.ts).
  */
 import { setMaxListeners } from 'node:events';
 import net from 'node:net';

@@ -1,6 +1,6 @@
 /**
  * What the L2 suites (50-l2-announcements, 90-l2-failover) do to and read from the lab, built on the
- * shared helpers (kube, ssh, probes, cilium; the objects a suite creates are helpers/suite-objects.ts).
+ * shared helpers (kube, ssh, probes, cilium; the objects a suite creates are helpers/lab/suite-objects.ts).
  * No judging here: every function returns what it saw, and the pure judges in helpers/judge/l2.ts and
  * helpers/judge/failover.ts decide.
  */

@@ -2,7 +2,7 @@
  * Steps shared by the L2 suites (50-l2-announcements, 90-l2-failover): give the suite's service a LoadBalancer
  * IP from the run's pool, wait for one of the given nodes to hold its lease, attach what a person looks at when a
  * scenario fails, and remove what the suite created. The pure judges in helpers/judge/l2.ts decide; the lab
- * access is helpers/l2-lab.ts.
+ * access is suites/steps/l2-lab.ts.
  */
 import { expect } from 'vitest';
 import { judgeLeaseHolder } from '../../helpers/judge/l2.ts';

@@ -68,7 +68,7 @@ export class LbSuite {
   constructor(readonly suite: string) {}
 
   /**
-   * Arranges the suite: converges the lab to the suite's needs (suites/plan.ts, folded with the run's later
+   * Arranges the suite: converges the lab to the suite's needs (suites/support/plan.ts, folded with the run's later
    * suites), reads the running Cilium (version, config), checks the config keys the suite relies on, then creates
    * the run's pool and L2 announcement policy for the services `selects` names (given the running config).
    */

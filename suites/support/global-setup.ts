@@ -1,7 +1,7 @@
 /**
  * Runs once, before any lab suite.
  *
- * 1. Is there a lab to test? (helpers/preflight.ts decides.) Without one the run ends here, with one message that
+ * 1. Is there a lab to test? (helpers/lab/preflight.ts decides.) Without one the run ends here, with one message that
  *    names what is missing and how to start the lab, instead of a timeout per test. `npm test` runs the same check
  *    before vitest starts (so it holds even when no suite file matches) and sets LAB_PREFLIGHT=passed so it is not
  *    repeated here. LAB_PREFLIGHT=skip turns the lab checks off, for debugging the harness itself.

@@ -1,9 +1,9 @@
 /**
  * The lab suites in run order, with what each needs. The harness converges the lab to these needs before a suite
- * runs (helpers/lab.ts prepareSuite), and `npm run plan` prints the resulting helm upgrades without a lab.
+ * runs (helpers/lab/lab.ts prepareSuite), and `npm run plan` prints the resulting helm upgrades without a lab.
  *
  * Suite engineers own their entry's needs; file names are fixed (run order = file order). A suite declares only the
- * settings its scenario depends on: anything it leaves out may be changed for a later suite (helpers/needs.ts, fold rule).
+ * settings its scenario depends on: anything it leaves out may be changed for a later suite (helpers/cilium/needs.ts, fold rule).
  */
 import { selectPlanned, suiteFileName, type CiliumSettings, type PlannedSuite, type SuiteNeeds } from '../../helpers/cilium/needs.ts';
 import type { Topology } from '../../helpers/lab/topology.ts';
@@ -67,7 +67,7 @@ export { suiteFileName };
 export function suiteOf(fileOrUrl: string): PlannedSuite {
   const name = suiteFileName(fileOrUrl);
   const s = SUITES.find((x) => x.file === name);
-  if (!s) throw new Error(`${name} is not in suites/plan.ts SUITES (known: ${SUITES.map((x) => x.file).join(', ')})`);
+  if (!s) throw new Error(`${name} is not in suites/support/plan.ts SUITES (known: ${SUITES.map((x) => x.file).join(', ')})`);
   return s;
 }
 

@@ -1,6 +1,6 @@
 /**
- * Contract tests: helpers/cilium.ts and prepareSuite (helpers/lab.ts) against the local fake Kubernetes API
- * (test/helpers/fake-kube-api.ts) and a fake SSH pool that plays helm on the control plane. The fake helm applies
+ * Contract tests: helpers/cilium/cilium.ts and prepareSuite (helpers/lab/lab.ts) against the local fake Kubernetes API
+ * (test/helpers/kube/fake-kube-api.ts) and a fake SSH pool that plays helm on the control plane. The fake helm applies
  * --set values to the fake cilium-config the way cilium-behaviour.md 4/4.2 says the chart renders them; the fake
  * agents answer `cilium-dbg status -o json` from that config. They prove the orchestration (when helm runs, with
  * which command line, restarts, waits, the re-check, the fold over the run's suites); they prove nothing about real

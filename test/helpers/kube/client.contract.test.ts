@@ -1,5 +1,5 @@
 /**
- * Contract tests: helpers/kube.ts against a local fake of the Kubernetes API (test/helpers/fake-kube-api.ts).
+ * Contract tests: helpers/kube/client.ts against a local fake of the Kubernetes API (test/helpers/kube/fake-kube-api.ts).
  * They prove how the wrapper handles answers only a server gives (404, 409, 401, a watch that the server ends or
  * expires, a request that never gets an answer, the exec websocket's status channel). They say nothing about how a
  * real API server or Cilium behaves beyond the shapes reproduced here.

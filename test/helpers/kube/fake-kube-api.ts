@@ -1,5 +1,5 @@
 /**
- * A small local HTTP server (127.0.0.1 only) that answers like the Kubernetes API for the calls helpers/kube.ts makes:
+ * A small local HTTP server (127.0.0.1 only) that answers like the Kubernetes API for the calls helpers/kube/client.ts makes:
  * API discovery, JSON bodies and Status errors, chunked watch streams, and the exec websocket (channel protocol
  * v4.channel.k8s.io: one byte of stream number, then data; stream 3 carries the V1Status).
  * Each test routes requests itself; everything not routed is a 404 Status.

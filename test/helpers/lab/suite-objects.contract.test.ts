@@ -1,5 +1,5 @@
 /**
- * helpers/suite-objects.ts against a local fake Kubernetes API (127.0.0.1, test/helpers/fake-kube-api.ts): what a
+ * helpers/lab/suite-objects.ts against a local fake Kubernetes API (127.0.0.1, test/helpers/kube/fake-kube-api.ts): what a
  * suite creates is remembered, removed newest first (or exactly the objects asked for), and checked gone with a
  * deadline; every failure is reported; the YAML and events of what it made are there for attachments.
  * They prove the mechanism against the shapes the fake reproduces, nothing about a real API server.

@@ -1,6 +1,6 @@
 /**
- * curlFromPod (helpers/probes.ts) against a local fake Kubernetes API's exec websocket (127.0.0.1,
- * test/helpers/fake-kube-api.ts): which pod it execs in, the argv curl gets, and how curl's output and exit code
+ * curlFromPod (helpers/transport/probes.ts) against a local fake Kubernetes API's exec websocket (127.0.0.1,
+ * test/helpers/kube/fake-kube-api.ts): which pod it execs in, the argv curl gets, and how curl's output and exit code
  * become a CurlResult. The outputs are real curl outputs (test/fixtures/lb); nothing here says how a real cluster
  * answers.
  */

@@ -1,5 +1,5 @@
 /**
- * The L2 suites' lease recorder against a local fake Kubernetes API (127.0.0.1, test/helpers/fake-kube-api.ts):
+ * The L2 suites' lease recorder against a local fake Kubernetes API (127.0.0.1, test/helpers/kube/fake-kube-api.ts):
  * a failover seen through an API outage, and an API that never comes back. The recorded timeline goes through
  * the failover judge, which must tell "moved" from "the harness lost the API server"; the watcher's own
  * connection events (lost during the "reboot", back after it) are part of that timeline.

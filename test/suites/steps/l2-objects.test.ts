@@ -6,7 +6,7 @@ import { renderManifest } from '../../../helpers/kube/index.ts';
 import { withBackendsAvoiding, withPolicyNodes } from '../../../suites/steps/l2-objects.ts';
 import { loadTopology, REPO_ROOT } from '../../../helpers/lab/topology.ts';
 
-/** A manifest rendered for a run exactly as the suites do it (helpers/kube.ts renderManifest). */
+/** A manifest rendered for a run exactly as the suites do it (helpers/kube/client.ts renderManifest). */
 function rendered(file: string, vars: Record<string, string>): Record<string, any>[] {
   const text = readFileSync(path.join(REPO_ROOT, 'suites', 'manifests', file), 'utf8');
   return renderManifest(text, { runId: 'r20261122-0349-ab12', namespace: 'clh-r20261122-0349-ab12', vars, source: file }) as Record<string, any>[];

@@ -3,7 +3,7 @@ import { checkSettings, planRun, settingsLookup } from '../../../helpers/cilium/
 import { loadTopology } from '../../../helpers/lab/topology.ts';
 import { baseCilium, needsOf, selectSuites, suiteFileName, SUITES } from '../../../suites/support/plan.ts';
 
-describe('suites/plan.ts', () => {
+describe('suites/support/plan.ts', () => {
   test('the eight suite files of the contract, in run (file name) order', () => {
     const files = SUITES.map((s) => s.file);
     expect(files).toEqual([
