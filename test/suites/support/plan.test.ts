@@ -55,6 +55,6 @@ describe('suites/support/plan.ts', () => {
     expect(suiteFileName('file:///work/repo/suites/30-lb-ipam.test.ts')).toBe('30-lb-ipam.test.ts');
     expect(suiteFileName('/work/repo/suites/30-lb-ipam.test.ts')).toBe('30-lb-ipam.test.ts');
     expect(selectSuites(['/x/suites/60-ingress.test.ts', '/x/suites/30-lb-ipam.test.ts', '/x/suites/other.test.ts']).map((s) => s.file)).toEqual(['30-lb-ipam.test.ts', '60-ingress.test.ts']);
-    expect(() => needsOf('99-nope.test.ts')).toThrow(/not in suites\/plan.ts SUITES/);
+    expect(() => needsOf('99-nope.test.ts')).toThrow(/not in suites\/support\/plan\.ts SUITES/);
   });
 });
