@@ -12,8 +12,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../../helpers/topology.ts';
-import { loadVersions } from '../../helpers/versions.ts';
+import { REPO_ROOT } from '../../helpers/lab/topology.ts';
+import { loadVersions } from '../../helpers/lab/versions.ts';
 import { startTwin, type Twin } from './twin.ts';
 
 interface Counts {

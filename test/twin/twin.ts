@@ -14,8 +14,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { controlPlane, REPO_ROOT, type Topology } from '../../helpers/topology.ts';
-import { effectiveVersions, loadVersions, versionsEnv, VM_VERSIONS_FILE } from '../../helpers/versions.ts';
+import { controlPlane, REPO_ROOT, type Topology } from '../../helpers/lab/topology.ts';
+import { effectiveVersions, loadVersions, versionsEnv, VM_VERSIONS_FILE } from '../../helpers/lab/versions.ts';
 import { adminKubeconfig, makeTls } from './api/certs.ts';
 import { TwinCluster } from './api/cluster.ts';
 import { Resources } from './api/resources.ts';

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { rejectUpgrade, ServerWebSocket } from '../support/websocket.ts';
+import { rejectUpgrade, ServerWebSocket } from '../../support/websocket.ts';
 
 export interface FakeRequest {
   method: string;

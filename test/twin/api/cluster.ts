@@ -17,7 +17,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { ExecIo, NodeState, PodServer, StandInCall, StandInResult, TwinNetwork, Frontend, IngressRoute } from '../contract.ts';
-import { controlPlane, kubeNodes, type Topology } from '../../../helpers/topology.ts';
+import { controlPlane, kubeNodes, type Topology } from '../../../helpers/lab/topology.ts';
 import { answerAgentExec, type HubbleFlowModel } from '../cilium/agent-outputs.ts';
 import { agentRouting, agentStartError, chartIngressObjects, ciliumConfigFromValues, installRelease, routingSettings, runHelm, type HelmReleaseState, type Values } from '../cilium/helm.ts';
 import { electionStep, l2LeaseName, l2Timings, selection, type L2Node, type L2Policy, type L2Row, type L2Service, type LeaseSpec } from '../cilium/l2.ts';

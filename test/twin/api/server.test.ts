@@ -1,12 +1,12 @@
 /**
- * The twin's API server against @kubernetes/client-node 1.4 and the harness's own Kube wrapper (helpers/kube.ts):
+ * The twin's API server against @kubernetes/client-node 1.4 and the harness's own Kube wrapper (helpers/kube/index.ts):
  * discovery through KubernetesObjectApi, server-side apply, selectors, the status subresource, namespace deletion,
  * the lease watch (including 410 Gone after compaction), and exec over the WebSocket with exit codes.
  * Needs openssl (for the per-run CA); fast (no network namespaces).
  */
 import { CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kube } from '../../../helpers/kube.ts';
+import { Kube } from '../../../helpers/kube/index.ts';
 import { adminKubeconfig, makeTls } from './certs.ts';
 import { Resources } from './resources.ts';
 import { ApiError, Store } from './store.ts';

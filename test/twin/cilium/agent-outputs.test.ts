@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { agentMismatches } from '../../../helpers/cilium.ts';
+import { agentMismatches } from '../../../helpers/cilium/cilium.ts';
 import { parseCiliumDbgStatus } from '../../../helpers/parse/cilium-status.ts';
 import { parseHubbleFlows } from '../../../helpers/parse/hubble.ts';
 import { parseL2AnnounceTable } from '../../../helpers/parse/l2announce.ts';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { helmGetValuesCommand, helmListCommand, helmUpgradeCommand, parseHelmList, parseHelmValues } from '../../../helpers/cilium.ts';
-import { diffSettings, runningLookup, type CiliumSettings } from '../../../helpers/needs.ts';
+import { helmGetValuesCommand, helmListCommand, helmUpgradeCommand, parseHelmList, parseHelmValues } from '../../../helpers/cilium/cilium.ts';
+import { diffSettings, runningLookup, type CiliumSettings } from '../../../helpers/cilium/needs.ts';
 import { agentRouting, agentStartError, chartIngressObjects, ciliumConfigFromValues, installRelease, parseSetArg, routingSettings, runHelm, type HelmReleaseState, type Values } from './helm.ts';
 import { twinVersion } from './versions.ts';
 
-/** POSIX shell word splitting for what helpers/cilium.ts shellQuote produces (bare words and '...' with '\''). */
+/** POSIX shell word splitting for what helpers/cilium/cilium.ts shellQuote produces (bare words and '...' with '\''). */
 function shellWords(cmd: string): string[] {
   const out: string[] = [];
   let cur = '';

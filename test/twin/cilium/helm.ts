@@ -8,7 +8,7 @@
  *   ciliumConfigFromValues(r.release.userValues)   -> cilium-config data the chart would render
  *   routingSettings(config) -> contract RoutingSettings; agentRouting(config) -> what `cilium-dbg status` reports
  *
- * Handles what the harness sends (helpers/cilium.ts helmUpgradeCommand, helmListCommand, helmGetValuesCommand):
+ * Handles what the harness sends (helpers/cilium/cilium.ts helmUpgradeCommand, helmListCommand, helmGetValuesCommand):
  * `helm upgrade <rel> <chart> --namespace N --kubeconfig K --version X --reuse-values --set k=v --set-string k=v -f F`,
  * `helm list --namespace N --filter ^cilium$ --output json`, `helm get values cilium --namespace N --output json`,
  * plus `helm install`, `helm version`, the table/yaml outputs, `--reset-values`, `--set a=null`.
@@ -19,10 +19,10 @@
  * when there are none; `helm list -o json` fields name/namespace/revision/updated/status/chart/app_version, see
  * test/fixtures/kube/helm/), seed 001 (`helm get values cilium` → `USER-SUPPLIED VALUES:`), and for the chart's
  * rendering of cilium-config shared/docs/cilium-behaviour.md 2.1, 3, 4, 4.2 and 6, with the config key names taken from
- * helpers/needs.ts SETTING_MAP.
+ * helpers/cilium/needs.ts SETTING_MAP.
  */
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { mappingOf } from '../../../helpers/needs.ts';
+import { mappingOf } from '../../../helpers/cilium/needs.ts';
 import type { RoutingSettings } from '../contract.ts';
 import type { TwinCiliumVersion } from './versions.ts';
 
@@ -292,7 +292,7 @@ export function chartRenderErrors(userValues: Values, version: TwinCiliumVersion
 
 function key(helmPath: string): string {
   const m = mappingOf(helmPath);
-  if (!m) throw new Error(`helpers/needs.ts SETTING_MAP has no mapping for ${helmPath}`);
+  if (!m) throw new Error(`helpers/cilium/needs.ts SETTING_MAP has no mapping for ${helmPath}`);
   return m.configKey;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { ciliumVersionFromImage } from '../../../helpers/cilium.ts';
-import { loadVersions } from '../../../helpers/versions.ts';
+import { ciliumVersionFromImage } from '../../../helpers/cilium/cilium.ts';
+import { loadVersions } from '../../../helpers/lab/versions.ts';
 import { serves, twinVersion } from './versions.ts';
 
 describe('twin Cilium versions', () => {

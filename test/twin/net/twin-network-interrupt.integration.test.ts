@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { expect, test } from 'vitest';
-import { REPO_ROOT } from '../../../helpers/topology.ts';
+import { REPO_ROOT } from '../../../helpers/lab/topology.ts';
 import { twinNetworkUnavailable } from './twin-network.ts';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'interrupt-child.ts');

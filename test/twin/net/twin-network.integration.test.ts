@@ -13,8 +13,8 @@ import { parseIpLink } from '../../../helpers/parse/iplink.ts';
 import { parseIpRoute } from '../../../helpers/parse/iproute.ts';
 import { parseTcpdump, type TcpdumpPacket } from '../../../helpers/parse/tcpdump.ts';
 import { parseWhoami } from '../../../helpers/parse/whoami.ts';
-import { SshPool } from '../../../helpers/ssh.ts';
-import { loadTopology } from '../../../helpers/topology.ts';
+import { SshPool } from '../../../helpers/transport/ssh.ts';
+import { loadTopology } from '../../../helpers/lab/topology.ts';
 import type { NodeState, StandInCall } from '../contract.ts';
 import { startTwinNetwork, twinNetworkUnavailable, type StartedTwinNetwork } from './twin-network.ts';
 

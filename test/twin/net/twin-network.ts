@@ -30,7 +30,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { cidrContains, ipToNumber, numberToIp, type Topology } from '../../../helpers/topology.ts';
+import { cidrContains, ipToNumber, numberToIp, type Topology } from '../../../helpers/lab/topology.ts';
 import { PLAN, netlabUnavailable, startNetlab, type Netlab } from '../../netlab/netlab.ts';
 import type {
   ExecIo,
