@@ -107,7 +107,7 @@ export class TwinCluster {
   private readonly bootIds = new Map<string, string>();
   private readonly announced = new Map<string, Announced>();
   private readonly lastTry = new Map<string, number>();
-  private ingressSig = '';
+  private readonly ingressSigs = new Map<string, string>();
   private readonly flows: HubbleFlowModel[] = [];
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -757,6 +757,7 @@ export class TwinCluster {
   private async ingress(): Promise<void> {
     const cfg = this.agentConfig();
     const existing = this.store.get(this.r.svc as ResourceDef, 'kube-system', cfg['ingress-shared-lb-service-name'] ?? 'cilium-ingress');
+    await this.formerIngressIps(existing);
     if (!existing || cfg['enable-ingress-controller'] !== 'true') return;
     const defaultMode = cfg['ingress-default-lb-mode'] ?? 'dedicated';
     const ip = ((existing.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress ?? [])[0]?.ip;
@@ -783,14 +784,37 @@ export class TwinCluster {
       }
     }
     if (!ip) return;
-    const sig = JSON.stringify({ ip, routes });
-    if (sig === this.ingressSig) return;
-    this.ingressSig = sig;
+    await this.setIngressRoutes(ip, routes);
+  }
+
+  private async setIngressRoutes(ip: string, routes: IngressRoute[]): Promise<void> {
+    const sig = JSON.stringify(routes);
+    if (this.ingressSigs.get(ip) === sig) return;
+    this.ingressSigs.set(ip, sig);
     try {
       await this.net.setIngress(ip, routes);
     } catch (err) {
-      this.ingressSig = '';
+      this.ingressSigs.delete(ip);
       throw err;
+    }
+  }
+
+  /**
+   * An IP the shared ingress held before keeps its Envoy stand-in on the network side (TwinNetwork has no call that
+   * withdraws an ingress IP). When LB-IPAM gives such an IP to another service, the twin routes every path on port 80
+   * to that service's first ready backend through the stand-in, so port 80 answers as the service would (one backend,
+   * no spreading; other ports are the plain L4 frontends). A workaround until the network side can withdraw an
+   * ingress IP: see test/twin/README.md.
+   */
+  private async formerIngressIps(shared: Obj | undefined): Promise<void> {
+    const current = ((shared?.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress ?? [])[0]?.ip;
+    for (const ip of this.ingressSigs.keys()) {
+      if (ip === current) continue;
+      const svc = this.store
+        .list(this.r.svc as ResourceDef)
+        .find((x) => ((x.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress ?? []).some((i) => i.ip === ip));
+      const backend = svc ? this.backendsOf(svc, 80)[0] : undefined;
+      await this.setIngressRoutes(ip, backend ? [{ path: '/', pathType: 'Prefix', backend }] : []);
     }
   }
 
