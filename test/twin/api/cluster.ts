@@ -113,6 +113,7 @@ export class TwinCluster {
   private unsubscribe: (() => void) | undefined;
   private running = false;
   private ticking = false;
+  private ticks = 0;
   private dirty = false;
   private stopped = false;
   private readonly log: (line: string) => void;
@@ -194,6 +195,7 @@ export class TwinCluster {
     await this.net.setRouting(initial);
     this.routingSig = JSON.stringify(initial);
     this.unsubscribe = s.subscribe((e) => this.onEvent(e));
+    this.dirty = true;
     await this.reconcile();
     this.timer = setInterval(() => {
       void this.tick();
@@ -207,7 +209,13 @@ export class TwinCluster {
       if (this.net.nodes.every((n) => this.agentReadyOn(n))) return;
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`twin: the Cilium agents were not all Ready within ${timeoutMs / 1000} s`);
+    const seen = this.store
+      .list(this.r.pod as ResourceDef, { namespace: 'kube-system', labelSelector: 'k8s-app=cilium' })
+      .map((p) => {
+        const rt = this.pods.get(`kube-system/${p.metadata.name}`);
+        return `${p.metadata.name}@${(p.spec as { nodeName?: string }).nodeName ?? '?'} ready=${String(this.podReady(p))} started=${String(rt?.netReady ?? false)}`;
+      });
+    throw new Error(`twin: the Cilium agents were not all Ready within ${timeoutMs / 1000} s: ${seen.join(', ') || 'no agent pods'}; nodes up: ${this.net.nodes.filter((n) => this.nodeIsReady(n)).join(', ')}`);
   }
 
   async stop(): Promise<void> {
@@ -316,7 +324,8 @@ export class TwinCluster {
       let changed = false;
       for (const [node, since] of this.nodeDownSince) if (Date.now() - since > NODE_GRACE_MS && this.nodeReadyStatus(node) === 'True') changed = true;
       for (const rt of this.pods.values()) if (!rt.netReady && rt.readyAt <= Date.now() && rt.ip !== null) changed = true;
-      if (changed) this.schedule();
+      // A periodic resync (every 2 s), as controllers relist: nothing waits on an event that never comes.
+      if (changed || ++this.ticks % 10 === 0) this.schedule();
       await this.leases();
     } catch (err) {
       this.log(`tick: ${(err as Error).stack ?? String(err)}`);
