@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { failoverBudget } from '../../../helpers/judge/failover.ts';
-import { electionStep, l2LeaseName, l2Timings, leaseObject, mergeRows, microTime, policyConditions, releaseLease, selection, type CandidateState, type L2Node, type L2Policy, type L2Service, type LeaseSpec } from './l2.ts';
+import { acquireRetryDelayMs, electionStep, l2LeaseName, l2Timings, leaseObject, mergeRows, microTime, policyConditions, releaseLease, selection, type CandidateState, type L2Node, type L2Policy, type L2Service, type LeaseSpec } from './l2.ts';
 
 const nodes: L2Node[] = [
   { name: 'k8s-ctr', labels: { 'kubernetes.io/hostname': 'k8s-ctr', 'node-role.kubernetes.io/control-plane': '' }, devices: ['eth0', 'eth1'] },
@@ -132,6 +132,11 @@ describe('L2 lease and election', () => {
     expect(r).toMatchObject({ action: 'acquire', holder: 'k8s-ctr' });
     expect(r.lease!.leaseTransitions).toBe(4);
     expect(r.lease!.leaseDurationSeconds).toBe(15);
+  });
+
+  test('candidates retry every retryPeriod × [1, 2.2) (client-go jitter 1.2)', () => {
+    expect(acquireRetryDelayMs(T, 0)).toBe(2000);
+    expect(acquireRetryDelayMs(T, 0.5)).toBe(3200);
   });
 
   test('a live holder no policy selects any more releases its lease', () => {

@@ -285,6 +285,14 @@ export function electionStep(o: {
   return { lease: taken, holder: first.node, action: holder === '' ? 'acquire' : 'takeover', changed: true, dueAtMs: nowMs + timings.retryPeriodMs, why: holder === '' ? `${first.node} acquired the released lease` : `${first.node} took over from ${holder} after the lease expired` };
 }
 
+/**
+ * When a non-leader tries again: client-go's acquire loop is wait.JitterUntil(retryPeriod, JitterFactor 1.2), so
+ * retryPeriod × (1 + 1.2 × random) with random in [0, 1); the leader's renew loop runs every retryPeriod, unjittered.
+ */
+export function acquireRetryDelayMs(timings: L2Timings, random: number): number {
+  return timings.retryPeriodMs * (1 + 1.2 * Math.min(Math.max(random, 0), 1));
+}
+
 /** client-go release() on a graceful stop (ReleaseOnCancel): empty holder, leaseDurationSeconds 1, transitions kept. */
 export function releaseLease(lease: LeaseSpec, nowMs: number): LeaseSpec {
   const now = microTime(nowMs);

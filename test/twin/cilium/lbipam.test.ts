@@ -85,6 +85,13 @@ describe('LB-IPAM model', () => {
     expect(tiny.pools.get('p')!.counts).toEqual({ total: 2, available: 2, used: 0 });
   });
 
+  test('requesting a reserved first/last address (allowFirstLastIPs No): already_allocated without a key; with a key lbipam.go lets it through', () => {
+    const p = pool('p', { blocks: [{ cidr: '198.18.10.0/29' }], allowFirstLastIPs: 'No' });
+    const r = run([p], [svc('plain', { ann: { 'lbipam.cilium.io/ips': '198.18.10.0' } }), svc('keyed', { ann: { 'lbipam.cilium.io/ips': '198.18.10.7', 'lbipam.cilium.io/sharing-key': 'k' } })]);
+    expect(cond(r, 'default/plain')).toEqual({ status: 'False', reason: 'already_allocated', message: "The IP '198.18.10.0' is already allocated to another service" });
+    expect(r.services.get('default/keyed')!.ingressIPs).toEqual(['198.18.10.7']);
+  });
+
   test('no_pool when no pool selects the service; other classes are ignored; non-LB services ignored', () => {
     const p = pool('blue', { blocks: [{ start: '198.18.10.10', stop: '198.18.10.12' }], serviceSelector: { matchLabels: { color: 'blue' } } });
     const r = run([p], [svc('red', { labels: { color: 'red' } }), svc('other', { cls: 'example.com/lb' }), svc('cip', { type: 'ClusterIP' }), svc('l2', { cls: 'io.cilium/l2-announcer', labels: { color: 'blue' } })]);
