@@ -8,7 +8,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { withDeadline } from './retry.ts';
 import type { SshPool } from './ssh.ts';
-import { controlPlane, kubeNodes, primaryAddress, type Topology } from './topology.ts';
+import { controlPlane, kubeNodes, primaryAddress, sshEndpoint, type Topology } from './topology.ts';
 import { InputFileError, parseYamlText, readInputFile } from './yaml-file.ts';
 
 const RUN_ID = /^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/;
@@ -205,4 +205,34 @@ export async function loadKubeConfig(topology: Topology, ssh: AdminConfReader, e
   const text = await ssh.host(choice.node).run(`cat ${ADMIN_CONF}`, { sudo: true, timeoutMs: 30_000 });
   kc.loadFromString(rewriteKubeconfigServer(text, apiServerUrl(topology)));
   return { kc, source: `${ADMIN_CONF} on ${choice.node}, server ${apiServerUrl(topology)}`, notice: choice.notice };
+}
+
+// ---------------------------------------------------------------------------------------------
+// SSH identity: each SSH endpoint is the node the topology names
+// ---------------------------------------------------------------------------------------------
+
+type HostnameReader = { host(name: string): Pick<ReturnType<SshPool['host']>, 'exec'> };
+
+/**
+ * Asks every host its `hostname` over SSH (all at once, each within `timeoutMs`). One line per host that does not
+ * answer as the node the topology names (a swapped or stale address in the topology would send reboots and helm
+ * to the wrong machine), or that cannot be asked. Empty when every host is who the topology says.
+ */
+export async function sshIdentityProblems(t: Topology, ssh: HostnameReader, timeoutMs = 20_000): Promise<string[]> {
+  const answers = await Promise.all(
+    t.nodes.map(async (n) => {
+      const ep = sshEndpoint(n);
+      const where = `node ${n.name} (SSH ${ep.host}:${ep.port})`;
+      try {
+        const r = await ssh.host(n.name).exec('hostname', { timeoutMs });
+        const got = r.stdout.trim();
+        if (r.code !== 0) return `${where}: \`hostname\` exited ${String(r.code)}: ${r.stderr.trim()}`;
+        if (got === n.name || got.startsWith(`${n.name}.`)) return null;
+        return `${where} answers as "${got}"`;
+      } catch (err) {
+        return `${where}: cannot run \`hostname\`: ${(err as Error).message}`;
+      }
+    }),
+  );
+  return answers.filter((a): a is string => a !== null);
 }
