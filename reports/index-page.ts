@@ -28,6 +28,7 @@ const STATUS_WORD: Record<ResultStatus, string> = {
   broken: 'broken',
   skipped: 'skip',
   unknown: 'unknown',
+  unreadable: 'unreadable result',
 };
 
 /** The word a cell shows: pass, fail, skip, or why it broke (lab unreachable, lab timeout, broken). */
@@ -161,6 +162,7 @@ th[scope=row]{font-weight:500;max-width:28rem}
 .cell.failed{background:#fde8e8}.cell.failed .word{color:#b42318}
 .cell.broken{background:#fff4e0}.cell.broken .word{color:#9a4d00}
 .cell.skipped,.cell.unknown,.cell.none{background:#f3f4f6;color:#666}
+.cell.unreadable{background:#fff4e0}.cell.unreadable .word{color:#9a4d00}
 .changed{font-size:.8em;font-weight:700;color:#6f42c1}
 .cell.is-changed{outline:2px solid #6f42c1;outline-offset:-2px}
 dl.legend{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .8rem;color:#444;font-size:.9em}
@@ -189,6 +191,7 @@ ${measurementTable(versions, rows)}
 <dt>lab unreachable / lab timeout</dt><dd>the lab broke (SSH or API down, a wait ran out of time): fix the lab before reading Cilium's behaviour</dd>
 <dt>broken</dt><dd>any other exception: a harness bug or an answer it could not read</dd>
 <dt>skip / not run</dt><dd>skipped with a reason (hover the cell), or absent from that version's run</dd>
+<dt>unreadable result</dt><dd>the scenario's result file could not be read (truncated, not JSON): what it did is unknown</dd>
 <dt>was …</dt><dd>the status changed since the previous report of that version</dd>
 </dl>`;
   return `<!DOCTYPE html>

@@ -2,8 +2,10 @@
  * Where one lab run's report files live, and which Cilium version they belong to.
  *
  * Layout, one folder per Cilium version (all git-ignored; `reports/report.ts` writes the last three):
- *   reports/<version>/allure-results/   what allure-vitest wrote during the last lab run of that version
- *   reports/<version>/junit.xml         JUnit XML of the same run, for CI systems that read it
+ *   reports/<version>/runs/<UTC time>-<run id>/   one lab run not reported yet: allure-results/ and junit.xml; every
+ *                                       run keeps its own folder until `npm run report` has recorded it
+ *   reports/<version>/allure-results/   the results of the last reported run (moved here by `npm run report`)
+ *   reports/<version>/junit.xml         JUnit XML of the last run that started a scenario, for CI systems
  *   reports/<version>/history.jsonl     Allure 3 history, one line per `npm run report`, kept between runs
  *   reports/<version>/report/index.html the Allure report, one file that opens from file://
  *   reports/<version>/summary.json      what the cross-version page needs from that run
@@ -75,6 +77,8 @@ export interface VersionPaths {
   dir: string;
   resultsDir: string;
   junitFile: string;
+  /** One folder per lab run not reported yet (runFolderName). */
+  runsDir: string;
   historyFile: string;
   reportDir: string;
   reportFile: string;
@@ -94,11 +98,27 @@ export function versionPaths(version: string, root: string = reportsRoot()): Ver
     dir,
     resultsDir: path.join(dir, 'allure-results'),
     junitFile: path.join(dir, 'junit.xml'),
+    runsDir: path.join(dir, 'runs'),
     historyFile: path.join(dir, 'history.jsonl'),
     reportDir: path.join(dir, 'report'),
     reportFile: path.join(dir, 'report', 'index.html'),
     summaryFile: path.join(dir, 'summary.json'),
   };
+}
+
+/** `20261122T034910.123Z-r20261122-0349-ab12`: UTC start time (to the millisecond) first, so names sort in run order. */
+export function runFolderName(runId: string, started: Date): string {
+  return `${started.toISOString().replace(/[-:]/g, '')}-${runId}`;
+}
+
+/** The run folders of a version (reports/<version>/runs/*), oldest first. */
+export function runFolders(paths: Pick<VersionPaths, 'runsDir'>): string[] {
+  if (!existsSync(paths.runsDir)) return [];
+  return readdirSync(paths.runsDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()
+    .map((name) => path.join(paths.runsDir, name));
 }
 
 /** Allure 3 environment ids must match ^[A-Za-z0-9_-]+$ and be at most 64 characters. */
@@ -126,12 +146,12 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The versions that have a folder with Allure results under `root`, in version order. */
+/** The versions that have Allure results (reported, or runs not reported yet) under `root`, in version order. */
 export function versionsWithResults(root: string = reportsRoot()): string[] {
   if (!existsSync(root)) return [];
+  const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
   return readdirSync(root)
-    .filter((name) => isValidVersion(name) && existsSync(path.join(root, name, 'allure-results')))
-    .filter((name) => statSync(path.join(root, name, 'allure-results')).isDirectory())
+    .filter((name) => isValidVersion(name) && (isDir(path.join(root, name, 'allure-results')) || isDir(path.join(root, name, 'runs'))))
     .sort(compareVersions);
 }
 

@@ -53,6 +53,7 @@ describe('paths per version', () => {
       dir: '/r/1.18.6',
       resultsDir: '/r/1.18.6/allure-results',
       junitFile: '/r/1.18.6/junit.xml',
+      runsDir: '/r/1.18.6/runs',
       historyFile: '/r/1.18.6/history.jsonl',
       reportDir: '/r/1.18.6/report',
       reportFile: '/r/1.18.6/report/index.html',
