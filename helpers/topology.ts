@@ -267,6 +267,7 @@ export function loadTopology(file: string = topologyFile()): Topology {
   if (doc.errors.length > 0) {
     throw new TopologyError(file, doc.errors.map((e) => ({ field: '(YAML syntax)', message: e.message })));
   }
+  if (doc.contents === null) throw new TopologyError(file, [{ field: '(file)', message: 'is empty (no YAML document in it)' }]);
   return parseTopology(doc.toJS(), file);
 }
 

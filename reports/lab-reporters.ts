@@ -29,6 +29,7 @@ import { allure2Categories } from './categories.ts';
 import {
   ciliumVersionFromEnv,
   harnessCommit,
+  labRunCiliumVersion,
   reportsRoot,
   RESULTS_DIR_ENV,
   RUN_ID_ENV,
@@ -51,6 +52,8 @@ export interface LabReportersOptions {
   root?: string;
   /** Projects whose tests are reported; defaults to ['lab']. */
   projects?: string[];
+  /** Check CILIUM_VERSION against lab/versions.yaml's pattern (default true; fixtures with fake versions turn it off). */
+  checkVersionPattern?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -67,7 +70,8 @@ function resolve(o: LabReportersOptions): Resolved {
   const root = o.root ?? reportsRoot(env);
   const projects = o.projects ?? ['lab'];
   try {
-    return { paths: versionPaths(o.version ?? ciliumVersionFromEnv(env), root), projects, env, problem: null };
+    const version = o.version ?? (o.checkVersionPattern === false ? ciliumVersionFromEnv(env) : labRunCiliumVersion(env));
+    return { paths: versionPaths(version, root), projects, env, problem: null };
   } catch (err) {
     return { paths: versionPaths(UNKNOWN_VERSION, root), projects, env, problem: (err as Error).message };
   }

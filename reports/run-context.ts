@@ -21,7 +21,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTopology, topologyFile } from '../helpers/topology.ts';
-import { loadVersions } from '../helpers/versions.ts';
+import { loadVersions, versionsFile } from '../helpers/versions.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CILIUM_VERSION_ENV = 'CILIUM_VERSION';
@@ -56,15 +56,35 @@ export function ciliumVersionFromEnv(env: NodeJS.ProcessEnv = process.env): stri
 
 /**
  * The Cilium version `npm run lab:up` installs when CILIUM_VERSION is not set, for a topology built by this repo's
- * Vagrantfile; undefined for another lab (`provider: existing`) or when the files cannot be read.
+ * Vagrantfile; undefined for another lab (`provider: existing`). A topology or versions file that cannot be read
+ * throws, naming the file: results are never filed under `unknown` because a file is broken.
  */
 export function defaultLabCiliumVersion(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  try {
-    if (loadTopology(topologyFile(env)).provider !== 'vagrant') return undefined;
-    return normalizeVersion(loadVersions().pins.cilium.value);
-  } catch {
-    return undefined;
+  if (loadTopology(topologyFile(env)).provider !== 'vagrant') return undefined;
+  return normalizeVersion(loadVersions(versionsFile(env)).pins.cilium.value);
+}
+
+/**
+ * Throws unless a lab run's Cilium version matches the pattern lab/versions.yaml gives for CILIUM_VERSION (the
+ * same check `npm run lab:up` makes), naming the variable, the value, the pattern and the file. `npm test` runs it
+ * before anything is created; `unknown` (another lab, no CILIUM_VERSION) is not checked.
+ */
+export function checkCiliumVersion(version: string, env: NodeJS.ProcessEnv = process.env): void {
+  if (version === UNKNOWN_VERSION && !env[CILIUM_VERSION_ENV]?.trim()) return;
+  const file = versionsFile(env);
+  const pin = loadVersions(file).pins.cilium;
+  if (!new RegExp(pin.pattern).test(version)) {
+    const raw = env[CILIUM_VERSION_ENV]?.trim();
+    const what = raw ? `${pin.env} is "${raw}"` : `the Cilium version is "${version}"`;
+    throw new Error(`${what}, which does not match ${pin.pattern} (pins.cilium.pattern in ${file}); expected e.g. ${pin.value}`);
   }
+}
+
+/** The Cilium version a lab run is filed under, checked (ciliumVersionFromEnv, then checkCiliumVersion). */
+export function labRunCiliumVersion(env: NodeJS.ProcessEnv = process.env): string {
+  const version = ciliumVersionFromEnv(env);
+  checkCiliumVersion(version, env);
+  return version;
 }
 
 export function reportsRoot(env: NodeJS.ProcessEnv = process.env): string {

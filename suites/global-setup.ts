@@ -24,7 +24,7 @@ import { withDeadline } from '../helpers/retry.ts';
 import { SshPool } from '../helpers/ssh.ts';
 import { controlPlane, loadTopology, topologyFile, type Topology } from '../helpers/topology.ts';
 import { parseVersionsEnv, VM_VERSIONS_FILE } from '../helpers/versions.ts';
-import { ciliumVersionFromEnv, RUN_ID_ENV } from '../reports/run-context.ts';
+import { labRunCiliumVersion, RUN_ID_ENV } from '../reports/run-context.ts';
 
 const VITEST_COMMANDS = new Set(['run', 'watch', 'dev', 'related', 'bench', 'init', 'list']);
 
@@ -105,7 +105,14 @@ export default async function setup(): Promise<void> {
   process.env.LAB_RUN_ID = runId; // the workers' lab fixture uses the same id
   process.env[RUN_ID_ENV] = runId; // the reporter adds it to every result, excluded from history
 
-  const topology = loadTopology();
+  let topology: Topology;
+  let version: string;
+  try {
+    topology = loadTopology();
+    version = labRunCiliumVersion();
+  } catch (err) {
+    stop((err as Error).message);
+  }
   await checkSshIdentity(topology);
   let running: RunningLab;
   try {
@@ -116,7 +123,7 @@ export default async function setup(): Promise<void> {
     stop(message.startsWith('Refusing ') ? message : `The lab answers, but its Kubernetes API could not be read: ${message}`);
   }
   if (!running.ciliumVersion) stop(`Cannot tell the Cilium version from the agent image "${running.ciliumImage}" (kube-system/cilium).`);
-  const problem = versionMismatch(ciliumVersionFromEnv(), running.ciliumVersion);
+  const problem = versionMismatch(version, running.ciliumVersion);
   if (problem) stop(problem);
 
   const { LAB_BOX: box, LAB_BOX_VERSION: boxVersion } = running.provisioned;
