@@ -108,7 +108,8 @@ function scenarioLabel(r: Row): string {
 
 function scenarioTable(versions: VersionSummary[], rows: Row[]): string {
   const out: string[] = [];
-  out.push('<table id="scenarios">');
+  out.push('<table id="scenarios" class="versions">');
+  out.push(`<colgroup><col class="scenario-col"><col span="${versions.length}"></colgroup>`);
   out.push(`<thead><tr><th scope="col">Scenario</th>${versions.map(header).join('')}</tr></thead>`);
   out.push('<tbody>');
   let file: string | null = null;
@@ -132,7 +133,8 @@ function measurementTable(versions: VersionSummary[], rows: Row[]): string {
   }
   if (lines.length === 0) return '<p id="measurements-none">No scenario recorded a measurement in these runs.</p>';
   const out: string[] = [];
-  out.push('<table id="measurements">');
+  out.push('<table id="measurements" class="versions">');
+  out.push(`<colgroup><col class="scenario-col"><col span="${versions.length}"></colgroup>`);
   out.push(`<thead><tr><th scope="col">Measurement</th>${versions.map((v) => `<th scope="col" data-version="${escapeHtml(v.version)}">Cilium ${escapeHtml(v.version)}</th>`).join('')}</tr></thead><tbody>`);
   for (const { row, name } of lines) {
     const tds = versions.map((v) => {
@@ -153,9 +155,13 @@ table{border-collapse:collapse;margin-bottom:1rem}
 th,td{border:1px solid #d0d7de;padding:.35rem .55rem;vertical-align:top;text-align:left}
 thead th{background:#f6f8fa}
 tr.group th{background:#eef1f4;font-family:ui-monospace,monospace;font-weight:600}
-th[scope=row]{font-weight:500;max-width:28rem}
+th[scope=row]{font-weight:500}
+/* However many versions: the scenario column keeps a readable width, the version columns share the rest. */
+table.versions{width:100%;table-layout:fixed}
+table.versions col.scenario-col{width:18rem}
+table.versions td,table.versions thead th{overflow-wrap:anywhere}
 .sub,.when,.counts,.duration,.message,.measured{font-size:.85em;color:#555}
-.message{display:block;max-width:22rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.message{display:block;max-width:100%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .severity{font-size:.75em;padding:0 .3em;border-radius:3px;background:#fbefd5;color:#7a4a00}
 .cell .word{font-weight:700}
 .cell.passed{background:#e6f4ea}.cell.passed .word{color:#1a7f37}
