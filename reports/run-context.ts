@@ -20,8 +20,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadTopology, topologyFile } from '../helpers/topology.ts';
-import { loadVersions, versionsFile } from '../helpers/versions.ts';
+import { loadTopology, topologyFile } from '../helpers/lab/topology.ts';
+import { loadVersions, versionsFile } from '../helpers/lab/versions.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CILIUM_VERSION_ENV = 'CILIUM_VERSION';

@@ -14,8 +14,8 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { pollUntil, type Check, type Clock } from '../helpers/retry.ts';
-import { REPO_ROOT, kubeNodes, loadTopology, topologyFile, controlPlane, type Topology } from '../helpers/topology.ts';
+import { pollUntil, type Check, type Clock } from '../helpers/wait/retry.ts';
+import { REPO_ROOT, kubeNodes, loadTopology, topologyFile, controlPlane, type Topology } from '../helpers/lab/topology.ts';
 import {
   VM_VERSIONS_FILE,
   effectiveVersions,
@@ -25,7 +25,7 @@ import {
   versionsEnv,
   type EffectiveVersions,
   PIN_KEYS,
-} from '../helpers/versions.ts';
+} from '../helpers/lab/versions.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Pure: parsing and judging

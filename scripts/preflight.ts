@@ -1,8 +1,8 @@
 /**
  * `npm test` runs this before vitest: the inputs first (topology, lab/versions.yaml, CILIUM_VERSION against its
- * pattern), before anything is created, then one fast check that a lab is there (helpers/preflight.ts).
+ * pattern), before anything is created, then one fast check that a lab is there (helpers/lab/preflight.ts).
  */
-import { checkLabOrExit } from '../helpers/preflight.ts';
+import { checkLabOrExit } from '../helpers/lab/preflight.ts';
 import { labRunCiliumVersion } from '../reports/run-context.ts';
 
 try {

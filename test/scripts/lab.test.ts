@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import type { Clock } from '../../helpers/retry.ts';
-import { REPO_ROOT, kubeNodes, loadTopology } from '../../helpers/topology.ts';
-import { effectiveVersions, loadVersions, PIN_KEYS, type EffectiveVersions } from '../../helpers/versions.ts';
+import type { Clock } from '../../helpers/wait/retry.ts';
+import { REPO_ROOT, kubeNodes, loadTopology } from '../../helpers/lab/topology.ts';
+import { effectiveVersions, loadVersions, PIN_KEYS, type EffectiveVersions } from '../../helpers/lab/versions.ts';
 import {
   LabStepError,
   failedProvisioningStep,
