@@ -243,16 +243,18 @@ export function reportExitCode(outcomes: VersionOutcome[], o: { askedVersions: s
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      version: { type: 'string', multiple: true },
-      force: { type: 'boolean', default: false },
-      'index-only': { type: 'boolean', default: false },
-      'allow-broken': { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
+  const options = {
+    version: { type: 'string', multiple: true },
+    force: { type: 'boolean', default: false },
+    'index-only': { type: 'boolean', default: false },
+    'allow-broken': { type: 'boolean', default: false },
+  } as const;
+  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; strict: true }>>['values'];
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true }));
+  } catch (err) {
+    throw new Error(`npm run report: ${(err as Error).message}. Options: --version <version> (repeatable), --force, --index-only, --allow-broken`);
+  }
   const askedVersions = values.version ?? [];
   const { outcomes } = await runReport({ versions: askedVersions, force: values.force, indexOnly: values['index-only'], allowBroken: values['allow-broken'] });
   return reportExitCode(outcomes, { askedVersions, allowBroken: values['allow-broken'] });
