@@ -14,7 +14,8 @@
  *   1. `allure generate allure-results -c allurerc.ts` with CILIUM_VERSION=<version>: one HTML file that opens
  *      from file://, and one line appended to history.jsonl (kept between runs, never regenerated).
  *      Results that were already reported (same fingerprint) are skipped, so history grows once per lab run.
- *   2. The analytics script Allure embeds is stripped from every HTML file, and the strip is checked.
+ *   2. The analytics script Allure embeds is stripped from every HTML file, and the strip is checked; the report
+ *      gets a small script that opens it at its top (reports/allure-html.ts openAtTop).
  *   3. summary.json: what the cross-version page needs, with what changed since the previous report.
  */
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { findAnalytics, stripAnalytics } from './allure-html.ts';
+import { findAnalytics, openAtTop, stripAnalytics } from './allure-html.ts';
 import { renderIndexPage } from './index-page.ts';
 import { parseSummary, readResults, summarize, withChanges, type ReadResults, type UnreadableResult, type VersionSummary } from './results.ts';
 import {
@@ -112,6 +113,7 @@ async function reportResults(p: VersionPaths, read: ReadResults, o: ReportOption
   await runAllure(p.version, o.resultsDir, o.root, o.allureTimeoutMs ?? 300_000);
   if (!existsSync(p.reportFile)) throw new Error(`allure generate wrote no ${p.reportFile}`);
   stripAnalyticsIn(p.reportDir);
+  writeFileSync(p.reportFile, openAtTop(readFileSync(p.reportFile, 'utf8')));
   const knownScenarios = [...(previous?.scenarios ?? []), ...readSummaries(o.root, () => undefined).flatMap((x) => x.scenarios)];
   const summary = withChanges(
     summarize({ version: p.version, reportHref: reportHref(p.version), generatedAt: o.now().toISOString(), read, knownScenarios }),
