@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { isScalar, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { REPO_ROOT } from './topology.ts';
+import { parseLabYaml, REPO_ROOT } from './topology.ts';
 import { parseYamlText, readInputFile } from './yaml-file.ts';
 
 export const DEFAULT_VERSIONS_FILE = path.join(REPO_ROOT, 'lab', 'versions.yaml');
@@ -90,17 +90,22 @@ export function parseVersions(data: unknown, file = '<versions>', sourceAt: (p: 
   return parsed.data;
 }
 
-/** Reads and validates a versions file; every problem names the file (a YAML syntax error: line and column). */
+/**
+ * Reads and validates a versions file; every problem names the file: missing, a directory, empty, a YAML syntax
+ * error (line and column), YAML the Vagrantfile would not read the same way (helpers/lab/topology.ts parseLabYaml).
+ */
 export function loadVersions(file: string = versionsFile()): VersionsFile {
   const what = 'Invalid versions file';
   const text = readInputFile(file, what);
-  const data = parseYamlText(text, file, what);
+  parseYamlText(text, file, what);
+  const { value, problems } = parseLabYaml(text);
+  if (problems.length > 0) throw new Error(`${what} ${file}:\n${problems.map((p) => `  (YAML syntax): ${p}`).join('\n')}`);
   const doc = parseDocument(text);
   const sourceAt = (p: readonly PropertyKey[]): string | undefined => {
     const node = doc.getIn(p as unknown[], true);
     return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
   };
-  return parseVersions(data, file, sourceAt);
+  return parseVersions(value, file, sourceAt);
 }
 
 

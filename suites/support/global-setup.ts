@@ -24,7 +24,7 @@ import { withDeadline } from '../../helpers/wait/retry.ts';
 import { SshPool } from '../../helpers/transport/ssh.ts';
 import { controlPlane, loadTopology, topologyFile, type Topology } from '../../helpers/lab/topology.ts';
 import { parseVersionsEnv, VM_VERSIONS_FILE } from '../../helpers/lab/versions.ts';
-import { labRunCiliumVersion, RUN_ID_ENV } from '../../reports/run-context.ts';
+import { labProvider, labRunCiliumVersion, RUN_ID_ENV } from '../../reports/run-context.ts';
 
 const VITEST_COMMANDS = new Set(['run', 'watch', 'dev', 'related', 'bench', 'init', 'list']);
 
@@ -132,7 +132,7 @@ export default async function setup(): Promise<void> {
     ciliumImage: running.ciliumImage,
     kubernetesVersion: running.kubernetesVersion,
     routingModeAtStart: running.routingMode,
-    provider: topology.provider === 'vagrant' ? `vagrant (${process.env.VAGRANT_DEFAULT_PROVIDER ?? 'virtualbox'})` : 'existing lab',
+    provider: labProvider(topology),
     ...(box ? { box: `${box} ${boxVersion ?? ''}`.trim() } : {}),
     topology: topology.name,
     runId,
