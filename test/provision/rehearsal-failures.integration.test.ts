@@ -81,7 +81,7 @@ describe.skipIf(reason)(`the rehearsal: injected failures name their step${reaso
     expect(last(results.workerRecovered!).output).toContain('[cilium-lab] k8s-w1 worker: done');
   });
 
-  test('a checksum mismatch: control-plane.sh fails at the helm step and installs nothing', async () => {
+  test('a checksum mismatch: control-plane.sh fails at the helm step and installs nothing', () => {
     expect(last(results.ctrBase!).exitCode).toBe(0);
     const run = last(results.checksum!);
     expect(run.provisioner).toBe('control-plane');

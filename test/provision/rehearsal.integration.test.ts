@@ -121,7 +121,7 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
     test('network.sh: netplan written (600) and applied, addresses and routes in place, /etc/hosts names the lab', async () => {
       for (const name of NODES) {
         const netplan = nodes[name].read('etc/netplan/60-cilium-lab.yaml');
-        expect(netplan, name).toContain(`- ${envOf(name, 'network').LAB_ADDRESSES.split(' ')[0]!.split('=')[1]}`);
+        expect(netplan, name).toContain(`- ${envOf(name, 'network').LAB_ADDRESSES!.split(' ')[0]!.split('=')[1]}`);
         expect(callsFirst[name].map(callLine)).toContain('netplan apply');
         expect(nodes[name].read('etc/hosts')).toMatch(/# cilium-lab begin\n198\.18\.10\.200 router\n198\.18\.10\.100 k8s-ctr\n/);
       }

@@ -9,7 +9,7 @@
  * - Each node is an overlay: the cached root is the read-only lower layer, the node's changes its upper
  *   layer (a second provisioning reuses it). The overlay is mounted only inside the run's private mount
  *   namespace, so it disappears with the run.
- * - The node's network namespace has the NICs VirtualBox would add (ethN, as dummies, no address: the
+ * - The node's network namespace has the NICs VirtualBox would add (ethN, veth pairs, no address: the
  *   scripts' netplan does that), loopback, and the mirror address 198.18.0.1 where server.ts stands in for
  *   every host the scripts fetch from (names resolve to it only through the root's /etc/hosts; its CA is
  *   trusted only inside the root).
@@ -229,9 +229,13 @@ export class RehearsalNode {
     const ipn = (...args: string[]) => execa('ip', ['-n', this.netns, ...args]);
     await ipn('link', 'set', 'lo', 'up');
     await ipn('addr', 'add', `${MIRROR_ADDRESS}/32`, 'dev', 'lo');
-    for (let i = 0; i < this.machine.networks.length; i += 1) await ipn('link', 'add', `eth${i + 1}`, 'type', 'dummy');
+    // veth pairs (this kernel may have no dummy driver); the peer stands for VirtualBox's side, up for carrier.
+    for (let i = 0; i < this.machine.networks.length; i += 1) {
+      await ipn('link', 'add', `eth${i + 1}`, 'type', 'veth', 'peer', 'name', `vbox${i + 1}`);
+      await ipn('link', 'set', `vbox${i + 1}`, 'up');
+    }
     const env = this.machine.provisioners.find((p) => p.env?.LAB_API_HOST)?.env;
-    if (env && this.machine.networks.every((n) => n.ip !== env.LAB_API_HOST)) {
+    if (env?.LAB_ROLE === 'worker' && this.machine.networks.every((n) => n.ip !== env.LAB_API_HOST)) {
       // The control plane's API address answers here too (server.ts :6443), for a worker's wait.
       await ipn('addr', 'add', `${env.LAB_API_HOST}/32`, 'dev', 'lo');
     }
