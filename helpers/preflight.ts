@@ -45,6 +45,24 @@ export function machinesNotCreated(
     });
 }
 
+/**
+ * The provider each machine Vagrant created was created with: `.vagrant/machines/<name>/<provider>/id` (machines
+ * not created are left out). lab:up keeps using it; the run context of reports records it.
+ */
+export function machineProviders(
+  t: Topology,
+  stateDir: string,
+  fsx: { listDir(p: string): string[]; exists(p: string): boolean } = defaultFs,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of t.nodes) {
+    const machineDir = path.join(stateDir, 'machines', n.name);
+    const provider = fsx.listDir(machineDir).find((p) => fsx.exists(path.join(machineDir, p, 'id')));
+    if (provider) out[n.name] = provider;
+  }
+  return out;
+}
+
 const defaultFs = {
   listDir(p: string): string[] {
     try {

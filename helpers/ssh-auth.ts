@@ -6,8 +6,10 @@
  * - auth `vagrant`: the per-machine key Vagrant made, `.vagrant/machines/<name>/<provider>/private_key` under
  *   $VAGRANT_CWD or the repository root; if there is none, `vagrant ssh-config` is read ONCE per process
  *   (never per command) and its IdentityFile used.
- * - hostKeys `accept` trusts any host key (throwaway VMs); `known-hosts` checks `ssh.knownHostsFile`
- *   (default ~/.ssh/known_hosts), plain or hashed entries, `[host]:port` for ports other than 22.
+ * - hostKeys `accept` trusts any host key; `known-hosts` checks `ssh.knownHostsFile`, plain or hashed entries,
+ *   `[host]:port` for ports other than 22. For the Vagrant lab the default is `known-hosts` against the file
+ *   `npm run lab:up` writes from each VM's own keys, read through `vagrant ssh` (labKnownHostsFile); for an
+ *   existing lab the default is `accept`, and the file ~/.ssh/known_hosts.
  *
  * The parsing and matching are pure and exported for tests; reading files and running vagrant are injected.
  */
@@ -16,7 +18,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { vagrantStateDir } from './preflight.ts';
+import { LAB_UP_COMMAND, vagrantStateDir } from './preflight.ts';
 import { REPO_ROOT, type LabNode, type Topology } from './topology.ts';
 
 export interface SshCredentials {
@@ -172,6 +174,22 @@ export function checkKnownHosts(text: string, host: string, port: number, key: B
   return verdict;
 }
 
+/** The known-hosts file `npm run lab:up` writes with the Vagrant lab VMs' host keys. */
+export function labKnownHostsFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(vagrantStateDir(env), 'cilium-lab', 'known_hosts');
+}
+
+/** The topology's host-key policy, with its defaults: `known-hosts` for the Vagrant lab, `accept` otherwise. */
+export function hostKeysMode(t: Topology): 'accept' | 'known-hosts' {
+  return t.ssh.hostKeys ?? (t.provider === 'vagrant' ? 'known-hosts' : 'accept');
+}
+
+/** The known-hosts file checked: the topology's, else the lab's (Vagrant), else ~/.ssh/known_hosts. */
+export function knownHostsFileOf(t: Topology, env: NodeJS.ProcessEnv = process.env): string {
+  if (t.ssh.knownHostsFile) return resolvePath(t.ssh.knownHostsFile, env.HOME);
+  return t.provider === 'vagrant' ? labKnownHostsFile(env) : resolvePath('~/.ssh/known_hosts', env.HOME);
+}
+
 export interface HostKeyPolicy {
   /** ssh2's hostVerifier: true to trust. Records why it refused in `lastRefusal`. */
   verify(key: Buffer): boolean;
@@ -182,13 +200,15 @@ export function hostKeyPolicy(t: Topology, host: string, port: number, deps: Pic
   const policy: HostKeyPolicy = {
     lastRefusal: null,
     verify(key) {
-      if (t.ssh.hostKeys === 'accept') return true;
-      const file = resolvePath(t.ssh.knownHostsFile ?? '~/.ssh/known_hosts', deps.env.HOME);
+      if (hostKeysMode(t) === 'accept') return true;
+      const file = knownHostsFileOf(t, deps.env);
+      // The lab's own file is refreshed by lab:up; say so whenever it does not vouch for the host.
+      const refresh = file === labKnownHostsFile(deps.env) ? `; \`${LAB_UP_COMMAND}\` records the lab VMs' host keys again` : '';
       let text: string;
       try {
         text = deps.readFile(file).toString('utf8');
       } catch (err) {
-        policy.lastRefusal = `host key check: cannot read known-hosts file ${file} (${(err as Error).message})`;
+        policy.lastRefusal = `host key check: cannot read known-hosts file ${file} (${(err as Error).message})${refresh}`;
         return false;
       }
       const verdict = checkKnownHosts(text, host, port, key);
@@ -199,6 +219,7 @@ export function hostKeyPolicy(t: Topology, host: string, port: number, deps: Pic
           : verdict === 'revoked'
             ? `host key check: the key offered by ${knownHostsName(host, port)} is marked @revoked in ${file}`
             : `host key check: ${knownHostsName(host, port)} offered a key that differs from the one in ${file} (host re-created, or someone in the middle)`;
+      policy.lastRefusal += refresh;
       return false;
     },
   };

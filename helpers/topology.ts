@@ -74,7 +74,8 @@ const topologySchema = z.strictObject({
     auth: z.enum(['vagrant', 'password', 'key']),
     passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
     keyFile: z.string().min(1).optional(),
-    hostKeys: z.enum(['accept', 'known-hosts']).default('accept'),
+    /** Unset: `known-hosts` for the Vagrant lab (the file lab:up records), `accept` for an existing lab. */
+    hostKeys: z.enum(['accept', 'known-hosts']).optional(),
     knownHostsFile: z.string().min(1).optional(),
   }),
   nodes: z.array(nodeSchema).min(1, 'must list at least one node'),

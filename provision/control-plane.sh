@@ -104,10 +104,21 @@ ipam:
 EOT
 
 step "helm repository cilium for root and vagrant (suites run helm upgrade from k8s-ctr)"
-helm repo add cilium https://helm.cilium.io/ --force-update
-helm repo update cilium
-sudo -u vagrant -H helm repo add cilium https://helm.cilium.io/ --force-update
-sudo -u vagrant -H helm repo update cilium
+# `helm repo add` downloads the helm.cilium.io index once; an entry that exists with the same URL is left as it
+# is (no download). The vagrant user gets a copy of root's repository list and index, not a second download.
+helm repo add cilium https://helm.cilium.io/
+vagrant_repos=$(sudo -u vagrant -H helm env HELM_REPOSITORY_CONFIG)
+vagrant_cache=$(sudo -u vagrant -H helm env HELM_REPOSITORY_CACHE)
+sudo -u vagrant -H mkdir -p "$(dirname "$vagrant_repos")" "$vagrant_cache"
+copy_for_vagrant() {
+  if [ -f "$1" ] && ! cmp -s "$1" "$2"; then
+    install -o vagrant -g vagrant -m 644 "$1" "$2"
+  fi
+}
+copy_for_vagrant "$(helm env HELM_REPOSITORY_CONFIG)" "$vagrant_repos"
+for file in cilium-index.yaml cilium-charts.txt; do
+  copy_for_vagrant "$(helm env HELM_REPOSITORY_CACHE)/$file" "$vagrant_cache/$file"
+done
 
 installed=$(helm list -n kube-system --filter '^cilium$' -o json | jq -r '.[0].chart // ""')
 if [ -z "$installed" ]; then
@@ -120,10 +131,9 @@ else
   die "helm release cilium is $installed but CILIUM_VERSION is $CILIUM_VERSION; re-create the lab (npm run lab:down) to change it"
 fi
 
-step "wait for the Cilium operator and the agent on $LAB_NODE"
+# The agents (this node's included) are waited for once, by lab:up, after every VM is provisioned.
+step "wait for the Cilium operator"
 kubectl -n kube-system rollout status deployment/cilium-operator --timeout=600s
-wait_for "a Ready Cilium agent on $LAB_NODE" 600 bash -c \
-  "kubectl -n kube-system get pods -l k8s-app=cilium --field-selector spec.nodeName=$LAB_NODE -o jsonpath='{.items[*].status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
 
 record HELM_INSTALLED "$(helm version --template '{{.Version}}')"
 record CILIUM_CLI_INSTALLED "$(cilium version --client 2>/dev/null | head -n1)"

@@ -26,7 +26,7 @@ sed -i -E '/^[^#].*[[:space:]]swap[[:space:]]/s/^/# cilium-lab: swap off: /' /et
 [ -z "$(swapon --noheadings)" ] || die "swap is still on: $(swapon --noheadings)"
 
 step "apt repositories: pkgs.k8s.io v${K8S_VERSION%.*}, Docker (containerd.io)"
-apt_install ca-certificates curl gpg
+apt_install_missing ca-certificates curl gpg
 install -d -m 755 /etc/apt/keyrings
 k8s_minor=${K8S_VERSION%.*}
 if [ ! -s "/etc/apt/keyrings/kubernetes-$k8s_minor.gpg" ]; then

@@ -10,6 +10,13 @@ LAB_SCRIPT=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 LAB_STEP="start"
 export DEBIAN_FRONTEND=noninteractive
 
+# Failures anywhere stop the script: errtrace (-E) makes the ERR trap run for failures inside functions,
+# command substitutions and subshells too (without it bash runs the trap only for top-level commands, and
+# e.g. a failing curl inside install_release_binary ended the script with no FAILED line), and
+# inherit_errexit stops a command substitution at its first failure instead of carrying on.
+set -E
+shopt -s inherit_errexit
+
 # Everything the script prints goes to the console (Vagrant shows it) and to /var/log/cilium-lab/<script>.log.
 start_log() {
   mkdir -p "$LAB_LOG_DIR"
@@ -18,7 +25,10 @@ start_log() {
   trap 'on_error $? $LINENO' ERR
 }
 
+# The FAILED line, printed once per failure: a failure inside a subshell, command substitution or pipeline
+# reaches the script's own shell as that construct's failing status, and the line is printed there.
 on_error() {
+  [ "$BASH_SUBSHELL" = 0 ] || return 0
   echo "[cilium-lab] FAILED ${LAB_NODE:-?} $LAB_SCRIPT step \"$LAB_STEP\" (exit $1, line $2); log: $LAB_LOG_DIR/$LAB_SCRIPT.log" >&2
 }
 
@@ -129,6 +139,8 @@ wait_for() {
   echo "[cilium-lab] ${LAB_NODE:-?} $LAB_SCRIPT: ready: $what"
 }
 
+# apt-get update once per script, and again only after the repositories changed (the caller empties
+# LAB_APT_UPDATED then). Never call it inside $(...): its output would be captured and the mark lost.
 apt_update_once() {
   if [ -z "${LAB_APT_UPDATED:-}" ]; then
     apt-get update -q
@@ -141,20 +153,33 @@ apt_install() {
   apt-get install -y -q --no-install-recommends "$@"
 }
 
-# package_version PACKAGE VERSION : the repository's full version string of PACKAGE for upstream VERSION
-# (e.g. kubeadm X.Y.Z -> X.Y.Z-1.1), or a failure naming what is missing.
+# apt_install_missing PACKAGE... : installs only the packages that are not installed yet; on a box that has
+# them all (bento's Ubuntu has curl, gpg, ca-certificates) apt is not touched, so a Kubernetes node runs
+# apt-get update once, after its repositories are added.
+apt_install_missing() {
+  local pkg missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+}
+
+# package_version PACKAGE VERSION : sets LAB_PACKAGE_VERSION to the repository's full version string of
+# PACKAGE for upstream VERSION (e.g. kubeadm X.Y.Z -> X.Y.Z-1.1), or fails naming what is missing. It sets a
+# variable instead of printing, so it runs in the script's own shell: apt_update_once's output and mark
+# (LAB_APT_UPDATED) are not lost in a command substitution, and die's message is the FAILED line.
 package_version() {
   local pkg=$1 want=$2 found
   apt_update_once
   found=$(apt-cache madison "$pkg" | awk -F'|' '{gsub(/ /, "", $2); print $2}' | grep -m1 -E "^(.:)?${want//./\\.}-" || true)
   [ -n "$found" ] || die "no package $pkg for version $want in the configured repositories"
-  echo "$found"
+  LAB_PACKAGE_VERSION=$found
 }
 
 # install_pinned PACKAGE=VERSION... : installs the exact upstream versions and holds them. A VM that already
 # has another version is not changed behind the cluster's back: that fails and says so.
 install_pinned() {
-  local spec pkg want have full wanted=()
+  local spec pkg want have wanted=()
   for spec in "$@"; do
     pkg=${spec%%=*}
     want=${spec#*=}
@@ -163,8 +188,8 @@ install_pinned() {
       "" | "$want"-*) ;;
       *) die "$pkg $have is installed but $want is pinned; re-create this VM (npm run lab:down) to change versions" ;;
     esac
-    full=$(package_version "$pkg" "$want")
-    wanted+=("$pkg=$full")
+    package_version "$pkg" "$want"
+    wanted+=("$pkg=$LAB_PACKAGE_VERSION")
   done
   apt_install "${wanted[@]}"
   for spec in "${wanted[@]}"; do
@@ -187,11 +212,25 @@ cpu_arch() {
   esac
 }
 
+# lab_temp_dir : sets LAB_TEMP_DIR to a new temporary directory that is removed when the script ends, however
+# it ends (a failing download, a checksum mismatch, die): nothing is left behind in /tmp.
+LAB_TEMP_DIRS=()
+lab_temp_dir() {
+  LAB_TEMP_DIR=$(mktemp -d)
+  LAB_TEMP_DIRS+=("$LAB_TEMP_DIR")
+  trap remove_temp_dirs EXIT
+}
+
+remove_temp_dirs() {
+  [ "${#LAB_TEMP_DIRS[@]}" -eq 0 ] || rm -rf "${LAB_TEMP_DIRS[@]}"
+}
+
 # install_release_binary NAME URL_OF_TARBALL URL_OF_SHA256 MEMBER : downloads a release tarball, checks it
 # against the published sha256, installs MEMBER as /usr/local/bin/NAME.
 install_release_binary() {
   local name=$1 url=$2 sum_url=$3 member=$4 dir expected
-  dir=$(mktemp -d)
+  lab_temp_dir
+  dir=$LAB_TEMP_DIR
   curl -fsSL --retry 5 --retry-delay 3 -o "$dir/release.tar.gz" "$url"
   expected=$(curl -fsSL --retry 5 --retry-delay 3 "$sum_url" | awk '{print $1}')
   [ -n "$expected" ] || die "no checksum at $sum_url"
@@ -199,4 +238,14 @@ install_release_binary() {
   tar -xzf "$dir/release.tar.gz" -C "$dir" "$member"
   install -m 755 "$dir/$member" "/usr/local/bin/$name"
   rm -rf "$dir"
+}
+
+# private_netplan_files : netplan warns "Permissions ... are too open" for netplan files others can read
+# (bento's boxes ship them 0644), and they may hold secrets; make every one 0600 before `netplan apply`.
+private_netplan_files() {
+  local file
+  for file in "${LAB_NETPLAN_DIR:-/etc/netplan}"/*.yaml; do
+    [ -e "$file" ] || continue
+    [ "$(stat -c %a "$file")" = 600 ] || chmod 600 "$file"
+  done
 }

@@ -19,7 +19,8 @@ record KERNEL "$(uname -r)"
 record OS "$(. /etc/os-release && echo "$PRETTY_NAME")"
 
 step "render the network configuration"
-stage=$(mktemp -d)
+lab_temp_dir
+stage=$LAB_TEMP_DIR
 "$here/render-network.sh" "$stage"
 # install_staged PATH MODE: copies one rendered file into place when it differs; succeeds when it wrote.
 install_staged() {
@@ -29,6 +30,7 @@ install_staged() {
 step "netplan: lab addresses and routes"
 if install_staged etc/netplan/60-cilium-lab.yaml 600; then
   step "apply netplan"
+  private_netplan_files
   netplan apply
 fi
 

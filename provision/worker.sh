@@ -25,8 +25,10 @@ EOT
 if [ -f /etc/kubernetes/kubelet.conf ]; then
   step "kubeadm join: already done (/etc/kubernetes/kubelet.conf exists)"
 else
+  # lab:up provisions workers one at a time, after the control plane finished: its API server is up, so
+  # this wait covers a control plane that is still restarting, not one that is being built.
   step "wait for the API server on $LAB_API_HOST:$LAB_API_PORT"
-  wait_for "the API server on $LAB_API_HOST:$LAB_API_PORT" 1200 \
+  wait_for "the API server on $LAB_API_HOST:$LAB_API_PORT" 120 \
     curl -ksf --max-time 5 "https://$LAB_API_HOST:$LAB_API_PORT/readyz"
   step "kubeadm join"
   kubeadm join --config "$LAB_ETC/kubeadm-join.yaml"

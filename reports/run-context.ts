@@ -18,7 +18,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadTopology, topologyFile } from '../helpers/topology.ts';
+import { machineProviders, vagrantStateDir } from '../helpers/preflight.ts';
+import { loadTopology, topologyFile, type Topology } from '../helpers/topology.ts';
 import { loadVersions } from '../helpers/versions.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -133,6 +134,20 @@ export function versionsWithResults(root: string = reportsRoot()): string[] {
     .filter((name) => isValidVersion(name) && existsSync(path.join(root, name, 'allure-results')))
     .filter((name) => statSync(path.join(root, name, 'allure-results')).isDirectory())
     .sort(compareVersions);
+}
+
+/**
+ * The provider of the run context: for the Vagrant lab, the one its VMs were actually created with (Vagrant keeps
+ * `.vagrant/machines/<name>/<provider>/id`), not VAGRANT_DEFAULT_PROVIDER (which may be unset, or not what built them).
+ */
+export function labProvider(t: Topology, env: NodeJS.ProcessEnv = process.env): string {
+  if (t.provider !== 'vagrant') return 'existing lab';
+  const created = machineProviders(t, vagrantStateDir(env));
+  const byProvider = new Map<string, string[]>();
+  for (const [machine, provider] of Object.entries(created)) byProvider.set(provider, [...(byProvider.get(provider) ?? []), machine]);
+  if (byProvider.size === 0) return 'vagrant (no VM created here)';
+  if (byProvider.size === 1) return `vagrant (${[...byProvider.keys()][0]})`;
+  return `vagrant (${[...byProvider].sort(([a], [b]) => a.localeCompare(b)).map(([p, ms]) => `${p}: ${ms.join(', ')}`).join('; ')})`;
 }
 
 /** The commit the harness ran from: GITHUB_SHA in CI, else `git rev-parse HEAD`, else 'unknown'. */

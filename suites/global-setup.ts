@@ -22,7 +22,7 @@ import { withDeadline } from '../helpers/retry.ts';
 import { SshPool } from '../helpers/ssh.ts';
 import { controlPlane, loadTopology, type Topology } from '../helpers/topology.ts';
 import { parseVersionsEnv, VM_VERSIONS_FILE } from '../helpers/versions.ts';
-import { ciliumVersionFromEnv, RUN_ID_ENV } from '../reports/run-context.ts';
+import { ciliumVersionFromEnv, labProvider, RUN_ID_ENV } from '../reports/run-context.ts';
 
 const VITEST_COMMANDS = new Set(['run', 'watch', 'dev', 'related', 'bench', 'init', 'list']);
 
@@ -101,7 +101,7 @@ export default async function setup(): Promise<void> {
     ciliumImage: running.ciliumImage,
     kubernetesVersion: running.kubernetesVersion,
     routingModeAtStart: running.routingMode,
-    provider: topology.provider === 'vagrant' ? `vagrant (${process.env.VAGRANT_DEFAULT_PROVIDER ?? 'virtualbox'})` : 'existing lab',
+    provider: labProvider(topology),
     ...(box ? { box: `${box} ${boxVersion ?? ''}`.trim() } : {}),
     topology: topology.name,
     runId,

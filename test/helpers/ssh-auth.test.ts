@@ -4,6 +4,9 @@ import {
   checkKnownHosts,
   credentialsFromTopology,
   hostKeyPolicy,
+  hostKeysMode,
+  knownHostsFileOf,
+  labKnownHostsFile,
   knownHostsName,
   parseSshConfig,
   resolvePath,
@@ -85,6 +88,42 @@ describe('known_hosts', () => {
     const missing = hostKeyPolicy(topologyWith({ hostKeys: 'known-hosts', knownHostsFile: '/nope' }), '127.0.0.1', 2222, deps);
     expect(missing.verify(KEY1)).toBe(false);
     expect(missing.lastRefusal).toMatch(/cannot read known-hosts file \/nope/);
+  });
+});
+
+describe('host keys of the Vagrant lab (issue 13)', () => {
+  test('default: known-hosts against the file lab:up writes for provider vagrant, accept for an existing lab', () => {
+    const vagrantLab = loadTopology();
+    expect(vagrantLab.provider).toBe('vagrant');
+    expect(vagrantLab.ssh.hostKeys).toBeUndefined();
+    expect(hostKeysMode(vagrantLab)).toBe('known-hosts');
+    expect(knownHostsFileOf(vagrantLab, { VAGRANT_CWD: '/lab' })).toBe('/lab/.vagrant/cilium-lab/known_hosts');
+    expect(labKnownHostsFile({ VAGRANT_CWD: '/lab' })).toBe('/lab/.vagrant/cilium-lab/known_hosts');
+    expect(hostKeysMode({ ...vagrantLab, provider: 'existing' })).toBe('accept');
+    expect(knownHostsFileOf({ ...vagrantLab, provider: 'existing' }, { HOME: '/home/me' })).toBe('/home/me/.ssh/known_hosts');
+    expect(hostKeysMode(topologyWith({ hostKeys: 'accept' }))).toBe('accept');
+  });
+
+  test('a key that differs from the lab file, or no file yet: refused, naming the host and npm run lab:up', () => {
+    const env = { VAGRANT_CWD: '/lab', HOME: '/home/me' };
+    const file = '/lab/.vagrant/cilium-lab/known_hosts';
+    const text = `192.168.10.100 ssh-ed25519 ${KEY1.toString('base64')}\n`;
+    const deps = {
+      env,
+      readFile: (p: string): Buffer => {
+        if (p !== file) throw new Error(`ENOENT: ${p}`);
+        return Buffer.from(text);
+      },
+    };
+    expect(hostKeyPolicy(loadTopology(), '192.168.10.100', 22, deps).verify(KEY1)).toBe(true);
+    const bad = hostKeyPolicy(loadTopology(), '192.168.10.100', 22, deps);
+    expect(bad.verify(KEY2)).toBe(false);
+    expect(bad.lastRefusal).toBe(
+      `host key check: 192.168.10.100 offered a key that differs from the one in ${file} (host re-created, or someone in the middle); \`npm run lab:up\` records the lab VMs' host keys again`,
+    );
+    const none = hostKeyPolicy(loadTopology(), '192.168.10.100', 22, { env, readFile: () => { throw new Error('ENOENT: no such file'); } });
+    expect(none.verify(KEY1)).toBe(false);
+    expect(none.lastRefusal).toContain(`cannot read known-hosts file ${file} (ENOENT: no such file); \`npm run lab:up\``);
   });
 });
 

@@ -1,12 +1,13 @@
 /**
  * helpers/ssh against real sshd on the netlab hosts (network namespaces, root only).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import path from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { WaitTimeoutError } from '../../helpers/retry.ts';
 import { SshError, SshPool } from '../../helpers/ssh.ts';
+import { knownHostsText } from '../../scripts/lab.ts';
 import { useNetlab } from '../netlab/use.ts';
 
 const netlab = useNetlab({ maxConcurrentPerHost: 4, reconnect: { retries: 10, minTimeoutMs: 100, maxTimeoutMs: 1000 } });
@@ -188,6 +189,39 @@ describe('credentials and host keys', () => {
     } finally {
       await strict.close();
       await lax.close();
+    }
+  });
+
+  test('the Vagrant lab checks host keys by default against the file lab:up writes; a mismatch fails before any command, naming the host and npm run lab:up', async (ctx) => {
+    const { lab } = netlab.need(ctx);
+    // The topology as the Vagrant lab's: provider vagrant, no hostKeys, no knownHostsFile (the defaults apply).
+    const vagrantLab = { ...lab.topology, provider: 'vagrant' as const, ssh: { user: lab.topology.ssh.user, auth: lab.topology.ssh.auth, keyFile: lab.topology.ssh.keyFile } };
+    const cwd = path.join(lab.dir, 'vagrant-cwd');
+    const file = path.join(cwd, '.vagrant', 'cilium-lab', 'known_hosts');
+    mkdirSync(path.dirname(file), { recursive: true });
+    // Each VM's keys as lab:up reads them (`type base64`), written by lab:up's own function.
+    const keyOf = (port: number): string[] =>
+      readFileSync(path.join(lab.dir, 'known_hosts'), 'utf8').split('\n').filter((l) => l.startsWith(`[127.0.0.1]:${port} `)).map((l) => l.split(' ').slice(1, 3).join(' '));
+    const keys = Object.fromEntries(lab.topology.nodes.map((n) => [n.name, keyOf(n.ssh!.port!)]));
+    vi.stubEnv('VAGRANT_CWD', cwd);
+    const right = new SshPool(vagrantLab);
+    const wrongPool = new SshPool(vagrantLab);
+    try {
+      writeFileSync(file, knownHostsText(vagrantLab, keys));
+      expect((await right.host('k8s-w0').run('hostname')).trim()).toBe('k8s-w0');
+      // k8s-w1 re-created behind lab:up's back: the file still has another host's key for it.
+      writeFileSync(file, knownHostsText(vagrantLab, { ...keys, 'k8s-w1': keys.router! }));
+      const marker = path.join(lab.dir, 'ran-on-k8s-w1');
+      const started = Date.now();
+      await expect(wrongPool.host('k8s-w1').exec(`touch ${marker}`)).rejects.toThrow(
+        /^ssh k8s-w1: `touch .*`: connect to 127\.0\.0\.1:\d+: host key check: \[127\.0\.0\.1\]:\d+ offered a key that differs from the one in .*vagrant-cwd\/\.vagrant\/cilium-lab\/known_hosts .*; `npm run lab:up` records the lab VMs' host keys again/,
+      );
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      vi.unstubAllEnvs();
+      await right.close();
+      await wrongPool.close();
     }
   });
 

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_TOPOLOGY_FILE } from '../../helpers/topology.ts';
+import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../helpers/topology.ts';
 import { loadVersions } from '../../helpers/versions.ts';
 import { tempDir } from '../fixtures/report/tmp.ts';
 import { describe, expect, test } from 'vitest';
@@ -11,6 +11,7 @@ import {
   environmentId,
   harnessCommit,
   isValidVersion,
+  labProvider,
   normalizeVersion,
   reportHref,
   reportsRoot,
@@ -90,4 +91,39 @@ test('compareVersions orders numerically, pre-releases before releases', () => {
 test('harnessCommit prefers GITHUB_SHA, else the checked-out commit', () => {
   expect(harnessCommit({ GITHUB_SHA: 'abc123' })).toBe('abc123');
   expect(harnessCommit({})).toMatch(/^[0-9a-f]{40}$|^unknown$/);
+});
+
+describe('provider of the run context (issue 13, defect 6)', () => {
+  const vagrantLab = { ...loadTopology(DEFAULT_TOPOLOGY_FILE), provider: 'vagrant' as const };
+  const layout = (providers: Record<string, string>): string => {
+    const root = mkdtempSync(path.join(tmpdir(), 'clh-provider-'));
+    for (const [machine, provider] of Object.entries(providers)) {
+      mkdirSync(path.join(root, '.vagrant', 'machines', machine, provider), { recursive: true });
+      writeFileSync(path.join(root, '.vagrant', 'machines', machine, provider, 'id'), 'uuid');
+    }
+    // A machine Vagrant only looked at (status) has a folder but no id: not created with that provider.
+    mkdirSync(path.join(root, '.vagrant', 'machines', 'k8s-w0', 'virtualbox'), { recursive: true });
+    return root;
+  };
+
+  test('the provider the VMs were created with (.vagrant/machines/<name>/<provider>/id), not VAGRANT_DEFAULT_PROVIDER', () => {
+    const root = layout({ router: 'libvirt', 'k8s-ctr': 'libvirt' });
+    try {
+      expect(labProvider(vagrantLab, { VAGRANT_CWD: root })).toBe('vagrant (libvirt)');
+      expect(labProvider(vagrantLab, { VAGRANT_CWD: root, VAGRANT_DEFAULT_PROVIDER: 'virtualbox' })).toBe('vagrant (libvirt)');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('mixed providers are both named; no VM created says so; an existing lab is an existing lab', () => {
+    const root = layout({ router: 'virtualbox', 'k8s-ctr': 'libvirt' });
+    try {
+      expect(labProvider(vagrantLab, { VAGRANT_CWD: root })).toBe('vagrant (libvirt: k8s-ctr; virtualbox: router)');
+      expect(labProvider(vagrantLab, { VAGRANT_CWD: path.join(root, 'nothing-here') })).toBe('vagrant (no VM created here)');
+      expect(labProvider({ ...vagrantLab, provider: 'existing' }, { VAGRANT_CWD: root })).toBe('existing lab');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
