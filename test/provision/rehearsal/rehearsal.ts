@@ -206,6 +206,11 @@ export class RehearsalNode {
     const up = (p: string): string => path.join(this.upper, p);
     // Stand-ins for what cannot run here.
     mkdirSync(up('usr/lib/rehearsal'), { recursive: true });
+    // The records are written by stand-ins run as root and as the vagrant user (sudo -u vagrant helm ...).
+    for (const d of ['var/log/rehearsal', 'var/lib/rehearsal']) {
+      mkdirSync(up(d), { recursive: true });
+      chmodSync(up(d), 0o1777);
+    }
     cpSync(path.join(STANDINS, 'record.sh'), up('usr/lib/rehearsal/record.sh'));
     for (const [program, target] of Object.entries(SYSTEM_STANDINS)) {
       mkdirSync(path.dirname(up(target)), { recursive: true });

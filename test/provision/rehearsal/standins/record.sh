@@ -4,7 +4,7 @@
 # provision scripts asked of programs that cannot run here. A line of /etc/rehearsal/faults naming
 # "<program> <first args>" makes that call fail (exit 1), to inject failures.
 REHEARSAL_LOG=/var/log/rehearsal
-mkdir -p "$REHEARSAL_LOG" /var/lib/rehearsal
+mkdir -p "$REHEARSAL_LOG" /var/lib/rehearsal 2>/dev/null || true
 {
   printf '%s' "$(basename "$0")"
   printf '\t%s' "$@"
