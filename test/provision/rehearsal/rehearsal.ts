@@ -26,6 +26,12 @@ import { MIRROR_HOSTS, STANDINS, buildMirror, type Mirror } from './mirror.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 export const MIRROR_ADDRESS = '198.18.0.1';
+/**
+ * PID 1 of a run: runs the command, then waits (at most 10 s) for what it left running, e.g. the `tee` of
+ * the scripts' `exec > >(tee -a log)`, which still has the last lines to write: when PID 1 exits the kernel
+ * kills everything else in the namespace. On a VM the script's tee simply finishes on its own.
+ */
+const INIT = 'bash -c "$1" & child=$!; wait "$child"; rc=$?; for _ in $(seq 100); do procs=(/proc/[0-9]*); [ "${#procs[@]}" -le 1 ] && break; sleep 0.1; done; exit "$rc"';
 const PATH_IN_ROOT = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Programs replaced in every node root by a recorder (their real path in Ubuntu 24.04). */
@@ -204,6 +210,9 @@ export class RehearsalNode {
   async setUp(): Promise<void> {
     for (const d of ['upper', 'work', 'merged']) mkdirSync(path.join(this.dir, d), { recursive: true });
     const up = (p: string): string => path.join(this.upper, p);
+    // Directories the upper layer gets keep the base's modes: /tmp is world-writable (apt's _apt user).
+    mkdirSync(up('tmp'));
+    chmodSync(up('tmp'), 0o1777);
     // Stand-ins for what cannot run here.
     mkdirSync(up('usr/lib/rehearsal'), { recursive: true });
     // The records are written by stand-ins run as root and as the vagrant user (sudo -u vagrant helm ...).
@@ -211,6 +220,8 @@ export class RehearsalNode {
       mkdirSync(up(d), { recursive: true });
       chmodSync(up(d), 0o1777);
     }
+    writeFileSync(up('var/log/rehearsal/calls.tsv'), '');
+    chmodSync(up('var/log/rehearsal/calls.tsv'), 0o666);
     cpSync(path.join(STANDINS, 'record.sh'), up('usr/lib/rehearsal/record.sh'));
     for (const [program, target] of Object.entries(SYSTEM_STANDINS)) {
       mkdirSync(path.dirname(up(target)), { recursive: true });
@@ -304,6 +315,8 @@ export class RehearsalNode {
       'set -e',
       `mount -t overlay overlay -o "lowerdir=${this.rehearsal.base},upperdir=${this.upper},workdir=${path.join(this.dir, 'work')}" "${merged}"`,
       `mount -t proc proc "${merged}/proc"`,
+      `mount -t devpts -o newinstance,ptmxmode=0666 devpts "${merged}/dev/pts"`,
+      `mount --bind "${merged}/dev/pts/ptmx" "${merged}/dev/ptmx"`,
       `hostname "${this.machine.name}"`,
       'exec "$@"',
     ].join('\n');
@@ -311,7 +324,7 @@ export class RehearsalNode {
     const r = await execa(
       'ip',
       ['netns', 'exec', this.netns, 'unshare', '--mount', '--pid', '--uts', '--fork', '--kill-child', '--propagation', 'private', 'sh', '-c', setup, 'rehearsal',
-        'chroot', merged, '/usr/bin/env', '-i', ...envArgs, '/bin/bash', '-c', command],
+        'chroot', merged, '/usr/bin/env', '-i', ...envArgs, '/bin/bash', '-c', INIT, 'rehearsal-init', command],
       { reject: false, all: true, stdin: 'ignore', timeout: timeoutMs },
     );
     return { exitCode: r.exitCode ?? -1, output: String(r.all ?? r.message) };
