@@ -31,12 +31,12 @@ describe.skipIf(reason)(`the rehearsal: injected failures name their step${reaso
     await Promise.all([
       (async () => {
         // A pinned version the repository does not have (the die is inside $(package_version ...)).
-        results.missingVersion = await worker.provision({ CONTAINERD_VERSION: '1.7.99' });
+        results.missingVersion = await worker.provision({ CONTAINERD_VERSION: '1.7.99' }, ['network', 'kubernetes-node']);
         // containerd fails inside the command substitution that reads its default configuration.
         worker.setFaults({ programs: ['containerd config default'] });
-        results.substitution = await worker.provision();
+        results.substitution = await worker.provision({}, ['kubernetes-node']);
         worker.setFaults({});
-        results.workerRecovered = await worker.provision();
+        results.workerRecovered = await worker.provision({}, ['kubernetes-node', 'worker']);
       })(),
       (async () => {
         // The control plane needs network.sh and kubernetes-node.sh first (as on the VM).
@@ -44,13 +44,13 @@ describe.skipIf(reason)(`the rehearsal: injected failures name their step${reaso
         // Then, one at a time and in script order, each release download fails differently.
         ctr.setFaults({ replace: { [`get.helm.sh/helm-v${env.HELM_VERSION}-linux-${arch}.tar.gz.sha256sum`]: `${'0'.repeat(64)}  helm-v${env.HELM_VERSION}-linux-${arch}.tar.gz\n` } });
         await ctr.exec('rm -f /usr/local/bin/helm /usr/local/bin/cilium /usr/local/bin/hubble');
-        results.checksum = await ctr.provision();
+        results.checksum = await ctr.provision({}, ['control-plane']);
         ctr.setFaults({ notFound: [`release-assets.githubusercontent.com/cilium/cilium-cli/releases/download/v${env.CILIUM_CLI_VERSION}/cilium-linux-${arch}.tar.gz.sha256sum`] });
-        results.checksumMissing = await ctr.provision();
+        results.checksumMissing = await ctr.provision({}, ['control-plane']);
         ctr.setFaults({ notFound: [`release-assets.githubusercontent.com/cilium/hubble/releases/download/v${env.HUBBLE_CLI_VERSION}/hubble-linux-${arch}.tar.gz`] });
-        results.notFound = await ctr.provision();
+        results.notFound = await ctr.provision({}, ['control-plane']);
         ctr.setFaults({});
-        results.ctrRecovered = await ctr.provision();
+        results.ctrRecovered = await ctr.provision({}, ['control-plane']);
       })(),
     ]);
   }, 900_000);

@@ -81,6 +81,8 @@ export interface RunResult {
   provisioner: string;
   exitCode: number;
   output: string;
+  /** Wall time of the provisioner, in seconds. */
+  seconds?: number;
 }
 
 export interface FileState {
@@ -332,11 +334,14 @@ export class RehearsalNode {
 
   /**
    * Runs the machine's Vagrant provisioners in order, as `vagrant provision` would, stopping at the first
-   * failure. `env` overrides variables of every shell provisioner (e.g. a version pin).
+   * failure. `env` overrides variables of every shell provisioner (e.g. a version pin); `scripts` limits the
+   * provisioning scripts run to those named (e.g. ['control-plane'] on a node provisioned before).
    */
-  async provision(env: Record<string, string> = {}): Promise<RunResult[]> {
+  async provision(env: Record<string, string> = {}, scripts?: string[]): Promise<RunResult[]> {
     const results: RunResult[] = [];
-    for (const p of this.machine.provisioners) {
+    // `scripts`: only these provisioning scripts (the upload and install provisioners always run).
+    const isScript = (p: Provisioner) => p.type === 'shell' && /provision\/[a-z-]+\.sh$/.test(p.inline ?? '');
+    for (const p of this.machine.provisioners.filter((x) => !scripts || !isScript(x) || scripts.includes(x.name))) {
       if (p.type === 'file') {
         const dest = path.join(this.upper, p.destination!);
         mkdirSync(path.dirname(dest), { recursive: true });
@@ -344,8 +349,9 @@ export class RehearsalNode {
         results.push({ provisioner: p.name, exitCode: 0, output: '' });
         continue;
       }
+      const started = Date.now();
       const r = await this.exec(p.inline!, { ...(p.env ?? {}), ...env });
-      results.push({ provisioner: p.name, ...r });
+      results.push({ provisioner: p.name, ...r, seconds: (Date.now() - started) / 1000 });
       if (r.exitCode !== 0) break;
     }
     return results;
