@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ipaddr from 'ipaddr.js';
-import { parseDocument } from 'yaml';
+import { isNode, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -257,6 +257,22 @@ export function topologyFile(env: NodeJS.ProcessEnv = process.env): string {
   return fromEnv ? path.resolve(fromEnv) : DEFAULT_TOPOLOGY_FILE;
 }
 
+const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+
+/**
+ * The YAML the lab's files may use, by the same rules as the Vagrantfile's CiliumLab.parse_yaml (so a file one
+ * accepts the other accepts, with the same values): YAML 1.2 core types (a date or `yes` is a string), anchors,
+ * aliases and merge keys (`<<`), unique keys, one document, and no explicit tag outside the core types.
+ */
+export function parseLabYaml(text: string): { value: unknown; problems: string[] } {
+  const doc = parseDocument(text, { prettyErrors: true, merge: true, uniqueKeys: true });
+  const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED')].map((e) => e.message);
+  visit(doc, (_key, node) => {
+    if (isNode(node) && node.tag && !CORE_TAGS.has(node.tag)) problems.push(`tag ${node.tag} is not allowed (plain YAML only)`);
+  });
+  return { value: problems.length > 0 ? undefined : doc.toJS(), problems };
+}
+
 export function loadTopology(file: string = topologyFile()): Topology {
   let text: string;
   try {
@@ -264,11 +280,11 @@ export function loadTopology(file: string = topologyFile()): Topology {
   } catch (err) {
     throw new TopologyError(file, [{ field: '(file)', message: `cannot be read: ${(err as Error).message}` }]);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new TopologyError(file, doc.errors.map((e) => ({ field: '(YAML syntax)', message: e.message })));
+  const { value, problems } = parseLabYaml(text);
+  if (problems.length > 0) {
+    throw new TopologyError(file, problems.map((message) => ({ field: '(YAML syntax)', message })));
   }
-  return parseTopology(doc.toJS(), file);
+  return parseTopology(value, file);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,9 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { REPO_ROOT } from './topology.ts';
+import { REPO_ROOT, parseLabYaml } from './topology.ts';
 
 export const DEFAULT_VERSIONS_FILE = path.join(REPO_ROOT, 'lab', 'versions.yaml');
 /** Where provisioning records, on each VM, what it was built with. */
@@ -62,8 +61,11 @@ export function parseVersions(data: unknown, file = '<versions>'): VersionsFile 
   return parsed.data;
 }
 
+/** Reads lab/versions.yaml by the YAML rules the Vagrantfile also applies (helpers/topology.ts parseLabYaml). */
 export function loadVersions(file: string = DEFAULT_VERSIONS_FILE): VersionsFile {
-  return parseVersions(parseYaml(readFileSync(file, 'utf8')), file);
+  const { value, problems } = parseLabYaml(readFileSync(file, 'utf8'));
+  if (problems.length > 0) throw new Error(`Invalid versions file ${file}:\n${problems.map((p) => `  (YAML syntax): ${p}`).join('\n')}`);
+  return parseVersions(value, file);
 }
 
 /** The pins in force: each pin's environment variable (if set and not blank) over the file's value. */

@@ -477,6 +477,14 @@ export async function labUp(t: Topology, wanted: EffectiveVersions, deps: LabDep
     if (deps.kubectl) return (await deps.kubectl(command)).stdout;
     return (await deps.vagrant(['ssh', cp, '-c', command], { timeoutMs: 120_000 })).stdout;
   };
+  if (deps.kubectl) {
+    const kubectl = deps.kubectl.bind(deps);
+    // One connection, made once: a refused host key or a wrong SSH key fails here, at once, not after the waits.
+    await step(`connect to ${cp} over SSH (the harness's pool)`, async () => {
+      const r = await kubectl('true');
+      if (r.exitCode !== 0) throw new Error(`\`true\` on ${cp} exited ${r.exitCode}: ${r.stderr.trim()}`);
+    });
+  }
   const poll = { timeoutMs: 0, intervalMs: deps.timeouts?.pollIntervalMs ?? 5_000, clock };
   await step('wait until every Kubernetes node is Ready', () =>
     pollUntil(`nodes ${nodes.join(', ')} Ready`, async () => judgeNodesReady(await onControlPlane('kubectl get nodes -o json'), nodes), {

@@ -109,7 +109,7 @@ describe('readiness judges', () => {
 });
 
 describe('failedProvisioningStep', () => {
-  test('finds the last failure line of provision/lib.sh in Vagrant output', () => {
+  test('finds the failure lines of provision/lib.sh in Vagrant output, each once', () => {
     const out = [
       '    k8s-ctr: [cilium-lab] k8s-ctr control-plane: kubeadm init',
       '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "kubeadm init" (exit 1, line 62); log: /var/log/cilium-lab/control-plane.log',
@@ -117,6 +117,15 @@ describe('failedProvisioningStep', () => {
     ].join('\n');
     expect(failedProvisioningStep(out)).toBe('FAILED k8s-ctr control-plane step "kubeadm init" (exit 1, line 62); log: /var/log/cilium-lab/control-plane.log');
     expect(failedProvisioningStep('no marker here')).toBeUndefined();
+    // die inside a command substitution: its reason, then the step's exit and line from the script's shell.
+    const twice = [
+      '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "helm 3.21.4": checksum mismatch for https://get.helm.sh/x',
+      '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "helm 3.21.4" (exit 1, line 88); log: /var/log/cilium-lab/control-plane.log',
+      '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "helm 3.21.4" (exit 1, line 88); log: /var/log/cilium-lab/control-plane.log',
+    ].join('\n');
+    expect(failedProvisioningStep(twice)).toBe(
+      'FAILED k8s-ctr control-plane step "helm 3.21.4": checksum mismatch for https://get.helm.sh/x\n  FAILED k8s-ctr control-plane step "helm 3.21.4" (exit 1, line 88); log: /var/log/cilium-lab/control-plane.log',
+    );
     expect(failedProvisioningStep('')).toBeUndefined();
   });
 });
@@ -173,6 +182,7 @@ function scripted(s: Scenario): { deps: LabDeps; calls: string[][]; logs: string
     },
     kubectl: (command) => {
       kubectl.push(command);
+      if (command === 'true') return Promise.resolve(ok());
       if (command === 'kubectl get nodes -o json') return Promise.resolve(ok(s.nodesJson?.() ?? list(NODES.map((n) => node(n, 'True')))));
       if (command.includes('k8s-app=cilium')) return Promise.resolve(ok(s.agentsJson?.() ?? list(NODES.map((n) => agent(n, true)))));
       return Promise.resolve({ exitCode: 1, stdout: '', stderr: `unexpected kubectl ${command}` });
@@ -207,7 +217,7 @@ describe('labUp', () => {
     const { deps, calls, kubectl } = scripted({ states: allStates('not_created') });
     await labUp(topology, wanted, deps);
     expect(changing(calls)).toEqual(upCalls(MACHINES));
-    expect(kubectl).toEqual(['kubectl get nodes -o json', 'kubectl -n kube-system get pods -l k8s-app=cilium -o json']);
+    expect(kubectl).toEqual(['true', 'kubectl get nodes -o json', 'kubectl -n kube-system get pods -l k8s-app=cilium -o json']);
     // No `vagrant ssh` per poll: Vagrant is asked once per VM (versions and host keys), the waits go over the pool.
     expect(calls.filter((c) => c[0] === 'ssh').map((c) => c[1])).toEqual(MACHINES);
   });
@@ -347,6 +357,18 @@ describe('labUp', () => {
     const lines = saved[0]!.split('\n').filter((l) => l && !l.startsWith('#'));
     expect(lines).toContain(`192.168.10.100 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIk8sctrkey`);
     expect(lines).toHaveLength(MACHINES.length * 2);
+  });
+
+  test('host keys: a control plane whose SSH connection is refused fails at once, before the waits', async () => {
+    const { deps, kubectl } = scripted({ states: allStates('running') });
+    deps.kubectl = (command) => {
+      kubectl.push(command);
+      return Promise.reject(new Error('ssh k8s-ctr: `true`: connect to 192.168.10.100:22: host key check: 192.168.10.100 offered a key that differs'));
+    };
+    const err = (await labUp(topology, wanted, deps).catch((e: unknown) => e)) as LabStepError;
+    expect(err.step).toBe("connect to k8s-ctr over SSH (the harness's pool)");
+    expect(err.message).toContain('host key check: 192.168.10.100 offered a key that differs');
+    expect(kubectl).toEqual(['true']);
   });
 
   test('nodes that never become Ready: fails naming the wait and what it saw last', async () => {
