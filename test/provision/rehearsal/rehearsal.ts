@@ -238,6 +238,9 @@ export class RehearsalNode {
       up('etc/hosts'),
       `127.0.0.1 localhost\n127.0.1.1 ${this.machine.name}\n# rehearsal: every host the provision scripts fetch from\n${MIRROR_ADDRESS} ${MIRROR_HOSTS.join(' ')}\n`,
     );
+    // Ubuntu's stub resolver address, with nothing listening: names resolve through /etc/hosts only (the
+    // base root carries the build host's resolv.conf, which means nothing here).
+    writeFileSync(up('etc/resolv.conf'), '# rehearsal: no DNS; the mirror names are in /etc/hosts\nnameserver 127.0.0.53\n');
     writeFileSync(up('etc/fstab'), '# <file system> <mount point> <type> <options> <dump> <pass>\n/dev/disk/by-uuid/0000 / ext4 defaults 0 1\n/swap.img\tnone\tswap\tsw\t0\t0\n');
     mkdirSync(up('usr/local/share/ca-certificates'), { recursive: true });
     cpSync(this.rehearsal.mirror.caCert, up('usr/local/share/ca-certificates/cilium-lab-rehearsal.crt'));
