@@ -1,9 +1,11 @@
 // @ts-check
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layerRules } from './eslint.layers.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'out/', 'reports/*/', '.vagrant/', '**/*.js', '**/*.mjs'] },
+  // test/fixtures/lint/ breaks the layer rules on purpose: only test/lint/layers.test.ts lints it.
+  { ignores: ['node_modules/', 'out/', 'reports/*/', '.vagrant/', '**/*.js', '**/*.mjs', 'test/fixtures/lint/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -28,4 +30,5 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
     },
   },
+  ...layerRules(import.meta.dirname),
 );

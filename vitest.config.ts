@@ -5,7 +5,7 @@ import { labReporters } from './reports/lab-reporters.ts';
 /**
  * Lab suites run one file at a time in file-name order (00-, 10-, 20-…): the order is part of the plan.
  * Each project is told which of its files were picked (`labSuiteFiles`), so the lab fixture can fold the
- * Cilium settings of the suites still to come into an upgrade it has to make anyway (helpers/needs.ts).
+ * Cilium settings of the suites still to come into an upgrade it has to make anyway (helpers/cilium/needs.ts).
  */
 class FileOrderSequencer extends BaseSequencer {
   override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -38,7 +38,7 @@ export default defineConfig({
         test: {
           name: 'lab',
           include: ['suites/**/*.test.ts'],
-          globalSetup: ['suites/global-setup.ts'],
+          globalSetup: ['suites/support/global-setup.ts'],
           // `npm test -- --tags-filter='!destructive'` leaves out the scenarios that reboot a node.
           tags: [{ name: 'destructive', description: 'reboots a lab node (L2 lease failover); runs last' }],
           fileParallelism: false,

@@ -20,7 +20,7 @@ import { Status } from 'allure-js-commons';
 import AllureVitestReporter, { type AllureVitestReporterConfig } from 'allure-vitest/reporter';
 import type { RunnerTask } from 'vitest';
 import { JUnitReporter, type TestModule, type Vitest } from 'vitest/node';
-import { redact, redactValue } from '../helpers/redact.ts';
+import { redact, redactValue } from '../helpers/report/redact.ts';
 import { allure2Categories } from './categories.ts';
 import {
   ciliumVersionFromEnv,

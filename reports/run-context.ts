@@ -18,9 +18,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineProviders, vagrantStateDir } from '../helpers/preflight.ts';
-import { loadTopology, topologyFile, type Topology } from '../helpers/topology.ts';
-import { loadVersions } from '../helpers/versions.ts';
+import { machineProviders, vagrantStateDir } from '../helpers/lab/preflight.ts';
+import { loadTopology, topologyFile, type Topology } from '../helpers/lab/topology.ts';
+import { loadVersions } from '../helpers/lab/versions.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CILIUM_VERSION_ENV = 'CILIUM_VERSION';

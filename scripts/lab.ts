@@ -22,11 +22,11 @@ import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { machineProviders, vagrantStateDir } from '../helpers/preflight.ts';
-import { pollUntil, systemClock, type Check, type Clock } from '../helpers/retry.ts';
-import { knownHostsName, labKnownHostsFile } from '../helpers/ssh-auth.ts';
-import { SshPool } from '../helpers/ssh.ts';
-import { REPO_ROOT, kubeNodes, loadTopology, topologyFile, controlPlane, sshEndpoint, type Topology } from '../helpers/topology.ts';
+import { machineProviders, vagrantStateDir } from '../helpers/lab/preflight.ts';
+import { pollUntil, systemClock, type Check, type Clock } from '../helpers/wait/retry.ts';
+import { knownHostsName, labKnownHostsFile } from '../helpers/transport/ssh-auth.ts';
+import { SshPool } from '../helpers/transport/ssh.ts';
+import { REPO_ROOT, kubeNodes, loadTopology, topologyFile, controlPlane, sshEndpoint, type Topology } from '../helpers/lab/topology.ts';
 import {
   VM_VERSIONS_FILE,
   effectiveVersions,
@@ -36,7 +36,7 @@ import {
   versionsEnv,
   type EffectiveVersions,
   PIN_KEYS,
-} from '../helpers/versions.ts';
+} from '../helpers/lab/versions.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Pure: parsing and judging

@@ -7,9 +7,9 @@
  * what that smaller run converges to.
  */
 import { pathToFileURL } from 'node:url';
-import { formatSettings, planRun, type RunPlan, type SettingValue } from '../helpers/needs.ts';
-import { loadTopology } from '../helpers/topology.ts';
-import { baseCilium, SUITES } from '../suites/plan.ts';
+import { formatSettings, planRun, type RunPlan, type SettingValue } from '../helpers/cilium/needs.ts';
+import { loadTopology } from '../helpers/lab/topology.ts';
+import { baseCilium, SUITES } from '../suites/support/plan.ts';
 
 export interface PlanArgs {
   filters: string[];
@@ -56,7 +56,7 @@ export function renderPlan(plan: RunPlan, args: PlanArgs): string[] {
   });
   lines.push('');
   lines.push('Fold rule: a suite whose needs are met triggers no upgrade; when one is needed, it also sets what later');
-  lines.push('suites need, key by key, unless a suite in between or that later suite needs another value (helpers/needs.ts).');
+  lines.push('suites need, key by key, unless a suite in between or that later suite needs another value (helpers/cilium/needs.ts).');
   lines.push(`helm upgrades: ${plan.helmUpgrades}`);
   return lines;
 }

@@ -2,17 +2,17 @@
  * Lab health: before any scenario, is the lab whole? Every host answers over SSH as itself, every
  * Kubernetes node is Ready, one healthy Cilium agent runs per node. Records the versions actually
  * running (Cilium image, Kubernetes server, kernel per node, routing mode, kube-proxy replacement).
- * Declares no needs (suites/plan.ts): nothing is upgraded or deployed before it looks; its preparation
+ * Declares no needs (suites/support/plan.ts): nothing is upgraded or deployed before it looks; its preparation
  * only removes objects that earlier harness runs left behind.
  */
 import { VersionApi } from '@kubernetes/client-node';
 import { describe } from 'vitest';
-import { runningCilium } from '../helpers/cilium.ts';
+import { runningCilium } from '../helpers/cilium/cilium.ts';
 import { judgeAgentsPerNode, judgeHostsAnswer, judgeNodesReady, labEnvironment } from '../helpers/judge/health.ts';
-import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
-import { attach, describeScenario, recordLabEnvironment, step } from '../helpers/report.ts';
-import { kubeNodes } from '../helpers/topology.ts';
-import { expectVerdict } from './verdict.ts';
+import { labTest as test, prepareThisSuite } from './support/lab.ts';
+import { attach, describeScenario, recordLabEnvironment, step } from '../helpers/report/report.ts';
+import { kubeNodes } from '../helpers/lab/topology.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 describe('Lab health', () => {
   test.beforeAll(async ({ lab }) => {

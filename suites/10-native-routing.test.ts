@@ -17,7 +17,7 @@
  *   the tunnel-protocol config key (present even in native mode).
  */
 import { describe, expect } from 'vitest';
-import { runningCilium } from '../helpers/cilium.ts';
+import { runningCilium } from '../helpers/cilium/cilium.ts';
 import {
   judgeMisrouted,
   judgeNextHop,
@@ -37,12 +37,12 @@ import {
   routerSubnets,
   type PodRoute,
 } from '../helpers/judge/routing.ts';
-import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
-import { addRoutes, routesOn } from '../helpers/probes.ts';
-import { attach, describeScenario, step } from '../helpers/report.ts';
-import { controlPlane, node, primaryAddress, router } from '../helpers/topology.ts';
-import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './routing-steps.ts';
-import { expectVerdict } from './verdict.ts';
+import { labTest as test, prepareThisSuite } from './support/lab.ts';
+import { addRoutes, routesOn } from '../helpers/transport/probes.ts';
+import { attach, describeScenario, step } from '../helpers/report/report.ts';
+import { controlPlane, node, primaryAddress, router } from '../helpers/lab/topology.ts';
+import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './steps/routing.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const FEATURE = { epic: 'Routing', feature: 'Native routing across subnets' } as const;
 

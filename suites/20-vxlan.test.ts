@@ -13,7 +13,7 @@
  * - B6 lab-reference.md router facts: the router has no pod routes (nothing here adds any).
  */
 import { describe } from 'vitest';
-import { AGENT_CONTAINER, CILIUM_NAMESPACE, runningCilium } from '../helpers/cilium.ts';
+import { AGENT_CONTAINER, CILIUM_NAMESPACE, runningCilium } from '../helpers/cilium/cilium.ts';
 import { hubbleState, judgeOverlayFlow } from '../helpers/judge/hubble.ts';
 import {
   TUNNEL_ROUTE_MTU,
@@ -32,14 +32,14 @@ import {
   podCidrsByNode,
 } from '../helpers/judge/routing.ts';
 import type { Verdict } from '../helpers/judge/types.ts';
-import { labTest as test, prepareThisSuite } from '../helpers/lab.ts';
+import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import { parseHubbleFlows, parseIpLink } from '../helpers/parse/index.ts';
-import { routesOn, withCapture } from '../helpers/probes.ts';
-import { attach, describeScenario, step } from '../helpers/report.ts';
-import { WaitTimeoutError, pollUntil } from '../helpers/retry.ts';
-import { controlPlane, kubeNodes, node, primaryAddress, router } from '../helpers/topology.ts';
-import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './routing-steps.ts';
-import { expectVerdict } from './verdict.ts';
+import { routesOn, withCapture } from '../helpers/transport/probes.ts';
+import { attach, describeScenario, step } from '../helpers/report/report.ts';
+import { WaitTimeoutError, pollUntil } from '../helpers/wait/retry.ts';
+import { controlPlane, kubeNodes, node, primaryAddress, router } from '../helpers/lab/topology.ts';
+import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './steps/routing.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const FEATURE = { epic: 'Routing', feature: 'VXLAN overlay' } as const;
 

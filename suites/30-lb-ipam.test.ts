@@ -9,7 +9,7 @@
  */
 import { describe, expect } from 'vitest';
 import { judgeSpread, judgeAnsweredBy } from '../helpers/judge/backends.ts';
-import { lbService, loadManifest } from '../helpers/judge/lb-objects.ts';
+import { lbService, loadManifest } from './steps/lb-objects.ts';
 import {
   LB_CONFIG,
   REASON,
@@ -22,10 +22,10 @@ import {
   servicesToFill,
 } from '../helpers/judge/lbipam.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
-import { labTest } from '../helpers/lab.ts';
-import { describeScenario, recordMeasurement, step, attach } from '../helpers/report.ts';
-import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
-import { expectVerdict } from './verdict.ts';
+import { labTest } from './support/lab.ts';
+import { describeScenario, recordMeasurement, step, attach } from '../helpers/report/report.ts';
+import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('lbipam');
 const svcTemplate = loadManifest('lbipam-service.yaml');

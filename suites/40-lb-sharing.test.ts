@@ -10,7 +10,7 @@
  */
 import { describe } from 'vitest';
 import { judgeAnsweredBy } from '../helpers/judge/backends.ts';
-import { lbService, loadManifest, type LbServiceOptions } from '../helpers/judge/lb-objects.ts';
+import { lbService, loadManifest, type LbServiceOptions } from './steps/lb-objects.ts';
 import {
   LB_CONFIG,
   REASON,
@@ -19,10 +19,10 @@ import {
   judgeServiceRefused,
   pickRequestableAddress,
 } from '../helpers/judge/lbipam.ts';
-import { labTest } from '../helpers/lab.ts';
-import { describeScenario, step } from '../helpers/report.ts';
-import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
-import { expectVerdict } from './verdict.ts';
+import { labTest } from './support/lab.ts';
+import { describeScenario, step } from '../helpers/report/report.ts';
+import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('sharing');
 const svcTemplate = loadManifest('lbipam-service.yaml');

@@ -8,7 +8,7 @@
  *
  * Cilium beliefs (cilium-behaviour.md): lease kube-system/cilium-l2announce-<ns>-<svc>, holderIdentity = node
  * name, only selected nodes compete (2.3); interface regexes unanchored, hence ^eth1$ (2.2); only the holder has
- * l2-announce rows (2.5); one node answers per IP (2.6); needs kubeProxyReplacement (2.1, suites/plan.ts).
+ * l2-announce rows (2.5); one node answers per IP (2.6); needs kubeProxyReplacement (2.1, suites/support/plan.ts).
  */
 import { describe } from 'vitest';
 import {
@@ -22,16 +22,17 @@ import {
   routerOnLbSubnet,
   type L2Candidate,
 } from '../helpers/judge/l2.ts';
-import { l2AnnounceTable } from '../helpers/cilium.ts';
-import { agentDevices, readLease, routerName } from '../helpers/l2-lab.ts';
-import { withPolicyNodes } from '../helpers/l2-objects.ts';
-import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab.ts';
-import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/probes.ts';
-import { attach, attachOnFailure, describeScenario, step } from '../helpers/report.ts';
-import { SuiteObjects } from '../helpers/suite-objects.ts';
-import { kubeNodes } from '../helpers/topology.ts';
-import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './l2-steps.ts';
-import { expectVerdict } from './verdict.ts';
+import { l2AnnounceTable } from '../helpers/cilium/cilium.ts';
+import { agentDevices, readLease, routerName } from './steps/l2-lab.ts';
+import { withPolicyNodes } from './steps/l2-objects.ts';
+import type { Lab } from '../helpers/lab/lab.ts';
+import { labTest as test, prepareThisSuite } from './support/lab.ts';
+import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/transport/probes.ts';
+import { attach, attachOnFailure, describeScenario, step } from '../helpers/report/report.ts';
+import { SuiteObjects } from '../helpers/lab/suite-objects.ts';
+import { kubeNodes } from '../helpers/lab/topology.ts';
+import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './steps/l2.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const SERVICE = 'webpod-l2';
 const scenario = (story: string, severity: 'critical' | 'normal' = 'critical') =>

@@ -11,14 +11,14 @@
  */
 import { describe } from 'vitest';
 import { INGRESS_CONFIG, classifyEnvoyAnswer, judgeIngressAddress, judgeRouteMiss, judgeRoutedTo, sharedIngressService } from '../helpers/judge/ingress.ts';
-import { ingressHosts, loadManifest, pathIngress, whoamiBackend } from '../helpers/judge/lb-objects.ts';
+import { ingressHosts, loadManifest, pathIngress, whoamiBackend } from './steps/lb-objects.ts';
 import { judgeServiceAssigned, readServiceIpam } from '../helpers/judge/lbipam.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
-import { labTest } from '../helpers/lab.ts';
-import { describeScenario, recordMeasurement, step } from '../helpers/report.ts';
-import { refText } from '../helpers/suite-objects.ts';
-import { DEADLINE, LbSuite, httpUrl } from './lb-common.ts';
-import { expectVerdict } from './verdict.ts';
+import { labTest } from './support/lab.ts';
+import { describeScenario, recordMeasurement, step } from '../helpers/report/report.ts';
+import { refText } from '../helpers/lab/suite-objects.ts';
+import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('ingress');
 /** The seed's bookinfo roles, played by whoami: `/` goes to productpage, `/details` to details. */

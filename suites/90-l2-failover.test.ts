@@ -20,7 +20,7 @@
  * graceful stop, 2.4 failover window and one gratuitous ARP from the new holder, 2.2 anchored interface regexes.
  */
 import { describe, expect } from 'vitest';
-import { ciliumConfig } from '../helpers/cilium.ts';
+import { ciliumConfig } from '../helpers/cilium/cilium.ts';
 import {
   clockOffset,
   failoverBudget,
@@ -40,16 +40,17 @@ import {
   type OutageReport,
 } from '../helpers/judge/failover.ts';
 import { judgeArpAnswer, judgeHttpAnswer, judgeLeaseHolder, l2Candidates, l2LeaseName, routerOnLbSubnet, type L2Candidate } from '../helpers/judge/l2.ts';
-import { bootId, readLease, rebootNode, recordLease, routerClock, startRouterProbes, waitNodeBack, type LeaseRecorder, type RouterProbes } from '../helpers/l2-lab.ts';
-import { withBackendsAvoiding, withPolicyNodes } from '../helpers/l2-objects.ts';
-import { labTest as test, prepareThisSuite, type Lab } from '../helpers/lab.ts';
+import { bootId, readLease, rebootNode, recordLease, routerClock, startRouterProbes, waitNodeBack, type LeaseRecorder, type RouterProbes } from './steps/l2-lab.ts';
+import { withBackendsAvoiding, withPolicyNodes } from './steps/l2-objects.ts';
+import type { Lab } from '../helpers/lab/lab.ts';
+import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import type { HttpProbeLog } from '../helpers/parse/index.ts';
-import { arpingFrom, curlFrom, macOf } from '../helpers/probes.ts';
-import { attach, describeScenario, recordMeasurement, step } from '../helpers/report.ts';
-import { pollUntil, WaitTimeoutError } from '../helpers/retry.ts';
-import { SuiteObjects } from '../helpers/suite-objects.ts';
-import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './l2-steps.ts';
-import { expectVerdict } from './verdict.ts';
+import { arpingFrom, curlFrom, macOf } from '../helpers/transport/probes.ts';
+import { attach, describeScenario, recordMeasurement, step } from '../helpers/report/report.ts';
+import { pollUntil, WaitTimeoutError } from '../helpers/wait/retry.ts';
+import { SuiteObjects } from '../helpers/lab/suite-objects.ts';
+import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './steps/l2.ts';
+import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const SERVICE = 'l2-failover';
 const BACKEND = 'l2-failover-web';

@@ -44,7 +44,7 @@ export function judgeNodesReady(expected: string[], nodes: NodeLike[]): Verdict 
     : { ok: false, explanation: problems.join('; ') };
 }
 
-/** Exactly one Cilium agent per expected node, each healthy (as helpers/cilium.ts runningCilium reports). */
+/** Exactly one Cilium agent per expected node, each healthy (as helpers/cilium/cilium.ts runningCilium reports). */
 export function judgeAgentsPerNode(expected: string[], agents: { node: string; pod: string; healthy: boolean }[]): Verdict {
   if (expected.length === 0) return { ok: false, explanation: 'no nodes expected: nothing to check' };
   const problems: string[] = [];
@@ -91,7 +91,7 @@ function agreed(values: { node: string; value: string }[]): string {
   return distinct.size === 1 ? (values[0] as { value: string }).value : values.map((v) => `${v.node}: ${v.value}`).join(', ');
 }
 
-/** The run's environment as helpers/report.ts recordLabEnvironment takes it (camelCase keys, string values). */
+/** The run's environment as helpers/report/report.ts recordLabEnvironment takes it (camelCase keys, string values). */
 export interface EnvironmentRecord {
   ciliumVersion: string;
   ciliumImage: string;

@@ -12,12 +12,12 @@
  * - only the lease holder has rows for the service in its l2-announce table (2.5), and only the
  *   holder answers ARP for the IP, with the MAC of the announcing interface (2.4/2.6: one node per IP).
  */
-import { cidrContains, interfaceOn, kubeNodes, router, type Role, type Topology } from '../topology.ts';
+import { cidrContains, interfaceOn, kubeNodes, router, type Role, type Topology } from '../parse/topology.ts';
 import { normalizeMac as parseMac } from '../parse/common.ts';
 import type { ArpingResult, L2AnnounceEntry } from '../parse/index.ts';
 import type { HttpAnswer, Verdict } from './types.ts';
 
-/** neighbourOf(ssh, on, ip) in helpers/probes.ts: the router's entry for one address (null: none at all). */
+/** neighbourOf(ssh, on, ip) in helpers/transport/probes.ts: the router's entry for one address (null: none at all). */
 export interface NeighbourEntry {
   ip: string;
   mac: string | null;

@@ -9,7 +9,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { addressOf, cidrContains, ipToNumber, numberToIp, type Topology } from '../topology.ts';
+import { addressOf, cidrContains, ipToNumber, numberToIp, type Topology } from '../parse/topology.ts';
 import { exactInterfaceRegex, l2Candidates, lbSubnet } from './l2.ts';
 import { no, yes, type Verdict } from './types.ts';
 

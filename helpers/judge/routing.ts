@@ -26,7 +26,7 @@ import {
   router,
   subnetOf,
   type Topology,
-} from '../topology.ts';
+} from '../parse/topology.ts';
 import { parseWhoami, type IpLink } from '../parse/index.ts';
 import type { HttpAnswer, IpRoute, Packet, PingResult, RoutingStatus, Verdict } from './types.ts';
 

@@ -13,7 +13,7 @@ export type Packet = Pick<TcpdumpPacket, 'iface' | 'direction' | 'srcIp' | 'srcP
 export type RoutingStatus = Pick<CiliumDbgStatus, 'kubeProxyReplacement' | 'routing'>;
 
 /**
- * An HTTP request's answer as the judges read it: the contract's CurlResult (helpers/probes.ts) without the raw
+ * An HTTP request's answer as the judges read it: the contract's CurlResult (helpers/transport/probes.ts) without the raw
  * exec, so a CurlResult can be passed as it is; so can an answer read from curl run inside a pod (parseCurlOutput).
  */
 export interface HttpAnswer {
@@ -32,7 +32,7 @@ export interface HttpAnswer {
 /**
  * What every judge returns: the decision and, pass or fail, the sentence a person reads to see why (what was
  * expected, what was seen). Judges that return more extend it (FailoverVerdict, Spread, `Verdict & { holder }`).
- * The suites assert it with suites/verdict.ts expectVerdict.
+ * The suites assert it with helpers/report/verdict.ts expectVerdict.
  */
 export interface Verdict {
   ok: boolean;

@@ -1,5 +1,5 @@
 /**
- * Parser for the output of the router's HTTP probe loop (helpers/probe-loop.ts writes the script).
+ * Parser for the output of the router's HTTP probe loop (helpers/transport/probe-loop.ts writes the script).
  * Pure: text in, samples out. Whether a probe succeeded is the judge's call (helpers/judge/failover.ts).
  *
  * Output format, one record per line, fields separated by single spaces, times in ms since the epoch

@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { REPO_ROOT } from '../../helpers/topology.ts';
-import { PIN_KEYS, loadVersions } from '../../helpers/versions.ts';
+import { REPO_ROOT } from '../../helpers/lab/topology.ts';
+import { PIN_KEYS, loadVersions } from '../../helpers/lab/versions.ts';
 
 const SKIP_DIRS = new Set(['node_modules', '.git', '.vagrant', 'out', 'test', 'reports']);
 const SKIP_FILES = new Set(['lab/versions.yaml', 'package.json', 'package-lock.json']);
@@ -26,7 +26,7 @@ const sources = files(REPO_ROOT).filter((f) => !/\.(png|jpg|gz|zip)$/.test(f));
 
 describe('pinned versions live in lab/versions.yaml only', () => {
   test('the scan sees the lab\'s code', () => {
-    for (const f of ['Vagrantfile', 'provision/control-plane.sh', 'provision/values/cilium-base.yaml', 'scripts/lab.ts', 'helpers/versions.ts']) {
+    for (const f of ['Vagrantfile', 'provision/control-plane.sh', 'provision/values/cilium-base.yaml', 'scripts/lab.ts', 'helpers/lab/versions.ts']) {
       expect(sources).toContain(f);
     }
   });

@@ -13,8 +13,8 @@
 import { execa } from 'execa';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { SshPool } from '../../helpers/ssh.ts';
-import { node, sshEndpoint } from '../../helpers/topology.ts';
+import { SshPool } from '../../helpers/transport/ssh.ts';
+import { node, sshEndpoint } from '../../helpers/lab/topology.ts';
 import { netlabUnavailable, startNetlab, type Netlab } from './netlab.ts';
 import { benchSummary, median, quantile } from './stats.ts';
 

@@ -4,7 +4,7 @@
  */
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
-import { cidrContains, sshEndpoint } from '../../helpers/topology.ts';
+import { cidrContains, sshEndpoint } from '../../helpers/lab/topology.ts';
 import { netlabUnavailable, startNetlab } from './netlab.ts';
 
 const unavailable = netlabUnavailable();

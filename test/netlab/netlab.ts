@@ -33,8 +33,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { pollUntil } from '../../helpers/retry.ts';
-import { parseTopology, REPO_ROOT, type Topology } from '../../helpers/topology.ts';
+import { pollUntil } from '../../helpers/wait/retry.ts';
+import { parseTopology, REPO_ROOT, type Topology } from '../../helpers/lab/topology.ts';
 
 /** Default prefix of every namespace and scratch directory (the TRANSPORT area's); others pass their own. */
 export const PREFIX = 'tn';

@@ -3,7 +3,7 @@
  * left behind). Tests call `need(ctx)` first: it skips them, with the reason, where the netlab cannot run.
  */
 import { afterAll, beforeAll, type TestContext } from 'vitest';
-import { SshPool, type SshPoolOptions } from '../../helpers/ssh.ts';
+import { SshPool, type SshPoolOptions } from '../../helpers/transport/ssh.ts';
 import { netlabUnavailable, startNetlab, type Netlab } from './netlab.ts';
 
 export interface NetlabFixture {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, test } from 'vitest';
-import { REPO_ROOT } from '../../helpers/topology.ts';
+import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 
 const LIB = path.join(REPO_ROOT, 'provision', 'lib.sh');
 const dir = mkdtempSync(path.join(tmpdir(), 'clh-prov-lib-'));

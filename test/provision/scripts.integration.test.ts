@@ -3,15 +3,15 @@
  * - shellcheck passes on every script (with provision/.shellcheckrc, following `source lib.sh`);
  * - every script is strict (`set -euo pipefail`), logs to a file on the VM and silences nothing;
  * - everything fetched at provision time comes from the projects' own release hosts, never a personal repository;
- * - lib.sh's versions.env (record/forget) is what helpers/versions.ts reads, and its file writes are idempotent.
+ * - lib.sh's versions.env (record/forget) is what helpers/lab/versions.ts reads, and its file writes are idempotent.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
 import { afterAll, describe, expect, test } from 'vitest';
-import { REPO_ROOT } from '../../helpers/topology.ts';
-import { parseVersionsEnv } from '../../helpers/versions.ts';
+import { REPO_ROOT } from '../../helpers/lab/topology.ts';
+import { parseVersionsEnv } from '../../helpers/lab/versions.ts';
 
 const PROVISION = path.join(REPO_ROOT, 'provision');
 const scripts = readdirSync(PROVISION).filter((f) => f.endsWith('.sh')).sort();
@@ -83,7 +83,7 @@ describe('lib.sh on a scratch directory', () => {
       stdin: 'ignore',
     });
 
-  test('record_versions / record / forget write a versions.env that helpers/versions.ts reads back', async () => {
+  test('record_versions / record / forget write a versions.env that helpers/lab/versions.ts reads back', async () => {
     const env = { LAB_NODE: 'k8s-w0', LAB_ROLE: 'worker', LAB_PINS: 'K8S_VERSION CILIUM_VERSION LAB_BOX', K8S_VERSION: '1.33.13', CILIUM_VERSION: '1.17.18', LAB_BOX: 'bento/ubuntu-24.04' };
     const r = await bash(
       'record PROVISIONED_OK yesterday; record_versions; record OS "Ubuntu 24.04.3 LTS"; record ODD \'a"b$c`d\'; record KERNEL 6.8.0-85-generic; record KERNEL 6.8.0-86-generic; record_done',

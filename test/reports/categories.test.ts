@@ -1,6 +1,6 @@
 import { matchCategory, normalizeCategoriesConfig } from '@allurereport/core-api';
 import { describe, expect, test } from 'vitest';
-import { WaitTimeoutError } from '../../helpers/retry.ts';
+import { WaitTimeoutError } from '../../helpers/wait/retry.ts';
 import { allure2Categories, allure3Categories, classifyResult, LAB_CATEGORIES } from '../../reports/categories.ts';
 
 function traceOf(err: Error): string {

@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../helpers/topology.ts';
-import { loadVersions } from '../../helpers/versions.ts';
+import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../helpers/lab/topology.ts';
+import { loadVersions } from '../../helpers/lab/versions.ts';
 import { tempDir } from '../fixtures/report/tmp.ts';
 import { describe, expect, test } from 'vitest';
 import {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { REPO_ROOT } from '../../helpers/topology.ts';
+import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 import { createNetns, hasCommand, isRoot, type Netns } from '../support/netns.ts';
 
 const missing = [...(isRoot ? [] : ['root']), ...((await hasCommand('vagrant')) ? [] : ['vagrant']), ...((await hasCommand('VBoxManage')) ? ['no VBoxManage (VirtualBox is installed here)'] : [])];

@@ -2,9 +2,9 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import type { Clock } from '../../helpers/retry.ts';
-import { REPO_ROOT, kubeNodes, loadTopology } from '../../helpers/topology.ts';
-import { effectiveVersions, loadVersions, PIN_KEYS, type EffectiveVersions } from '../../helpers/versions.ts';
+import type { Clock } from '../../helpers/wait/retry.ts';
+import { REPO_ROOT, kubeNodes, loadTopology } from '../../helpers/lab/topology.ts';
+import { effectiveVersions, loadVersions, PIN_KEYS, type EffectiveVersions } from '../../helpers/lab/versions.ts';
 import {
   LabStepError,
   VIRTUALBOX_NEEDS_VAGRANT,

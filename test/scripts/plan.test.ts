@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import { main, parseArgs } from '../../scripts/plan.ts';
-import { REPO_ROOT } from '../../helpers/topology.ts';
+import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 
 describe('npm run plan', () => {
   test('a full run: every suite listed in order, the upgrade before 20-vxlan, the count on the last line', () => {

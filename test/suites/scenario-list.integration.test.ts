@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, test } from 'vitest';
-import { REPO_ROOT } from '../../helpers/topology.ts';
+import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lab-list-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

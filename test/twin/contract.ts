@@ -102,6 +102,11 @@ export interface TwinNetwork {
   reboot(node: string, o: { downMs: number }): Promise<void>;
   onNodeState(listener: (node: string, state: NodeState) => void): void;
 
+  /** Writes a file as the host sees it (e.g. /etc/kubernetes/admin.conf on the control plane, which the harness
+   *  reads over SSH with sudo; /etc/cilium-lab/versions.env on every host). Only paths under /etc/kubernetes and
+   *  /etc/cilium-lab: each host has its own copies (bind-mounted in its mount namespace), never the machine's. */
+  writeHostFile(host: string, path: string, content: string): Promise<void>;
+
   teardown(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@
  * - `vagrant validate` passes: core settings (--ignore-provider), the VirtualBox block (a stub VBoxManage on
  *   PATH that answers --version; the libvirt plugin switched off, as on a host without it) and the libvirt
  *   block (the vagrant-libvirt plugin);
- * - Vagrant itself (test/vagrant/vagrant-config.rb, booting nothing) and helpers/topology.ts see the same
+ * - Vagrant itself (test/vagrant/vagrant-config.rb, booting nothing) and helpers/lab/topology.ts see the same
  *   machines and addresses, for the reference topology and for a changed copy named by LAB_TOPOLOGY;
  * - the data handed to provisioning: routes (none on the router, the pod CIDR, the other subnet and the
  *   corporate CIDR via the node's own subnet's router elsewhere), the netplan document the scripts would
@@ -29,8 +29,8 @@ import {
   subnetOf,
   type LabNode,
   type Topology,
-} from '../../helpers/topology.ts';
-import { PIN_KEYS, effectiveVersions, loadVersions, type EffectiveVersions } from '../../helpers/versions.ts';
+} from '../../helpers/lab/topology.ts';
+import { PIN_KEYS, effectiveVersions, loadVersions, type EffectiveVersions } from '../../helpers/lab/versions.ts';
 
 const has = (tool: string): boolean => execaSync('sh', ['-c', `command -v ${tool}`], { reject: false }).exitCode === 0;
 const missing = ['vagrant', 'ruby'].filter((t) => !has(t));
@@ -171,7 +171,7 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
     return targets.map((to) => `${dev}:${to}:${via}`);
   };
 
-  describe.each(cases)('Vagrant and helpers/topology.ts read the same $label', ({ key, topology, versions, env }) => {
+  describe.each(cases)('Vagrant and helpers/lab/topology.ts read the same $label', ({ key, topology, versions, env }) => {
     test('the same machines, router first, then the control plane, then the workers', () => {
       const t = topology();
       const names = configs[key]!.map((m) => m.name);

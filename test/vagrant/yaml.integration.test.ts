@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { REPO_ROOT, TopologyError, loadTopology, parseLabYaml } from '../../helpers/topology.ts';
+import { REPO_ROOT, TopologyError, loadTopology, parseLabYaml } from '../../helpers/lab/topology.ts';
 
 const hasRuby = execaSync('sh', ['-c', 'command -v ruby'], { reject: false }).exitCode === 0;
 

@@ -19,7 +19,7 @@ import {
 } from '../../../helpers/judge/failover.ts';
 import { l2Candidates } from '../../../helpers/judge/l2.ts';
 import type { HttpProbeSample } from '../../../helpers/parse/http-probe-loop.ts';
-import { loadTopology } from '../../../helpers/topology.ts';
+import { loadTopology } from '../../../helpers/lab/topology.ts';
 
 const T0 = 1_754_700_000_000;
 const INTERVAL = 300;

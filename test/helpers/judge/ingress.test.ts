@@ -14,7 +14,7 @@ import { judgeConfig } from '../../../helpers/judge/lbipam.ts';
 import { answer, columns, seedBlock } from '../../fixtures/lb/load.ts';
 import { parseCurlOutput } from '../../../helpers/parse/index.ts';
 
-/** A curl output fixture read the way curlFrom reads it (helpers/probes.ts). */
+/** A curl output fixture read the way curlFrom reads it (helpers/transport/probes.ts). */
 function curled(file: string): HttpAnswer {
   const out = parseCurlOutput(readFileSync(new URL(`../../fixtures/lb/${file}`, import.meta.url), 'utf8'));
   return { ok: out.status !== null, status: out.status, headers: out.headers, body: out.body, error: out.status === null ? 'curl: (7) Failed to connect' : null };

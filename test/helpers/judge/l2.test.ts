@@ -15,7 +15,7 @@ import {
   whoAnswersArp,
 } from '../../../helpers/judge/l2.ts';
 import { parseArping, parseL2AnnounceTable, parseNeighbours, type ArpingResult } from '../../../helpers/parse/index.ts';
-import { loadTopology, parseTopology, REPO_ROOT } from '../../../helpers/topology.ts';
+import { loadTopology, parseTopology, REPO_ROOT } from '../../../helpers/lab/topology.ts';
 
 const seed = (file: string): string => readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'seeds', '002-l2', file), 'utf8');
 

@@ -24,7 +24,7 @@ import {
   servicesToFill,
   topologyBlock,
 } from '../../../helpers/judge/lbipam.ts';
-import { DEFAULT_TOPOLOGY_FILE, addressesInRange, lbPoolAddresses, parseTopology, primaryAddress } from '../../../helpers/topology.ts';
+import { DEFAULT_TOPOLOGY_FILE, addressesInRange, lbPoolAddresses, parseTopology, primaryAddress } from '../../../helpers/lab/topology.ts';
 import { columns, pool, seedBlock, service } from '../../fixtures/lb/load.ts';
 
 /** The study's block (seed 002): 192.168.10.241-192.168.10.245. */

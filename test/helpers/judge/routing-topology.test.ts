@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { kubeNodeAddresses, peersOf, routerPathFor, routerSubnets } from '../../../helpers/judge/routing.ts';
-import { loadTopology, parseTopology } from '../../../helpers/topology.ts';
+import { loadTopology, parseTopology } from '../../../helpers/lab/topology.ts';
 
 const reference = loadTopology();
 const clone = (): any => JSON.parse(JSON.stringify(reference));

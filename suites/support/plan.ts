@@ -1,0 +1,81 @@
+/**
+ * The lab suites in run order, with what each needs. The harness converges the lab to these needs before a suite
+ * runs (helpers/lab/lab.ts prepareSuite), and `npm run plan` prints the resulting helm upgrades without a lab.
+ *
+ * Suite engineers own their entry's needs; file names are fixed (run order = file order). A suite declares only the
+ * settings its scenario depends on: anything it leaves out may be changed for a later suite (helpers/cilium/needs.ts, fold rule).
+ */
+import { selectPlanned, suiteFileName, type CiliumSettings, type PlannedSuite, type SuiteNeeds } from '../../helpers/cilium/needs.ts';
+import type { Topology } from '../../helpers/lab/topology.ts';
+
+/** The Cilium settings the lab has after `npm run lab:up` (the team contract's base state). */
+export function baseCilium(t: Pick<Topology, 'podCidr'>): CiliumSettings {
+  return {
+    routingMode: 'native',
+    // Rendered as tunnel-protocol: vxlan even in native mode (cilium-behaviour.md 4).
+    tunnelProtocol: 'vxlan',
+    autoDirectNodeRoutes: true,
+    ipv4NativeRoutingCIDR: t.podCidr,
+    kubeProxyReplacement: true,
+    'bpf.masquerade': true,
+    'l2announcements.enabled': false,
+    'ingressController.enabled': false,
+  };
+}
+
+const TUNNEL_VXLAN: CiliumSettings = { routingMode: 'tunnel', tunnelProtocol: 'vxlan', autoDirectNodeRoutes: false };
+
+/**
+ * LB-IPAM and L2 suites: tunnel/vxlan so that k8s-w0 (the other subnet) backends are reachable, plus L2 announcements
+ * so the router reaches LB IPs. kubeProxyReplacement=true is the documented prerequisite of L2 announcements
+ * (cilium-behaviour.md 2.1); the base lab already has it, so declaring it costs no upgrade.
+ */
+const LB_L2: CiliumSettings = { ...TUNNEL_VXLAN, kubeProxyReplacement: true, 'l2announcements.enabled': true };
+
+const BOTH: SuiteNeeds['workloads'] = ['webpod', 'curl-pod'];
+
+// In a full run the fold rule enables the ingress controller in the upgrade before 20-vxlan (npm run plan), so
+// kube-system/cilium-ingress exists from then on. VERIFY (cilium-behaviour.md 3 and open item 2): the chart creates
+// that LoadBalancer Service whenever ingressController.enabled=true; it takes no pool IP only because every harness
+// pool selects services by the run label (team contract), and the ingress suite's pool selects it explicitly.
+
+export const SUITES: PlannedSuite[] = [
+  // Lab health only reads: it checks the lab is whole before anything is deployed or upgraded (issue 5).
+  { file: '00-lab-health.test.ts', title: 'Lab health', needs: {} },
+  {
+    file: '10-native-routing.test.ts',
+    title: 'Native routing',
+    needs: { cilium: { routingMode: 'native', autoDirectNodeRoutes: true, ipv4NativeRoutingCIDR: '172.20.0.0/16' }, workloads: BOTH },
+  },
+  { file: '20-vxlan.test.ts', title: 'VXLAN overlay', needs: { cilium: TUNNEL_VXLAN, workloads: BOTH } },
+  { file: '30-lb-ipam.test.ts', title: 'LB-IPAM', needs: { cilium: LB_L2, workloads: BOTH } },
+  { file: '40-lb-sharing.test.ts', title: 'LB IP sharing', needs: { cilium: LB_L2, workloads: BOTH } },
+  { file: '50-l2-announcements.test.ts', title: 'L2 announcements', needs: { cilium: LB_L2, workloads: BOTH } },
+  {
+    file: '60-ingress.test.ts',
+    title: 'Ingress (shared mode)',
+    needs: {
+      cilium: { ...LB_L2, 'ingressController.enabled': true, 'ingressController.loadbalancerMode': 'shared', 'loadBalancer.l7.backend': 'envoy' },
+      workloads: BOTH,
+    },
+  },
+  { file: '90-l2-failover.test.ts', title: 'L2 announcement failover (reboots the lease holder)', needs: { cilium: LB_L2, workloads: BOTH, destructive: true } },
+];
+
+export { suiteFileName };
+
+export function suiteOf(fileOrUrl: string): PlannedSuite {
+  const name = suiteFileName(fileOrUrl);
+  const s = SUITES.find((x) => x.file === name);
+  if (!s) throw new Error(`${name} is not in suites/support/plan.ts SUITES (known: ${SUITES.map((x) => x.file).join(', ')})`);
+  return s;
+}
+
+export function needsOf(fileOrUrl: string): SuiteNeeds {
+  return suiteOf(fileOrUrl).needs;
+}
+
+/** The planned suites among `files` (paths, URLs or names), in SUITES order; unknown files are ignored. */
+export function selectSuites(files: readonly string[]): PlannedSuite[] {
+  return selectPlanned(SUITES, files);
+}
