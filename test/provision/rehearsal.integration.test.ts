@@ -12,7 +12,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { parseVersionsEnv } from '../../helpers/versions.ts';
+import { parseVersionsEnv } from '../../helpers/lab/versions.ts';
 import { Rehearsal, cannotRun, type Call, type FileState, type Request, type RehearsalNode, type RunResult } from './rehearsal/rehearsal.ts';
 
 const reason = await cannotRun();
