@@ -1,7 +1,10 @@
 /**
  * The rehearsal (issue 13), (c): injected failures end the provision script non-zero with the
- * `[cilium-lab] FAILED <node> <script> step "<step>"` line naming the step, wherever the failure happens
- * (a die inside a command substitution, a curl inside a function, a command substitution at top level).
+ * `[cilium-lab] FAILED <node> <script> step "<step>"` line naming the step, wherever the failure happens:
+ * a pinned version the repository lacks (package_version's die), a command substitution failing at top
+ * level (`containerd config default`), a checksum mismatch, curl failing inside a command substitution in
+ * a function (the published .sha256sum answering 404) and curl failing in a function (the tarball 404).
+ * Before `set -E` in lib.sh (issue 13, defect 3) the last two ended with `curl: (22)` and no FAILED line.
  * Each node is provisioned again after each failure, as `lab:up` re-provisions an unfinished VM: the next
  * run gets past the step that failed, and the last one (no fault left) finishes.
  */
@@ -30,7 +33,7 @@ describe.skipIf(reason)(`the rehearsal: injected failures name their step${reaso
     const arch = 'amd64';
     await Promise.all([
       (async () => {
-        // A pinned version the repository does not have (the die is inside $(package_version ...)).
+        // A pinned version the repository does not have.
         results.missingVersion = await worker.provision({ CONTAINERD_VERSION: '1.7.99' }, ['network', 'kubernetes-node']);
         // containerd fails inside the command substitution that reads its default configuration.
         worker.setFaults({ programs: ['containerd config default'] });
