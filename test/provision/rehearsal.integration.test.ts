@@ -130,6 +130,7 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
       for (const name of NODES) {
         const netplan = nodes[name].read('etc/netplan/60-cilium-lab.yaml');
         expect(netplan, name).toContain(`- ${envOf(name, 'network').LAB_ADDRESSES!.split(' ')[0]!.split('=')[1]}`);
+        expect(nodes[name].mode('etc/netplan/60-cilium-lab.yaml'), name).toBe(0o600);
         expect(callsFirst[name].map(callLine)).toContain('netplan apply');
         expect(nodes[name].read('etc/hosts')).toMatch(/# cilium-lab begin\n198\.18\.10\.200 router\n198\.18\.10\.100 k8s-ctr\n/);
       }

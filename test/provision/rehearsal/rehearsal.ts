@@ -369,6 +369,15 @@ export class RehearsalNode {
     return undefined;
   }
 
+  /** The permission bits of a file of the node's root (upper layer over the base), or undefined. */
+  mode(file: string): number | undefined {
+    for (const layer of [this.upper, this.rehearsal.base]) {
+      const f = path.join(layer, file);
+      if (existsSync(f)) return statSync(f).mode & 0o7777;
+    }
+    return undefined;
+  }
+
   /** Every regular file the node's runs wrote (its overlay upper layer): path -> mtime and hash. */
   snapshot(): Map<string, FileState> {
     const out = new Map<string, FileState>();
