@@ -36,14 +36,6 @@ const REWRITTEN_BY_DESIGN = [
   /^\/etc\/kubernetes\/pki\//, // re-uploaded by Vagrant's file provisioner, then compared (see the test)
 ];
 
-/**
- * Rewritten (same content) on every run by today's scripts: found by the rehearsal, not in issue 13's list,
- * reported to the lead rather than fixed here. The test fails if anything else is rewritten.
- *   kubernetes-node.sh:25  `sed -i ... /etc/fstab` replaces the file even when no line matches;
- *   control-plane.sh:66,68 `install -m 600 /etc/kubernetes/admin.conf` copies the kubeconfigs every run.
- */
-const KNOWN_REWRITES = ['/etc/fstab', '/root/.kube/config', '/home/vagrant/.kube/config'];
-
 let rehearsal: Rehearsal;
 const nodes = {} as Record<NodeName, RehearsalNode>;
 const first = {} as Record<NodeName, RunResult[]>;
@@ -235,7 +227,7 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
         if (!was) changed.push(`${file} (new)`);
         else if (was.mtimeMs !== state.mtimeMs || was.sha256 !== state.sha256) changed.push(`${file} (${was.sha256 === state.sha256 ? 'same content, rewritten' : 'changed'})`);
       }
-      expect(changed.filter((c) => !KNOWN_REWRITES.some((k) => c === `${k} (same content, rewritten)`))).toEqual([]);
+      expect(changed).toEqual([]);
       // What is rewritten by design keeps its content where it must: the cluster CA.
       const ca = '/etc/kubernetes/pki/ca.crt';
       if (before[name].has(ca)) expect(after[name].get(ca)!.sha256).toBe(before[name].get(ca)!.sha256);
