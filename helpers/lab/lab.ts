@@ -13,8 +13,9 @@
  * - `labTestWith` builds vitest's test.extend with a worker-scoped `lab` fixture. The lab project runs one worker, and with
  *   `isolate: false` that worker serves every suite file, so the lab connects once per run and is torn down after the
  *   last file (with the default isolate: true it would connect once per file).
- * - Kubeconfig: $KUBECONFIG when set, else /etc/kubernetes/admin.conf read once from the control plane over SSH
- *   (kept in memory only), with the server set to the topology's apiEndpoint.
+ * - Kubeconfig: /etc/kubernetes/admin.conf read once from the control plane over SSH (kept in memory only), with the
+ *   server set to the topology's apiEndpoint; or $LAB_KUBECONFIG, refused unless its server is the topology's
+ *   apiEndpoint and the cluster's nodes are the topology's. An exported KUBECONFIG is ignored (helpers/lab/lab-access.ts).
  * - The run namespace `clh-<runId>` is created at connect; everything labelled with the run is deleted at the end
  *   (set LAB_KEEP=1 to keep it for debugging). Cleanups run in reverse registration order, all of them, even when one
  *   fails or the run failed.
@@ -31,7 +32,7 @@ import { loadKubeConfig, resolveRunId } from './lab-access.ts';
 import { attach } from '../report/report.ts';
 import { Cleanups } from './cleanups.ts';
 
-export { apiServerUrl, loadKubeConfig, makeRunId, resolveRunId, rewriteKubeconfigServer } from './lab-access.ts';
+export { apiServerUrl, LAB_KUBECONFIG_ENV, loadKubeConfig, makeRunId, resolveRunId, rewriteKubeconfigServer } from './lab-access.ts';
 export { Cleanups } from './cleanups.ts';
 
 declare module 'vitest' {
@@ -67,6 +68,8 @@ export interface ConnectOptions {
   attach?: AttachFn;
   suiteFiles?: string[] | null;
   log?: (line: string) => void;
+  /** The SSH pool to use (default: a new one for the topology; closed with the lab either way). */
+  ssh?: SshPool;
   /** The folder relative manifest names resolve against (the suites' manifests). */
   manifestDir?: string;
 }
@@ -89,10 +92,11 @@ export async function connectLab(o: ConnectOptions = {}): Promise<Lab> {
   const topology = o.topology ?? loadTopology();
   const runId = resolveRunId(env);
   const cleanups = new Cleanups();
-  const ssh = new SshPool(topology);
+  const ssh = o.ssh ?? new SshPool(topology);
   cleanups.add('close SSH connections', () => ssh.close());
   try {
-    const { kc, source } = await loadKubeConfig(topology, ssh, env);
+    const { kc, source, notice } = await loadKubeConfig(topology, ssh, env);
+    if (notice) log(notice);
     log(`run ${runId}: Kubernetes API from ${source}`);
     const kube = new Kube(kc, { runId, ...(o.attach ? { attach: o.attach } : {}), ...(o.manifestDir ? { manifestDir: o.manifestDir } : {}) });
     await kube.ensureNamespace();
