@@ -13,9 +13,11 @@ import { manifestPath, renderManifest, type Kube, type ManifestVars, type Object
 import { attach } from '../report/report.ts';
 import { pollUntil, WaitTimeoutError } from '../wait/retry.ts';
 import { REPO_ROOT } from './topology.ts';
+import { deferCleanup } from './suite-scope.ts';
+import { DEADLINE } from '../wait/deadlines.ts';
 
 /** Removal deadline when none is given: deleted objects (finalizers, pods terminating) gone within two minutes. */
-export const REMOVAL_TIMEOUT_MS = 120_000;
+export const REMOVAL_TIMEOUT_MS = DEADLINE.removalMs;
 
 /** The reference of an object (`v1` and `?` where the object leaves them out). */
 export function refOf(o: KubernetesObject): ObjectRef {
@@ -41,6 +43,8 @@ export interface SuiteObjectsLab {
 
 export class SuiteObjects {
   private readonly created: ObjectRef[] = [];
+  /** Takes the removal off the running suite's cleanup stack (set while something created is not removed yet). */
+  private leaveStack: (() => void) | null = null;
 
   /** `label` names the suite in messages ("the lbipam objects to be gone"). */
   constructor(
@@ -53,10 +57,17 @@ export class SuiteObjects {
     return [...this.created];
   }
 
-  /** Applies an object (server-side apply) and remembers it for removal, before the apply. */
+  /**
+   * Applies an object (server-side apply) and remembers it for removal, before the apply. The removal of what is
+   * created joins the running suite's cleanup stack (helpers/lab/suite-scope.ts) with the first object.
+   */
   async create<T extends KubernetesObject>(obj: T): Promise<T> {
     const ref = refOf(obj);
     if (!this.created.some((r) => refText(r) === refText(ref))) this.created.push(ref);
+    this.leaveStack ??= deferCleanup(`remove the ${this.o.label} objects`, async () => {
+      this.leaveStack = null;
+      if (this.created.length > 0) await this.remove();
+    });
     return this.lab.kube.apply(obj);
   }
 
@@ -106,6 +117,10 @@ export class SuiteObjects {
           { timeoutMs: o.timeoutMs ?? this.o.removalTimeoutMs ?? REMOVAL_TIMEOUT_MS, intervalMs: 2_000 },
         );
         this.forget(toWaitFor);
+        if (this.created.length === 0) {
+          this.leaveStack?.();
+          this.leaveStack = null;
+        }
       } catch (err) {
         if (!(err instanceof WaitTimeoutError)) throw err;
         timedOut = err;

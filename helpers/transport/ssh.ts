@@ -18,6 +18,7 @@ import { Client, type ClientChannel } from 'ssh2';
 import { pollUntil, retryTransient } from '../wait/retry.ts';
 import { credentialsFromTopology, hostKeyPolicy, type CredentialResolver } from './ssh-auth.ts';
 import { node as nodeNamed, sshEndpoint, type LabNode, type Topology } from '../lab/topology.ts';
+import { deferCleanup } from '../lab/suite-scope.ts';
 
 export interface ExecResult {
   stdout: string;
@@ -545,6 +546,9 @@ class PooledHost implements SshHost {
         void done.finally(() => opts.signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
       }
     }
+    // On the running suite's cleanup stack until the command ends (a test that failed before stopping it).
+    const leaveStack = deferCleanup(`stop \`${tail(command)}\` on ${this.name}`, () => stop().then(() => undefined));
+    void done.finally(leaveStack).catch(() => undefined);
 
     return {
       pid,
