@@ -225,10 +225,11 @@ export async function prepareSuite(lab: Lab, needs: SuiteNeeds, o: { file?: stri
   }
   if (needs.cilium && Object.keys(needs.cilium).length > 0) {
     const { suites, index } = suitesForConvergence(o.file, needs, lab.suiteFiles, o.plan ?? []);
-    const target = convergeTarget(suites, index, runningLookup(await readRunningSettings(lab)));
+    const running = await readRunningSettings(lab);
+    const target = convergeTarget(suites, index, runningLookup(running));
     if (target.problems.length > 0) throw new Error(`${suites[index]?.file ?? 'suite'}: cannot converge Cilium: ${target.problems.join('; ')}`);
     if (target.wanted) {
-      const { changed } = await ensureCilium(lab, target.wanted, { log: lab.log });
+      const { changed } = await ensureCilium(lab, target.wanted, { log: lab.log, running });
       lab.log(`Cilium changed for ${suites[index]?.file ?? 'suite'}: ${changed.map((c) => `${c.key} ${String(c.from)} -> ${String(c.to)}`).join(', ') || 'nothing'}`);
     }
   }

@@ -11,7 +11,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { manifestPath, renderManifest, type Kube, type ManifestVars, type ObjectRef } from '../kube/index.ts';
 import { attach } from '../report/report.ts';
-import { pollUntil, WaitTimeoutError } from '../wait/retry.ts';
+import { pollUntil, pollVerdict, WaitTimeoutError } from '../wait/retry.ts';
+import type { Verdict } from '../judge/types.ts';
 import { REPO_ROOT } from './topology.ts';
 import { deferCleanup } from './suite-scope.ts';
 import { DEADLINE } from '../wait/deadlines.ts';
@@ -161,6 +162,22 @@ export class SuiteObjects {
     const events = await this.lab.kube.core.listNamespacedEvent({ namespace: ref.namespace, fieldSelector: `involvedObject.name=${ref.name}` });
     const lines = events.items.map((e) => `${String(e.lastTimestamp ?? e.eventTime ?? '?')} ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`);
     return lines.join('\n') || '(no events)';
+  }
+
+  /**
+   * Reads `ref` until `judge` says yes or the deadline passes. The final verdict is returned either way: when Cilium
+   * never reaches the state, that is the finding (a product failure the test asserts on, with what the judge saw
+   * last), not a harness timeout. On timeout the object's YAML and events are attached.
+   */
+  async waitVerdict(what: string, ref: ObjectRef, judge: (obj: unknown) => Verdict, timeoutMs: number): Promise<Verdict> {
+    return pollVerdict(
+      what,
+      async () => {
+        const obj = await this.lab.kube.read(ref);
+        return obj === null ? { ok: false, explanation: `${refText(ref)} does not exist` } : judge(obj);
+      },
+      { timeoutMs, intervalMs: 1000, onTimeout: () => this.attachObject(ref) },
+    );
   }
 
   /** Attaches an object's YAML and (for a namespaced object) its events to the running test. */

@@ -20,6 +20,9 @@ import { parseTcpdump, type TcpdumpPacket } from '../parse/tcpdump.ts';
 import { shellQuote, SshError, type ExecResult, type SshPool } from './ssh.ts';
 import { router } from '../lab/topology.ts';
 import { deferCleanup } from '../lab/suite-scope.ts';
+import { describeAnswer } from '../judge/backends.ts';
+import { yes, type HttpAnswer, type Verdict } from '../judge/types.ts';
+import { pollVerdict } from '../wait/retry.ts';
 import { DEADLINE } from '../wait/deadlines.ts';
 
 /** The host probes run from when none is named: the topology's router. */
@@ -276,6 +279,24 @@ export async function captureOn(ssh: SshPool, o: CaptureOptions): Promise<Captur
         },
       )),
   };
+}
+
+/**
+ * Sends requests until one gets an HTTP answer that `ready` accepts (the path is programmed: ARP answered, Envoy
+ * configured), or the deadline passes. This is a readiness wait: the answers that count are judged after it. It
+ * returns a verdict (never reaching readiness is the finding, with the last answer), plus how long it took.
+ */
+export async function waitHttpReady(what: string, send: () => Promise<HttpAnswer>, ready: (a: HttpAnswer) => boolean, timeoutMs: number): Promise<Verdict & { ms: number }> {
+  const started = Date.now();
+  const v = await pollVerdict(
+    what,
+    async () => {
+      const a = await send();
+      return ready(a) ? yes(`${what}: after ${Date.now() - started} ms`) : { ok: false, explanation: describeAnswer(a) };
+    },
+    { timeoutMs, intervalMs: 1000 },
+  );
+  return { ...v, ms: Date.now() - started };
 }
 
 /** Capture around `act`; the capture is stopped even when `act` throws (then the error is rethrown). */

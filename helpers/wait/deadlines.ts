@@ -73,6 +73,10 @@ export const BASE_DEADLINES = {
   helmReadMs: 60_000,
   /** Cilium rolled out after a change (operator, agents, each agent's status). */
   ciliumRolloutMs: 600_000,
+  /** One read of a Lease while recording a failover (a slow answer is recorded as a gap). */
+  leaseReadMs: 3_000,
+  /** A background recorder nobody stopped ends by itself: a reboot wait (rebootMs) with the failover around it. */
+  recorderMs: 20 * 60_000,
   /** Diagnostics collected for a failed test. */
   diagnosticsMs: 30_000,
 } as const;
@@ -107,6 +111,14 @@ export const PREPARE_MS = 2 * DEADLINE.helmReadMs + DEADLINE.helmMs + 3 * DEADLI
 
 /** Worst case of a suite's own arrangement after prepareSuite (objects applied, rolled out, an LB IP and a lease). */
 export const ARRANGE_MS = 2 * DEADLINE.rolloutMs + DEADLINE.lbIpMs + DEADLINE.leaseMs + 2 * DEADLINE.podsReadyMs;
+
+/** Scenarios whose waits add up to more than VITEST_TIMEOUT.testMs set their own timeout, derived here. */
+export const SCENARIO_TIMEOUT = {
+  /** 40-lb-sharing, first scenario: two services each wait for the shared IP, then each port's first answer and one request. */
+  lbSharingMs: testTimeout(2 * DEADLINE.lbipamMs, 2 * (DEADLINE.firstAnswerMs + DEADLINE.requestMs)),
+  /** 90-l2-failover, the rebooted node back: the reboot deadline, one check that may overrun it (an exec). */
+  nodeBackMs: testTimeout(DEADLINE.rebootMs, DEADLINE.execMs),
+} as const;
 
 /** The vitest timeouts of the lab project (vitest.config.ts), derived from the deadlines they wrap. */
 export const VITEST_TIMEOUT = {
