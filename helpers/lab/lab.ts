@@ -22,7 +22,7 @@
  *   (helpers/transport/probes.ts sweepHarnessRoutes); then it converges Cilium (helpers/cilium/cilium.ts ensureCilium, with the fold rule of helpers/cilium/needs.ts over the
  *   suites selected for this run), and deploys the workloads once per run.
  */
-import { inject, test } from 'vitest';
+import { expect, inject, test } from 'vitest';
 import { ensureCilium, readRunningSettings } from '../cilium/cilium.ts';
 import { Kube, type AttachFn } from '../kube/index.ts';
 import { convergeTarget, runningLookup, selectPlanned, suiteFileName, type PlannedSuite, type SuiteNeeds, type Workload } from '../cilium/needs.ts';
@@ -130,6 +130,12 @@ export async function closeLab(lab: Pick<Lab, 'cleanups'>): Promise<void> {
   await lab.cleanups.run();
 }
 
+/** Whether `file` is the last of the run's suite files (compared by file name; false when the run's files are unknown). */
+export function isLastSuiteFile(file: string, suiteFiles: readonly string[] | null): boolean {
+  const last = suiteFiles?.at(-1);
+  return last !== undefined && suiteFileName(last) === suiteFileName(file);
+}
+
 /**
  * vitest test API with a worker-scoped `lab` (connects once per worker: once per run with isolate: false).
  * `manifestDir` is the folder the suites keep their manifests in (relative names in applyManifest resolve there);
@@ -147,12 +153,16 @@ export function labTestWith(o: { manifestDir: string; connect?: () => Promise<La
       })
       // The suite's scope (helpers/lab/suite-scope.ts): opened before the file's beforeAll, its cleanup stack run after
       // its afterAll; on the run's stack too, so an interrupted run still undoes what the suite left.
+      // After the run's last suite file, the run's own cleanups (delete the run's objects) run here, within the hook
+      // timeout: the worker's teardown, where they would run otherwise, is cut by vitest after 60 s (its STOP_TIMEOUT).
       .extend('suiteScope', { scope: 'file', auto: true }, ({ lab }, { onCleanup }) => {
-        const scope = openSuiteScope('suite');
-        const off = lab.cleanups.add('undo what a suite left', () => scope.close());
+        const file = expect.getState().testPath ?? 'suite';
+        const scope = openSuiteScope(suiteFileName(file));
+        const off = lab.cleanups.add(`undo what ${scope.name} left`, () => scope.close());
         onCleanup(async () => {
           off();
           await closeSuiteScope(scope);
+          if (isLastSuiteFile(file, lab.suiteFiles)) await closeLab(lab);
         });
         return Promise.resolve(scope);
       })

@@ -59,7 +59,7 @@ export const BASE_DEADLINES = {
   removalMs: 120_000,
   /** Every object of the run deleted at its end (namespace last). */
   runRemovalMs: 180_000,
-  /** Agents' view of the tunnel settled (the VXLAN tunnel list). */
+  /** What an agent observes settled (a flow exported to its Hubble). */
   agentViewMs: 30_000,
   /** Steady HTTP answers seen from the router before a reboot. */
   steadyMs: 20_000,
@@ -126,6 +126,6 @@ export const VITEST_TIMEOUT = {
   testMs: Math.round(300_000 * TIME_SCALE),
   /** beforeAll (prepare + arrange) and afterAll (the suite's cleanup stack). */
   hookMs: testTimeout(PREPARE_MS, ARRANGE_MS),
-  /** The run's objects deleted at the end (the worker's teardown). */
+  /** vitest's teardownTimeout: room for the run's objects to be deleted at the end. */
   teardownMs: testTimeout(DEADLINE.runRemovalMs),
 } as const;
