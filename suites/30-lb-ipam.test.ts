@@ -29,7 +29,8 @@ import { DEADLINE } from '../helpers/wait/deadlines.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('lbipam');
-const svcTemplate = loadManifest('lbipam-service.yaml');
+/** The LoadBalancer Service manifest, rendered for the run (after setUp). */
+const svcTemplate = () => loadManifest('lbipam-service.yaml', s.lab);
 /** The LoadBalancer Service in front of webpod (seed: `kubectl patch svc webpod -p '{"spec":{"type":"LoadBalancer"}}'`). */
 const WEB = 'lb-webpod';
 /** Burst: bounded in count and time. */
@@ -64,7 +65,7 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
   labTest('webpod as type LoadBalancer gets an IP from the block, IPAMRequestSatisfied True', async ({ lab }) => {
     await scenario('a LoadBalancer service gets an IP from the pool');
     await step(`create ${WEB}: type LoadBalancer in front of webpod, port 80`, () =>
-      s.create(lbService(svcTemplate, { runId: lab.runId, namespace: s.namespace, name: WEB, port: 80 })),
+      s.create(lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: WEB, port: 80 })),
     );
     // Allocation order is not assumed (cilium-behaviour.md 1.2): any address of the block will do.
     const v = await step(`wait for ${WEB} to get an IP of ${s.block[0]}-${s.block.at(-1)} with IPAMRequestSatisfied True/satisfied`, () =>
@@ -110,7 +111,7 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     const current = webIp();
     const target = pickRequestableAddress(s.block, await s.heldBlockIps());
     await step(`annotate ${WEB} with lbipam.cilium.io/ips=${target} (it holds ${current})`, () =>
-      s.update(lbService(svcTemplate, { runId: lab.runId, namespace: s.namespace, name: WEB, port: 80, requestIps: [target] })),
+      s.update(lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: WEB, port: 80, requestIps: [target] })),
     );
     const v = await step(`wait for ${WEB} to hold ${target} only, IPAMRequestSatisfied True/satisfied`, () =>
       s.waitService(WEB, `to move to ${target}`, (o) => judgeServiceAssigned(o, { block: s.block, wantIp: target })),
@@ -136,7 +137,7 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     const outside = pickAddressOutsidePools({ subnet: plan.subnet, pools: await s.allPoolBlocks(), avoid });
     const name = 'lb-outside';
     await step(`create ${name} requesting ${outside}, an address of ${plan.subnet} in no pool`, () =>
-      s.create(lbService(svcTemplate, { runId: lab.runId, namespace: s.namespace, name, port: 80, requestIps: [outside] })),
+      s.create(lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name, port: 80, requestIps: [outside] })),
     );
     // Reason no_pool, message "No pool exists with a CIDR containing '<ip>'" (cilium-behaviour.md 1.5); only the reason is asserted.
     const v = await step(`wait for ${name}: no IP, IPAMRequestSatisfied False/no_pool`, () =>
@@ -149,8 +150,8 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     await scenario('an exhausted pool refuses the next service (out_of_ips)');
     const held = await s.heldBlockIps();
     const n = servicesToFill(s.block, held);
-    const fillers = Array.from({ length: n }, (_, i) => lbService(svcTemplate, { runId: lab.runId, namespace: s.namespace, name: `lb-fill-${i + 1}`, port: 80 }));
-    const extra = lbService(svcTemplate, { runId: lab.runId, namespace: s.namespace, name: 'lb-one-too-many', port: 80 });
+    const fillers = Array.from({ length: n }, (_, i) => lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: `lb-fill-${i + 1}`, port: 80 }));
+    const extra = lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: 'lb-one-too-many', port: 80 });
     try {
       await step(`fill the pool: ${n} more services for the ${n} free addresses (held: ${held.join(', ') || 'none'})`, async () => {
         for (const f of fillers) await s.create(f);

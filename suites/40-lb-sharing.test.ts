@@ -26,7 +26,8 @@ import { DEADLINE, SCENARIO_TIMEOUT } from '../helpers/wait/deadlines.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('sharing');
-const svcTemplate = loadManifest('lbipam-service.yaml');
+/** The LoadBalancer Service manifest, rendered for the run (after setUp). */
+const svcTemplate = () => loadManifest('lbipam-service.yaml', s.lab);
 /** The two services that share the IP, on their own ports (seed: webpod 80 and webpod-alt 8080, key shared-1). */
 const SHARERS = [
   { name: 'share-http', port: 80 },
@@ -41,7 +42,7 @@ function shared(): { ip: string; key: string } {
 }
 
 function service(o: Omit<LbServiceOptions, 'runId' | 'namespace'>) {
-  return lbService(svcTemplate, { runId: s.lab.runId, namespace: s.namespace, ...o });
+  return lbService(svcTemplate(), { runId: s.lab.runId, namespace: s.namespace, ...o });
 }
 
 const scenario = (story: string, severity: 'critical' | 'normal' = 'normal') =>

@@ -70,14 +70,14 @@ describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBala
       { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: s.namespace, name: INGRESS },
     ]);
     const hosts = ingressHosts(lab.runId);
-    const backendTpl = loadManifest('ingress-backend.yaml');
+    const backendTpl = loadManifest('ingress-backend.yaml', lab);
     for (const name of Object.values(BACKENDS)) {
       const b = whoamiBackend(backendTpl, { runId: lab.runId, namespace: s.namespace, name });
       await s.create(b.deployment);
       await s.create(b.service);
     }
     await s.create(
-      pathIngress(loadManifest('ingress-paths.yaml'), {
+      pathIngress(loadManifest('ingress-paths.yaml', lab), {
         runId: lab.runId,
         namespace: s.namespace,
         name: INGRESS,

@@ -119,9 +119,9 @@ export class LbSuite {
     const runId = this.lab.runId;
     this.poolName = perRunName(runId, this.suite);
     this.policyName = perRunName(runId, this.suite);
-    const pool = lbPool(loadManifest('lbipam-pool.yaml'), { runId, name: this.poolName, block: topologyBlock(t), selects });
+    const pool = lbPool(loadManifest('lbipam-pool.yaml', this.lab), { runId, name: this.poolName, block: topologyBlock(t), selects });
     const plan = l2AnnouncePlan(t);
-    const policy = l2Policy(loadManifest('lbipam-l2-policy.yaml'), { runId, name: this.policyName, selects, nodes: plan.nodes, interfaces: plan.interfaces });
+    const policy = l2Policy(loadManifest('lbipam-l2-policy.yaml', this.lab), { runId, name: this.policyName, selects, nodes: plan.nodes, interfaces: plan.interfaces });
     await this.create(pool);
     await this.create(policy);
   }
