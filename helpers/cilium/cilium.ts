@@ -240,14 +240,28 @@ export async function readRunningSettings(lab: CiliumLab): Promise<RunningSettin
 }
 
 export async function runningCilium(lab: CiliumLab): Promise<RunningCilium> {
+  const { pods, ...rest } = await runningConfigAndPods(lab);
+  const agents = await Promise.all(pods.map((p) => agentStatus(lab, p)));
+  return { ...rest, agents };
+}
+
+/**
+ * What runs without asking each agent: cilium-config, the agents' image and its version. For a caller that needs
+ * no agent's status (the agents' `cilium-dbg status`, one exec per node, is runningCilium's).
+ */
+export async function runningConfig(lab: CiliumLab): Promise<Omit<RunningCilium, 'agents'>> {
+  const { pods: _pods, ...rest } = await runningConfigAndPods(lab);
+  return rest;
+}
+
+async function runningConfigAndPods(lab: CiliumLab): Promise<Omit<RunningCilium, 'agents'> & { pods: V1Pod[] }> {
   const [config, pods] = await Promise.all([ciliumConfig(lab), agentPods(lab)]);
   if (pods.length === 0) throw new Error(`no Cilium agent pods (${AGENT_SELECTOR}) in ${CILIUM_NAMESPACE}`);
-  const agents = await Promise.all(pods.map((p) => agentStatus(lab, p)));
   const images = [...new Set(pods.map(agentImage).filter((i): i is string => typeof i === 'string'))];
   const image = images[0];
   if (!image) throw new Error(`Cilium agent pods have no ${AGENT_CONTAINER} container`);
   const version = ciliumVersionFromImage(image) ?? (await helmRelease(lab)).chartVersion;
-  return { config, agents, image, images, version };
+  return { config, image, images, version, pods };
 }
 
 export async function l2AnnounceTable(lab: Pick<CiliumLab, 'kube'>, node: string): Promise<L2AnnounceEntry[]> {

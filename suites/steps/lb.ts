@@ -8,7 +8,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import { runningCilium } from '../../helpers/cilium/cilium.ts';
+import { runningConfig } from '../../helpers/cilium/cilium.ts';
 import { l2Policy, lbPool, loadManifest, perRunName, type Selects } from './lb-objects.ts';
 import {
   POOL_API_VERSION,
@@ -61,7 +61,8 @@ export class LbSuite {
     this.objects = new SuiteObjects(lab, { label: this.suite, removalTimeoutMs: DEADLINE.removalMs });
     await prepareThisSuite(lab, o.suiteFile);
     this.block = lbPoolAddresses(lab.topology);
-    const running = await runningCilium(lab);
+    // Config and version only: no agent's status is needed here (one exec per node saved).
+    const running = await runningConfig(lab);
     this.config = running.config;
     this.version = parseCiliumVersion(running.version) ?? parseCiliumVersion(running.image);
     const v = judgeConfig(running.config, o.config);

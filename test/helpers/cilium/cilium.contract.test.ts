@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { CiliumConvergeError, ensureCilium, l2AnnounceTable, runningCilium } from '../../../helpers/cilium/cilium.ts';
+import { CiliumConvergeError, ensureCilium, l2AnnounceTable, runningCilium, runningConfig } from '../../../helpers/cilium/cilium.ts';
 import { Kube } from '../../../helpers/kube/index.ts';
 import { Cleanups, prepareSuite, type Lab } from '../../../helpers/lab/lab.ts';
 import { mappingOf } from '../../../helpers/cilium/needs.ts';
@@ -286,6 +286,16 @@ describe('ensureCilium', () => {
 });
 
 describe('reading Cilium', () => {
+  test('runningConfig: the config, the image and its version, without asking any agent (no exec)', async () => {
+    const r = await runningConfig(lab);
+    expect(r.config['routing-mode']).toBe('native');
+    expect(r).not.toHaveProperty('agents');
+    expect(r.version).toBe((await runningCilium(lab)).version);
+    const execs = api.requests.filter((q) => q.path.endsWith('/exec'));
+    // Only runningCilium's (one per agent) reached the exec endpoint.
+    expect(execs).toHaveLength(3);
+  });
+
   test('runningCilium: config, every agent with its parsed status, the image and its version', async () => {
     const r = await runningCilium(lab);
     expect(r.config['routing-mode']).toBe('native');
