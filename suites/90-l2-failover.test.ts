@@ -48,7 +48,7 @@ import type { HttpProbeLog } from '../helpers/parse/index.ts';
 import { arpingFrom, curlFrom, macOf } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, recordMeasurement, step } from '../helpers/report/report.ts';
 import { pollSettled, pollUntil, systemClock } from '../helpers/wait/retry.ts';
-import { DEADLINE, SCENARIO_TIMEOUT } from '../helpers/wait/deadlines.ts';
+import { DEADLINE, SCENARIO_TIMEOUT, testTimeout, VITEST_TIMEOUT } from '../helpers/wait/deadlines.ts';
 import { deferCleanup } from '../helpers/lab/suite-scope.ts';
 import { compare } from '../helpers/judge/types.ts';
 import { SuiteObjects } from '../helpers/lab/suite-objects.ts';
@@ -174,6 +174,12 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     const a = need(lab, { skip });
     const { budget } = a;
     const maxDurationMs = DEADLINE.observeSlackMs + budget.outageMs + DEADLINE.observeSlackMs;
+    // The bounds come from cilium-config at run time: check here that this scenario's waits fit its vitest timeout,
+    // so a lab with long lease timings fails with the numbers instead of vitest's generic timeout mid-failover.
+    const waitsMs = testTimeout(DEADLINE.hostReadMs, DEADLINE.steadyMs, DEADLINE.hostReadMs, DEADLINE.hostCommandMs, Math.max(budget.holderMs, budget.outageMs) + DEADLINE.observeSlackMs, DEADLINE.hostGlanceMs);
+    if (waitsMs > VITEST_TIMEOUT.testMs) {
+      throw new Error(`the failover bounds (${budget.formula}) need ${secs(waitsMs)} of waits, more than the test timeout ${secs(VITEST_TIMEOUT.testMs)}: raise LAB_TIME_SCALE`);
+    }
     const clock = await step('read the router\'s clock (probe times are router times)', () => routerClock(lab));
     const offset = clockOffset(clock);
 
