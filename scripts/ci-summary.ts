@@ -4,10 +4,15 @@
  * when a report is missing or unreadable, or when CI=true and an integration test (a *.integration.test.ts file)
  * was skipped: under CI the emulated network must really run, never quietly stand aside.
  *
- *   tsx scripts/ci-summary.ts out/self/results.json [out/twin-reports/vitest-1.18.14.json ...]
+ *   tsx scripts/ci-summary.ts out/self/results.json [more.json ...] [--twin-reports DIR]
+ *
+ * --twin-reports DIR adds DIR/vitest-<version>.json for every Cilium version of lab/versions.yaml's ciliumMatrix
+ * (what `npm run test:twin` writes), so a version whose twin run wrote nothing counts as a failure.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadVersions } from '../helpers/lab/versions.ts';
 
 interface JsonAssertion {
   fullName: string;
@@ -83,7 +88,20 @@ function main(files: string[]): number {
   return s.ok ? 0 : 1;
 }
 
+/** The report files named on the command line, with --twin-reports DIR expanded to one per matrix version. */
+export function reportFiles(argv: string[], matrix: () => readonly string[]): string[] {
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--twin-reports') {
+      const dir = argv[++i];
+      if (!dir) throw new Error('--twin-reports needs a folder');
+      files.push(...matrix().map((v) => path.join(dir, `vitest-${v}.json`)));
+    } else files.push(a);
+  }
+  return files.length > 0 ? files : ['out/self/results.json'];
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const files = process.argv.slice(2);
-  process.exit(main(files.length > 0 ? files : ['out/self/results.json']));
+  process.exit(main(reportFiles(process.argv.slice(2), () => loadVersions().ciliumMatrix)));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { readReports, summarize, type VitestJson } from '../../scripts/ci-summary.ts';
+import { readReports, reportFiles, summarize, type VitestJson } from '../../scripts/ci-summary.ts';
 
 const file = (name: string, statuses: string[], status = 'passed'): VitestJson['testResults'][number] => ({
   name,
@@ -51,5 +51,15 @@ describe('CI summary line', () => {
     const s = summarize(missing.report, true);
     expect(s.line).toBe('2 passed, 1 failed');
     expect(s.ok).toBe(false);
+  });
+
+  test('--twin-reports names one report per Cilium version of the matrix', () => {
+    expect(reportFiles(['out/self/results.json', '--twin-reports', 'out/twin'], () => ['1.17.18', '1.18.14'])).toEqual([
+      'out/self/results.json',
+      'out/twin/vitest-1.17.18.json',
+      'out/twin/vitest-1.18.14.json',
+    ]);
+    expect(reportFiles([], () => [])).toEqual(['out/self/results.json']);
+    expect(() => reportFiles(['--twin-reports'], () => [])).toThrow(/needs a folder/);
   });
 });
