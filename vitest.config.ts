@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { labReporters } from './reports/lab-reporters.ts';
+import { VITEST_TIMEOUT } from './helpers/wait/deadlines.ts';
 
 /**
  * Lab suites run one file at a time in file-name order (00-, 10-, 20-…): the order is part of the plan.
@@ -24,6 +25,8 @@ export default defineConfig({
     // CLH_VITEST_JSON=<file> adds vitest's JSON report (npm run test:twin counts the results from it).
     reporters: ['default', ...labReporters(), ...(process.env.CLH_VITEST_JSON ? [['json', { outputFile: process.env.CLH_VITEST_JSON }] as ['json', { outputFile: string }]] : [])],
     sequence: { sequencer: FileOrderSequencer },
+    // Room for the lab's end: the run's objects deleted within DEADLINE.runRemovalMs (helpers/wait/deadlines.ts).
+    teardownTimeout: VITEST_TIMEOUT.teardownMs,
     projects: [
       {
         extends: true,
@@ -46,8 +49,10 @@ export default defineConfig({
           maxWorkers: 1,
           // One worker serves every suite file, so the worker-scoped lab fixture connects once per run.
           isolate: false,
-          testTimeout: 300_000,
-          hookTimeout: 900_000,
+          // Derived from the named deadlines they wrap (helpers/wait/deadlines.ts; LAB_TIME_SCALE stretches both), so
+          // the harness's own timeout, with what it saw last, fires before vitest's.
+          testTimeout: VITEST_TIMEOUT.testMs,
+          hookTimeout: VITEST_TIMEOUT.hookMs,
         },
       },
     ],

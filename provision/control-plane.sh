@@ -63,9 +63,11 @@ fi
 
 step "kubeconfig for root and vagrant"
 install -d -m 700 /root/.kube
-install -m 600 /etc/kubernetes/admin.conf /root/.kube/config
+# Copied only when admin.conf changed, so a re-run rewrites nothing.
+write_if_changed /root/.kube/config 600 </etc/kubernetes/admin.conf || true
 install -d -m 700 -o vagrant -g vagrant /home/vagrant/.kube
-install -m 600 -o vagrant -g vagrant /etc/kubernetes/admin.conf /home/vagrant/.kube/config
+write_if_changed /home/vagrant/.kube/config 600 </etc/kubernetes/admin.conf || true
+chown vagrant:vagrant /home/vagrant/.kube/config
 wait_for "the API server on $LAB_API_HOST:$LAB_API_PORT" 300 kubectl get --raw /readyz
 
 step "control-plane taint removed from $LAB_NODE"

@@ -22,7 +22,10 @@ sysctl -q -p /etc/sysctl.d/60-cilium-lab-k8s.conf
 
 step "swap off, permanently"
 swapoff -a
-sed -i -E '/^[^#].*[[:space:]]swap[[:space:]]/s/^/# cilium-lab: swap off: /' /etc/fstab
+# Only when a swap line is still active: sed -i would rewrite fstab on every run even when nothing matches.
+if grep -qE '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab; then
+  sed -i -E '/^[^#].*[[:space:]]swap[[:space:]]/s/^/# cilium-lab: swap off: /' /etc/fstab
+fi
 [ -z "$(swapon --noheadings)" ] || die "swap is still on: $(swapon --noheadings)"
 
 step "apt repositories: pkgs.k8s.io v${K8S_VERSION%.*}, Docker (containerd.io)"

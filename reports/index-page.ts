@@ -28,6 +28,7 @@ const STATUS_WORD: Record<ResultStatus, string> = {
   broken: 'broken',
   skipped: 'skip',
   unknown: 'unknown',
+  unreadable: 'unreadable result',
 };
 
 /** The word a cell shows: pass, fail, skip, or why it broke (lab unreachable, lab timeout, broken). */
@@ -107,7 +108,8 @@ function scenarioLabel(r: Row): string {
 
 function scenarioTable(versions: VersionSummary[], rows: Row[]): string {
   const out: string[] = [];
-  out.push('<table id="scenarios">');
+  out.push('<table id="scenarios" class="versions">');
+  out.push(`<colgroup><col class="scenario-col"><col span="${versions.length}"></colgroup>`);
   out.push(`<thead><tr><th scope="col">Scenario</th>${versions.map(header).join('')}</tr></thead>`);
   out.push('<tbody>');
   let file: string | null = null;
@@ -131,7 +133,8 @@ function measurementTable(versions: VersionSummary[], rows: Row[]): string {
   }
   if (lines.length === 0) return '<p id="measurements-none">No scenario recorded a measurement in these runs.</p>';
   const out: string[] = [];
-  out.push('<table id="measurements">');
+  out.push('<table id="measurements" class="versions">');
+  out.push(`<colgroup><col class="scenario-col"><col span="${versions.length}"></colgroup>`);
   out.push(`<thead><tr><th scope="col">Measurement</th>${versions.map((v) => `<th scope="col" data-version="${escapeHtml(v.version)}">Cilium ${escapeHtml(v.version)}</th>`).join('')}</tr></thead><tbody>`);
   for (const { row, name } of lines) {
     const tds = versions.map((v) => {
@@ -152,15 +155,20 @@ table{border-collapse:collapse;margin-bottom:1rem}
 th,td{border:1px solid #d0d7de;padding:.35rem .55rem;vertical-align:top;text-align:left}
 thead th{background:#f6f8fa}
 tr.group th{background:#eef1f4;font-family:ui-monospace,monospace;font-weight:600}
-th[scope=row]{font-weight:500;max-width:28rem}
+th[scope=row]{font-weight:500}
+/* However many versions: the scenario column keeps a readable width, the version columns share the rest. */
+table.versions{width:100%;table-layout:fixed}
+table.versions col.scenario-col{width:18rem}
+table.versions td,table.versions thead th{overflow-wrap:anywhere}
 .sub,.when,.counts,.duration,.message,.measured{font-size:.85em;color:#555}
-.message{display:block;max-width:22rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.message{display:block;max-width:100%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .severity{font-size:.75em;padding:0 .3em;border-radius:3px;background:#fbefd5;color:#7a4a00}
 .cell .word{font-weight:700}
 .cell.passed{background:#e6f4ea}.cell.passed .word{color:#1a7f37}
 .cell.failed{background:#fde8e8}.cell.failed .word{color:#b42318}
 .cell.broken{background:#fff4e0}.cell.broken .word{color:#9a4d00}
 .cell.skipped,.cell.unknown,.cell.none{background:#f3f4f6;color:#666}
+.cell.unreadable{background:#fff4e0}.cell.unreadable .word{color:#9a4d00}
 .changed{font-size:.8em;font-weight:700;color:#6f42c1}
 .cell.is-changed{outline:2px solid #6f42c1;outline-offset:-2px}
 dl.legend{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .8rem;color:#444;font-size:.9em}
@@ -189,6 +197,7 @@ ${measurementTable(versions, rows)}
 <dt>lab unreachable / lab timeout</dt><dd>the lab broke (SSH or API down, a wait ran out of time): fix the lab before reading Cilium's behaviour</dd>
 <dt>broken</dt><dd>any other exception: a harness bug or an answer it could not read</dd>
 <dt>skip / not run</dt><dd>skipped with a reason (hover the cell), or absent from that version's run</dd>
+<dt>unreadable result</dt><dd>the scenario's result file could not be read (truncated, not JSON): what it did is unknown</dd>
 <dt>was …</dt><dd>the status changed since the previous report of that version</dd>
 </dl>`;
   return `<!DOCTYPE html>

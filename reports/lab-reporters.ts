@@ -5,29 +5,35 @@
  * and no JUnit file (vitest's project filter decides, read in onInit), and `npm run test:self` replaces the
  * config's reporters with its own on the command line anyway.
  *
- * - LabAllureReporter: allure-vitest with `reportMatchers: false`, results in reports/<version>/allure-results
- *   (emptied when a lab run starts: one run = one report), the Cilium version as a label on every result and
+ * - LabAllureReporter: allure-vitest with `reportMatchers: false`, results in a folder of their own per run,
+ *   reports/<version>/runs/<UTC time>-<run id>/allure-results (one run = one report; nothing of an earlier run is
+ *   moved or deleted: `npm run report` reports every run folder in order, then removes it), the Cilium version as a label on every result and
  *   as a parameter, the run id as an excluded parameter, environment info and executor.json, the lab
  *   categories, and a writer that redacts every attachment, message and trace before it reaches the disk.
  *   It publishes the results folder in CLH_ALLURE_RESULTS_DIR so the global setup can add what it learns
  *   about the lab (helpers/report.ts `recordLabEnvironment`).
- * - LabJUnitReporter: vitest's JUnit XML in reports/<version>/junit.xml for CI systems that read it, redacted.
+ * - LabJUnitReporter: vitest's JUnit XML in the run folder, redacted, copied to reports/<version>/junit.xml for CI
+ *   systems that read it. It ends the run: a run that started no scenario (no test file selected, stopped by the
+ *   global setup) leaves no run folder and does not touch reports/<version>/junit.xml.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Status } from 'allure-js-commons';
 import AllureVitestReporter, { type AllureVitestReporterConfig } from 'allure-vitest/reporter';
 import type { RunnerTask } from 'vitest';
 import { JUnitReporter, type TestModule, type Vitest } from 'vitest/node';
+import { resolveRunId } from '../helpers/lab/lab-access.ts';
 import { redact, redactValue } from '../helpers/report/redact.ts';
 import { allure2Categories } from './categories.ts';
 import {
   ciliumVersionFromEnv,
   harnessCommit,
+  labRunCiliumVersion,
   reportsRoot,
   RESULTS_DIR_ENV,
   RUN_ID_ENV,
+  runFolderName,
   UNKNOWN_VERSION,
   versionPaths,
   type VersionPaths,
@@ -36,6 +42,8 @@ import {
 export const CILIUM_VERSION_LABEL = 'cilium_version';
 export const CILIUM_VERSION_PARAMETER = 'Cilium version';
 export const RUN_ID_PARAMETER = 'run id';
+/** Set by the first lab reporter of a run: this run's folder (reports/<version>/runs/<time>-<run id>). */
+export const RUN_DIR_ENV = 'CLH_RUN_DIR';
 
 export interface LabReportersOptions {
   /** Defaults to CILIUM_VERSION (or 'unknown'). */
@@ -44,6 +52,8 @@ export interface LabReportersOptions {
   root?: string;
   /** Projects whose tests are reported; defaults to ['lab']. */
   projects?: string[];
+  /** Check CILIUM_VERSION against lab/versions.yaml's pattern (default true; fixtures with fake versions turn it off). */
+  checkVersionPattern?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -60,7 +70,8 @@ function resolve(o: LabReportersOptions): Resolved {
   const root = o.root ?? reportsRoot(env);
   const projects = o.projects ?? ['lab'];
   try {
-    return { paths: versionPaths(o.version ?? ciliumVersionFromEnv(env), root), projects, env, problem: null };
+    const version = o.version ?? (o.checkVersionPattern === false ? ciliumVersionFromEnv(env) : labRunCiliumVersion(env));
+    return { paths: versionPaths(version, root), projects, env, problem: null };
   } catch (err) {
     return { paths: versionPaths(UNKNOWN_VERSION, root), projects, env, problem: (err as Error).message };
   }
@@ -71,6 +82,26 @@ function labIsRunning(vitest: Vitest, lab: Resolved): boolean {
   const running = vitest.projects.some((p) => lab.projects.includes(p.name));
   if (running && lab.problem) throw new Error(`lab reporters: ${lab.problem}`);
   return running;
+}
+
+/**
+ * This run's folder, the same for both reporters: reports/<version>/runs/<UTC time>-<run id>. The run id is
+ * LAB_RUN_ID when set, else a new one, published in LAB_RUN_ID so the global setup and the workers use it too.
+ */
+export function runFolder(lab: Pick<Resolved, 'paths' | 'env'>, now: Date = new Date()): string {
+  const given = lab.env[RUN_DIR_ENV];
+  if (given && path.dirname(given) === lab.paths.runsDir) return given;
+  const runId = resolveRunId(lab.env, now);
+  lab.env.LAB_RUN_ID = runId;
+  const dir = path.join(lab.paths.runsDir, runFolderName(runId, now));
+  lab.env[RUN_DIR_ENV] = dir;
+  return dir;
+}
+
+/** True when the run wrote at least one test result (it started a scenario). */
+export function runStartedAScenario(runDir: string): boolean {
+  const results = path.join(runDir, 'allure-results');
+  return existsSync(results) && readdirSync(results).some((f) => f.endsWith('-result.json'));
 }
 
 /** Static facts known when the run starts; the global setup adds the lab's (Kubernetes, kernel, routing…). */
@@ -186,11 +217,10 @@ export class LabAllureReporter extends AllureVitestReporter {
   override onInit(vitest: Vitest): void {
     this.active = labIsRunning(vitest, this.lab);
     if (!this.active) return;
-    const { resultsDir } = this.lab.paths;
-    // One run = one report: results of an earlier run of this version would be merged into it. They are moved
-    // aside, not deleted, so a run that stops early (no lab, a version mismatch) loses nothing: the last run's
-    // results stay in allure-results.previous until the next run starts.
-    if (path.basename(resultsDir) === 'allure-results') setAsidePreviousResults(resultsDir);
+    // One run = one report, and no run is ever lost: each run writes to a folder of its own, and nothing of an
+    // earlier run is moved or deleted here (`npm run report` reports each run folder in order, then removes it).
+    const resultsDir = path.join(runFolder(this.lab), 'allure-results');
+    (this as unknown as { config: { resultsDir?: string } }).config.resultsDir = resultsDir;
     super.onInit(vitest);
     const self = this as unknown as { allureReporterRuntime?: { writer?: Writer } };
     const runtime = self.allureReporterRuntime;
@@ -214,17 +244,10 @@ export class LabAllureReporter extends AllureVitestReporter {
   }
 }
 
-/** Moves `dir` to `<dir>.previous` (replacing an older one); nothing to do when `dir` does not exist. */
-export function setAsidePreviousResults(dir: string): void {
-  if (!existsSync(dir)) return;
-  const previous = `${dir}.previous`;
-  rmSync(previous, { recursive: true, force: true });
-  renameSync(dir, previous);
-}
-
 export class LabJUnitReporter extends JUnitReporter {
   private readonly lab: Resolved;
   private active = false;
+  private runDir = '';
 
   constructor(o: LabReportersOptions = {}) {
     const lab = resolve(o);
@@ -234,18 +257,29 @@ export class LabJUnitReporter extends JUnitReporter {
 
   override async onInit(vitest: Vitest): Promise<void> {
     this.active = labIsRunning(vitest, this.lab);
-    if (this.active) await super.onInit(vitest);
+    if (!this.active) return;
+    // vitest opens (and so empties) its output file when the run starts: it is the run's own, never the last run's.
+    this.runDir = runFolder(this.lab);
+    mkdirSync(this.runDir, { recursive: true });
+    (this as unknown as { options: { outputFile?: string } }).options.outputFile = path.join(this.runDir, 'junit.xml');
+    await super.onInit(vitest);
   }
 
   override async onTestRunEnd(testModules: ReadonlyArray<TestModule>): Promise<void> {
     if (!this.active) return;
     await super.onTestRunEnd(testModules.filter((m) => this.lab.projects.includes(m.project.name)));
-    const file = this.lab.paths.junitFile;
+    const file = path.join(this.runDir, 'junit.xml');
     if (existsSync(file)) writeFileSync(file, redact(readFileSync(file, 'utf8')));
+    // Runs after the Allure reporter (labReporters order): a run that started no scenario leaves nothing behind.
+    if (!runStartedAScenario(this.runDir)) {
+      rmSync(this.runDir, { recursive: true, force: true });
+      return;
+    }
+    if (existsSync(file)) copyFileSync(file, this.lab.paths.junitFile);
   }
 }
 
-/** Allure + JUnit for lab runs, filed under the Cilium version. */
+/** Allure + JUnit for lab runs, filed under the Cilium version (in this order: the JUnit reporter ends the run). */
 export function labReporters(o: LabReportersOptions = {}): [LabAllureReporter, LabJUnitReporter] {
   return [new LabAllureReporter(o), new LabJUnitReporter(o)];
 }

@@ -12,7 +12,9 @@ import { parseMeasurementParameter, type Measurement } from './measurements.ts';
 import { parseProperties } from './properties.ts';
 
 const STATUSES = ['passed', 'failed', 'broken', 'skipped', 'unknown'] as const;
-export type ResultStatus = (typeof STATUSES)[number];
+/** What a scenario's cell can say: an Allure status, or that its result file could not be read. */
+const SCENARIO_STATUSES = [...STATUSES, 'unreadable'] as const;
+export type ResultStatus = (typeof SCENARIO_STATUSES)[number];
 
 /** The part of an Allure result file this page reads (everything else is ignored). */
 const resultSchema = z.looseObject({
@@ -40,7 +42,7 @@ const scenarioSchema = z.object({
   feature: z.string().nullable(),
   story: z.string().nullable(),
   severity: z.string().nullable(),
-  status: z.enum(STATUSES),
+  status: z.enum(SCENARIO_STATUSES),
   /** Why it did not pass (reports/categories.ts), null when it passed or was skipped. */
   category: z.object({ id: z.string(), name: z.string(), short: z.string() }).nullable(),
   durationMs: z.number().nullable(),
@@ -48,7 +50,7 @@ const scenarioSchema = z.object({
   message: z.string().nullable(),
   measurements: z.array(measurementSchema),
   /** The status the night before, when this scenario ran then too. */
-  previousStatus: z.enum(STATUSES).nullable(),
+  previousStatus: z.enum(SCENARIO_STATUSES).nullable(),
 });
 export type ScenarioSummary = z.infer<typeof scenarioSchema>;
 
@@ -59,6 +61,8 @@ const countsSchema = z.object({
   broken: z.number(),
   skipped: z.number(),
   unknown: z.number(),
+  /** Result files that could not be read (absent in summaries written before it was counted). */
+  unreadable: z.number().default(0),
 });
 export type Counts = z.infer<typeof countsSchema>;
 
@@ -80,29 +84,69 @@ export const versionSummarySchema = z.object({
 });
 export type VersionSummary = z.infer<typeof versionSummarySchema>;
 
+/** A result file that could not be read: its name, why, and which scenario it was when that can be recovered. */
+export interface UnreadableResult {
+  file: string;
+  reason: string;
+  /** fullName and name found in the text, so the scenario's cell says "unreadable result" and not "not run". */
+  id: string | null;
+  title: string | null;
+}
+
 export interface ReadResults {
   results: AllureResult[];
   environment: Record<string, string>;
-  /** Files that are not valid result JSON (named in the report's log, never fatal). */
-  unreadable: string[];
+  /** Files that are not valid result JSON, with the reason (reports/report.ts names them and exits non-zero). */
+  unreadable: UnreadableResult[];
   fingerprint: string;
+}
+
+/** The first JSON string value of `key` in a possibly broken JSON text. */
+function stringField(text: string, key: string): string | null {
+  const m = new RegExp(`"${key}"\\s*:\\s*("(?:[^"\\\\]|\\\\.)*")`).exec(text);
+  if (!m?.[1]) return null;
+  try {
+    return JSON.parse(m[1]) as string;
+  } catch {
+    return null;
+  }
+}
+
+/** Why `text` is not an Allure result, or null with the result. Pure. */
+export function parseResult(text: string): { result: AllureResult; problem: null } | { result: null; problem: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    return { result: null, problem: `not JSON (${(err as Error).message})${text.length === 0 ? ': the file is empty' : ''}` };
+  }
+  const r = resultSchema.safeParse(data);
+  if (r.success) return { result: r.data, problem: null };
+  const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+  return { result: null, problem: `not an Allure result (${issues.join('; ')})` };
 }
 
 /** Reads every *-result.json of a results folder, plus environment.properties. */
 export function readResults(dir: string): ReadResults {
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('-result.json')).sort() : [];
   const results: AllureResult[] = [];
-  const unreadable: string[] = [];
+  const unreadable: UnreadableResult[] = [];
   const hash = createHash('sha256');
   for (const f of files) {
     const file = path.join(dir, f);
     hash.update(`${f}:${statSync(file).size}\n`);
+    let text: string;
     try {
-      const r = resultSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-      if (r.success) results.push(r.data);
-      else unreadable.push(f);
-    } catch {
-      unreadable.push(f);
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      unreadable.push({ file: f, reason: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, id: null, title: null });
+      continue;
+    }
+    const parsed = parseResult(text);
+    if (parsed.result) results.push(parsed.result);
+    else {
+      const title = stringField(text, 'name');
+      unreadable.push({ file: f, reason: parsed.problem, id: stringField(text, 'fullName'), title });
     }
   }
   const envFile = path.join(dir, 'environment.properties');
@@ -130,14 +174,17 @@ function firstLine(s: string | undefined): string | null {
 }
 
 export function emptyCounts(): Counts {
-  return { total: 0, passed: 0, failed: 0, broken: 0, skipped: 0, unknown: 0 };
+  return { total: 0, passed: 0, failed: 0, broken: 0, skipped: 0, unknown: 0, unreadable: 0 };
 }
 
 export interface SummarizeInput {
   version: string;
   reportHref: string;
   generatedAt: string;
-  read: Pick<ReadResults, 'results' | 'environment' | 'fingerprint'>;
+  read: Pick<ReadResults, 'results' | 'environment' | 'fingerprint'> & { unreadable?: UnreadableResult[] };
+  /** Scenarios known from earlier summaries (any version): an unreadable file that lost its fullName but kept its
+   * name is matched to its scenario by title, when exactly one has that title. */
+  knownScenarios?: Pick<ScenarioSummary, 'id' | 'title'>[];
 }
 
 /** One version's summary from its results. When a test has several results (retries), the latest counts. */
@@ -173,6 +220,41 @@ export function summarize(i: SummarizeInput): VersionSummary {
       previousStatus: null,
     };
   });
+  // A scenario with an unreadable result file says so (it ran; what it did is unknown), never "not run".
+  const byTitle = (title: string | null): string | null => {
+    if (!title) return null;
+    const ids = new Set([...scenarios, ...(i.knownScenarios ?? [])].filter((x) => x.title === title).map((x) => x.id));
+    return ids.size === 1 ? [...ids][0]! : null;
+  };
+  for (const u of i.read.unreadable ?? []) {
+    const id = u.id ?? byTitle(u.title) ?? `unreadable result ${u.file}`;
+    const message = `unreadable result ${u.file}: ${u.reason}`;
+    const existing = scenarios.find((x) => x.id === id);
+    if (existing) {
+      counts[existing.status]--;
+      counts.unreadable++;
+      Object.assign(existing, { status: 'unreadable', category: null, message });
+      continue;
+    }
+    counts.total++;
+    counts.unreadable++;
+    scenarios.push({
+      id,
+      title: u.title ?? `(result file ${u.file})`,
+      file: fileOf(id),
+      order: scenarios.length,
+      epic: null,
+      feature: null,
+      story: null,
+      severity: null,
+      status: 'unreadable',
+      category: null,
+      durationMs: null,
+      message,
+      measurements: [],
+      previousStatus: null,
+    });
+  }
   const starts = ordered.map(([, r]) => r.start).filter((s): s is number => typeof s === 'number');
   return {
     schema: SUMMARY_SCHEMA_VERSION,

@@ -2,8 +2,10 @@
  * Where one lab run's report files live, and which Cilium version they belong to.
  *
  * Layout, one folder per Cilium version (all git-ignored; `reports/report.ts` writes the last three):
- *   reports/<version>/allure-results/   what allure-vitest wrote during the last lab run of that version
- *   reports/<version>/junit.xml         JUnit XML of the same run, for CI systems that read it
+ *   reports/<version>/runs/<UTC time>-<run id>/   one lab run not reported yet: allure-results/ and junit.xml; every
+ *                                       run keeps its own folder until `npm run report` has recorded it
+ *   reports/<version>/allure-results/   the results of the last reported run (moved here by `npm run report`)
+ *   reports/<version>/junit.xml         JUnit XML of the last run that started a scenario, for CI systems
  *   reports/<version>/history.jsonl     Allure 3 history, one line per `npm run report`, kept between runs
  *   reports/<version>/report/index.html the Allure report, one file that opens from file://
  *   reports/<version>/summary.json      what the cross-version page needs from that run
@@ -20,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineProviders, vagrantStateDir } from '../helpers/lab/preflight.ts';
 import { loadTopology, topologyFile, type Topology } from '../helpers/lab/topology.ts';
-import { loadVersions } from '../helpers/lab/versions.ts';
+import { loadVersions, versionsFile } from '../helpers/lab/versions.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CILIUM_VERSION_ENV = 'CILIUM_VERSION';
@@ -55,15 +57,35 @@ export function ciliumVersionFromEnv(env: NodeJS.ProcessEnv = process.env): stri
 
 /**
  * The Cilium version `npm run lab:up` installs when CILIUM_VERSION is not set, for a topology built by this repo's
- * Vagrantfile; undefined for another lab (`provider: existing`) or when the files cannot be read.
+ * Vagrantfile; undefined for another lab (`provider: existing`). A topology or versions file that cannot be read
+ * throws, naming the file: results are never filed under `unknown` because a file is broken.
  */
 export function defaultLabCiliumVersion(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  try {
-    if (loadTopology(topologyFile(env)).provider !== 'vagrant') return undefined;
-    return normalizeVersion(loadVersions().pins.cilium.value);
-  } catch {
-    return undefined;
+  if (loadTopology(topologyFile(env)).provider !== 'vagrant') return undefined;
+  return normalizeVersion(loadVersions(versionsFile(env)).pins.cilium.value);
+}
+
+/**
+ * Throws unless a lab run's Cilium version matches the pattern lab/versions.yaml gives for CILIUM_VERSION (the
+ * same check `npm run lab:up` makes), naming the variable, the value, the pattern and the file. `npm test` runs it
+ * before anything is created; `unknown` (another lab, no CILIUM_VERSION) is not checked.
+ */
+export function checkCiliumVersion(version: string, env: NodeJS.ProcessEnv = process.env): void {
+  if (version === UNKNOWN_VERSION && !env[CILIUM_VERSION_ENV]?.trim()) return;
+  const file = versionsFile(env);
+  const pin = loadVersions(file).pins.cilium;
+  if (!new RegExp(pin.pattern).test(version)) {
+    const raw = env[CILIUM_VERSION_ENV]?.trim();
+    const what = raw ? `${pin.env} is "${raw}"` : `the Cilium version is "${version}"`;
+    throw new Error(`${what}, which does not match ${pin.pattern} (pins.cilium.pattern in ${file}); expected e.g. ${pin.value}`);
   }
+}
+
+/** The Cilium version a lab run is filed under, checked (ciliumVersionFromEnv, then checkCiliumVersion). */
+export function labRunCiliumVersion(env: NodeJS.ProcessEnv = process.env): string {
+  const version = ciliumVersionFromEnv(env);
+  checkCiliumVersion(version, env);
+  return version;
 }
 
 export function reportsRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -76,6 +98,8 @@ export interface VersionPaths {
   dir: string;
   resultsDir: string;
   junitFile: string;
+  /** One folder per lab run not reported yet (runFolderName). */
+  runsDir: string;
   historyFile: string;
   reportDir: string;
   reportFile: string;
@@ -95,11 +119,27 @@ export function versionPaths(version: string, root: string = reportsRoot()): Ver
     dir,
     resultsDir: path.join(dir, 'allure-results'),
     junitFile: path.join(dir, 'junit.xml'),
+    runsDir: path.join(dir, 'runs'),
     historyFile: path.join(dir, 'history.jsonl'),
     reportDir: path.join(dir, 'report'),
     reportFile: path.join(dir, 'report', 'index.html'),
     summaryFile: path.join(dir, 'summary.json'),
   };
+}
+
+/** `20261122T034910.123Z-r20261122-0349-ab12`: UTC start time (to the millisecond) first, so names sort in run order. */
+export function runFolderName(runId: string, started: Date): string {
+  return `${started.toISOString().replace(/[-:]/g, '')}-${runId}`;
+}
+
+/** The run folders of a version (reports/<version>/runs/*), oldest first. */
+export function runFolders(paths: Pick<VersionPaths, 'runsDir'>): string[] {
+  if (!existsSync(paths.runsDir)) return [];
+  return readdirSync(paths.runsDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()
+    .map((name) => path.join(paths.runsDir, name));
 }
 
 /** Allure 3 environment ids must match ^[A-Za-z0-9_-]+$ and be at most 64 characters. */
@@ -127,12 +167,12 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The versions that have a folder with Allure results under `root`, in version order. */
+/** The versions that have Allure results (reported, or runs not reported yet) under `root`, in version order. */
 export function versionsWithResults(root: string = reportsRoot()): string[] {
   if (!existsSync(root)) return [];
+  const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
   return readdirSync(root)
-    .filter((name) => isValidVersion(name) && existsSync(path.join(root, name, 'allure-results')))
-    .filter((name) => statSync(path.join(root, name, 'allure-results')).isDirectory())
+    .filter((name) => isValidVersion(name) && (isDir(path.join(root, name, 'allure-results')) || isDir(path.join(root, name, 'runs'))))
     .sort(compareVersions);
 }
 

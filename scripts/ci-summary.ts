@@ -1,13 +1,18 @@
 /**
- * Reads vitest's JSON report of the self-tests and prints the one line this project's CI reads:
- * "N passed, N failed[, N skipped]". Exits non-zero when a test failed, when the report is missing,
- * or when CI=true and an integration test (a *.integration.test.ts file) was skipped: under CI the
- * emulated network must really run, never quietly stand aside.
+ * Reads vitest's JSON reports (the self-tests', and the lab twin's runs of the lab suites) and prints the one line
+ * this project's CI reads: "N passed, N failed[, N skipped]" over all of them. Exits non-zero when a test failed,
+ * when a report is missing or unreadable, or when CI=true and an integration test (a *.integration.test.ts file)
+ * was skipped: under CI the emulated network must really run, never quietly stand aside.
  *
- *   tsx scripts/ci-summary.ts out/self/results.json
+ *   tsx scripts/ci-summary.ts out/self/results.json [more.json ...] [--twin-reports DIR]
+ *
+ * --twin-reports DIR adds DIR/vitest-<version>.json for every Cilium version of lab/versions.yaml's ciliumMatrix
+ * (what `npm run test:twin` writes), so a version whose twin run wrote nothing counts as a failure.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadVersions } from '../helpers/lab/versions.ts';
 
 interface JsonAssertion {
   fullName: string;
@@ -60,21 +65,43 @@ export function summarize(report: VitestJson, ci: boolean): Summary {
   return { passed, failed, skipped, problems, line, ok: failed === 0 && problems.length === 0 };
 }
 
-function main(file: string): number {
-  let report: VitestJson;
-  try {
-    report = JSON.parse(readFileSync(file, 'utf8')) as VitestJson;
-  } catch (err) {
-    console.log(`no self-test report at ${file}: ${(err as Error).message}`);
-    console.log('0 passed, 1 failed');
-    return 1;
+/** Reads every report; one that is missing or not JSON counts as one failure, named. */
+export function readReports(files: string[], read: (f: string) => string): { report: VitestJson; problems: string[] } {
+  const testResults: VitestJson['testResults'] = [];
+  const problems: string[] = [];
+  for (const f of files) {
+    try {
+      testResults.push(...(JSON.parse(read(f)) as VitestJson).testResults);
+    } catch (err) {
+      problems.push(`no readable test report at ${f}: ${(err as Error).message.split('\n')[0]}`);
+      testResults.push({ name: f, status: 'failed', message: 'no readable test report', assertionResults: [] });
+    }
   }
+  return { report: { testResults }, problems };
+}
+
+function main(files: string[]): number {
+  const { report, problems } = readReports(files, (f) => readFileSync(f, 'utf8'));
   const s = summarize(report, process.env.CI === 'true');
-  for (const p of s.problems) console.log(`problem: ${p}`);
+  for (const p of [...problems, ...s.problems]) console.log(`problem: ${p}`);
   console.log(s.line);
   return s.ok ? 0 : 1;
 }
 
+/** The report files named on the command line, with --twin-reports DIR expanded to one per matrix version. */
+export function reportFiles(argv: string[], matrix: () => readonly string[]): string[] {
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--twin-reports') {
+      const dir = argv[++i];
+      if (!dir) throw new Error('--twin-reports needs a folder');
+      files.push(...matrix().map((v) => path.join(dir, `vitest-${v}.json`)));
+    } else files.push(a);
+  }
+  return files.length > 0 ? files : ['out/self/results.json'];
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  process.exit(main(process.argv[2] ?? 'out/self/results.json'));
+  process.exit(main(reportFiles(process.argv.slice(2), () => loadVersions().ciliumMatrix)));
 }

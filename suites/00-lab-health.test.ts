@@ -13,6 +13,7 @@ import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import { attach, describeScenario, recordLabEnvironment, step } from '../helpers/report/report.ts';
 import { kubeNodes } from '../helpers/lab/topology.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
+import { DEADLINE } from '../helpers/wait/deadlines.ts';
 
 describe('Lab health', () => {
   test.beforeAll(async ({ lab }) => {
@@ -25,7 +26,7 @@ describe('Lab health', () => {
       Promise.all(
         lab.topology.nodes.map(async (n) => {
           try {
-            return { node: n.name, hostname: (await lab.ssh.host(n.name).run('hostname', { timeoutMs: 20_000 })).trim(), error: null };
+            return { node: n.name, hostname: (await lab.ssh.host(n.name).run('hostname', { timeoutMs: DEADLINE.hostCommandMs })).trim(), error: null };
           } catch (err) {
             return { node: n.name, hostname: null, error: (err as Error).message };
           }
@@ -54,7 +55,7 @@ describe('Lab health', () => {
 
     const kubernetes = await step('read the Kubernetes server version', async () => (await lab.kube.kc.makeApiClient(VersionApi).getCode()).gitVersion);
     const kernels = await step('read the kernel release of every node (uname -r)', () =>
-      Promise.all(kubeNodes(lab.topology).map(async (n) => ({ node: n.name, release: await lab.ssh.host(n.name).run('uname -r', { timeoutMs: 20_000 }) }))),
+      Promise.all(kubeNodes(lab.topology).map(async (n) => ({ node: n.name, release: await lab.ssh.host(n.name).run('uname -r', { timeoutMs: DEADLINE.hostCommandMs }) }))),
     );
     const env = labEnvironment({
       // Every distinct agent image (more than one only mid-rollout).

@@ -3,7 +3,8 @@
  * curl-pod on k8s-ctr reaches the webpod on k8s-w1 (same subnet) but not the one on k8s-w0 (the other
  * subnet): autoDirectNodeRoutes only installs routes to peers on the same L2 segment, so k8s-ctr sends
  * k8s-w0's pods to the router, which has no pod routes and forwards them out its default route.
- * Static pod routes on the router fix it by hand; they are removed afterwards and the suite checks it.
+ * Static pod routes on the router fix it by hand; they are removed afterwards and the suite checks it (a failed
+ * scenario's routes are removed by the suite's cleanup stack, helpers/lab/suite-scope.ts).
  *
  * Beliefs (each assertion says which it relies on):
  * - B1 cilium-behaviour.md section 4: autoDirectNodeRoutes installs `podCIDR via nodeIP` only for nodes on a
@@ -16,7 +17,7 @@
  * - B4 cilium-behaviour.md 4.1: the routing mode is read from the agents' `cilium-dbg status`, not from
  *   the tunnel-protocol config key (present even in native mode).
  */
-import { describe, expect } from 'vitest';
+import { describe } from 'vitest';
 import { runningCilium } from '../helpers/cilium/cilium.ts';
 import {
   judgeMisrouted,
@@ -41,8 +42,9 @@ import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import { addRoutes, routesOn } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report/report.ts';
 import { controlPlane, node, primaryAddress, router } from '../helpers/lab/topology.ts';
-import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './steps/routing.ts';
+import { diagnoseRoutingOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './steps/routing.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
+import { compare } from '../helpers/judge/types.ts';
 
 const FEATURE = { epic: 'Routing', feature: 'Native routing across subnets' } as const;
 
@@ -51,8 +53,6 @@ describe('Native routing across subnets', () => {
   let near: PodRef; // webpod on the client's subnet (k8s-w1)
   let far: PodRef; // webpod on the other subnet (k8s-w0)
   let routerName: string;
-  /** Removes the workaround routes; set while they are on the router. */
-  let undoRoutes: (() => Promise<void>) | null = null;
 
   test.beforeAll(async ({ lab }) => {
     await prepareThisSuite(lab, import.meta.url);
@@ -67,10 +67,7 @@ describe('Native routing across subnets', () => {
     far = w.webpods.get(peers.otherSubnet) as PodRef;
     routerName = (router(lab.topology) ?? { name: '' }).name;
     if (!near || !far || !routerName) throw new Error('webpods on both subnets and a router are needed');
-  });
-
-  test.afterAll(async () => {
-    if (undoRoutes) await undoRoutes();
+    diagnoseRoutingOnFailure(lab);
   });
 
   test('the agents run native routing', async ({ lab }) => {
@@ -82,7 +79,6 @@ describe('Native routing across subnets', () => {
 
   test('curl-pod reaches the webpod on the same subnet (ping and HTTP)', async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'same subnet: reachable', severity: 'critical' });
-    attachRoutingDiagnosticsOnFailure(lab);
     const ping = await pingFromPod(lab, curl, near.ip);
     await expectVerdict(`ping ${near.name} on ${near.node}`, judgePingAnswered(ping.result), { soft: true });
     const http = await httpFromPod(lab, curl, `http://${near.ip}/`);
@@ -107,7 +103,6 @@ describe('Native routing across subnets', () => {
 
   test('curl-pod cannot reach the webpod on the other subnet: the router sends it out its default route', async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'other subnet: the router misroutes', severity: 'critical' });
-    attachRoutingDiagnosticsOnFailure(lab);
     const path = routerPathFor(lab.topology, curl.node, far.node);
     const table = await step(`read the router's route table`, () => routesOn(lab.ssh, routerName));
     await attach('ip route on the router', table.text);
@@ -128,18 +123,16 @@ describe('Native routing across subnets', () => {
 
   test('static pod routes on the router let curl-pod reach the other subnet (the workaround)', async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'workaround: one static route per node pod CIDR on the router', severity: 'normal' });
-    attachRoutingDiagnosticsOnFailure(lab);
     const path = routerPathFor(lab.topology, curl.node, far.node);
     const plan = planRouterPodRoutes(await ciliumNodes(lab), routerSubnets(lab.topology));
     await attach('planned routes', plan, 'json');
-    expect(plan.problems, plan.problems.join('; ')).toEqual([]);
+    await expectVerdict('a route planned for every node pod CIDR', compare('problems planning the routes', plan.problems, []));
     planned = plan.routes;
 
-    // The undo removes exactly what was added and may be called again (afterAll is the safety net).
-    const undo = await step(`add pod routes on the router (${planned.map((r) => `${r.dst} via ${r.via}`).join(', ')})`, () =>
+    // The undo removes exactly what was added; the suite's cleanup stack holds it until it ran (the safety net).
+    const removeRoutes = await step(`add pod routes on the router (${planned.map((r) => `${r.dst} via ${r.via}`).join(', ')})`, () =>
       addRoutes(lab.ssh, routerName, planned.map(({ dst, via }) => ({ dst, via }))),
     );
-    undoRoutes = undo;
     try {
       const table = await step(`read the router's route table`, () => routesOn(lab.ssh, routerName));
       await attach('ip route on the router (with the workaround)', table.text);
@@ -156,14 +149,12 @@ describe('Native routing across subnets', () => {
       const http = await httpFromPod(lab, curl, `http://${far.ip}/`);
       await expectVerdict(`HTTP to ${far.name}`, judgeWhoamiFrom(http, far.name));
     } finally {
-      undoRoutes = null;
-      await step('remove the pod routes from the router', () => undo());
+      await step('remove the pod routes from the router', () => removeRoutes());
     }
   });
 
   test('the workaround routes are gone from the router', async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'workaround undone', severity: 'normal' });
-    if (undoRoutes) await step('remove the pod routes from the router', () => (undoRoutes as () => Promise<void>)());
     const table = await step(`read the router's route table`, () => routesOn(lab.ssh, routerName));
     await attach('ip route on the router (after the workaround)', table.text);
     await expectVerdict('the routes added are gone', judgeRoutesAbsent(table.routes, planned.map((r) => r.dst)), { soft: true });

@@ -36,9 +36,10 @@ import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import { parseHubbleFlows, parseIpLink } from '../helpers/parse/index.ts';
 import { routesOn, withCapture } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report/report.ts';
-import { WaitTimeoutError, pollUntil } from '../helpers/wait/retry.ts';
+import { pollSettled } from '../helpers/wait/retry.ts';
+import { DEADLINE } from '../helpers/wait/deadlines.ts';
 import { controlPlane, kubeNodes, node, primaryAddress, router } from '../helpers/lab/topology.ts';
-import { attachRoutingDiagnosticsOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './steps/routing.ts';
+import { diagnoseRoutingOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './steps/routing.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const FEATURE = { epic: 'Routing', feature: 'VXLAN overlay' } as const;
@@ -58,6 +59,7 @@ describe('VXLAN overlay across subnets', () => {
     far = w.webpods.get(other) as PodRef;
     routerName = router(lab.topology)?.name ?? '';
     if (!far || !routerName) throw new Error('a webpod on the other subnet and a router are needed');
+    diagnoseRoutingOnFailure(lab);
   });
 
   test('the agents run VXLAN tunnel routing', async ({ lab }) => {
@@ -69,10 +71,9 @@ describe('VXLAN overlay across subnets', () => {
 
   test(`every node has ${VXLAN_DEVICE} and routes the other nodes' pod CIDRs via cilium_host with MTU ${TUNNEL_ROUTE_MTU}`, async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'overlay device and routes on every node', severity: 'critical' });
-    attachRoutingDiagnosticsOnFailure(lab);
     const cidrs = podCidrsByNode(await ciliumNodes(lab));
     for (const n of kubeNodes(lab.topology)) {
-      const link = await step(`show ${VXLAN_DEVICE} on ${n.name}`, () => lab.ssh.host(n.name).exec(`ip link show ${VXLAN_DEVICE}`, { timeoutMs: 20_000 }));
+      const link = await step(`show ${VXLAN_DEVICE} on ${n.name}`, () => lab.ssh.host(n.name).exec(`ip link show ${VXLAN_DEVICE}`, { timeoutMs: DEADLINE.hostCommandMs }));
       await attach(`ip link show ${VXLAN_DEVICE} on ${n.name}`, `${link.stdout}${link.stderr}`);
       // B2
       await expectVerdict(`${VXLAN_DEVICE} on ${n.name}`, judgeLinkUp(parseIpLink(link.stdout), VXLAN_DEVICE), { soft: true });
@@ -87,7 +88,6 @@ describe('VXLAN overlay across subnets', () => {
 
   test('curl-pod reaches the webpod on the other subnet by ping and HTTP, with no pod route on the router', async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'other subnet: reachable through the overlay', severity: 'critical' });
-    attachRoutingDiagnosticsOnFailure(lab);
     const table = await step(`read the router's route table`, () => routesOn(lab.ssh, routerName));
     await attach('ip route on the router', table.text);
     // B6: the overlay needs nothing from the router.
@@ -101,7 +101,6 @@ describe('VXLAN overlay across subnets', () => {
 
   test(`the router sees only UDP ${VXLAN_PORT} between node addresses, and ${VXLAN_DEVICE} carries the ping on the target node`, async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'encapsulation on the wire', severity: 'critical' });
-    attachRoutingDiagnosticsOnFailure(lab);
     const fromNode = primaryAddress(node(lab.topology, curl.node));
     const toNode = primaryAddress(node(lab.topology, far.node));
     const routerFilter = `udp port ${VXLAN_PORT} or net ${lab.topology.podCidr}`;
@@ -139,22 +138,23 @@ describe('VXLAN overlay across subnets', () => {
     const argv = ['hubble', 'observe', '--last', '1000', '--output', 'json', '--from-pod', `${curl.namespace}/${curl.name}`, '--to-ip', far.ip];
     let last: { text: string; verdict: Verdict } = { text: '', verdict: { ok: false, explanation: 'not observed yet' } };
     try {
-      await step(`hubble observe in ${agent.pod}: ${argv.slice(1).join(' ')}`, () =>
-        pollUntil(
+      const seen = await step(`hubble observe in ${agent.pod}: ${argv.slice(1).join(' ')}`, () =>
+        pollSettled(
           'a FORWARDED to-overlay flow from curl-pod in Hubble',
           async () => {
-            const out = await lab.kube.execInPod(CILIUM_NAMESPACE, agent.pod, argv, { container: AGENT_CONTAINER, timeoutMs: 30_000 });
+            const out = await lab.kube.execInPod(CILIUM_NAMESPACE, agent.pod, argv, { container: AGENT_CONTAINER, timeoutMs: DEADLINE.execMs });
             const verdict = judgeOverlayFlow(parseHubbleFlows(out.stdout).flows, { namespace: curl.namespace, pod: curl.name, targetIp: far.ip });
             last = { text: `${out.stdout}${out.stderr ? `\n--- stderr ---\n${out.stderr}` : ''}`, verdict };
             return verdict.ok ? { done: true, value: verdict } : { done: false, seen: verdict.explanation };
           },
-          { timeoutMs: 30_000, intervalMs: 2_000 },
+          { timeoutMs: DEADLINE.agentViewMs, intervalMs: 2_000 },
         ),
       );
-    } catch (err) {
       // Not seeing the flow in time is the finding: judged below on what the last look showed.
-      if (!(err instanceof WaitTimeoutError)) throw err;
-      last = { ...last, verdict: { ok: false, explanation: `${last.verdict.explanation}; after ${err.attempts} looks in ${err.timeoutMs / 1000} s, the last one saw: ${err.lastSeen}` } };
+      if (!seen.done) {
+        const err = seen.timeout;
+        last = { ...last, verdict: { ...last.verdict, ok: false, explanation: `${last.verdict.explanation}; after ${err.attempts} looks in ${err.timeoutMs / 1000} s, the last one saw: ${err.lastSeen}` } };
+      }
     } finally {
       await attach('hubble observe -o json', last.text);
     }

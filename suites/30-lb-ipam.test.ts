@@ -21,18 +21,20 @@ import {
   readServiceIpam,
   servicesToFill,
 } from '../helpers/judge/lbipam.ts';
-import type { HttpAnswer } from '../helpers/judge/types.ts';
+import { compare, type HttpAnswer } from '../helpers/judge/types.ts';
 import { labTest } from './support/lab.ts';
 import { describeScenario, recordMeasurement, step, attach } from '../helpers/report/report.ts';
-import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
+import { LbSuite, httpUrl } from './steps/lb.ts';
+import { DEADLINE } from '../helpers/wait/deadlines.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('lbipam');
-const svcTemplate = loadManifest('lbipam-service.yaml');
+/** The LoadBalancer Service manifest, rendered for the run (after setUp). */
+const svcTemplate = () => loadManifest('lbipam-service.yaml', s.lab);
 /** The LoadBalancer Service in front of webpod (seed: `kubectl patch svc webpod -p '{"spec":{"type":"LoadBalancer"}}'`). */
 const WEB = 'lb-webpod';
 /** Burst: bounded in count and time. */
-const BURST = { requests: 20, deadlineMs: 60_000 } as const;
+const BURST = { requests: 20, deadlineMs: DEADLINE.burstMs } as const;
 
 /** What earlier scenarios established, for the later ones. */
 const state: { webIp?: string } = {};
@@ -50,13 +52,9 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     await s.setUp(lab, { suiteFile: import.meta.url, config: LB_CONFIG, selects: () => ({ runId: lab.runId }) });
   });
 
-  labTest.afterAll(async () => {
-    await s.remove();
-  });
 
   labTest('the pool offers every address of the topology block and reports no conflict', async () => {
     await scenario('a new pool reports its size and no conflict');
-    s.collectOnFailure();
     const held = await s.heldBlockIps();
     const v = await step(`read pool ${s.poolName}: CONFLICTING False, IPS AVAILABLE ${s.block.length - held.length} of ${s.block.length}`, () =>
       s.waitPool({ total: s.block.length, available: s.block.length - held.length }),
@@ -66,9 +64,8 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
 
   labTest('webpod as type LoadBalancer gets an IP from the block, IPAMRequestSatisfied True', async ({ lab }) => {
     await scenario('a LoadBalancer service gets an IP from the pool');
-    s.collectOnFailure();
     await step(`create ${WEB}: type LoadBalancer in front of webpod, port 80`, () =>
-      s.create(lbService(svcTemplate, { runId: lab.runId, namespace: s.namespace, name: WEB, port: 80 })),
+      s.create(lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: WEB, port: 80 })),
     );
     // Allocation order is not assumed (cilium-behaviour.md 1.2): any address of the block will do.
     const v = await step(`wait for ${WEB} to get an IP of ${s.block[0]}-${s.block.at(-1)} with IPAMRequestSatisfied True/satisfied`, () =>
@@ -82,7 +79,6 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
   labTest('from the router, HTTP to the LB IP answers from webpod, and a burst reaches more than one backend', async ({ skip }) => {
     await scenario('the router reaches the LB IP and load is spread over backends');
     if (!s.routerName) skip('the topology has no router node to send HTTP from');
-    s.collectOnFailure();
     const ip = webIp();
     const url = httpUrl(ip);
     const pods = await step('list the webpod pods (whoami answers with its pod name)', () => s.webpodNames());
@@ -112,11 +108,10 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
 
   labTest('requesting a specific IP of the block by annotation moves the service to it', async ({ lab }) => {
     await scenario('a service requests a specific IP (lbipam.cilium.io/ips)');
-    s.collectOnFailure();
     const current = webIp();
     const target = pickRequestableAddress(s.block, await s.heldBlockIps());
     await step(`annotate ${WEB} with lbipam.cilium.io/ips=${target} (it holds ${current})`, () =>
-      s.update(lbService(svcTemplate, { runId: lab.runId, namespace: s.namespace, name: WEB, port: 80, requestIps: [target] })),
+      s.update(lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: WEB, port: 80, requestIps: [target] })),
     );
     const v = await step(`wait for ${WEB} to hold ${target} only, IPAMRequestSatisfied True/satisfied`, () =>
       s.waitService(WEB, `to move to ${target}`, (o) => judgeServiceAssigned(o, { block: s.block, wantIp: target })),
@@ -137,13 +132,12 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
 
   labTest('requesting an IP outside every pool leaves the service without an IP: IPAMRequestSatisfied False/no_pool', async ({ lab }) => {
     await scenario('a requested IP that no pool holds is refused (no_pool)', 'normal');
-    s.collectOnFailure();
     const plan = l2AnnouncePlan(lab.topology);
     const avoid = lab.topology.nodes.flatMap((n) => n.interfaces.map((i) => i.address));
     const outside = pickAddressOutsidePools({ subnet: plan.subnet, pools: await s.allPoolBlocks(), avoid });
     const name = 'lb-outside';
     await step(`create ${name} requesting ${outside}, an address of ${plan.subnet} in no pool`, () =>
-      s.create(lbService(svcTemplate, { runId: lab.runId, namespace: s.namespace, name, port: 80, requestIps: [outside] })),
+      s.create(lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name, port: 80, requestIps: [outside] })),
     );
     // Reason no_pool, message "No pool exists with a CIDR containing '<ip>'" (cilium-behaviour.md 1.5); only the reason is asserted.
     const v = await step(`wait for ${name}: no IP, IPAMRequestSatisfied False/no_pool`, () =>
@@ -154,11 +148,10 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
 
   labTest('when the pool is exhausted the next service reports out_of_ips; the extra services are removed afterwards', async ({ lab }) => {
     await scenario('an exhausted pool refuses the next service (out_of_ips)');
-    s.collectOnFailure();
     const held = await s.heldBlockIps();
     const n = servicesToFill(s.block, held);
-    const fillers = Array.from({ length: n }, (_, i) => lbService(svcTemplate, { runId: lab.runId, namespace: s.namespace, name: `lb-fill-${i + 1}`, port: 80 }));
-    const extra = lbService(svcTemplate, { runId: lab.runId, namespace: s.namespace, name: 'lb-one-too-many', port: 80 });
+    const fillers = Array.from({ length: n }, (_, i) => lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: `lb-fill-${i + 1}`, port: 80 }));
+    const extra = lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: 'lb-one-too-many', port: 80 });
     try {
       await step(`fill the pool: ${n} more services for the ${n} free addresses (held: ${held.join(', ') || 'none'})`, async () => {
         for (const f of fillers) await s.create(f);
@@ -177,6 +170,6 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
       await attach('removed', removed.join('\n'), 'text');
     }
     const left = await s.heldBlockIps();
-    expect([...left].sort(), `addresses held after removing the extra services: ${left.join(', ')}`).toEqual([...held].sort());
+    await expectVerdict('addresses held after removing the extra services', compare('addresses of the block held', [...left].sort(), [...held].sort()));
   });
 });

@@ -21,11 +21,13 @@ import {
 } from '../helpers/judge/lbipam.ts';
 import { labTest } from './support/lab.ts';
 import { describeScenario, step } from '../helpers/report/report.ts';
-import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
+import { LbSuite, httpUrl } from './steps/lb.ts';
+import { DEADLINE, SCENARIO_TIMEOUT } from '../helpers/wait/deadlines.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('sharing');
-const svcTemplate = loadManifest('lbipam-service.yaml');
+/** The LoadBalancer Service manifest, rendered for the run (after setUp). */
+const svcTemplate = () => loadManifest('lbipam-service.yaml', s.lab);
 /** The two services that share the IP, on their own ports (seed: webpod 80 and webpod-alt 8080, key shared-1). */
 const SHARERS = [
   { name: 'share-http', port: 80 },
@@ -40,7 +42,7 @@ function shared(): { ip: string; key: string } {
 }
 
 function service(o: Omit<LbServiceOptions, 'runId' | 'namespace'>) {
-  return lbService(svcTemplate, { runId: s.lab.runId, namespace: s.namespace, ...o });
+  return lbService(svcTemplate(), { runId: s.lab.runId, namespace: s.namespace, ...o });
 }
 
 const scenario = (story: string, severity: 'critical' | 'normal' = 'normal') =>
@@ -76,13 +78,9 @@ describe('LB IP sharing: services with one sharing key share one IP on different
     await s.setUp(lab, { suiteFile: import.meta.url, config: LB_CONFIG, selects: () => ({ runId: lab.runId }) });
   });
 
-  labTest.afterAll(async () => {
-    await s.remove();
-  });
 
-  labTest('two services with the same key, the same requested IP and different ports both get it and both answer on their own port', async ({ skip }) => {
+  labTest('two services with the same key, the same requested IP and different ports both get it and both answer on their own port', { timeout: SCENARIO_TIMEOUT.lbSharingMs }, async ({ skip }) => {
     await scenario('two services share one IP by sharing key', 'critical');
-    s.collectOnFailure();
     const ip = pickRequestableAddress(s.block, await s.heldBlockIps());
     const key = `clh-${s.lab.runId}`;
     for (const sh of SHARERS) {
@@ -112,7 +110,6 @@ describe('LB IP sharing: services with one sharing key share one IP on different
 
   labTest('a third service with the same key and a clashing port stays without an IP: already_allocated_incompatible_service, same port', async () => {
     await scenario('a clashing port cannot share the IP');
-    s.collectOnFailure();
     const { key } = shared();
     // VERIFY: the message tail ("Reason: same port"; newer code says "same port and protocol"), matched loosely (cilium-behaviour.md 1.5).
     await expectRefused({ name: 'share-clash', port: SHARERS[0].port, sharingKey: key, want: incompatibleSharing(s.version, 'same port'), cause: 'the same port' });
@@ -120,7 +117,6 @@ describe('LB IP sharing: services with one sharing key share one IP on different
 
   labTest('a service with a different key asking for the taken IP: already_allocated_incompatible_service, different sharing key', async () => {
     await scenario('another sharing key cannot take the IP');
-    s.collectOnFailure();
     const { key } = shared();
     // VERIFY: the message tail "Reason: different sharing key", matched loosely (cilium-behaviour.md 1.5).
     await expectRefused({ name: 'share-other-key', port: 9090, sharingKey: `${key}-other`, want: incompatibleSharing(s.version, 'different sharing key'), cause: 'the different sharing key' });
@@ -128,7 +124,6 @@ describe('LB IP sharing: services with one sharing key share one IP on different
 
   labTest('a service with no key asking for the taken IP: already_allocated', async () => {
     await scenario('a service without a sharing key cannot take the IP');
-    s.collectOnFailure();
     await expectRefused({ name: 'share-no-key', port: 9091, want: { reason: REASON.alreadyAllocated }, cause: '' });
   });
 });

@@ -28,10 +28,12 @@ import { withPolicyNodes } from './steps/l2-objects.ts';
 import type { Lab } from '../helpers/lab/lab.ts';
 import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import { arpingFrom, curlFrom, macOf, neighbourOf } from '../helpers/transport/probes.ts';
-import { attach, attachOnFailure, describeScenario, step } from '../helpers/report/report.ts';
+import { attach, describeScenario, step } from '../helpers/report/report.ts';
+import { diagnoseOnFailure } from '../helpers/lab/suite-scope.ts';
+import { DEADLINE } from '../helpers/wait/deadlines.ts';
 import { SuiteObjects } from '../helpers/lab/suite-objects.ts';
 import { kubeNodes } from '../helpers/lab/topology.ts';
-import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './steps/l2.ts';
+import { diagnoseL2OnFailure, lbIpFromPool, waitLeaseHolder } from './steps/l2.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const SERVICE = 'webpod-l2';
@@ -56,35 +58,29 @@ async function currentHolder(lab: Lab, a: Arranged): Promise<string> {
 
 describe('L2 announcements: the router reaches a LoadBalancer IP through the lease holder', () => {
   const arranged: { value?: Arranged } = {};
-  let objects: SuiteObjects | undefined;
 
   test.beforeAll(async ({ lab }) => {
     await prepareThisSuite(lab, import.meta.url);
     const t = lab.topology;
     const candidates = l2Candidates(t);
     const { iface: routerIface } = routerOnLbSubnet(t);
-    objects = new SuiteObjects(lab, { label: 'l2-announcements' });
-    const o = objects;
+    const o = new SuiteObjects(lab, { label: 'l2-announcements' });
     const ip = await lbIpFromPool(lab, o, { stepName: 'give webpod a LoadBalancer IP from the run\'s L2 pool', pool: 'l2', service: SERVICE, backend: 'webpod' });
     await step(`announce it from ${candidates.map((c) => c.node).join(' and ')} on ${[...new Set(candidates.map((c) => c.iface))].join(', ')}`, () =>
       o.createFromManifest('l2-policy.yaml', { name: 'l2', service: SERVICE }, (p) => withPolicyNodes(p, { nodes: candidates.map((c) => c.node), interfaces: candidates.map((c) => c.iface) })),
     );
     const leaseName = l2LeaseName(lab.namespace, SERVICE);
+    diagnoseL2OnFailure(lab, o, { objectsName: 'L2 pool, service and policy', leaseName });
+    for (const c of candidates) diagnoseOnFailure(`${c.node}'s agent devices (db/show devices)`, () => agentDevices(lab, c.node));
     const elected = await waitLeaseHolder(lab, o, { leaseName, candidates: candidates.map((c) => c.node), who: 'selected node', objectsName: 'L2 objects' });
     await attach('lease holder', elected.explanation);
     arranged.value = { ip, leaseName, candidates, routerIface };
   });
 
-  test.afterAll(async () => {
-    await removeSuiteObjects(objects, 'L2 policy, service and pool');
-  });
-
-  /** The arranged service; on failure, the test also gets the suite's objects and the lease as YAML. */
-  const need = (lab: Lab): Arranged => {
+  /** The arranged service (a failing test gets the suite's objects and the lease as YAML, declared in beforeAll). */
+  const need = (_lab: Lab): Arranged => {
     if (!arranged.value) throw new Error('the L2 service was not set up (see beforeAll)');
-    const a = arranged.value;
-    attachL2StateOnFailure(lab, objects, { objectsName: 'L2 pool, service and policy', leaseName: a.leaseName });
-    return a;
+    return arranged.value;
   };
 
   test('the lease cilium-l2announce-<namespace>-<service> is held by one of the selected nodes', async ({ lab }) => {
@@ -120,7 +116,7 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     const holderIface = a.candidates.find((c) => c.node === holder)!.iface;
     const url = `http://${a.ip}/`;
     // curl first: arping uses a raw socket, the kernel's neighbour entry comes from this connection.
-    const answer = await step(`curl ${url} from the router`, () => curlFrom(lab.ssh, { from: routerName(lab), url, timeoutMs: 5_000 }));
+    const answer = await step(`curl ${url} from the router`, () => curlFrom(lab.ssh, { from: routerName(lab), url, timeoutMs: DEADLINE.requestMs }));
     const http = judgeHttpAnswer({ url, answer });
     const holderMac = await step(`read ${holder}'s ${holderIface} MAC`, () => macOf(lab.ssh, holder, holderIface));
     const entry = await step(`read the router's neighbour entry for ${a.ip}`, () => neighbourOf(lab.ssh, routerName(lab), a.ip));
@@ -138,7 +134,6 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     const a = need(lab);
     const holder = await currentHolder(lab, a);
     const iface = a.candidates.find((c) => c.node === holder)!.iface;
-    attachOnFailure(`${holder}'s agent devices (db/show devices)`, () => agentDevices(lab, holder));
     const tables = await step('read the l2-announce table of every agent (cilium-dbg shell -- db/show l2-announce)', async () => {
       const out: { node: string; entries: Awaited<ReturnType<typeof l2AnnounceTable>> }[] = [];
       for (const n of kubeNodes(lab.topology)) out.push({ node: n.name, entries: await l2AnnounceTable(lab, n.name) });

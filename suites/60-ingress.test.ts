@@ -17,7 +17,8 @@ import type { HttpAnswer } from '../helpers/judge/types.ts';
 import { labTest } from './support/lab.ts';
 import { describeScenario, recordMeasurement, step } from '../helpers/report/report.ts';
 import { refText } from '../helpers/lab/suite-objects.ts';
-import { DEADLINE, LbSuite, httpUrl } from './steps/lb.ts';
+import { LbSuite, httpUrl } from './steps/lb.ts';
+import { DEADLINE } from '../helpers/wait/deadlines.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const s = new LbSuite('ingress');
@@ -64,15 +65,19 @@ describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBala
   labTest.beforeAll(async ({ lab }) => {
     // The pool and the L2 policy select exactly the shared ingress Service, named in cilium-config.
     await s.setUp(lab, { suiteFile: import.meta.url, config: INGRESS_CONFIG, selects: (config) => ({ service: sharedIngressService(config) }) });
+    s.diagnoseObjects([
+      { apiVersion: 'v1', kind: 'Service', ...sharedIngressService(s.config) },
+      { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: s.namespace, name: INGRESS },
+    ]);
     const hosts = ingressHosts(lab.runId);
-    const backendTpl = loadManifest('ingress-backend.yaml');
+    const backendTpl = loadManifest('ingress-backend.yaml', lab);
     for (const name of Object.values(BACKENDS)) {
       const b = whoamiBackend(backendTpl, { runId: lab.runId, namespace: s.namespace, name });
       await s.create(b.deployment);
       await s.create(b.service);
     }
     await s.create(
-      pathIngress(loadManifest('ingress-paths.yaml'), {
+      pathIngress(loadManifest('ingress-paths.yaml', lab), {
         runId: lab.runId,
         namespace: s.namespace,
         name: INGRESS,
@@ -80,18 +85,14 @@ describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBala
         backends: { '/details': BACKENDS.details, '/': BACKENDS.site },
       }),
     );
-    for (const name of Object.values(BACKENDS)) await lab.kube.waitDeploymentAvailable(s.namespace, name, DEADLINE.deploymentMs);
+    for (const name of Object.values(BACKENDS)) await lab.kube.waitDeploymentAvailable(s.namespace, name, DEADLINE.rolloutMs);
   });
 
-  labTest.afterAll(async () => {
-    await s.remove();
-  });
 
   labTest('the shared ingress Service gets an IP from the pool, and the Ingress shows it as its address', async ({ lab }) => {
     await scenario('the shared ingress LoadBalancer gets a pool IP');
     const shared = sharedIngressService(s.config);
     const ingRef = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: s.namespace, name: INGRESS };
-    s.collectOnFailure([{ apiVersion: 'v1', kind: 'Service', ...shared }, ingRef]);
     const v = await step(`wait for ${shared.namespace}/${shared.name} to get an IP of ${s.block[0]}-${s.block.at(-1)}, IPAMRequestSatisfied True/satisfied`, () =>
       s.waitService(shared.name, 'to get an IP from the pool', (o) => judgeServiceAssigned(o, { block: s.block }), shared.namespace),
     );
@@ -108,7 +109,6 @@ describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBala
   labTest('from the router: / answers 200 from the first backend, /details/1 from the second, an unrouted path 404 from Envoy', async ({ skip }) => {
     await scenario('path routing seen from outside the cluster');
     if (!s.routerName) skip('the topology has no router node to send HTTP from');
-    s.collectOnFailure([{ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: s.namespace, name: INGRESS }]);
     const ip = ingressIp();
     const hosts = ingressHosts(s.lab.runId);
     const ready = await step(`curl ${httpUrl(ip)} for ${hosts.site} from ${s.routerName} until Envoy relays a backend's answer`, () =>
@@ -124,7 +124,6 @@ describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBala
 
   labTest('from curl-pod inside the cluster: the same three answers', async () => {
     await scenario('path routing seen from inside the cluster', 'normal');
-    s.collectOnFailure([{ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: s.namespace, name: INGRESS }]);
     const ip = ingressIp();
     const hosts = ingressHosts(s.lab.runId);
     const ready = await step(`curl ${httpUrl(ip)} for ${hosts.site} from curl-pod until Envoy relays a backend's answer`, () =>

@@ -19,7 +19,7 @@
  * Cilium beliefs (cilium-behaviour.md): 2.1 timings and defaults, 2.3 lease name / holderIdentity / release on
  * graceful stop, 2.4 failover window and one gratuitous ARP from the new holder, 2.2 anchored interface regexes.
  */
-import { describe, expect } from 'vitest';
+import { describe } from 'vitest';
 import { ciliumConfig } from '../helpers/cilium/cilium.ts';
 import {
   clockOffset,
@@ -40,16 +40,19 @@ import {
   type OutageReport,
 } from '../helpers/judge/failover.ts';
 import { judgeArpAnswer, judgeHttpAnswer, judgeLeaseHolder, l2Candidates, l2LeaseName, routerOnLbSubnet, type L2Candidate } from '../helpers/judge/l2.ts';
-import { bootId, readLease, rebootNode, recordLease, routerClock, startRouterProbes, waitNodeBack, type LeaseRecorder, type RouterProbes } from './steps/l2-lab.ts';
+import { bootId, readLease, rebootNode, recordLease, routerClock, startRouterProbes, waitNodeBack } from './steps/l2-lab.ts';
 import { withBackendsAvoiding, withPolicyNodes } from './steps/l2-objects.ts';
 import type { Lab } from '../helpers/lab/lab.ts';
 import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import type { HttpProbeLog } from '../helpers/parse/index.ts';
 import { arpingFrom, curlFrom, macOf } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, recordMeasurement, step } from '../helpers/report/report.ts';
-import { pollUntil, WaitTimeoutError } from '../helpers/wait/retry.ts';
+import { pollSettled, pollUntil, systemClock } from '../helpers/wait/retry.ts';
+import { DEADLINE, SCENARIO_TIMEOUT, testTimeout, VITEST_TIMEOUT } from '../helpers/wait/deadlines.ts';
+import { deferCleanup } from '../helpers/lab/suite-scope.ts';
+import { compare } from '../helpers/judge/types.ts';
 import { SuiteObjects } from '../helpers/lab/suite-objects.ts';
-import { attachL2StateOnFailure, lbIpFromPool, removeSuiteObjects, waitLeaseHolder } from './steps/l2.ts';
+import { diagnoseL2OnFailure, lbIpFromPool, waitLeaseHolder } from './steps/l2.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const SERVICE = 'l2-failover';
@@ -58,8 +61,6 @@ const BACKEND = 'l2-failover-web';
 const PROBE = { intervalMs: 300, timeoutMs: 1_000 };
 /** Probes answered in a row before the loop is stopped, after the reboot. */
 const STEADY_PROBES = 10;
-/** How long the rebooted node may take to come back whole (boot, kubelet, agent). */
-const NODE_BACK_MS = 540_000;
 const scenario = (story: string, severity: 'critical' | 'normal' = 'critical') =>
   describeScenario({ epic: 'Load balancing', feature: 'L2 announcement failover', story, severity });
 
@@ -81,6 +82,8 @@ interface Rebooted {
   at: number;
   bootIdBefore: string;
   back: boolean;
+  /** The scenario that waits for the node ran its wait (back or given up): nobody waits for it again. */
+  waited: boolean;
 }
 
 interface Observed {
@@ -97,11 +100,8 @@ function secs(ms: number): string {
 describe('L2 announcement failover: the lease holder reboots and another selected node takes over', () => {
   let skipReason: string | null = null;
   let arranged: Arranged | undefined;
-  let objects: SuiteObjects | undefined;
   let rebooted: Rebooted | undefined;
   let observed: Observed | undefined;
-  let recorder: LeaseRecorder | undefined;
-  let probes: RouterProbes | undefined;
 
   test.beforeAll(async ({ lab }) => {
     await prepareThisSuite(lab, import.meta.url);
@@ -119,11 +119,11 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
       return b;
     });
 
-    objects = new SuiteObjects(lab, { label: 'l2-failover' });
-    const o = objects;
+    const o = new SuiteObjects(lab, { label: 'l2-failover' });
     const ip = await lbIpFromPool(lab, o, { stepName: 'give the failover service a LoadBalancer IP from the run\'s pool', pool: 'l2-failover', service: SERVICE, backend: BACKEND });
 
     const leaseName = l2LeaseName(lab.namespace, SERVICE);
+    diagnoseL2OnFailure(lab, o, { objectsName: 'failover pool, service, policy and backends', leaseName });
     const policy = (nodes: string[]) => o.createFromManifest('l2-policy.yaml', { name: 'l2-failover', service: SERVICE }, (p) => withPolicyNodes(p, { nodes, interfaces: candidates.map((c) => c.iface) }));
     const holder = await step(`announce from ${plan.arrangeNodes.join(', ')} only, so a worker holds the lease (never reboot the control plane)`, async () => {
       await policy(plan.arrangeNodes);
@@ -135,22 +135,22 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
 
     await step(`run the service's backends away from ${holder}`, async () => {
       await o.createFromManifest('l2-failover-backend.yaml', {}, (d) => withBackendsAvoiding(d, holder));
-      await lab.kube.waitDeploymentAvailable(lab.namespace, BACKEND, 180_000);
+      await lab.kube.waitDeploymentAvailable(lab.namespace, BACKEND, DEADLINE.rolloutMs);
     });
 
     await step(`let ${plan.allNodes.filter((n) => n !== holder).join(', ')} take part too`, async () => {
       await policy(plan.allNodes);
       // VERIFY: widening the policy does not restart the holder's election (upsertPolicy keeps running
       // elections of services still selected, pkg/l2announcer); give the agents a few retry periods, then check.
-      await new Promise((r) => setTimeout(r, 3 * budget.timings.retryPeriodMs));
+      await systemClock.sleep(3 * budget.timings.retryPeriodMs);
       const { state, yaml } = await readLease(lab, leaseName);
       if (state?.holder !== holder) await attach(`Lease ${leaseName}`, yaml, 'yaml');
-      expect(state?.holder ?? null, `after widening the policy the lease should still be held by ${holder}`).toBe(holder);
+      await expectVerdict(`after widening the policy the lease is still held by ${holder}`, compare('the lease holder', state?.holder ?? null, holder));
     });
 
     const nodeMacs = await step('check the starting point from the router: HTTP answers and ARP names the holder', async () => {
       const url = `http://${ip}/`;
-      const answer = await curlFrom(lab.ssh, { url, timeoutMs: 5_000 });
+      const answer = await curlFrom(lab.ssh, { url, timeoutMs: DEADLINE.requestMs });
       await expectVerdict(`HTTP ${url} from the router before the reboot`, judgeHttpAnswer({ url, answer }));
       const macs: Record<string, string> = {};
       for (const c of candidates) macs[c.node] = await macOf(lab.ssh, c.node, c.iface);
@@ -162,78 +162,74 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     arranged = { ip, leaseName, plan, candidates, routerIface, holder, budget, nodeMacs };
   });
 
-  test.afterAll(async ({ lab }) => {
-    await Promise.allSettled([probes?.stop(), recorder?.stop()]);
-    if (rebooted && !rebooted.back) {
-      // Whatever failed above, leave the lab whole: wait for the node (bounded), then clean up.
-      const r = rebooted;
-      await step(`wait for ${r.node} to come back (cleanup)`, () => waitNodeBack(lab, r.node, { bootIdBefore: r.bootIdBefore, timeoutMs: NODE_BACK_MS })).catch(async (err: unknown) => {
-        await attach(`${r.node} did not come back`, (err as Error).message);
-      });
-    }
-    await removeSuiteObjects(objects, 'failover policy, backends, service and pool');
-  });
-
-  /** The arranged service (or a skip with the reason there is none); on failure the test gets the objects and lease YAML. */
-  const need = (lab: Lab, ctx: { skip: (note?: string) => never }): Arranged => {
+  /** The arranged service (or a skip with the reason there is none); a failing test gets the objects and lease YAML (declared in beforeAll). */
+  const need = (_lab: Lab, ctx: { skip: (note?: string) => never }): Arranged => {
     if (skipReason) ctx.skip(skipReason);
     if (!arranged) throw new Error('the failover service was not set up (see beforeAll)');
-    const a = arranged;
-    attachL2StateOnFailure(lab, objects, { objectsName: 'failover pool, service, policy and backends', leaseName: a.leaseName });
-    return a;
+    return arranged;
   };
 
   test('reboot the lease holder: another selected node holds the lease within the bound', async ({ lab, skip }) => {
     await scenario('Lease failover after the holder reboots');
     const a = need(lab, { skip });
     const { budget } = a;
-    const maxDurationMs = 30_000 + budget.outageMs + 30_000;
+    const maxDurationMs = DEADLINE.observeSlackMs + budget.outageMs + DEADLINE.observeSlackMs;
+    // The bounds come from cilium-config at run time: check here that this scenario's waits fit its vitest timeout,
+    // so a lab with long lease timings fails with the numbers instead of vitest's generic timeout mid-failover.
+    const waitsMs = testTimeout(DEADLINE.hostReadMs, DEADLINE.steadyMs, DEADLINE.hostReadMs, DEADLINE.hostCommandMs, Math.max(budget.holderMs, budget.outageMs) + DEADLINE.observeSlackMs, DEADLINE.hostGlanceMs);
+    if (waitsMs > VITEST_TIMEOUT.testMs) {
+      throw new Error(`the failover bounds (${budget.formula}) need ${secs(waitsMs)} of waits, more than the test timeout ${secs(VITEST_TIMEOUT.testMs)}: raise LAB_TIME_SCALE`);
+    }
     const clock = await step('read the router\'s clock (probe times are router times)', () => routerClock(lab));
     const offset = clockOffset(clock);
 
-    recorder = recordLease(lab, a.leaseName);
-    probes = await step(`start HTTP probes to ${a.ip} from the router every ${PROBE.intervalMs} ms`, () =>
+    const rec = recordLease(lab, a.leaseName);
+    const pr = await step(`start HTTP probes to ${a.ip} from the router every ${PROBE.intervalMs} ms`, () =>
       startRouterProbes(lab, { url: `http://${a.ip}/`, ...PROBE, maxDurationMs, maxProbes: Math.ceil(maxDurationMs / PROBE.intervalMs) + 1 }),
     );
-    const rec = recorder;
-    const pr = probes;
     let at = 0;
     try {
       await step('see the service answer before the reboot', () =>
         pollUntil(
           'five probes in a row answered from the router before the reboot',
           () => Promise.resolve(steadyAgain(pr.now().samples, 0, 5) ? { done: true, value: undefined } : { done: false, seen: summarizeProbes(pr.now().samples, Date.now() + offset.offsetMs) }),
-          { timeoutMs: 20_000, intervalMs: 500 },
+          { timeoutMs: DEADLINE.steadyMs, intervalMs: 500 },
         ),
       );
       const before = await bootId(lab, a.holder);
       const r = await step(`reboot ${a.holder} (the lease holder) over SSH`, () => rebootNode(lab, a.holder));
       at = r.at;
-      rebooted = { node: a.holder, at, bootIdBefore: before, back: false };
+      const r0: Rebooted = { node: a.holder, at, bootIdBefore: before, back: false, waited: false };
+      rebooted = r0;
+      // Whatever fails next, the lab is left whole: at the suite's end the node is waited for (bounded), unless the
+      // scenario that waits for it already did (back, or given up on).
+      deferCleanup(`wait for ${r0.node} to come back after its reboot`, async () => {
+        if (r0.back || r0.waited) return;
+        await step(`wait for ${r0.node} to come back (cleanup)`, () => waitNodeBack(lab, r0.node, { bootIdBefore: r0.bootIdBefore, timeoutMs: DEADLINE.rebootMs })).catch(async (err: unknown) => {
+          await attach(`${r0.node} did not come back`, (err as Error).message);
+        });
+      });
       await attach('reboot', `${a.holder}: ${r.outcome}`);
 
-      const takeoverBy = at + budget.holderMs + 30_000;
+      const takeoverBy = at + budget.holderMs + DEADLINE.observeSlackMs;
       await step(`watch Lease ${a.leaseName} for a new holder (bound ${secs(budget.holderMs)})`, () =>
-        pollUntil(
+        // Not seeing a new holder in time is judged below on what was seen (pollSettled: no WaitTimeoutError).
+        pollSettled(
           `another node to hold Lease kube-system/${a.leaseName}`,
           () => {
             const take = leaseTakeover(rec.events, { rebootAt: at, oldHolder: a.holder });
             return Promise.resolve(take ? { done: true, value: take } : { done: false, seen: `${rec.events.length} lease observations, none with a new holder` });
           },
           { timeoutMs: takeoverBy - Date.now(), intervalMs: 250 },
-        ).catch((err: unknown) => {
-          if (!(err instanceof WaitTimeoutError)) throw err; // the judge below explains what was seen
-        }),
+        ),
       );
-      const steadyBy = at + budget.outageMs + 30_000;
+      const steadyBy = at + budget.outageMs + DEADLINE.observeSlackMs;
       await step(`keep probing until HTTP answers again (bound ${secs(budget.outageMs)})`, () =>
-        pollUntil(
+        pollSettled(
           `${STEADY_PROBES} answered probes in a row after the reboot`,
           () => Promise.resolve(steadyAgain(pr.now().samples, at + offset.offsetMs, STEADY_PROBES) ? { done: true, value: undefined } : { done: false, seen: summarizeProbes(pr.now().samples, at + offset.offsetMs) }),
-          { timeoutMs: Math.max(1_000, steadyBy - Date.now()), intervalMs: 500 },
-        ).catch((err: unknown) => {
-          if (!(err instanceof WaitTimeoutError)) throw err;
-        }),
+          { timeoutMs: Math.max(0, steadyBy - Date.now()), intervalMs: 500 },
+        ),
       );
     } finally {
       await Promise.allSettled([pr.stop(), rec.stop()]);
@@ -247,7 +243,7 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     let verdict = judge();
     if (!verdict.ok && rebooted) {
       // Did the node reboot at all? A quick look (it may well be down: then the id is not read).
-      const after = await bootId(lab, a.holder, 5_000).catch(() => null);
+      const after = await bootId(lab, a.holder, DEADLINE.hostGlanceMs).catch(() => null);
       verdict = judge({ before: rebooted.bootIdBefore, after });
     }
     const outage = measureOutage(log.samples, from);
@@ -271,7 +267,7 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     if (!newHolder) return skip('the lease did not move to another node (see the reboot scenario)');
     const { state } = await step(`read Lease kube-system/${a.leaseName}`, () => readLease(lab, a.leaseName));
     const lease = judgeLeaseHolder({ leaseName: a.leaseName, lease: state, candidates: a.plan.allNodes });
-    expect(lease.holder, `the lease should still be held by ${newHolder}, who took it over`).toBe(newHolder);
+    await expectVerdict(`the lease is still held by ${newHolder}, who took it over`, compare('the lease holder', lease.holder, newHolder));
     // MACs read before the reboot: the rebooted node may still be down, and if it answers it must be named.
     const nodeMacs = a.nodeMacs;
     const arp = await step(`arping ${a.ip} from the router on ${a.routerIface}`, () => arpingFrom(lab.ssh, { iface: a.routerIface, target: a.ip, count: 3 }));
@@ -286,19 +282,21 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     const o = observed;
     const v = judgeOutage({ report: o.outage, budget: a.budget, summary: o.summary });
     const url = `http://${a.ip}/`;
-    const answer = await step(`curl ${url} from the router`, () => curlFrom(lab.ssh, { url, timeoutMs: 5_000 }));
+    const answer = await step(`curl ${url} from the router`, () => curlFrom(lab.ssh, { url, timeoutMs: DEADLINE.requestMs }));
     const http = judgeHttpAnswer({ url, answer });
     await expectVerdict('the outage during the failover', v);
     await expectVerdict(`HTTP ${url} from the router after the failover`, http);
   });
 
-  test('the rebooted node comes back Ready with its Cilium agent healthy', { timeout: NODE_BACK_MS + 60_000 }, async ({ lab, skip }) => {
+  // The wait may overrun its deadline by one check (an exec); vitest's timeout leaves that and the margin (testTimeout).
+  test('the rebooted node comes back Ready with its Cilium agent healthy', { timeout: SCENARIO_TIMEOUT.nodeBackMs }, async ({ lab, skip }) => {
     await scenario('The lab is whole after the reboot', 'normal');
     need(lab, { skip });
     if (!rebooted) return skip('no node was rebooted');
     const r = rebooted;
+    r.waited = true;
     const id = await step(`wait for ${r.node}: SSH with a new boot id, node Ready, agent healthy`, () =>
-      waitNodeBack(lab, r.node, { bootIdBefore: r.bootIdBefore, timeoutMs: NODE_BACK_MS }),
+      waitNodeBack(lab, r.node, { bootIdBefore: r.bootIdBefore, timeoutMs: DEADLINE.rebootMs }),
     );
     r.back = true;
     await attach(`${r.node} boot id`, `before ${r.bootIdBefore}\nafter  ${id}`);

@@ -13,6 +13,7 @@
  * The helm command line, the version parsing and the agent/settings comparison are pure and unit-tested.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import { DEADLINE } from '../wait/deadlines.ts';
 import { diffSettings, normalizeSetting, runningLookup, checkSettings, formatSettings, type Change, type CiliumSettings, type RunningSettings } from './needs.ts';
 import { parseCiliumDbgStatus, type CiliumDbgStatus, type AgentState } from '../parse/cilium-status.ts';
 import { parseL2AnnounceTable, type L2AnnounceEntry } from '../parse/l2announce.ts';
@@ -206,7 +207,7 @@ export async function agentPodOn(lab: Pick<CiliumLab, 'kube'>, node: string): Pr
 }
 
 /** Runs cilium-dbg in an agent pod; a non-zero exit is an error carrying stderr. */
-async function ciliumDbg(lab: Pick<CiliumLab, 'kube'>, pod: string, args: string[], timeoutMs = 30_000): Promise<string> {
+async function ciliumDbg(lab: Pick<CiliumLab, 'kube'>, pod: string, args: string[], timeoutMs: number = DEADLINE.execMs): Promise<string> {
   const r = await lab.kube.execInPod(CILIUM_NAMESPACE, pod, ['cilium-dbg', ...args], { container: AGENT_CONTAINER, timeoutMs });
   if (r.code !== 0) throw new Error(`cilium-dbg ${args.join(' ')} in ${pod} exited ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
   return r.stdout;
@@ -224,7 +225,7 @@ function agentImage(pod: V1Pod): string | undefined {
 }
 
 export async function helmRelease(lab: Pick<CiliumLab, 'ssh' | 'topology'>): Promise<HelmRelease> {
-  return parseHelmList(await lab.ssh.host(controlPlane(lab.topology).name).run(helmListCommand(), { sudo: true, timeoutMs: 60_000 }));
+  return parseHelmList(await lab.ssh.host(controlPlane(lab.topology).name).run(helmListCommand(), { sudo: true, timeoutMs: DEADLINE.helmReadMs }));
 }
 
 /** cilium-config, the release's user-supplied values and its chart version. */
@@ -233,20 +234,34 @@ export async function readRunningSettings(lab: CiliumLab): Promise<RunningSettin
   const [config, release, values] = await Promise.all([
     ciliumConfig(lab),
     helmRelease(lab),
-    host.run(helmGetValuesCommand(), { sudo: true, timeoutMs: 60_000 }).then(parseHelmValues),
+    host.run(helmGetValuesCommand(), { sudo: true, timeoutMs: DEADLINE.helmReadMs }).then(parseHelmValues),
   ]);
   return { config, helmValues: values, chartVersion: release.chartVersion };
 }
 
 export async function runningCilium(lab: CiliumLab): Promise<RunningCilium> {
+  const { pods, ...rest } = await runningConfigAndPods(lab);
+  const agents = await Promise.all(pods.map((p) => agentStatus(lab, p)));
+  return { ...rest, agents };
+}
+
+/**
+ * What runs without asking each agent: cilium-config, the agents' image and its version. For a caller that needs
+ * no agent's status (the agents' `cilium-dbg status`, one exec per node, is runningCilium's).
+ */
+export async function runningConfig(lab: CiliumLab): Promise<Omit<RunningCilium, 'agents'>> {
+  const { pods: _pods, ...rest } = await runningConfigAndPods(lab);
+  return rest;
+}
+
+async function runningConfigAndPods(lab: CiliumLab): Promise<Omit<RunningCilium, 'agents'> & { pods: V1Pod[] }> {
   const [config, pods] = await Promise.all([ciliumConfig(lab), agentPods(lab)]);
   if (pods.length === 0) throw new Error(`no Cilium agent pods (${AGENT_SELECTOR}) in ${CILIUM_NAMESPACE}`);
-  const agents = await Promise.all(pods.map((p) => agentStatus(lab, p)));
   const images = [...new Set(pods.map(agentImage).filter((i): i is string => typeof i === 'string'))];
   const image = images[0];
   if (!image) throw new Error(`Cilium agent pods have no ${AGENT_CONTAINER} container`);
   const version = ciliumVersionFromImage(image) ?? (await helmRelease(lab)).chartVersion;
-  return { config, agents, image, images, version };
+  return { config, image, images, version, pods };
 }
 
 export async function l2AnnounceTable(lab: Pick<CiliumLab, 'kube'>, node: string): Promise<L2AnnounceEntry[]> {
@@ -259,10 +274,12 @@ export async function l2AnnounceTable(lab: Pick<CiliumLab, 'kube'>, node: string
 // ---------------------------------------------------------------------------------------------
 
 export interface EnsureOptions {
-  /** Deadline for the rollouts and for every agent to report Ok (default 10 min). */
+  /** Deadline for the rollouts and for every agent to report Ok (default DEADLINE.ciliumRolloutMs, 10 min). */
   timeoutMs?: number;
-  /** Deadline of the helm upgrade command itself (default 5 min). */
+  /** Deadline of the helm upgrade command itself (default DEADLINE.helmMs, 5 min). */
   helmTimeoutMs?: number;
+  /** The running settings, when the caller has just read them (readRunningSettings: two helm calls over SSH, not repeated). */
+  running?: Awaited<ReturnType<typeof readRunningSettings>>;
   log?: (line: string) => void;
   clock?: Clock;
 }
@@ -311,8 +328,8 @@ export async function waitAgentsOk(lab: CiliumLab, wanted: CiliumSettings, timeo
  * rollout and agent-health waits, and a re-read proving the config now matches. Returns what changed.
  */
 export async function ensureCilium(lab: CiliumLab, wanted: CiliumSettings, o: EnsureOptions = {}): Promise<{ changed: Change[] }> {
-  const timeoutMs = o.timeoutMs ?? 600_000;
-  const running = await readRunningSettings(lab);
+  const timeoutMs = o.timeoutMs ?? DEADLINE.ciliumRolloutMs;
+  const running = o.running ?? (await readRunningSettings(lab));
   const lookup = runningLookup(running);
   const { implied, problems } = checkSettings(wanted, lookup);
   if (problems.length > 0) throw new CiliumConvergeError(`cannot set ${formatSettings(wanted)}: ${problems.join('; ')}`);
@@ -324,7 +341,7 @@ export async function ensureCilium(lab: CiliumLab, wanted: CiliumSettings, o: En
   const command = helmUpgradeCommand({ version: running.chartVersion, set });
   o.log?.(`helm upgrade on ${controlPlane(lab.topology).name}: ${command}`);
   const host = lab.ssh.host(controlPlane(lab.topology).name);
-  const r = await host.exec(command, { sudo: true, timeoutMs: o.helmTimeoutMs ?? 300_000 });
+  const r = await host.exec(command, { sudo: true, timeoutMs: o.helmTimeoutMs ?? DEADLINE.helmMs });
   if (r.code !== 0) throw new CiliumConvergeError(`helm upgrade failed (exit ${String(r.code)}): ${(r.stderr || r.stdout).trim().slice(0, 1000)}\ncommand: ${command}`);
 
   // The chart does not roll the pods on a ConfigMap change by default; restart as the docs recommend (cilium-behaviour.md 3).

@@ -40,6 +40,16 @@ export interface Verdict {
   explanation: string;
   /** Things tolerated on purpose (e.g. a known Cilium bug), worth a line in the report. */
   notes?: string[];
+  /** What the judge wanted and what it saw, when it has them as values: the report shows them side by side. */
+  expected?: unknown;
+  actual?: unknown;
+}
+
+/** A verdict comparing a value seen with the one wanted: yes when they are equal (deep, JSON-wise). */
+export function compare(what: string, actual: unknown, expected: unknown): Verdict {
+  const same = JSON.stringify(actual) === JSON.stringify(expected);
+  const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+  return { ok: same, explanation: same ? `${what}: ${show(actual)}` : `${what}: expected ${show(expected)}, saw ${show(actual)}`, notes: [], expected, actual };
 }
 
 /** A yes, with what was tolerated on the way. */

@@ -6,7 +6,7 @@ import { ApiException } from '@kubernetes/client-node';
 import { isTransient } from '../wait/retry.ts';
 
 const HINTS: Record<number, string> = {
-  401: ' (the API server did not accept the credentials: check KUBECONFIG, or the admin.conf fetched from the control plane)',
+  401: ' (the API server did not accept the credentials: check LAB_KUBECONFIG, or the admin.conf fetched from the control plane)',
   403: ' (the kubeconfig user is not allowed to do this)',
   404: ' (not found)',
   409: ' (conflict with the object on the server)',

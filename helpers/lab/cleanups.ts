@@ -6,8 +6,19 @@
 export class Cleanups {
   private readonly items: { name: string; fn: () => Promise<void> | void }[] = [];
 
-  add(name: string, fn: () => Promise<void> | void): void {
-    this.items.push({ name, fn });
+  /** Registers `fn`; the returned function takes it off the stack again (when its owner undid the change itself). */
+  add(name: string, fn: () => Promise<void> | void): () => void {
+    const item = { name, fn };
+    this.items.push(item);
+    return () => {
+      const i = this.items.indexOf(item);
+      if (i >= 0) this.items.splice(i, 1);
+    };
+  }
+
+  /** Names of what is registered, newest first (the order run() takes them in). */
+  get names(): string[] {
+    return this.items.map((i) => i.name).reverse();
   }
 
   get size(): number {

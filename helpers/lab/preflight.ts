@@ -6,10 +6,11 @@
  * connection to every SSH endpoint and to the API server, all at once, each with a short deadline.
  * Whatever is missing is reported in one message that names it and says how to start the lab.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { checkKubeconfigServer, kubeconfigChoice, LAB_KUBECONFIG_ENV, readKubeconfigFile } from './lab-access.ts';
 import { REPO_ROOT, loadTopology, sshEndpoint, topologyFile, type Topology } from './topology.ts';
 
 export const LAB_UP_COMMAND = 'npm run lab:up';
@@ -21,7 +22,7 @@ export interface Endpoint {
   port: number;
 }
 
-export type PreflightResult = { ok: true; checked: Endpoint[] } | { ok: false; message: string };
+export type PreflightResult = { ok: true; checked: Endpoint[]; notice: string | null } | { ok: false; message: string };
 
 /** Where Vagrant keeps its state for this repo's Vagrantfile. */
 export function vagrantStateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -74,20 +75,23 @@ const defaultFs = {
   exists: existsSync,
 };
 
-/** The API server address the harness will talk to: the user's kubeconfig if given, else the topology's. */
-export function apiEndpoint(t: Topology, env: NodeJS.ProcessEnv = process.env): Endpoint & { source: string } {
-  const kubeconfig = env.KUBECONFIG?.split(path.delimiter).find((p) => p.length > 0);
-  if (kubeconfig) {
-    const server = kubeconfigServer(readFileSync(kubeconfig, 'utf8'));
-    if (!server) throw new Error(`KUBECONFIG ${kubeconfig} has no server for its current context`);
-    return { what: 'Kubernetes API', ...server, source: `KUBECONFIG ${kubeconfig}` };
+/**
+ * The API server address the harness will talk to: the topology's, after checking LAB_KUBECONFIG (when given) is
+ * readable and points there. An ambient KUBECONFIG is never read (lab-access.ts kubeconfigChoice).
+ */
+export function apiEndpoint(t: Topology, env: NodeJS.ProcessEnv = process.env): Endpoint & { source: string; notice: string | null } {
+  const choice = kubeconfigChoice(t, env);
+  if (choice.kind === 'explicit') {
+    const k = readKubeconfigFile(choice.file, LAB_KUBECONFIG_ENV);
+    checkKubeconfigServer(k, t);
+    return { what: 'Kubernetes API', host: k.host, port: k.port, source: `${LAB_KUBECONFIG_ENV} ${k.file}`, notice: choice.notice };
   }
-  return { what: 'Kubernetes API', host: t.apiEndpoint.host, port: t.apiEndpoint.port, source: 'topology apiEndpoint' };
+  return { what: 'Kubernetes API', host: t.apiEndpoint.host, port: t.apiEndpoint.port, source: 'topology apiEndpoint', notice: choice.notice };
 }
 
 /**
- * host and port of the current context's cluster in a kubeconfig document (pure). Read with the same library
- * (and so the same context rules) the harness then talks to the API server with.
+ * host and port of the current context's cluster in a kubeconfig document (pure), undefined when it has none.
+ * Read with the same library (and so the same context rules) the harness then talks to the API server with.
  */
 export function kubeconfigServer(text: string): { host: string; port: number } | undefined {
   const kc = new KubeConfig();
@@ -98,14 +102,19 @@ export function kubeconfigServer(text: string): { host: string; port: number } |
   }
   const server = kc.getCurrentCluster()?.server;
   if (!server) return undefined;
-  const url = new URL(server);
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    return undefined;
+  }
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443 };
 }
 
 /** Every endpoint the suites need before they can do anything. */
 export function endpointsToCheck(t: Topology, env: NodeJS.ProcessEnv = process.env): Endpoint[] {
-  const ssh = t.nodes.map((n) => ({ what: `SSH on ${n.name}`, ...sshEndpoint(n) }));
   const api = apiEndpoint(t, env);
+  const ssh = t.nodes.map((n) => ({ what: `SSH on ${n.name}`, ...sshEndpoint(n) }));
   return [...ssh, { what: api.what, host: api.host, port: api.port }];
 }
 
@@ -139,6 +148,15 @@ export interface PreflightOptions {
 
 export async function preflight(t: Topology, opts: PreflightOptions): Promise<PreflightResult> {
   const env = opts.env ?? process.env;
+  // The inputs first (LAB_KUBECONFIG readable and pointing at this lab): a wrong input is named before anything else.
+  let endpoints: Endpoint[];
+  let notice: string | null;
+  try {
+    notice = apiEndpoint(t, env).notice;
+    endpoints = endpointsToCheck(t, env);
+  } catch (err) {
+    return { ok: false, message: (err as Error).message };
+  }
   if (t.provider === 'vagrant') {
     const stateDir = vagrantStateDir(env);
     const missing = machinesNotCreated(t, stateDir);
@@ -151,12 +169,6 @@ export async function preflight(t: Topology, opts: PreflightOptions): Promise<Pr
       };
     }
   }
-  let endpoints: Endpoint[];
-  try {
-    endpoints = endpointsToCheck(t, env);
-  } catch (err) {
-    return { ok: false, message: `No lab: ${(err as Error).message}` };
-  }
   const probe = opts.probe ?? tcpReachable;
   const timeoutMs = opts.timeoutMs ?? 3000;
   const results = await Promise.all(endpoints.map(async (e) => ({ e, reason: await probe(e.host, e.port, timeoutMs) })));
@@ -165,7 +177,7 @@ export async function preflight(t: Topology, opts: PreflightOptions): Promise<Pr
     const list = failed.map(({ e, reason }) => `${e.what} at ${e.host}:${e.port} (${reason})`).join('; ');
     return { ok: false, message: `No lab: unreachable: ${list}. ${startHint(t, opts.topologyFile)}` };
   }
-  return { ok: true, checked: endpoints };
+  return { ok: true, checked: endpoints, notice };
 }
 
 /**
@@ -185,5 +197,6 @@ export async function checkLabOrExit(env: NodeJS.ProcessEnv = process.env): Prom
     return stop((err as Error).message);
   }
   if (!result.ok) return stop(result.message);
+  if (result.notice) process.stderr.write(`${result.notice}\n`);
   return result.checked;
 }

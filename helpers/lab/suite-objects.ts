@@ -11,11 +11,14 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { manifestPath, renderManifest, type Kube, type ManifestVars, type ObjectRef } from '../kube/index.ts';
 import { attach } from '../report/report.ts';
-import { pollUntil, WaitTimeoutError } from '../wait/retry.ts';
+import { pollUntil, pollVerdict, WaitTimeoutError } from '../wait/retry.ts';
+import type { Verdict } from '../judge/types.ts';
 import { REPO_ROOT } from './topology.ts';
+import { deferCleanup } from './suite-scope.ts';
+import { DEADLINE } from '../wait/deadlines.ts';
 
 /** Removal deadline when none is given: deleted objects (finalizers, pods terminating) gone within two minutes. */
-export const REMOVAL_TIMEOUT_MS = 120_000;
+export const REMOVAL_TIMEOUT_MS = DEADLINE.removalMs;
 
 /** The reference of an object (`v1` and `?` where the object leaves them out). */
 export function refOf(o: KubernetesObject): ObjectRef {
@@ -41,6 +44,8 @@ export interface SuiteObjectsLab {
 
 export class SuiteObjects {
   private readonly created: ObjectRef[] = [];
+  /** Takes the removal off the running suite's cleanup stack (set while something created is not removed yet). */
+  private leaveStack: (() => void) | null = null;
 
   /** `label` names the suite in messages ("the lbipam objects to be gone"). */
   constructor(
@@ -53,10 +58,17 @@ export class SuiteObjects {
     return [...this.created];
   }
 
-  /** Applies an object (server-side apply) and remembers it for removal, before the apply. */
+  /**
+   * Applies an object (server-side apply) and remembers it for removal, before the apply. The removal of what is
+   * created joins the running suite's cleanup stack (helpers/lab/suite-scope.ts) with the first object.
+   */
   async create<T extends KubernetesObject>(obj: T): Promise<T> {
     const ref = refOf(obj);
     if (!this.created.some((r) => refText(r) === refText(ref))) this.created.push(ref);
+    this.leaveStack ??= deferCleanup(`remove the ${this.o.label} objects`, async () => {
+      this.leaveStack = null;
+      if (this.created.length > 0) await this.remove();
+    });
     return this.lab.kube.apply(obj);
   }
 
@@ -106,6 +118,10 @@ export class SuiteObjects {
           { timeoutMs: o.timeoutMs ?? this.o.removalTimeoutMs ?? REMOVAL_TIMEOUT_MS, intervalMs: 2_000 },
         );
         this.forget(toWaitFor);
+        if (this.created.length === 0) {
+          this.leaveStack?.();
+          this.leaveStack = null;
+        }
       } catch (err) {
         if (!(err instanceof WaitTimeoutError)) throw err;
         timedOut = err;
@@ -146,6 +162,22 @@ export class SuiteObjects {
     const events = await this.lab.kube.core.listNamespacedEvent({ namespace: ref.namespace, fieldSelector: `involvedObject.name=${ref.name}` });
     const lines = events.items.map((e) => `${String(e.lastTimestamp ?? e.eventTime ?? '?')} ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`);
     return lines.join('\n') || '(no events)';
+  }
+
+  /**
+   * Reads `ref` until `judge` says yes or the deadline passes. The final verdict is returned either way: when Cilium
+   * never reaches the state, that is the finding (a product failure the test asserts on, with what the judge saw
+   * last), not a harness timeout. On timeout the object's YAML and events are attached.
+   */
+  async waitVerdict(what: string, ref: ObjectRef, judge: (obj: unknown) => Verdict, timeoutMs: number): Promise<Verdict> {
+    return pollVerdict(
+      what,
+      async () => {
+        const obj = await this.lab.kube.read(ref);
+        return obj === null ? { ok: false, explanation: `${refText(ref)} does not exist` } : judge(obj);
+      },
+      { timeoutMs, intervalMs: 1000, onTimeout: () => this.attachObject(ref) },
+    );
   }
 
   /** Attaches an object's YAML and (for a namespaced object) its events to the running test. */

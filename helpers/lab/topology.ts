@@ -51,5 +51,6 @@ export function loadTopology(file: string = topologyFile()): Topology {
   if (problems.length > 0) {
     throw new TopologyError(file, problems.map((message) => ({ field: '(YAML syntax)', message })));
   }
+  if (value === null || value === undefined) throw new TopologyError(file, [{ field: '(file)', message: 'is empty (no YAML document in it)' }]);
   return parseTopology(value, file);
 }

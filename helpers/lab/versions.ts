@@ -9,12 +9,21 @@
  * On every VM the versions in force are recorded in /etc/cilium-lab/versions.env (`VM_VERSIONS_FILE`),
  * `KEY="value"` lines; `parseVersionsEnv()` reads it.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isScalar, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { REPO_ROOT, parseLabYaml } from './topology.ts';
+import { parseLabYaml, REPO_ROOT } from './topology.ts';
+import { parseYamlText, readInputFile } from './yaml-file.ts';
 
 export const DEFAULT_VERSIONS_FILE = path.join(REPO_ROOT, 'lab', 'versions.yaml');
+/** Environment variable that points the harness (and the Vagrantfile) at another versions file. */
+export const VERSIONS_ENV = 'LAB_VERSIONS';
+
+/** The versions file in force: $LAB_VERSIONS, or lab/versions.yaml in this repository. */
+export function versionsFile(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env[VERSIONS_ENV];
+  return fromEnv ? path.resolve(fromEnv) : DEFAULT_VERSIONS_FILE;
+}
 /** Where provisioning records, on each VM, what it was built with. */
 export const VM_VERSIONS_FILE = '/etc/cilium-lab/versions.env';
 
@@ -45,11 +54,31 @@ export interface EffectivePin {
 }
 export type EffectiveVersions = Record<PinKey, EffectivePin>;
 
-/** Validates a parsed versions document (pure). */
-export function parseVersions(data: unknown, file = '<versions>'): VersionsFile {
+function valueAt(data: unknown, p: readonly PropertyKey[]): unknown {
+  let cur: unknown = data;
+  for (const k of p) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
+}
+
+/**
+ * Validates a parsed versions document (pure). `sourceAt` gives a value's text as written in the file, so a version
+ * YAML read as a number (an unquoted 1.10 is the number 1.1) is shown as written, with the advice to quote it.
+ */
+export function parseVersions(data: unknown, file = '<versions>', sourceAt: (p: readonly PropertyKey[]) => string | undefined = () => undefined): VersionsFile {
   const parsed = versionsSchema.safeParse(data);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => {
+      const value = valueAt(data, i.path);
+      const where = i.path.map(String).join('.') || '(top level)';
+      if (typeof value === 'number') {
+        const written = sourceAt(i.path) ?? String(value);
+        return `  ${where}: ${written} is read by YAML as the number ${value}, not a version: quote it ("${written}")`;
+      }
+      return `  ${where}: ${i.message}`;
+    });
     throw new Error(`Invalid versions file ${file}:\n${lines.join('\n')}`);
   }
   for (const key of PIN_KEYS) {
@@ -61,12 +90,24 @@ export function parseVersions(data: unknown, file = '<versions>'): VersionsFile 
   return parsed.data;
 }
 
-/** Reads lab/versions.yaml by the YAML rules the Vagrantfile also applies (helpers/lab/topology.ts parseLabYaml). */
-export function loadVersions(file: string = DEFAULT_VERSIONS_FILE): VersionsFile {
-  const { value, problems } = parseLabYaml(readFileSync(file, 'utf8'));
-  if (problems.length > 0) throw new Error(`Invalid versions file ${file}:\n${problems.map((p) => `  (YAML syntax): ${p}`).join('\n')}`);
-  return parseVersions(value, file);
+/**
+ * Reads and validates a versions file; every problem names the file: missing, a directory, empty, a YAML syntax
+ * error (line and column), YAML the Vagrantfile would not read the same way (helpers/lab/topology.ts parseLabYaml).
+ */
+export function loadVersions(file: string = versionsFile()): VersionsFile {
+  const what = 'Invalid versions file';
+  const text = readInputFile(file, what);
+  parseYamlText(text, file, what);
+  const { value, problems } = parseLabYaml(text);
+  if (problems.length > 0) throw new Error(`${what} ${file}:\n${problems.map((p) => `  (YAML syntax): ${p}`).join('\n')}`);
+  const doc = parseDocument(text);
+  const sourceAt = (p: readonly PropertyKey[]): string | undefined => {
+    const node = doc.getIn(p as unknown[], true);
+    return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+  };
+  return parseVersions(value, file, sourceAt);
 }
+
 
 /** The pins in force: each pin's environment variable (if set and not blank) over the file's value. */
 export function effectiveVersions(doc: VersionsFile, env: NodeJS.ProcessEnv = process.env): EffectiveVersions {

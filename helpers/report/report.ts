@@ -99,6 +99,15 @@ export async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
   return allure.step(redact(name), () => fn());
 }
 
+/** A step that shows parameters (e.g. expected and actual), redacted; a plain call outside a lab run. */
+export async function stepWithParameters<T>(name: string, parameters: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  if (!allureActive()) return fn();
+  return allure.step(redact(name), async (ctx) => {
+    for (const [k, v] of Object.entries(parameters)) await ctx.parameter(k, redact(v));
+    return fn();
+  });
+}
+
 /** Attaches text or an object (JSON by default, or YAML), always redacted. */
 export async function attach(name: string, content: string | object, type?: AttachmentType): Promise<void> {
   if (!allureActive()) return;

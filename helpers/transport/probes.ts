@@ -5,7 +5,9 @@
  * tool's).
  *
  * Everything that changes a host comes with its undo (addRoutes → Undo), and captures are always stopped
- * (withCapture stops even when the act throws).
+ * (withCapture stops even when the act throws). Both also join the running suite's cleanup stack
+ * (helpers/lab/suite-scope.ts) the moment they start, so a failed or timed-out test still undoes them; and the
+ * routes carry the harness's route protocol (HARNESS_ROUTE_PROTO), so a later run sweeps those of a killed one.
  */
 import type { Kube } from '../kube/index.ts';
 import { CURL_WRITE_OUT, parseCurlOutput, type CurlOutput } from '../parse/curl.ts';
@@ -17,6 +19,11 @@ import { parsePing, type PingResult } from '../parse/ping.ts';
 import { parseTcpdump, type TcpdumpPacket } from '../parse/tcpdump.ts';
 import { shellQuote, SshError, type ExecResult, type SshPool } from './ssh.ts';
 import { router } from '../lab/topology.ts';
+import { deferCleanup } from '../lab/suite-scope.ts';
+import { describeAnswer } from '../judge/backends.ts';
+import { yes, type HttpAnswer, type Verdict } from '../judge/types.ts';
+import { pollVerdict } from '../wait/retry.ts';
+import { DEADLINE } from '../wait/deadlines.ts';
 
 /** The host probes run from when none is named: the topology's router. */
 export function probeHost(ssh: SshPool, from: string | undefined): string {
@@ -255,7 +262,7 @@ export async function captureOn(ssh: SshPool, o: CaptureOptions): Promise<Captur
   const command = tcpdumpCommand({ iface: o.iface ?? 'any', filter: o.filter, vxlan: o.vxlan ?? false, maxSeconds: o.maxSeconds ?? 600 });
   const bg = await ssh.host(host).background(command, { sudo: true });
   try {
-    await bg.waitFor(/listening on/, 15_000);
+    await bg.waitFor(/listening on/, DEADLINE.captureMs);
   } catch (err) {
     await bg.stop().catch(() => undefined);
     throw err;
@@ -272,6 +279,24 @@ export async function captureOn(ssh: SshPool, o: CaptureOptions): Promise<Captur
         },
       )),
   };
+}
+
+/**
+ * Sends requests until one gets an HTTP answer that `ready` accepts (the path is programmed: ARP answered, Envoy
+ * configured), or the deadline passes. This is a readiness wait: the answers that count are judged after it. It
+ * returns a verdict (never reaching readiness is the finding, with the last answer), plus how long it took.
+ */
+export async function waitHttpReady(what: string, send: () => Promise<HttpAnswer>, ready: (a: HttpAnswer) => boolean, timeoutMs: number): Promise<Verdict & { ms: number }> {
+  const started = Date.now();
+  const v = await pollVerdict(
+    what,
+    async () => {
+      const a = await send();
+      return ready(a) ? yes(`${what}: after ${Date.now() - started} ms`) : { ok: false, explanation: describeAnswer(a) };
+    },
+    { timeoutMs, intervalMs: 1000 },
+  );
+  return { ...v, ms: Date.now() - started };
 }
 
 /** Capture around `act`; the capture is stopped even when `act` throws (then the error is rethrown). */
@@ -308,26 +333,37 @@ export async function routesOn(ssh: SshPool, on: string): Promise<{ text: string
 export type Undo = () => Promise<void>;
 
 /**
- * Adds routes on a host. Fails (after removing any it had added) when one cannot be added, e.g. because the
- * route already exists: the returned undo must remove exactly what this call added, nothing older.
- * The undo is idempotent and tolerates a route someone else already removed.
+ * The route protocol number (iproute2 `proto`, 0-255) of every route the harness adds: 173, which
+ * /etc/iproute2/rt_protos and the kernel's RTPROT_* leave unassigned. `ip route show proto 173` lists the
+ * harness's routes and nothing else's, so the stale-run sweep (sweepHarnessRoutes) can remove a killed run's.
+ */
+export const HARNESS_ROUTE_PROTO = 173;
+
+/**
+ * Adds routes on a host, marked `proto HARNESS_ROUTE_PROTO`. Fails (after removing any it had added) when one cannot be
+ * added, e.g. because the route already exists: the returned undo must remove exactly what this call added, nothing
+ * older. The undo is idempotent and tolerates a route someone else already removed. It joins the running suite's
+ * cleanup stack before the first route is added, and leaves the stack once it ran.
  */
 export async function addRoutes(ssh: SshPool, on: string, routes: { dst: string; via: string }[]): Promise<Undo> {
   const host = ssh.host(on);
   const added: { dst: string; via: string }[] = [];
   let undone: Promise<void> | undefined;
+  let leaveStack = (): void => undefined;
   const undo: Undo = () =>
     (undone ??= (async () => {
       const problems: string[] = [];
       for (const r of [...added].reverse()) {
-        const res = await host.exec(`ip route del ${shellQuote(r.dst)} via ${shellQuote(r.via)}`, { sudo: true, timeoutMs: 15_000 });
+        const res = await host.exec(`ip route del ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
         if (res.code !== 0 && !/No such process|not found/i.test(res.stderr)) problems.push(`${r.dst} via ${r.via}: ${res.stderr.trim()}`);
       }
       if (problems.length > 0) throw new Error(`undo of routes on ${on} failed: ${problems.join('; ')}`);
+      leaveStack();
     })());
+  leaveStack = deferCleanup(`remove the routes added on ${on} (${routes.map((r) => `${r.dst} via ${r.via}`).join(', ')})`, undo);
   try {
     for (const r of routes) {
-      await host.run(`ip route add ${shellQuote(r.dst)} via ${shellQuote(r.via)}`, { sudo: true, timeoutMs: 15_000 });
+      await host.run(`ip route add ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
       added.push(r);
     }
   } catch (err) {
@@ -335,6 +371,23 @@ export async function addRoutes(ssh: SshPool, on: string, routes: { dst: string;
     throw err;
   }
   return undo;
+}
+
+/**
+ * The reaper for routes: removes every route marked with the harness's protocol on `hosts` (left by a run that was
+ * killed before its cleanup stack ran). Call it before this run adds any. Returns what was removed, per host.
+ */
+export async function sweepHarnessRoutes(ssh: SshPool, hosts: readonly string[]): Promise<{ host: string; routes: string[] }[]> {
+  const out: { host: string; routes: string[] }[] = [];
+  for (const on of hosts) {
+    const h = ssh.host(on);
+    const listed = await h.run(`ip -4 route show proto ${HARNESS_ROUTE_PROTO}`, { timeoutMs: DEADLINE.hostReadMs });
+    const routes = listed.split('\n').map((l) => l.trim()).filter(Boolean);
+    if (routes.length === 0) continue;
+    await h.run(`ip -4 route flush proto ${HARNESS_ROUTE_PROTO}`, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
+    out.push({ host: on, routes });
+  }
+  return out;
 }
 
 /** MAC address of an interface, lower case. */

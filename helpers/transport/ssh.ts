@@ -18,53 +18,10 @@ import { Client, type ClientChannel } from 'ssh2';
 import { pollUntil, retryTransient } from '../wait/retry.ts';
 import { credentialsFromTopology, hostKeyPolicy, type CredentialResolver } from './ssh-auth.ts';
 import { node as nodeNamed, sshEndpoint, type LabNode, type Topology } from '../lab/topology.ts';
+import { startBackground } from './background.ts';
+import { linkedSignal, reasonOf, shellQuote, SshError, tail, type Background, type ExecOptions, type ExecResult } from './ssh-common.ts';
 
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-  /** Signal that ended the command, as ssh2 names it (e.g. "SIGTERM"); null when it exited. */
-  signal: string | null;
-  durationMs: number;
-}
-
-export interface ExecOptions {
-  /** Deadline for the whole call (waiting for a slot, connecting, running). Default 60 000. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** Run as root (`sudo -n`); a no-op when the SSH user is root. */
-  sudo?: boolean;
-  /** Written to the command's standard input (which is closed in every case). */
-  stdin?: string;
-}
-
-export class SshError extends Error {
-  constructor(
-    readonly host: string,
-    readonly command: string,
-    readonly reason: string,
-    opts: { cause?: unknown; result?: ExecResult } = {},
-  ) {
-    super(`ssh ${host}: \`${shorten(command)}\`: ${reason}`, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'SshError';
-    this.result = opts.result;
-  }
-  /** The command's result when it ran but failed (run() on a non-zero exit). */
-  readonly result: ExecResult | undefined;
-}
-
-export interface Background {
-  /** Interrupts the command (SIGINT to its process group, SIGKILL if it lingers) and returns what it printed. Idempotent. */
-  stop(): Promise<ExecResult>;
-  /** Standard output so far. */
-  readonly output: string;
-  /** Standard error so far. */
-  readonly errorOutput: string;
-  /** Process id of the command on the host. */
-  readonly pid: number;
-  /** Resolves once stdout or stderr matches `pattern` (e.g. tcpdump's "listening on"); rejects at the deadline or if the command ends first. */
-  waitFor(pattern: RegExp, timeoutMs: number): Promise<void>;
-}
+export { shellQuote, SshError, type Background, type ExecOptions, type ExecResult } from './ssh-common.ts';
 
 export interface SshHost {
   readonly name: string;
@@ -437,127 +394,27 @@ class PooledHost implements SshHost {
   }
 
   async background(command: string, opts: { sudo?: boolean; signal?: AbortSignal } = {}): Promise<Background> {
-    // The command runs in a session of its own (setsid) so that stop() interrupts its whole process
-    // group, pipelines included; the first line it prints is that group's id. `setsid -w` forks when it
-    // must and waits, so the channel lives exactly as long as the command.
-    // bash (when there) waits for an interrupted child and exits as it did, where dash would die of the
-    // SIGINT itself; a lone simple command is exec'd by bash, so the PID is the command's own.
-    const inner = `echo ${PID_MARKER}$$; exec "$(command -v bash || echo sh)" -c ${shellQuote(command)}`;
-    const wrapped = this.wrap(`exec setsid -w sh -c ${shellQuote(inner)}`, opts.sudo);
-    const started = Date.now();
-    const startLink = linkedSignal([this.poolClosing, opts.signal], this.settings.connectTimeoutMs * 3);
-    let release: (() => void) | undefined;
-    let channel: { client: Client; stream: ClientChannel };
-    try {
-      release = await this.slots.acquire(startLink.signal);
-      channel = await this.openChannel(wrapped, startLink.signal);
-    } catch (err) {
-      release?.();
-      const reason = startLink.timedOut() ? 'did not start in time' : startLink.signal.aborted ? 'aborted before it started' : `could not start: ${(err as Error).message}`;
-      throw new SshError(this.name, command, reason, { cause: err });
-    } finally {
-      startLink.dispose();
-    }
-
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const listeners = new Set<() => void>();
-    const changed = (): void => [...listeners].forEach((l) => l());
-    const stdoutNow = (): string => Buffer.concat(out).toString('utf8').replace(PID_LINE, '');
-    const stderrNow = (): string => Buffer.concat(err).toString('utf8');
-    let finished = false;
-    let lastSignal: 'INT' | 'KILL' | null = null;
-    const stopping = new AbortController();
-    const done: Promise<ExecResult> = this.collect(
-      channel.client,
-      channel.stream,
+    return startBackground(
+      {
+        name: this.name,
+        closing: this.poolClosing,
+        connectTimeoutMs: this.settings.connectTimeoutMs,
+        wrap: (c, sudo) => this.wrap(c, sudo),
+        exec: (c, o) => this.exec(c, o),
+        open: async (wrapped, signal) => {
+          const release = await this.slots.acquire(signal);
+          try {
+            const { client, stream } = await this.openChannel(wrapped, signal);
+            return { release, collect: (c, o, sink) => this.collect(client, stream, c, o, sink) };
+          } catch (err) {
+            release();
+            throw err;
+          }
+        },
+      },
       command,
-      { stdin: undefined, signal: stopping.signal, started, why: () => 'stopped: it did not end after SIGINT and SIGKILL' },
-      { out, err, onData: changed },
-    )
-      .then((r) => {
-        // `setsid -w` reports a child killed by a signal as exit 2 plus a line on stderr: say what happened.
-        const killed = SETSID_KILLED.test(r.stderr);
-        return {
-          ...r,
-          stdout: r.stdout.replace(PID_LINE, ''),
-          stderr: r.stderr.replace(SETSID_KILLED, ''),
-          ...(killed ? { code: null, signal: lastSignal ? `SIG${lastSignal}` : 'unknown' } : {}),
-        };
-      })
-      .finally(() => {
-        finished = true;
-        release?.();
-        changed();
-      });
-    done.catch(() => undefined);
-
-    /** Resolves with the match once `test` finds it in the output; rejects when the command ends first or at the deadline. */
-    const waitFor = <T>(what: string, test: () => T | null, timeoutMs: number): Promise<T> =>
-      new Promise<T>((resolve, reject) => {
-        const finish = (f: () => void): void => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          f();
-        };
-        const fail = (reason: string): void => finish(() => reject(new SshError(this.name, command, `${reason}; stderr: ${tail(stderrNow().trim() || '(none)')}`)));
-        const check = (): void => {
-          const v = test();
-          if (v !== null) finish(() => resolve(v));
-          else if (finished) fail(`ended before ${what}`);
-        };
-        const timer = setTimeout(() => fail(`no ${what} within ${timeoutMs} ms`), timeoutMs);
-        listeners.add(check);
-        check();
-      });
-
-    const pid = await waitFor(
-      'it started',
-      () => {
-        const m = Buffer.concat(out).toString('utf8').match(PID_LINE);
-        return m ? Number(m[1]) : null;
-      },
-      this.settings.connectTimeoutMs,
-    ).catch(async (e: unknown) => {
-      stopping.abort();
-      await done.catch(() => undefined);
-      throw e;
-    });
-
-    let stopped: Promise<ExecResult> | undefined;
-    const stop = (): Promise<ExecResult> =>
-      (stopped ??= (async () => {
-        for (const [sig, graceMs] of [['INT', 5_000], ['KILL', 3_000]] as const) {
-          if (finished) break;
-          lastSignal = sig;
-          // `kill -SIG -PGID` (no `--`: dash's kill, which sudo's `sh -c` runs, does not take it).
-          await this.exec(`kill -${sig} -${pid} 2>/dev/null || kill -${sig} ${pid} 2>/dev/null || true`, { sudo: opts.sudo, timeoutMs: 10_000 }).catch(() => undefined);
-          if (await settlesWithin(done, graceMs)) break;
-        }
-        if (!finished) stopping.abort();
-        return done;
-      })());
-    if (opts.signal) {
-      const onAbort = (): void => void stop().catch(() => undefined);
-      if (opts.signal.aborted) onAbort();
-      else {
-        opts.signal.addEventListener('abort', onAbort, { once: true });
-        void done.finally(() => opts.signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
-      }
-    }
-
-    return {
-      pid,
-      stop,
-      get output() {
-        return stdoutNow();
-      },
-      get errorOutput() {
-        return stderrNow();
-      },
-      waitFor: (pattern, timeoutMs) =>
-        waitFor(`output matching ${String(pattern)}`, () => (pattern.test(stdoutNow()) || pattern.test(stderrNow()) ? true : null), timeoutMs).then(() => undefined),
-    };
+      opts,
+    );
   }
 
   async waitReachable(timeoutMs: number): Promise<void> {
@@ -575,10 +432,6 @@ class PooledHost implements SshHost {
     );
   }
 }
-
-const PID_MARKER = '__CLH_PID__';
-const PID_LINE = new RegExp(`^${PID_MARKER}(\\d+)\\r?\\n`);
-const SETSID_KILLED = /^setsid: child \d+ did not exit normally.*\n?/m;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -601,52 +454,6 @@ function signalSession(stream: ClientChannel, sig: string): void {
   }
 }
 
-/** A single-quoted shell word. */
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-function shorten(command: string): string {
-  const one = command.replace(/\s+/g, ' ').trim();
-  return one.length > 160 ? `${one.slice(0, 160)}…` : one;
-}
-
-function tail(s: string): string {
-  return s.length > 500 ? `…${s.slice(-500)}` : s;
-}
-
-function reasonOf(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new Error(typeof r === 'string' ? r : 'aborted');
-}
-
-/** One signal that aborts when any source does or after `timeoutMs`; dispose() detaches it from the sources. */
-function linkedSignal(sources: (AbortSignal | undefined)[], timeoutMs?: number): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
-  const ac = new AbortController();
-  let timedOut = false;
-  const live = sources.filter((s): s is AbortSignal => s !== undefined);
-  const onAbort = (e: Event): void => ac.abort((e.target as AbortSignal).reason);
-  for (const s of live) {
-    if (s.aborted) ac.abort(s.reason);
-    else s.addEventListener('abort', onAbort, { once: true });
-  }
-  const timer =
-    timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          ac.abort(new Error(`timed out after ${timeoutMs} ms`));
-        }, timeoutMs);
-  return {
-    signal: ac.signal,
-    timedOut: () => timedOut,
-    dispose: () => {
-      clearTimeout(timer);
-      for (const s of live) s.removeEventListener('abort', onAbort);
-    },
-  };
-}
-
 function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(reasonOf(signal));
   return new Promise<T>((resolve, reject) => {
@@ -654,16 +461,6 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
-}
-
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true, () => true), t]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {

@@ -9,6 +9,7 @@
  * Time comes from an injectable `Clock`, so waits and timelines are unit-testable without real time.
  */
 import pRetry, { AbortError } from 'p-retry';
+import { no, type Verdict } from '../judge/types.ts';
 
 export interface Clock {
   now(): number;
@@ -55,9 +56,30 @@ export class WaitTimeoutError extends Error {
 
 export type Check<T> = { done: true; value: T } | { done: false; seen: string };
 
+/**
+ * The signal of the test (or hook) running now: the Lab fixture sets vitest's test `signal` here for each test, so a
+ * wait started without a signal of its own still ends when its test times out or the run is cancelled.
+ */
+let ambientSignal: AbortSignal | undefined;
+
+/** Makes `signal` the running test's signal; returns the function that restores the previous one. */
+export function useTestSignal(signal: AbortSignal | undefined): () => void {
+  const before = ambientSignal;
+  ambientSignal = signal;
+  return () => {
+    ambientSignal = before;
+  };
+}
+
+/** The running test's signal (undefined outside a lab test). */
+export function testSignal(): AbortSignal | undefined {
+  return ambientSignal;
+}
+
 export interface PollOptions {
   timeoutMs: number;
   intervalMs?: number;
+  /** Default: the running test's signal (useTestSignal), taken when the wait starts. */
   signal?: AbortSignal;
   clock?: Clock;
 }
@@ -69,12 +91,13 @@ export interface PollOptions {
  */
 export async function pollUntil<T>(what: string, check: () => Promise<Check<T>>, opts: PollOptions): Promise<T> {
   const clock = opts.clock ?? systemClock;
+  const signal = opts.signal ?? ambientSignal;
   const interval = opts.intervalMs ?? 1000;
   const deadline = clock.now() + opts.timeoutMs;
   let lastSeen = 'nothing yet';
   let attempts = 0;
   for (;;) {
-    if (opts.signal?.aborted) throw abortReason(opts.signal);
+    if (signal?.aborted) throw abortReason(signal);
     attempts++;
     try {
       const r = await check();
@@ -85,8 +108,50 @@ export async function pollUntil<T>(what: string, check: () => Promise<Check<T>>,
     }
     const left = deadline - clock.now();
     if (left <= 0) throw new WaitTimeoutError(what, opts.timeoutMs, lastSeen, attempts);
-    await clock.sleep(Math.min(interval, left), opts.signal);
+    await clock.sleep(Math.min(interval, left), signal);
   }
+}
+
+/**
+ * pollUntil for a wait whose running out of time is a finding, not an error: resolves with the value, or with the
+ * WaitTimeoutError (what was seen last) instead of throwing it. Any other error is thrown.
+ */
+export async function pollSettled<T>(
+  what: string,
+  check: () => Promise<Check<T>>,
+  opts: PollOptions,
+): Promise<{ done: true; value: T } | { done: false; timeout: WaitTimeoutError }> {
+  try {
+    return { done: true, value: await pollUntil(what, check, opts) };
+  } catch (err) {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    return { done: false, timeout: err };
+  }
+}
+
+/**
+ * Asks `judge` until its verdict says yes, or the deadline passes: then the failing verdict is returned (never a
+ * WaitTimeoutError), with what the judge said last, its expected and actual values kept. `onTimeout` may attach
+ * what a person looks at next (the object's YAML and events).
+ */
+export async function pollVerdict<V extends Verdict>(
+  what: string,
+  judge: () => Promise<V>,
+  opts: PollOptions & { onTimeout?: (timeout: WaitTimeoutError) => Promise<void> | void },
+): Promise<V | Verdict> {
+  let last: V | undefined;
+  const r = await pollSettled(
+    what,
+    async () => {
+      last = await judge();
+      return last.ok ? { done: true, value: last } : { done: false, seen: last.explanation };
+    },
+    opts,
+  );
+  if (r.done) return r.value;
+  await opts.onTimeout?.(r.timeout);
+  const explanation = `${what}: not within ${Math.round(opts.timeoutMs / 1000)} s; last seen: ${r.timeout.lastSeen}`;
+  return last ? { ...last, ok: false, explanation } : no(explanation);
 }
 
 /** Error codes and messages that mean "the transport hiccuped", not "the lab answered no". */

@@ -16,6 +16,8 @@ import { httpProbeLoopCommand, type HttpProbeLoopOptions } from '../../helpers/t
 import { pollUntil, systemClock, withDeadline } from '../../helpers/wait/retry.ts';
 import { SshError, type ExecResult } from '../../helpers/transport/ssh.ts';
 import { router } from '../../helpers/lab/topology.ts';
+import { deferCleanup } from '../../helpers/lab/suite-scope.ts';
+import { DEADLINE } from '../../helpers/wait/deadlines.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The lease
@@ -76,10 +78,10 @@ export function recordLease(
   o: { pollMs?: number; readTimeoutMs?: number; maxMs?: number; watch?: Pick<WatchLeaseOptions, 'reconnectDelayMs' | 'maxReconnectDelayMs'> } = {},
 ): LeaseRecorder {
   const pollMs = o.pollMs ?? 1_000;
-  const readTimeoutMs = o.readTimeoutMs ?? 3_000;
+  const readTimeoutMs = o.readTimeoutMs ?? DEADLINE.leaseReadMs;
   const ac = new AbortController();
-  // A recorder nobody stops still ends: 20 minutes covers a reboot wait (9 min) with the failover around it.
-  const cap = setTimeout(() => ac.abort(new Error('lease recorder reached its time limit')), o.maxMs ?? 20 * 60_000);
+  // A recorder nobody stops still ends (DEADLINE.recorderMs covers a reboot wait with the failover around it).
+  const cap = setTimeout(() => ac.abort(new Error('lease recorder reached its time limit')), o.maxMs ?? DEADLINE.recorderMs);
   cap.unref();
   const events: LeaseTimelineEvent[] = [];
   const onConnection = (c: WatchConnectionEvent): void => {
@@ -111,14 +113,17 @@ export function recordLease(
     }
   })();
   let stopped: Promise<void> | undefined;
-  return {
-    events,
-    stop: () => (stopped ??= (async () => {
+  // On the running suite's cleanup stack until stopped (a test that failed before stopping it).
+  let leaveStack = (): void => undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
       clearTimeout(cap);
       ac.abort();
       await Promise.allSettled([watch, poll]);
-    })()),
-  };
+      leaveStack();
+    })());
+  leaveStack = deferCleanup(`stop recording Lease ${L2_LEASE_NAMESPACE}/${name}`, stop);
+  return { events, stop };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,7 +157,7 @@ export async function startRouterProbes(lab: Pick<Lab, 'ssh' | 'topology'>, o: H
 export async function routerClock(lab: Pick<Lab, 'ssh' | 'topology'>): Promise<{ localBefore: number; remote: number; localAfter: number }> {
   const host = lab.ssh.host(routerName(lab));
   const localBefore = Date.now();
-  const out = await host.run('date +%s%3N', { timeoutMs: 15_000 });
+  const out = await host.run('date +%s%3N', { timeoutMs: DEADLINE.hostReadMs });
   const localAfter = Date.now();
   const remote = Number(out.trim());
   if (!/^\d{13}$/.test(out.trim())) throw new SshError(host.name, 'date +%s%3N', `"${out.trim()}" is not milliseconds since the epoch (GNU date needed)`);
@@ -164,7 +169,7 @@ export async function routerClock(lab: Pick<Lab, 'ssh' | 'topology'>): Promise<{
 // ---------------------------------------------------------------------------------------------
 
 /** /proc/sys/kernel/random/boot_id: changes at every boot, so it proves a reboot happened. */
-export async function bootId(lab: Pick<Lab, 'ssh'>, node: string, timeoutMs = 15_000): Promise<string> {
+export async function bootId(lab: Pick<Lab, 'ssh'>, node: string, timeoutMs: number = DEADLINE.hostReadMs): Promise<string> {
   const out = (await lab.ssh.host(node).run('cat /proc/sys/kernel/random/boot_id', { timeoutMs })).trim();
   if (!/^[0-9a-f-]{36}$/.test(out)) throw new SshError(node, 'cat /proc/sys/kernel/random/boot_id', `"${out}" is not a boot id`);
   return out;
@@ -177,7 +182,7 @@ export async function bootId(lab: Pick<Lab, 'ssh'>, node: string, timeoutMs = 15
 export async function rebootNode(lab: Lab, node: string): Promise<{ at: number; outcome: string }> {
   const at = Date.now();
   try {
-    const r = await lab.ssh.host(node).exec('systemctl reboot', { sudo: true, timeoutMs: 20_000 });
+    const r = await lab.ssh.host(node).exec('systemctl reboot', { sudo: true, timeoutMs: DEADLINE.hostCommandMs });
     if (r.code !== 0) throw new Error(`systemctl reboot on ${node} exited with ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
     return { at, outcome: 'systemctl reboot exited 0' };
   } catch (err) {
@@ -187,16 +192,16 @@ export async function rebootNode(lab: Lab, node: string): Promise<{ at: number; 
 }
 
 /**
- * Waits (one deadline for all) until `node` is back whole: SSH answers with a NEW boot id, the Kubernetes
+ * Waits (one deadline for all, never stretched: each step gets what is left) until `node` is back whole: SSH answers with a NEW boot id, the Kubernetes
  * node is Ready, and its Cilium agent is healthy. Returns the new boot id.
  */
 export async function waitNodeBack(lab: Lab, node: string, o: { bootIdBefore: string | null; timeoutMs: number }): Promise<string> {
   const deadline = Date.now() + o.timeoutMs;
-  const left = (): number => Math.max(1_000, deadline - Date.now());
+  const left = (): number => Math.max(0, deadline - Date.now());
   const id = await pollUntil(
     `${node} to answer SSH after its reboot (with a new boot id)`,
     async () => {
-      await lab.ssh.host(node).waitReachable(Math.min(left(), 30_000));
+      await lab.ssh.host(node).waitReachable(Math.min(left(), DEADLINE.execMs));
       const now = await bootId(lab, node);
       return now !== o.bootIdBefore ? { done: true, value: now } : { done: false, seen: `boot id still ${now}: not rebooted yet` };
     },
@@ -217,6 +222,6 @@ export async function waitNodeBack(lab: Lab, node: string, o: { bootIdBefore: st
 /** `cilium-dbg shell -- db/show devices` of the agent on `node`, as text for an attachment (Selected must be true for eth1). */
 export async function agentDevices(lab: Pick<Lab, 'kube'>, node: string): Promise<string> {
   const pod = (await agentPodOn(lab, node)).metadata?.name ?? '?';
-  const r = await lab.kube.execInPod(CILIUM_NAMESPACE, pod, ['cilium-dbg', 'shell', '--', 'db/show', 'devices'], { container: AGENT_CONTAINER, timeoutMs: 30_000 });
+  const r = await lab.kube.execInPod(CILIUM_NAMESPACE, pod, ['cilium-dbg', 'shell', '--', 'db/show', 'devices'], { container: AGENT_CONTAINER, timeoutMs: DEADLINE.execMs });
   return `# ${node} (${pod}), exit ${String(r.code)}\n${r.stdout}${r.stderr}`;
 }

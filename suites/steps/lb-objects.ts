@@ -8,12 +8,18 @@
  * - a pool uses the topology's block and selects only the run's services (or, for the ingress suite, exactly
  *   the shared ingress Service), so it never hands IPs to services the harness did not create.
  *
+ * Manifests are loaded one way, as the L2 suites' are: `loadManifest` renders the file for the run with
+ * helpers/kube/manifests.ts renderManifest (placeholders, run labels, the run namespace, per-run names of
+ * cluster-scoped objects); the builders below then fill in what a placeholder cannot say (a selector chosen by
+ * the suite, a port list, annotations), as SuiteObjects.createFromManifest's `finish` does for the L2 suites.
+ *
  * Everything here is pure except `loadManifest`, which reads a file.
  */
 import { readFileSync } from 'node:fs';
 import type { KubernetesObject, V1Deployment, V1Ingress, V1LabelSelector, V1Service } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
-import { RUN_LABEL, manifestPath, runLabels } from '../../helpers/kube/index.ts';
+import path from 'node:path';
+import { RUN_LABEL, manifestPath, renderManifest, runLabels, type ManifestVars } from '../../helpers/kube/index.ts';
+import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 import { MANIFEST_DIR } from '../support/manifests.ts';
 import { ANNOTATION, POOL_API_VERSION, POOL_KIND, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL } from '../../helpers/judge/lbipam.ts';
 
@@ -26,14 +32,10 @@ export function perRunName(runId: string, what: string): string {
   return name;
 }
 
-/** Reads every document of suites/manifests/<file>. */
-export function loadManifest(file: string): unknown[] {
+/** Every object of suites/manifests/<file>, rendered for the run (renderManifest: the one way a manifest is loaded). */
+export function loadManifest(file: string, run: { runId: string; namespace: string }, vars: ManifestVars = {}): KubernetesObject[] {
   const full = manifestPath(file, MANIFEST_DIR);
-  const docs = parseAllDocuments(readFileSync(full, 'utf8'));
-  return docs.map((d, i) => {
-    if (d.errors.length > 0) throw new Error(`${full} document ${i + 1}: ${d.errors.map((e) => e.message).join('; ')}`);
-    return d.toJS() as unknown;
-  });
+  return renderManifest(readFileSync(full, 'utf8'), { runId: run.runId, namespace: run.namespace, vars, source: path.relative(REPO_ROOT, full) });
 }
 
 function one<T extends KubernetesObject>(docs: readonly unknown[], apiVersion: string, kind: string): T {

@@ -8,8 +8,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import { runningCilium } from '../../helpers/cilium/cilium.ts';
-import { describeAnswer } from '../../helpers/judge/backends.ts';
+import { runningConfig } from '../../helpers/cilium/cilium.ts';
 import { l2Policy, lbPool, loadManifest, perRunName, type Selects } from './lb-objects.ts';
 import {
   POOL_API_VERSION,
@@ -25,31 +24,15 @@ import {
   type CiliumVersion,
   type PoolBlock,
 } from '../../helpers/judge/lbipam.ts';
-import { no, yes, type HttpAnswer, type Verdict } from '../../helpers/judge/types.ts';
+import type { HttpAnswer, Verdict } from '../../helpers/judge/types.ts';
 import { RUN_LABEL, type ObjectRef } from '../../helpers/kube/index.ts';
 import type { Lab } from '../../helpers/lab/lab.ts';
 import { prepareThisSuite } from '../support/lab.ts';
-import { curlFrom, curlFromPod } from '../../helpers/transport/probes.ts';
-import { attachOnFailure } from '../../helpers/report/report.ts';
-import { pollUntil, WaitTimeoutError } from '../../helpers/wait/retry.ts';
+import { curlFrom, curlFromPod, waitHttpReady } from '../../helpers/transport/probes.ts';
+import { DEADLINE } from '../../helpers/wait/deadlines.ts';
 import { refText, SuiteObjects } from '../../helpers/lab/suite-objects.ts';
+import { diagnoseOnFailure } from '../../helpers/lab/suite-scope.ts';
 import { lbPoolAddresses, router } from '../../helpers/lab/topology.ts';
-
-/** Deadlines, named for what they wait for. */
-export const DEADLINE = {
-  /** LB-IPAM writes pool and service status within a second or two; counts may lag on 1.18.0-1.18.2. */
-  lbipamMs: 60_000,
-  /** First HTTP answer on a new LB IP from the router: lease election, then ARP (cilium-behaviour.md 2.4: 10-20 s worst case). */
-  firstAnswerMs: 90_000,
-  /** One HTTP request. */
-  requestMs: 5_000,
-  /** Objects deleted and gone. */
-  removalMs: 120_000,
-  /** Deployments available (image pulls on a fresh lab). */
-  deploymentMs: 240_000,
-  /** The Ingress programmed into Envoy and answered. */
-  ingressMs: 180_000,
-} as const;
 
 export const WEBPOD_SELECTOR = 'app=webpod';
 
@@ -70,18 +53,21 @@ export class LbSuite {
   /**
    * Arranges the suite: converges the lab to the suite's needs (suites/support/plan.ts, folded with the run's later
    * suites), reads the running Cilium (version, config), checks the config keys the suite relies on, then creates
-   * the run's pool and L2 announcement policy for the services `selects` names (given the running config).
+   * the run's pool and L2 announcement policy for the services `selects` names (given the running config). What it
+   * creates joins the suite's cleanup stack; what to attach when a test fails is declared here, once (diagnose).
    */
   async setUp(lab: Lab, o: { suiteFile: string; config: Record<string, string>; selects: (config: Record<string, string>) => Selects }): Promise<void> {
     this.lab = lab;
     this.objects = new SuiteObjects(lab, { label: this.suite, removalTimeoutMs: DEADLINE.removalMs });
     await prepareThisSuite(lab, o.suiteFile);
     this.block = lbPoolAddresses(lab.topology);
-    const running = await runningCilium(lab);
+    // Config and version only: no agent's status is needed here (one exec per node saved).
+    const running = await runningConfig(lab);
     this.config = running.config;
     this.version = parseCiliumVersion(running.version) ?? parseCiliumVersion(running.image);
     const v = judgeConfig(running.config, o.config);
     if (!v.ok) throw new Error(`the lab was not converged for ${this.suite}: ${v.explanation}`);
+    this.diagnose();
     await this.createPoolAndAnnouncement(o.selects(running.config));
   }
 
@@ -134,9 +120,9 @@ export class LbSuite {
     const runId = this.lab.runId;
     this.poolName = perRunName(runId, this.suite);
     this.policyName = perRunName(runId, this.suite);
-    const pool = lbPool(loadManifest('lbipam-pool.yaml'), { runId, name: this.poolName, block: topologyBlock(t), selects });
+    const pool = lbPool(loadManifest('lbipam-pool.yaml', this.lab), { runId, name: this.poolName, block: topologyBlock(t), selects });
     const plan = l2AnnouncePlan(t);
-    const policy = l2Policy(loadManifest('lbipam-l2-policy.yaml'), { runId, name: this.policyName, selects, nodes: plan.nodes, interfaces: plan.interfaces });
+    const policy = l2Policy(loadManifest('lbipam-l2-policy.yaml', this.lab), { runId, name: this.policyName, selects, nodes: plan.nodes, interfaces: plan.interfaces });
     await this.create(pool);
     await this.create(policy);
   }
@@ -169,28 +155,9 @@ export class LbSuite {
 
   // -- waiting on a judge ------------------------------------------------------------------------
 
-  /**
-   * Reads `ref` until `judge` says yes or the deadline passes. The final verdict is returned either way: when Cilium
-   * never reaches the state, that is the finding (a product failure the test asserts on, with what the judge saw
-   * last), not a harness timeout. On timeout the object's YAML and events are attached.
-   */
+  /** SuiteObjects.waitVerdict: `ref` read until `judge` says yes; the failing verdict (object attached) at the deadline. */
   async waitVerdict(what: string, ref: ObjectRef, judge: (obj: unknown) => Verdict, timeoutMs: number): Promise<Verdict> {
-    try {
-      return await pollUntil(
-        what,
-        async () => {
-          const obj = await this.lab.kube.read(ref);
-          if (obj === null) return { done: false, seen: `${refText(ref)} does not exist` };
-          const v = judge(obj);
-          return v.ok ? { done: true, value: v } : { done: false, seen: v.explanation };
-        },
-        { timeoutMs, intervalMs: 1000 },
-      );
-    } catch (err) {
-      if (!(err instanceof WaitTimeoutError)) throw err;
-      await this.attachObject(ref);
-      return no(`not within ${Math.round(timeoutMs / 1000)} s: ${err.lastSeen}`);
-    }
+    return this.made.waitVerdict(what, ref, judge, timeoutMs);
   }
 
   /** Waits for a Service of the run namespace to satisfy `judge`. */
@@ -203,28 +170,32 @@ export class LbSuite {
   }
 
   /**
-   * Registers, for the running test, what a person looks at when it fails: the pool, the run's services,
-   * the L2 announcement leases of the run's services, and the run namespace's events.
+   * Declares, once for the suite, what a person looks at when one of its tests fails: the pool, the run's services,
+   * the L2 announcement leases of the run's services and the run namespace's events (setUp declares them).
    */
-  collectOnFailure(extra: ObjectRef[] = []): void {
-    attachOnFailure('LB pool (YAML)', async () => toYaml(await this.readPoolObject()), { type: 'yaml' });
-    attachOnFailure(
+  private diagnose(): void {
+    diagnoseOnFailure('LB pool (YAML)', async () => toYaml(await this.readPoolObject()), { type: 'yaml' });
+    diagnoseOnFailure(
       "the run's services (YAML)",
       async () => toYaml(await this.lab.kube.list('v1', 'Service', { labelSelector: `${RUN_LABEL}=${this.lab.runId}` })),
       { type: 'yaml' },
     );
-    attachOnFailure('L2 announcement leases (holder per service)', async () => {
+    diagnoseOnFailure('L2 announcement leases (holder per service)', async () => {
       const leases = await this.lab.kube.list('coordination.k8s.io/v1', 'Lease', { namespace: 'kube-system' });
       return leases
         .filter((l) => l.metadata?.name?.startsWith('cilium-l2announce-'))
         .map((l) => `${l.metadata?.name ?? '?'}: ${String((l as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '(no holder)')}`)
         .join('\n');
     });
-    attachOnFailure(`events in ${this.namespace}`, async () => {
+    diagnoseOnFailure(`events in ${this.namespace}`, async () => {
       const events = await this.lab.kube.core.listNamespacedEvent({ namespace: this.namespace });
       return events.items.map((e) => `${String(e.lastTimestamp ?? e.eventTime ?? '?')} ${e.involvedObject.kind ?? ''}/${e.involvedObject.name ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`).join('\n');
     });
-    for (const r of extra) attachOnFailure(`${refText(r)} (YAML)`, () => this.made.yamlOf(r), { type: 'yaml' });
+  }
+
+  /** Declares, once for the suite, the YAML of more objects to attach when one of its tests fails. */
+  diagnoseObjects(refs: ObjectRef[]): void {
+    for (const r of refs) diagnoseOnFailure(`${refText(r)} (YAML)`, () => this.made.yamlOf(r), { type: 'yaml' });
   }
 
   // -- HTTP ------------------------------------------------------------------------------------
@@ -239,28 +210,9 @@ export class LbSuite {
     return curlFromPod(this.lab, { url, headers, timeoutMs: DEADLINE.requestMs });
   }
 
-  /**
-   * Sends requests until one gets an HTTP answer that `ready` accepts (the path is programmed: ARP answered,
-   * Envoy configured), or the deadline passes. This is a readiness wait: the answers that count are judged after it.
-   * Like waitVerdict it returns a verdict (never reaching readiness is the finding), plus how long it took.
-   */
+  /** helpers/transport/probes.ts waitHttpReady: requests until `ready` accepts an answer; a verdict and how long it took. */
   async waitHttpReady(what: string, send: () => Promise<HttpAnswer>, ready: (a: HttpAnswer) => boolean, timeoutMs: number): Promise<Verdict & { ms: number }> {
-    const started = Date.now();
-    try {
-      await pollUntil(
-        what,
-        async () => {
-          const a = await send();
-          return ready(a) ? { done: true, value: a } : { done: false, seen: describeAnswer(a) };
-        },
-        { timeoutMs, intervalMs: 1000 },
-      );
-      const ms = Date.now() - started;
-      return { ...yes(`${what}: after ${ms} ms`), ms };
-    } catch (err) {
-      if (!(err instanceof WaitTimeoutError)) throw err;
-      return { ...no(`${what}: not within ${Math.round(timeoutMs / 1000)} s; last answer: ${err.lastSeen}`), ms: Date.now() - started };
-    }
+    return waitHttpReady(what, send, ready, timeoutMs);
   }
 
   /** Names of the webpod pods of the run (whoami's Hostname is the pod name). */

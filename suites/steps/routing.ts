@@ -10,7 +10,9 @@ import type { ExecResult } from '../../helpers/transport/ssh.ts';
 import type { HttpAnswer } from '../../helpers/judge/types.ts';
 import { runningCilium } from '../../helpers/cilium/cilium.ts';
 import { curlFromPod, PodProbeError, withCapture } from '../../helpers/transport/probes.ts';
-import { attach, attachOnFailure, step } from '../../helpers/report/report.ts';
+import { attach, step } from '../../helpers/report/report.ts';
+import { diagnoseOnFailure } from '../../helpers/lab/suite-scope.ts';
+import { DEADLINE } from '../../helpers/wait/deadlines.ts';
 
 export interface PodRef {
   namespace: string;
@@ -31,9 +33,9 @@ function ref(p: V1Pod): PodRef {
 /** curl-pod (on `clientNode`) and one webpod on each of the given nodes, all Ready (the workloads prepareSuite deployed). */
 export async function routingWorkloads(lab: Lab, o: { clientNode: string; webpodNodes: string[] }): Promise<{ curl: PodRef; webpods: Map<string, PodRef> }> {
   return step(`find curl-pod and the webpods on ${o.webpodNodes.join(', ')}`, async () => {
-    const [curlPod] = await lab.kube.waitPodsReady(lab.namespace, 'app=curl', { count: 1, timeoutMs: 120_000 });
+    const [curlPod] = await lab.kube.waitPodsReady(lab.namespace, 'app=curl', { count: 1, timeoutMs: DEADLINE.podsReadyMs });
     if (!curlPod) throw new Error(`no Ready curl-pod in ${lab.namespace}`);
-    const pods = await lab.kube.waitPodsReady(lab.namespace, 'app=webpod', { nodes: o.webpodNodes, timeoutMs: 180_000 });
+    const pods = await lab.kube.waitPodsReady(lab.namespace, 'app=webpod', { nodes: o.webpodNodes, timeoutMs: DEADLINE.podsReadyMs });
     const webpods = new Map<string, PodRef>();
     const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
     for (const p of live.map(ref)) if (!webpods.has(p.node)) webpods.set(p.node, p);
@@ -48,7 +50,7 @@ export async function routingWorkloads(lab: Lab, o: { clientNode: string; webpod
 export async function pingFromPod(lab: Lab, pod: PodRef, target: string, count = 3): Promise<{ raw: ExecResult; result: PingResult }> {
   return step(`ping ${target} from ${pod.name} (${count} echo requests)`, async () => {
     // -W 1: one second per reply, so a lost ping ends in about `count` seconds.
-    const raw = await lab.kube.execInPod(pod.namespace, pod.name, ['ping', '-c', String(count), '-W', '1', target], { timeoutMs: 30_000 });
+    const raw = await lab.kube.execInPod(pod.namespace, pod.name, ['ping', '-c', String(count), '-W', '1', target], { timeoutMs: DEADLINE.execMs });
     await attach(`ping ${target} from ${pod.name}`, `${raw.stdout}${raw.stderr ? `\n--- stderr ---\n${raw.stderr}` : ''}\n(exit ${raw.code})`);
     return { raw, result: parsePing(raw.stdout) };
   });
@@ -72,7 +74,7 @@ export async function pingWhileCapturing(
  */
 export async function httpFromPod(lab: Lab, pod: PodRef, url: string): Promise<HttpAnswer & { raw: ExecResult }> {
   return step(`HTTP GET ${url} from ${pod.name}`, async () => {
-    const answer = await curlFromPod(lab, { namespace: pod.namespace, pod: pod.name, url, timeoutMs: 5_000 }).catch((err: unknown) => {
+    const answer = await curlFromPod(lab, { namespace: pod.namespace, pod: pod.name, url, timeoutMs: DEADLINE.requestMs }).catch((err: unknown) => {
       if (!(err instanceof PodProbeError)) throw err;
       return { ok: false, status: null, headers: {}, body: '', error: err.message, raw: err.raw };
     });
@@ -92,9 +94,9 @@ export async function ciliumNodes(lab: Lab): Promise<unknown[]> {
 }
 
 
-/** What a person looks at next when a routing scenario fails: the pods, the CiliumNodes, the agents' status. */
-export function attachRoutingDiagnosticsOnFailure(lab: Lab): void {
-  attachOnFailure('pods of this run (curl-pod, webpods)', async () => (await lab.kube.core.listNamespacedPod({ namespace: lab.namespace })).items, { type: 'yaml' });
-  attachOnFailure('CiliumNode objects', () => lab.kube.list('cilium.io/v2', 'CiliumNode'), { type: 'yaml' });
-  attachOnFailure('cilium-dbg status of every agent', async () => (await runningCilium(lab)).agents.map((a) => ({ node: a.node, pod: a.pod, status: a.raw })), { type: 'json' });
+/** Declares, once per routing suite, what a person looks at next when one of its scenarios fails: the pods, the CiliumNodes, the agents' status. */
+export function diagnoseRoutingOnFailure(lab: Lab): void {
+  diagnoseOnFailure('pods of this run (curl-pod, webpods)', async () => (await lab.kube.core.listNamespacedPod({ namespace: lab.namespace })).items, { type: 'yaml' });
+  diagnoseOnFailure('CiliumNode objects', () => lab.kube.list('cilium.io/v2', 'CiliumNode'), { type: 'yaml' });
+  diagnoseOnFailure('cilium-dbg status of every agent', async () => (await runningCilium(lab)).agents.map((a) => ({ node: a.node, pod: a.pod, status: a.raw })), { type: 'json' });
 }

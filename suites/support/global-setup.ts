@@ -5,24 +5,26 @@
  *    names what is missing and how to start the lab, instead of a timeout per test. `npm test` runs the same check
  *    before vitest starts (so it holds even when no suite file matches) and sets LAB_PREFLIGHT=passed so it is not
  *    repeated here. LAB_PREFLIGHT=skip turns the lab checks off, for debugging the harness itself.
- * 2. Is it running the Cilium this run is filed under? The results go to reports/<CILIUM_VERSION>/ (without
+ * 2. Is every SSH endpoint the node the topology names? Each host answers `hostname` over SSH; a host that answers
+ *    as another node (a swapped or stale address) stops the run, naming it, before anything is changed.
+ * 3. Is it running the Cilium this run is filed under? The results go to reports/<CILIUM_VERSION>/ (without
  *    CILIUM_VERSION: the version lab:up installs by default); a lab running another version would put one version's
  *    results in another's history, so the run stops with what to do instead.
- * 3. One run id for every worker and for the report (excluded from history identity), and the lab facts known
+ * 4. One run id for every worker and for the report (excluded from history identity), and the lab facts known
  *    before any suite changes anything, for the report's environment (00-lab-health adds the per-node details).
  *
  * `vitest list` only collects scenario names and needs no lab: nothing here runs for it.
  */
 import { AppsV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
 import { ciliumVersionFromImage } from '../../helpers/cilium/cilium.ts';
-import { loadKubeConfig, resolveRunId } from '../../helpers/lab/lab-access.ts';
+import { loadKubeConfig, resolveRunId, sshIdentityProblems } from '../../helpers/lab/lab-access.ts';
 import { checkLabOrExit } from '../../helpers/lab/preflight.ts';
 import { recordLabEnvironment, versionMismatch } from '../../helpers/report/report.ts';
 import { withDeadline } from '../../helpers/wait/retry.ts';
 import { SshPool } from '../../helpers/transport/ssh.ts';
-import { controlPlane, loadTopology, type Topology } from '../../helpers/lab/topology.ts';
+import { controlPlane, loadTopology, topologyFile, type Topology } from '../../helpers/lab/topology.ts';
 import { parseVersionsEnv, VM_VERSIONS_FILE } from '../../helpers/lab/versions.ts';
-import { ciliumVersionFromEnv, labProvider, RUN_ID_ENV } from '../../reports/run-context.ts';
+import { labProvider, labRunCiliumVersion, RUN_ID_ENV } from '../../reports/run-context.ts';
 
 const VITEST_COMMANDS = new Set(['run', 'watch', 'dev', 'related', 'bench', 'init', 'list']);
 
@@ -74,6 +76,25 @@ async function lookAtLab(topology: Topology): Promise<RunningLab> {
   }
 }
 
+/** Stops the run, naming every host, unless each SSH endpoint answers `hostname` as the node the topology names. */
+async function checkSshIdentity(topology: Topology): Promise<void> {
+  const ssh = new SshPool(topology);
+  let problems: string[];
+  try {
+    problems = await withDeadline('every host answering `hostname` over SSH', 60_000, sshIdentityProblems(topology, ssh));
+  } catch (err) {
+    problems = [(err as Error).message];
+  } finally {
+    await ssh.close();
+  }
+  if (problems.length > 0) {
+    stop(
+      `Not the lab ${topologyFile()} describes: ${problems.join('; ')}. ` +
+        'Nothing was changed. Fix the node addresses (or ssh.host/ssh.port) in the topology, or point LAB_TOPOLOGY at the right file.',
+    );
+  }
+}
+
 export default async function setup(): Promise<void> {
   if (isListCommand(process.argv)) return;
   const gate = process.env.LAB_PREFLIGHT;
@@ -84,15 +105,25 @@ export default async function setup(): Promise<void> {
   process.env.LAB_RUN_ID = runId; // the workers' lab fixture uses the same id
   process.env[RUN_ID_ENV] = runId; // the reporter adds it to every result, excluded from history
 
-  const topology = loadTopology();
+  let topology: Topology;
+  let version: string;
+  try {
+    topology = loadTopology();
+    version = labRunCiliumVersion();
+  } catch (err) {
+    stop((err as Error).message);
+  }
+  await checkSshIdentity(topology);
   let running: RunningLab;
   try {
     running = await withDeadline('the Cilium DaemonSet, Kubernetes version and cilium-config', 60_000, lookAtLab(topology));
   } catch (err) {
-    stop(`The lab answers, but its Kubernetes API could not be read: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    // A kubeconfig refused as another cluster's is the whole message, not an unreadable API.
+    stop(message.startsWith('Refusing ') ? message : `The lab answers, but its Kubernetes API could not be read: ${message}`);
   }
   if (!running.ciliumVersion) stop(`Cannot tell the Cilium version from the agent image "${running.ciliumImage}" (kube-system/cilium).`);
-  const problem = versionMismatch(ciliumVersionFromEnv(), running.ciliumVersion);
+  const problem = versionMismatch(version, running.ciliumVersion);
   if (problem) stop(problem);
 
   const { LAB_BOX: box, LAB_BOX_VERSION: boxVersion } = running.provisioned;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { findAnalytics, stripAnalytics } from '../../reports/allure-html.ts';
+import { findAnalytics, OPEN_AT_TOP_MARK, openAtTop, stripAnalytics } from '../../reports/allure-html.ts';
 
 /** The tail of an Allure 3.18 awesome single-file index.html, as generated (data shortened). */
 const ALLURE_TAIL = `    <script   src="data:text/javascript;base64,LyohIEZvciBsaWNlbnNlIGluZm9ybWF0aW9u"></script>
@@ -69,4 +69,13 @@ describe('stripAnalytics', () => {
     // An unterminated inline script is not a <script>…</script> element: nothing to strip, but it is found.
     expect(findAnalytics(stripAnalytics(truncated).html).length).toBeGreaterThan(0);
   });
+});
+
+test('openAtTop adds its script once, before </body>, and it names no other machine', () => {
+  const html = '<html><body><div id="app"></div></body></html>';
+  const once = openAtTop(html);
+  expect(openAtTop(once)).toBe(once);
+  expect(once.indexOf(`id="${OPEN_AT_TOP_MARK}"`)).toBeLessThan(once.indexOf('</body>'));
+  expect(findAnalytics(once)).toEqual([]);
+  expect(once).not.toMatch(/https?:\/\//);
 });

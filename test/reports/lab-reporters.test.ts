@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../fixtures/report/tmp.ts';
 import { describe, expect, test } from 'vitest';
@@ -9,17 +9,45 @@ import {
   labAllureConfig,
   LabAllureReporter,
   LabJUnitReporter,
+  labReporters,
   redactingWriter,
   staticEnvironment,
 } from '../../reports/lab-reporters.ts';
-import { RESULTS_DIR_ENV, versionPaths } from '../../reports/run-context.ts';
+import { RESULTS_DIR_ENV, runFolders, versionPaths } from '../../reports/run-context.ts';
 import { fakeCredentials } from '../fixtures/report/secrets.ts';
 
 /** Just enough of vitest's Vitest object for the reporters' onInit. */
 function fakeVitest(...projects: string[]): Vitest {
   return {
+    config: { root: '/' },
+    logger: { log: () => undefined },
     projects: projects.map((name) => ({ name, config: { browser: { enabled: false }, setupFiles: [] as string[], runner: undefined }, provide: () => undefined })),
   } as unknown as Vitest;
+}
+
+/** Every file under `dir`, relative, sorted. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
+}
+
+/**
+ * One lab run as vitest drives the two reporters (separate process: its own environment); `scenarios` result files
+ * are written where allure-vitest writes them. Returns the run's folder.
+ */
+async function labRun(root: string, runId: string, scenarios: string[]): Promise<string> {
+  const env: NodeJS.ProcessEnv = { LAB_RUN_ID: runId };
+  const [allure, junit] = labReporters({ version: '1.18.6', root, env });
+  allure.onInit(fakeVitest('lab'));
+  await junit.onInit(fakeVitest('lab'));
+  const dir = env[RESULTS_DIR_ENV] ?? '';
+  for (const name of scenarios) writeFileSync(path.join(dir, `${runId}-${name}-result.json`), JSON.stringify({ name, status: 'passed' }));
+  allure.onTestRunEnd([]);
+  await junit.onTestRunEnd([]);
+  return path.dirname(dir);
 }
 
 describe('labAllureConfig', () => {
@@ -107,23 +135,21 @@ describe('the reporters stand aside unless the lab project runs', () => {
     expect(env[RESULTS_DIR_ENV]).toBeUndefined();
   });
 
-  test('lab run: the results folder starts empty (the last run set aside), holds environment and categories, and is published to the setup', () => {
+  test('lab run: results in a folder of its own (reports/<version>/runs/<time>-<run id>), earlier results untouched, published to the setup', () => {
     const root = tempDir('clh-lr-');
     const stale = path.join(root, '1.18.6', 'allure-results', 'old-result.json');
     mkdirSync(path.dirname(stale), { recursive: true });
     writeFileSync(stale, '{}');
     writeFileSync(path.join(root, '1.18.6', 'history.jsonl'), '{"uuid":"kept"}\n');
-    const env: NodeJS.ProcessEnv = { GITHUB_RUN_ID: '42', GITHUB_REPOSITORY: 'o/r', GITHUB_RUN_NUMBER: '7', LAB_SSH_PASSWORD: 'not-in-env-file' };
+    const env: NodeJS.ProcessEnv = { GITHUB_RUN_ID: '42', GITHUB_REPOSITORY: 'o/r', GITHUB_RUN_NUMBER: '7', LAB_SSH_PASSWORD: 'not-in-env-file', LAB_RUN_ID: 'nightly-7' };
     new LabAllureReporter({ version: '1.18.6', root, env }).onInit(fakeVitest('lab'));
-    const dir = path.join(root, '1.18.6', 'allure-results');
-    expect(existsSync(stale)).toBe(false);
-    // A run that stops before any test (no lab) must not have destroyed the last run's results.
-    expect(readFileSync(path.join(root, '1.18.6', 'allure-results.previous', 'old-result.json'), 'utf8')).toBe('{}');
+    const dir = env[RESULTS_DIR_ENV] ?? '';
+    expect(path.relative(root, dir)).toMatch(/^1\.18\.6\/runs\/\d{8}T\d{6}\.\d{3}Z-nightly-7\/allure-results$/);
+    expect(readFileSync(stale, 'utf8')).toBe('{}');
     expect(readFileSync(path.join(root, '1.18.6', 'history.jsonl'), 'utf8')).toContain('kept');
     expect(readFileSync(path.join(dir, 'environment.properties'), 'utf8')).toContain('cilium_version_requested=1.18.6');
     expect(JSON.parse(readFileSync(path.join(dir, 'categories.json'), 'utf8'))).toHaveLength(4);
     expect(JSON.parse(readFileSync(path.join(dir, 'executor.json'), 'utf8'))).toMatchObject({ buildUrl: 'https://github.com/o/r/actions/runs/42', reportName: 'Cilium 1.18.6' });
-    expect(env[RESULTS_DIR_ENV]).toBe(dir);
   });
 
   test('an unusable CILIUM_VERSION fails the lab run when it starts, never the self-tests', () => {
@@ -131,6 +157,32 @@ describe('the reporters stand aside unless the lab project runs', () => {
     const r = new LabAllureReporter({ root, env: { CILIUM_VERSION: '../../etc' } });
     expect(() => r.onInit(fakeVitest('self'))).not.toThrow();
     expect(() => new LabAllureReporter({ root, env: { CILIUM_VERSION: '../../etc' } }).onInit(fakeVitest('lab'))).toThrow(/not a usable Cilium version/);
+  });
+});
+
+describe('never lose a run', () => {
+  test('runs that start no scenario (no file selected, stopped by the setup) leave nothing and destroy nothing', async () => {
+    const root = tempDir('clh-lr-');
+    await labRun(root, 'real-run', ['ping', 'failover']);
+    const before = filesUnder(root);
+    const junitBefore = readFileSync(path.join(root, '1.18.6', 'junit.xml'), 'utf8');
+    await labRun(root, 'typo-1', []);
+    await labRun(root, 'typo-2', []);
+    expect(filesUnder(root)).toEqual(before);
+    expect(before.filter((f) => f.endsWith('-result.json'))).toEqual([
+      expect.stringMatching(/^1\.18\.6\/runs\/\d{8}T\d{6}\.\d{3}Z-real-run\/allure-results\/real-run-failover-result\.json$/),
+      expect.stringMatching(/^1\.18\.6\/runs\/\d{8}T\d{6}\.\d{3}Z-real-run\/allure-results\/real-run-ping-result\.json$/),
+    ]);
+    expect(readFileSync(path.join(root, '1.18.6', 'junit.xml'), 'utf8')).toBe(junitBefore);
+  });
+
+  test('every run that started a scenario keeps its own folder until it is reported, in run order', async () => {
+    const root = tempDir('clh-lr-');
+    const first = await labRun(root, 'run-1', ['ping']);
+    const second = await labRun(root, 'run-2', ['ping']);
+    expect(runFolders(versionPaths('1.18.6', root))).toEqual([first, second]);
+    expect(filesUnder(first)).toEqual(expect.arrayContaining(['allure-results/run-1-ping-result.json', 'junit.xml']));
+    expect(filesUnder(second)).toEqual(expect.arrayContaining(['allure-results/run-2-ping-result.json', 'junit.xml']));
   });
 });
 

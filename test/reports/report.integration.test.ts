@@ -39,6 +39,7 @@ const creds = fakeCredentials();
 const SECRETS = [...creds.secrets, creds.token, creds.password];
 let root = '';
 let credsFile = '';
+let truncated = '';
 
 /** The fixture suite in a child vitest, as a lab run of `version` would be. Exit 1: it has failing tests on purpose. */
 async function labRun(version: string, extra: Record<string, string>): Promise<void> {
@@ -62,10 +63,14 @@ function historyLines(version: string): number {
   return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => l.trim() !== '').length : 0;
 }
 
-async function report(): Promise<Map<string, VersionOutcome['state']>> {
-  const r = await runReport({ root, log: () => undefined });
+const reportLog: string[] = [];
+
+async function report(o: { allowBroken?: boolean } = {}): Promise<Map<string, VersionOutcome['state']>> {
+  const r = await runReport({ root, log: (l) => reportLog.push(l), ...o });
+  runsReported.push(Object.fromEntries(r.outcomes.map((x) => [x.version, x.runsReported.length])));
   return new Map(r.outcomes.map((o) => [o.version, o.state]));
 }
+const runsReported: Record<string, number>[] = [];
 
 function allFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -105,11 +110,21 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
     states.push(await report()); // no new lab run: nothing to append
     history.push({ [A]: historyLines(A), [B]: historyLines(B) });
     writeFileSync(credsFile, JSON.stringify({ kubeconfig: creds.kubeconfig, token: creds.token, password: creds.password }));
-    await labRun(A, { FIXTURE_FAILOVER_S: '3.4', FIXTURE_OUTAGE_S: '2.75' }); // the next night, A only
+    // The next night, A only, run twice before anyone reports (a re-run): both runs are kept and reported in order.
+    await labRun(A, { FIXTURE_FAILOVER_S: '3.3', FIXTURE_OUTAGE_S: '2.6' });
+    await labRun(A, { FIXTURE_FAILOVER_S: '3.4', FIXTURE_OUTAGE_S: '2.75' });
     rmSync(credsFile);
     states.push(await report());
     history.push({ [A]: historyLines(A), [B]: historyLines(B) });
-  }, 300_000);
+    // Then one of B's result files is truncated: named with the reason, not reported, unless --allow-broken.
+    const bResults = versionPaths(B, root).resultsDir;
+    const victim = readdirSync(bResults).find((f) => f.endsWith('-result.json') && readFileSync(path.join(bResults, f), 'utf8').includes('"skipped at run time with a reason"'));
+    const text = readFileSync(path.join(bResults, victim!), 'utf8');
+    writeFileSync(path.join(bResults, victim!), text.slice(0, text.indexOf('"status"') + 12));
+    truncated = victim!;
+    states.push(await report());
+    states.push(await report({ allowBroken: true }));
+  }, 400_000);
 
   afterAll(() => {
     if (root) rmSync(root, { recursive: true, force: true });
@@ -128,6 +143,9 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
       [A, 'generated'],
       [B, 'up-to-date'],
     ]);
+    expect(runsReported.slice(0, 3)).toEqual([{ [A]: 1, [B]: 1 }, { [A]: 0, [B]: 0 }, { [A]: 2, [B]: 0 }]);
+    // Reported runs leave no run folder; the last one's results are the version's allure-results.
+    expect(existsSync(path.join(versionPaths(A, root).dir, 'runs')) ? readdirSync(path.join(versionPaths(A, root).dir, 'runs')) : []).toEqual([]);
     for (const v of [A, B]) {
       const p = versionPaths(v, root);
       expect(existsSync(p.reportFile), p.reportFile).toBe(true);
@@ -137,12 +155,20 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
     }
   });
 
-  test('history grows by one line per lab run, kept between runs', () => {
+  test('history grows by one line per lab run, kept between runs, even for two runs before one report', () => {
     expect(history).toEqual([
       { [A]: 1, [B]: 1 },
       { [A]: 1, [B]: 1 },
-      { [A]: 2, [B]: 1 },
+      { [A]: 3, [B]: 1 },
     ]);
+  });
+
+  test('an unreadable result file is named with the reason; its version is reported only with --allow-broken', () => {
+    expect(states[3]?.get(B)).toBe('no-results');
+    expect(reportLog).toContain(`Cilium ${B}: unreadable result ${path.join(versionPaths(B, root).resultsDir, truncated)}: not JSON (Unterminated string in JSON at position ${readFileSync(path.join(versionPaths(B, root).resultsDir, truncated), 'utf8').length})`);
+    expect(states[4]?.get(B)).toBe('generated');
+    const b = parseSummary(readFileSync(versionPaths(B, root).summaryFile, 'utf8')).summary;
+    expect(b?.scenarios.find((s) => s.title === 'skipped at run time with a reason')?.status).toBe('unreadable');
   });
 
   test('the second night knows what changed', () => {
@@ -234,6 +260,7 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
       expect(await cell('a broken lab: the router does not answer SSH', B)).toMatch(/^lab unreachable /);
       expect(await cell('a broken lab: a wait runs out of time', B)).toMatch(/^lab timeout /);
       expect(await cell('skipped at run time with a reason', A)).toMatch(/^skip .*requires Cilium >= 1\.99/);
+      expect(await cell('skipped at run time with a reason', B)).toMatch(/^unreadable result .*-result\.json: not JSON/);
       const measured = await page.locator('#measurements td[data-measurement="failover time"]').allInnerTexts();
       expect(measured).toEqual(['3.4 s', '7.25 s']);
       await page.locator(`#scenarios thead a[href="${B}/report/index.html"]`).click();

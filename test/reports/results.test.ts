@@ -15,7 +15,7 @@ function fixtureSummary(): VersionSummary {
 describe('readResults + summarize on real allure-vitest results', () => {
   test('one scenario per test, with status, category, duration and measurements', () => {
     const s = fixtureSummary();
-    expect(s.counts).toEqual({ total: 6, passed: 2, failed: 1, broken: 2, skipped: 1, unknown: 0 });
+    expect(s.counts).toEqual({ total: 6, passed: 2, failed: 1, broken: 2, skipped: 1, unknown: 0, unreadable: 0 });
     const by = new Map(s.scenarios.map((x) => [x.title, x]));
     const failover = by.get('failover moves the LB IP to another node');
     expect(failover).toMatchObject({
@@ -50,15 +50,32 @@ describe('readResults + summarize on real allure-vitest results', () => {
     expect(readResults(dir).fingerprint).not.toBe(a);
   });
 
-  test('bad files are named, not fatal; an empty or missing folder has no results', () => {
+  test('bad files are named with the reason, and the scenario is recovered when the text still names it', () => {
     const dir = tempDir('clh-res-');
     writeFileSync(path.join(dir, 'a-result.json'), '{ truncated');
     writeFileSync(path.join(dir, 'b-result.json'), JSON.stringify({ status: 'passed' })); // no name
-    writeFileSync(path.join(dir, 'c-result.json'), JSON.stringify({ name: 'ok', status: 'weird' }));
+    writeFileSync(path.join(dir, 'c-result.json'), JSON.stringify({ name: 'weird', status: 'weird' }));
     writeFileSync(path.join(dir, 'd-result.json'), JSON.stringify({ name: 'ok', fullName: 'p:f.ts#ok', status: 'passed', start: 1, stop: 5 }));
+    writeFileSync(path.join(dir, 'e-result.json'), '{"uuid":"1","name":"failover moves the LB IP","fullName":"cilium-lab-harness:suites/90-l2-failover.test.ts#failover moves the LB IP","status":"pass');
+    writeFileSync(path.join(dir, 'f-result.json'), '');
     const r = readResults(dir);
-    expect(r.unreadable).toEqual(['a-result.json', 'b-result.json', 'c-result.json']);
+    expect(r.unreadable).toEqual([
+      { file: 'a-result.json', reason: "not JSON (Expected property name or '}' in JSON at position 2)", id: null, title: null },
+      { file: 'b-result.json', reason: 'not an Allure result (name: Invalid input: expected string, received undefined)', id: null, title: null },
+      { file: 'c-result.json', reason: expect.stringMatching(/^not an Allure result \(status: Invalid option: expected one of/), id: null, title: 'weird' },
+      {
+        file: 'e-result.json',
+        reason: expect.stringMatching(/^not JSON \(Unterminated string in JSON/),
+        id: 'cilium-lab-harness:suites/90-l2-failover.test.ts#failover moves the LB IP',
+        title: 'failover moves the LB IP',
+      },
+      { file: 'f-result.json', reason: expect.stringMatching(/^not JSON \(.*\): the file is empty$/), id: null, title: null },
+    ]);
     expect(r.results).toHaveLength(1);
+    const s = summarize({ version: '1.18.6', reportHref: 'h', generatedAt: 'g', read: r });
+    const failover = s.scenarios.find((x) => x.title === 'failover moves the LB IP');
+    expect(failover).toMatchObject({ status: 'unreadable', file: 'suites/90-l2-failover.test.ts', message: expect.stringMatching(/^unreadable result e-result\.json: not JSON/) });
+    expect(s.counts).toMatchObject({ total: 6, passed: 1, unreadable: 5 });
     expect(readResults(path.join(dir, 'missing')).results).toEqual([]);
   });
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_TOPOLOGY_FILE, loadTopology } from '../../helpers/lab/topology.ts';
-import { loadVersions } from '../../helpers/lab/versions.ts';
+import { DEFAULT_VERSIONS_FILE, loadVersions } from '../../helpers/lab/versions.ts';
 import { tempDir } from '../fixtures/report/tmp.ts';
 import { describe, expect, test } from 'vitest';
 import {
@@ -18,6 +18,7 @@ import {
   REPO_ROOT,
   versionPaths,
   versionsWithResults,
+  labRunCiliumVersion,
 } from '../../reports/run-context.ts';
 
 describe('Cilium version of a run', () => {
@@ -34,8 +35,25 @@ describe('Cilium version of a run', () => {
     const other = path.join(dir, 'topology.yaml');
     writeFileSync(other, readFileSync(DEFAULT_TOPOLOGY_FILE, 'utf8').replace('provider: vagrant', 'provider: existing'));
     expect(ciliumVersionFromEnv({ LAB_TOPOLOGY: other })).toBe('unknown');
-    expect(ciliumVersionFromEnv({ LAB_TOPOLOGY: path.join(dir, 'missing.yaml') })).toBe('unknown');
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a broken topology or versions file stops the run naming the file, never files results under unknown', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'broken-inputs-'));
+    const versions = path.join(dir, 'versions.yaml');
+    writeFileSync(versions, 'pins:\n  cilium: [unclosed\n');
+    expect(() => ciliumVersionFromEnv({ LAB_VERSIONS: versions })).toThrow(`Invalid versions file ${versions}: YAML syntax error at line 3, column 1`);
+    expect(() => ciliumVersionFromEnv({ LAB_TOPOLOGY: path.join(dir, 'missing.yaml') })).toThrow(/Invalid lab topology .*missing\.yaml/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a lab run checks CILIUM_VERSION against the pattern of lab/versions.yaml', () => {
+    expect(labRunCiliumVersion({ CILIUM_VERSION: '1.18.6' })).toBe('1.18.6');
+    expect(labRunCiliumVersion({ CILIUM_VERSION: '1.19.0-rc.1' })).toBe('1.19.0-rc.1');
+    const pin = loadVersions().pins.cilium;
+    expect(() => labRunCiliumVersion({ CILIUM_VERSION: 'garbage' })).toThrow(
+      `CILIUM_VERSION is "garbage", which does not match ${pin.pattern} (pins.cilium.pattern in ${DEFAULT_VERSIONS_FILE}); expected e.g. ${pin.value}`,
+    );
   });
 
   test('refuses what cannot be a folder name or a label', () => {
@@ -54,6 +72,7 @@ describe('paths per version', () => {
       dir: '/r/1.18.6',
       resultsDir: '/r/1.18.6/allure-results',
       junitFile: '/r/1.18.6/junit.xml',
+      runsDir: '/r/1.18.6/runs',
       historyFile: '/r/1.18.6/history.jsonl',
       reportDir: '/r/1.18.6/report',
       reportFile: '/r/1.18.6/report/index.html',

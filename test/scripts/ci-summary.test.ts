@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { summarize, type VitestJson } from '../../scripts/ci-summary.ts';
+import { readReports, reportFiles, summarize, type VitestJson } from '../../scripts/ci-summary.ts';
 
 const file = (name: string, statuses: string[], status = 'passed'): VitestJson['testResults'][number] => ({
   name,
@@ -31,5 +31,35 @@ describe('CI summary line', () => {
 
   test('no test at all is not a pass', () => {
     expect(summarize({ testResults: [] }, true).ok).toBe(false);
+  });
+
+  test('several reports add up into one line; a missing one is a named failure', () => {
+    const reports: Record<string, string> = {
+      'self.json': JSON.stringify({ testResults: [file('/r/a.test.ts', ['passed', 'passed'])] }),
+      'twin-1.18.json': JSON.stringify({ testResults: [file('/r/suites/00-lab-health.test.ts', ['passed', 'failed'], 'failed')] }),
+    };
+    const read = (f: string): string => {
+      const text = reports[f];
+      if (text === undefined) throw new Error(`ENOENT: ${f}`);
+      return text;
+    };
+    const both = readReports(['self.json', 'twin-1.18.json'], read);
+    expect(both.problems).toEqual([]);
+    expect(summarize(both.report, true).line).toBe('3 passed, 1 failed');
+    const missing = readReports(['self.json', 'twin-1.17.json'], read);
+    expect(missing.problems[0]).toMatch(/no readable test report at twin-1.17.json: ENOENT/);
+    const s = summarize(missing.report, true);
+    expect(s.line).toBe('2 passed, 1 failed');
+    expect(s.ok).toBe(false);
+  });
+
+  test('--twin-reports names one report per Cilium version of the matrix', () => {
+    expect(reportFiles(['out/self/results.json', '--twin-reports', 'out/twin'], () => ['1.17.18', '1.18.14'])).toEqual([
+      'out/self/results.json',
+      'out/twin/vitest-1.17.18.json',
+      'out/twin/vitest-1.18.14.json',
+    ]);
+    expect(reportFiles([], () => [])).toEqual(['out/self/results.json']);
+    expect(() => reportFiles(['--twin-reports'], () => [])).toThrow(/needs a folder/);
   });
 });

@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { CiliumConvergeError, ensureCilium, l2AnnounceTable, runningCilium } from '../../../helpers/cilium/cilium.ts';
+import { CiliumConvergeError, ensureCilium, l2AnnounceTable, runningCilium, runningConfig } from '../../../helpers/cilium/cilium.ts';
 import { Kube } from '../../../helpers/kube/index.ts';
 import { Cleanups, prepareSuite, type Lab } from '../../../helpers/lab/lab.ts';
 import { mappingOf } from '../../../helpers/cilium/needs.ts';
@@ -55,6 +55,7 @@ function setPath(tree: Record<string, unknown>, dotted: string, value: unknown):
 
 class FakeHelm {
   commands: { command: string; sudo: boolean }[] = [];
+  routerCommands: string[] = [];
   values: Record<string, unknown> = { routingMode: 'native', kubeProxyReplacement: true };
   upgradeExit = 0;
   /** Keys the fake chart does not render (to prove the re-check after the upgrade). */
@@ -81,6 +82,11 @@ class FakeHelm {
   readonly pool = {
     host: (name: string) => {
       const exec = (command: string, opts: ExecOptions = {}): Promise<ExecResult> => {
+        if (name === 'router') {
+          // The stale-run sweep (helpers/transport/probes.ts sweepHarnessRoutes): no route of a killed run here.
+          this.routerCommands.push(command);
+          return Promise.resolve({ stdout: '', stderr: '', code: command === 'ip -4 route show proto 173' ? 0 : 127, signal: null, durationMs: 1 });
+        }
         this.commands.push({ command, sudo: opts.sudo === true });
         expect(name).toBe('k8s-ctr');
         const args = argv(command);
@@ -280,6 +286,16 @@ describe('ensureCilium', () => {
 });
 
 describe('reading Cilium', () => {
+  test('runningConfig: the config, the image and its version, without asking any agent (no exec)', async () => {
+    const r = await runningConfig(lab);
+    expect(r.config['routing-mode']).toBe('native');
+    expect(r).not.toHaveProperty('agents');
+    expect(r.version).toBe((await runningCilium(lab)).version);
+    const execs = api.requests.filter((q) => q.path.endsWith('/exec'));
+    // Only runningCilium's (one per agent) reached the exec endpoint.
+    expect(execs).toHaveLength(3);
+  });
+
   test('runningCilium: config, every agent with its parsed status, the image and its version', async () => {
     const r = await runningCilium(lab);
     expect(r.config['routing-mode']).toBe('native');
@@ -322,6 +338,8 @@ describe('prepareSuite', () => {
     expect(curl.spec.nodeName).toBe('k8s-ctr');
     const staleLists = api.requests.filter((r) => r.query.get('labelSelector') === `app.kubernetes.io/managed-by=cilium-lab-harness,cilium-lab-harness/run!=${RUN}`);
     expect(new Set(staleLists.map((r) => r.path)).size).toBe(staleLists.length);
+    // …and the routes a killed run left on the router looked for once, with the objects.
+    expect(helm.routerCommands).toEqual(['ip -4 route show proto 173']);
   });
 
   test('a suite run alone converges to its own needs only', async () => {

@@ -90,7 +90,7 @@ describe('server-side apply', () => {
     const err = await kube({ token: 'stale-token', retries: 3 }).apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: NS } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeApiError);
     expect((err as KubeApiError).code).toBe(401);
-    expect((err as Error).message).toMatch(/HTTP 401 Unauthorized: Unauthorized \(the API server did not accept the credentials: check KUBECONFIG/);
+    expect((err as Error).message).toMatch(/HTTP 401 Unauthorized: Unauthorized \(the API server did not accept the credentials: check LAB_KUBECONFIG/);
     expect(api.requests).toHaveLength(1);
   });
 

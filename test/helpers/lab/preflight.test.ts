@@ -53,14 +53,17 @@ describe('endpoints', () => {
     ]);
   });
 
-  test('a kubeconfig given by the user decides the API endpoint', () => {
+  test('LAB_KUBECONFIG is checked against the topology; an exported KUBECONFIG is not read', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kc-'));
     const file = path.join(dir, 'config');
-    writeFileSync(
-      file,
-      ['apiVersion: v1', 'clusters:', '- cluster: {server: "https://198.18.0.10:16443"}', '  name: lab', 'contexts:', '- context: {cluster: lab, user: admin}', '  name: lab', 'current-context: lab', ''].join('\n'),
-    );
-    expect(endpointsToCheck(t, { KUBECONFIG: file }).at(-1)).toEqual({ what: 'Kubernetes API', host: '198.18.0.10', port: 16443 });
+    const kubeconfig = (server: string): string =>
+      ['apiVersion: v1', 'clusters:', `- cluster: {server: "${server}"}`, '  name: lab', 'contexts:', '- context: {cluster: lab, user: admin}', '  name: lab', 'current-context: lab', ''].join('\n');
+    writeFileSync(file, kubeconfig('https://192.168.10.100:6443'));
+    expect(endpointsToCheck(t, { LAB_KUBECONFIG: file }).at(-1)).toEqual({ what: 'Kubernetes API', host: '192.168.10.100', port: 6443 });
+    writeFileSync(file, kubeconfig('https://198.18.0.10:16443'));
+    expect(() => endpointsToCheck(t, { LAB_KUBECONFIG: file })).toThrow(/^Refusing LAB_KUBECONFIG .*: its server https:\/\/198\.18\.0\.10:16443 is not the API endpoint of topology cilium-lab \(192\.168\.10\.100:6443\)/);
+    expect(endpointsToCheck(t, { KUBECONFIG: file }).at(-1)).toEqual({ what: 'Kubernetes API', host: '192.168.10.100', port: 6443 });
+    expect(endpointsToCheck(t, { KUBECONFIG: path.join(dir, 'missing') }).at(-1)).toMatchObject({ host: '192.168.10.100' });
   });
 
   test('kubeconfig server parsing follows the current context', () => {

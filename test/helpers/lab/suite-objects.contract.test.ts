@@ -10,6 +10,7 @@ import { withPolicyNodes } from '../../../suites/steps/l2-objects.ts';
 import { WaitTimeoutError } from '../../../helpers/wait/retry.ts';
 import { refOf, refText, SuiteObjects } from '../../../helpers/lab/suite-objects.ts';
 import { FakeKubeApi, sendJson, status } from '../kube/fake-kube-api.ts';
+import { closeSuiteScope, currentSuiteScope, openSuiteScope } from '../../../helpers/lab/suite-scope.ts';
 import { MANIFEST_DIR } from '../../../suites/support/manifests.ts';
 
 let api: FakeKubeApi;
@@ -169,5 +170,45 @@ describe('SuiteObjects: what a person reads when a test fails', () => {
     const o = new SuiteObjects(lab(), { label: 'lbipam' });
     expect(await o.eventsOf(refOf(service('a')))).toMatch(/Warning AllocationFailed: out of IPs$/);
     expect(await o.eventsOf({ apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumLoadBalancerIPPool', name: 'p' })).toBeNull();
+  });
+});
+
+describe("the running suite's cleanup stack", () => {
+  test('a test that fails after creating objects still removes them when the suite ends (newest first), without an afterAll', async () => {
+    const objects = store();
+    const scope = openSuiteScope('l2-announcements');
+    try {
+      const failingTest = async (): Promise<void> => {
+        const o = new SuiteObjects(lab(), { label: 'l2-announcements' });
+        await o.createFromManifest('l2-pool.yaml', { name: 'l2', start: '198.18.10.211', stop: '198.18.10.215', service: 'webpod-l2' });
+        await o.createFromManifest('l2-service.yaml', { name: 'webpod-l2', backend: 'webpod' });
+        throw new Error('the scenario failed');
+      };
+      await expect(failingTest()).rejects.toThrow('the scenario failed');
+      expect(scope.cleanups.names).toEqual(['remove the l2-announcements objects']);
+      expect(objects.size).toBe(2);
+    } finally {
+      await closeSuiteScope(scope);
+    }
+    expect(deletes()).toEqual([SERVICE_PATH, POOL_PATH]);
+    expect(objects.size).toBe(0);
+    expect(currentSuiteScope()).toBeNull();
+  });
+
+  test('objects the suite removed itself leave the stack: nothing is deleted twice', async () => {
+    store();
+    const scope = openSuiteScope('s');
+    try {
+      const o = new SuiteObjects(lab(), { label: 's' });
+      await o.create(service('a'));
+      await o.create(service('b'));
+      await o.remove({ objects: [service('a')] });
+      expect(scope.cleanups.size).toBe(1); // b is still there
+      await o.remove();
+      expect(scope.cleanups.size).toBe(0);
+    } finally {
+      await closeSuiteScope(scope);
+    }
+    expect(deletes()).toEqual(['/api/v1/namespaces/clh-r1/services/a', '/api/v1/namespaces/clh-r1/services/b']);
   });
 });

@@ -80,6 +80,13 @@ describe('choosing the file', () => {
     expect(() => loadTopology('/nonexistent/topology.yaml')).toThrow(/\/nonexistent\/topology\.yaml[\s\S]*cannot be read/);
   });
 
+  test('an empty file says it is empty', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'topo-empty-'));
+    const file = path.join(dir, 'empty.yaml');
+    writeFileSync(file, '# just a comment\n');
+    expect(() => loadTopology(file)).toThrow(`Invalid lab topology ${file}:\n  (file): is empty (no YAML document in it)`);
+  });
+
   test('broken YAML names the file and the syntax problem', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'topology-'));
     const file = path.join(dir, 'bad.yaml');

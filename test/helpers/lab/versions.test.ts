@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import {
@@ -10,6 +12,7 @@ import {
   parseVersionsEnv,
   versionMismatches,
   versionsEnv,
+  versionsFile,
 } from '../../../helpers/lab/versions.ts';
 
 const raw = (): any => parseYaml(readFileSync(DEFAULT_VERSIONS_FILE, 'utf8'));
@@ -97,5 +100,38 @@ describe('versions.env on a VM', () => {
       { env: 'CILIUM_VERSION', wanted: wanted.cilium.value, recorded: '1.17.18' },
       { env: 'HELM_VERSION', wanted: wanted.helm.value, recorded: undefined },
     ]);
+  });
+});
+
+describe('a broken versions file is named with what is wrong', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'versions-'));
+  const write = (name: string, text: string): string => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  const good = readFileSync(DEFAULT_VERSIONS_FILE, 'utf8');
+
+  test('a YAML syntax error: file, line and column', () => {
+    const file = write('syntax.yaml', good.replace('ciliumMatrix:', 'ciliumMatrix: [oops'));
+    expect(() => loadVersions(file)).toThrow(new RegExp(`^Invalid versions file ${file}: YAML syntax error at line \\d+, column \\d+: `));
+  });
+
+  test('an unquoted version read as a number: shown as written, with the advice to quote it', () => {
+    const file = write('number.yaml', good.replace(/ciliumMatrix:\n(\s+- )"[^"]+"/, 'ciliumMatrix:\n$11.10'));
+    expect(() => loadVersions(file)).toThrow('ciliumMatrix.0: 1.10 is read by YAML as the number 1.1, not a version: quote it ("1.10")');
+    const pin = write('pin.yaml', good.replace('value: "1.18.14"', 'value: 1.18'));
+    expect(() => loadVersions(pin)).toThrow('pins.cilium.value: 1.18 is read by YAML as the number 1.18, not a version: quote it ("1.18")');
+  });
+
+  test('empty, missing, a directory', () => {
+    expect(() => loadVersions(write('empty.yaml', '# nothing\n'))).toThrow(/^Invalid versions file .*empty\.yaml: is empty/);
+    expect(() => loadVersions(path.join(dir, 'missing.yaml'))).toThrow(/^Invalid versions file .*missing\.yaml: does not exist$/);
+    expect(() => loadVersions(dir)).toThrow(/: is a directory, not a file$/);
+  });
+
+  test('LAB_VERSIONS names another versions file', () => {
+    expect(versionsFile({ LAB_VERSIONS: 'x/v.yaml' })).toBe(path.resolve('x/v.yaml'));
+    expect(versionsFile({})).toBe(DEFAULT_VERSIONS_FILE);
   });
 });

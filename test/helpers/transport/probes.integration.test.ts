@@ -5,6 +5,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import {
+  HARNESS_ROUTE_PROTO,
+  sweepHarnessRoutes,
   addRoutes,
   arpingFlavourOn,
   arpingFrom,
@@ -18,6 +20,7 @@ import {
 } from '../../../helpers/transport/probes.ts';
 import { lbPoolAddresses, node, primaryAddress } from '../../../helpers/lab/topology.ts';
 import { useNetlab } from '../../netlab/use.ts';
+import { closeSuiteScope, openSuiteScope } from '../../../helpers/lab/suite-scope.ts';
 
 const netlab = useNetlab();
 
@@ -109,7 +112,7 @@ describe('pod traffic across the router', () => {
           { dst: '198.19.3.0/24', via: w0 },
           { dst: '198.19.2.0/24', via: w0 },
         ]),
-      ).rejects.toThrow(/ssh router: `ip route add '198\.19\.2\.0\/24' via '198\.18\.20\.100'`: exited with code 2: RTNETLINK answers: File exists/);
+      ).rejects.toThrow(/ssh router: `ip route add '198\.19\.2\.0\/24' via '198\.18\.20\.100' proto 173`: exited with code 2: RTNETLINK answers: File exists/);
       const dsts = (await routesOn(ssh, 'router')).routes.map((r) => r.dst);
       expect(dsts).toContain('198.19.2.0/24');
       expect(dsts).not.toContain('198.19.3.0/24');
@@ -117,6 +120,45 @@ describe('pod traffic across the router', () => {
       await undoFirst();
     }
     expect((await routesOn(ssh, 'router')).routes).toEqual(before);
+  });
+
+  test("a test that fails after adding routes still removes them when the suite's stack runs (no undo variable, no afterAll)", async (ctx) => {
+    const { lab, ssh } = netlab.need(ctx);
+    const w0 = primaryAddress(node(lab.topology, 'k8s-w0'));
+    const before = (await routesOn(ssh, 'router')).routes;
+    const scope = openSuiteScope('routing');
+    try {
+      const failingTest = async (): Promise<void> => {
+        await addRoutes(ssh, 'router', [{ dst: '198.19.4.0/24', via: w0 }]);
+        throw new Error('the scenario failed');
+      };
+      await expect(failingTest()).rejects.toThrow('the scenario failed');
+      const shown = await ssh.host('router').run(`ip -4 route show proto ${HARNESS_ROUTE_PROTO}`);
+      expect(shown.trim()).toBe(`198.19.4.0/24 via ${w0} dev eth2`);
+    } finally {
+      await closeSuiteScope(scope);
+    }
+    expect((await routesOn(ssh, 'router')).routes).toEqual(before);
+  });
+
+  test("the reaper removes a killed run's routes (proto 173) and leaves every other route alone", async (ctx) => {
+    const { lab, ssh } = netlab.need(ctx);
+    const w0 = primaryAddress(node(lab.topology, 'k8s-w0'));
+    const router = ssh.host('router');
+    // A killed run: its routes were added with the harness's proto and never undone; a route of someone else beside them.
+    await router.run(`ip route add 198.19.5.0/24 via ${w0} proto ${HARNESS_ROUTE_PROTO} && ip route add 198.19.6.0/24 via ${w0} proto ${HARNESS_ROUTE_PROTO}`, { sudo: true });
+    await router.run(`ip route add 198.19.7.0/24 via ${w0}`, { sudo: true });
+    try {
+      const swept = await sweepHarnessRoutes(ssh, ['router']);
+      expect(swept).toEqual([{ host: 'router', routes: [`198.19.5.0/24 via ${w0} dev eth2`, `198.19.6.0/24 via ${w0} dev eth2`] }]);
+      const dsts = (await routesOn(ssh, 'router')).routes.map((r) => r.dst);
+      expect(dsts).not.toContain('198.19.5.0/24');
+      expect(dsts).not.toContain('198.19.6.0/24');
+      expect(dsts).toContain('198.19.7.0/24');
+      expect(await sweepHarnessRoutes(ssh, ['router'])).toEqual([]);
+    } finally {
+      await router.run('ip route del 198.19.7.0/24', { sudo: true });
+    }
   });
 
   test('VXLAN between k8s-ctr and k8s-w0 carries pod traffic with no router routes: the router sees only UDP 8472 between node addresses', async (ctx) => {

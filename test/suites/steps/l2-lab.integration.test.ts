@@ -39,7 +39,10 @@ describe('an LB IP moves between nodes: who answers ARP, what the router sees', 
 
       const offset = clockOffset(await routerClock({ ssh, topology: t }));
       expect(Math.abs(offset.offsetMs)).toBeLessThan(1_000); // one machine, one clock
-      probes = await startRouterProbes({ ssh, topology: t }, { url: `http://${ip}:8080/`, intervalMs: 200, timeoutMs: 300, maxProbes: 150, maxDurationMs: 30_000 });
+      // One request first, so the router has resolved the address before the loop starts; probes get 1 s each, since
+      // on a loaded two-core CI machine a 300 ms curl timed out once before the move (the loop measured the machine).
+      await ssh.host('router').run(`curl -s -m 5 -o /dev/null http://${ip}:8080/`, { timeoutMs: 10_000 });
+      probes = await startRouterProbes({ ssh, topology: t }, { url: `http://${ip}:8080/`, intervalMs: 200, timeoutMs: 1_000, maxProbes: 150, maxDurationMs: 30_000 });
       const pr = probes;
       const steady = (from: number, what: string) =>
         pollUntil(what, () => Promise.resolve(steadyAgain(pr.now().samples, from, 5) ? { done: true, value: undefined } : { done: false, seen: summarizeProbes(pr.now().samples, from) }), {

@@ -19,11 +19,11 @@ const runId = 'r20261122-0349-ab12';
 const ns = `clh-${runId}`;
 const t = loadTopology(DEFAULT_TOPOLOGY_FILE);
 
-const poolTpl = loadManifest('lbipam-pool.yaml');
-const l2Tpl = loadManifest('lbipam-l2-policy.yaml');
-const svcTpl = loadManifest('lbipam-service.yaml');
-const backendTpl = loadManifest('ingress-backend.yaml');
-const ingressTpl = loadManifest('ingress-paths.yaml');
+const poolTpl = loadManifest('lbipam-pool.yaml', { runId, namespace: ns });
+const l2Tpl = loadManifest('lbipam-l2-policy.yaml', { runId, namespace: ns });
+const svcTpl = loadManifest('lbipam-service.yaml', { runId, namespace: ns });
+const backendTpl = loadManifest('ingress-backend.yaml', { runId, namespace: ns });
+const ingressTpl = loadManifest('ingress-paths.yaml', { runId, namespace: ns });
 
 function expectRunLabels(o: KubernetesObject): void {
   expect(o.metadata?.labels).toMatchObject({ [MANAGED_BY_LABEL]: 'cilium-lab-harness', [RUN_LABEL]: runId });
@@ -120,7 +120,7 @@ describe('ingress backends and the Ingress', () => {
     expect(deployment.spec?.selector).toEqual({ matchLabels: { app: 'details' } });
     expect(deployment.spec?.template.metadata?.labels).toEqual({ app: 'details', [MANAGED_BY_LABEL]: 'cilium-lab-harness', [RUN_LABEL]: runId });
     const c = deployment.spec?.template.spec?.containers[0];
-    const webpod = loadManifest('webpod.yaml').find((d: any) => d.kind === 'Deployment') as any;
+    const webpod = loadManifest('webpod.yaml', { runId, namespace: ns }).find((d: any) => d.kind === 'Deployment') as any;
     expect(c?.image).toBe(webpod.spec.template.spec.containers[0].image);
     expect(c?.env).toEqual([{ name: 'WHOAMI_NAME', value: 'details' }]);
     expect(service.spec).toMatchObject({ type: 'ClusterIP', selector: { app: 'details' }, ports: [{ port: 80, targetPort: 80 }] });

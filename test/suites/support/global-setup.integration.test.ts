@@ -3,7 +3,8 @@
  * command. These tests run the real command. Where the default topology is used, it runs inside a
  * network namespace with no interface but loopback, so nothing can leave this machine.
  */
-import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -63,6 +64,28 @@ describe('npm test without a lab', () => {
     expect(msg[0]).toContain('Kubernetes API at 127.0.0.1:9 (ECONNREFUSED)');
     expect(msg[0]).toContain(`Start the lab described by ${file}`);
     expect(r.output).not.toMatch(/Test Files|timed out/i);
+  });
+
+  test('a CILIUM_VERSION that does not match its pattern is refused before anything is created', async () => {
+    // A lab on loopback that accepts TCP (so the reachability check passes) and closes every connection.
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const file = path.join(tempDir('topo-'), 'loopback.yaml');
+      let text = readFileSync(DEFAULT_TOPOLOGY_FILE, 'utf8')
+        .replace('provider: vagrant', 'provider: existing')
+        .replace('  host: 192.168.10.100\n  port: 6443', `  host: 127.0.0.1\n  port: ${port}`);
+      for (const n of ['router', 'k8s-ctr', 'k8s-w1', 'k8s-w0']) text = text.replace(`  - name: ${n}\n`, `  - name: ${n}\n    ssh: { host: 127.0.0.1, port: ${port} }\n`);
+      writeFileSync(file, text);
+      const reports = tempDir('reports-');
+      const r = await npmTest({ LAB_TOPOLOGY: file, CILIUM_VERSION: 'garbage', CLH_REPORTS_DIR: reports });
+      expect(r.code).not.toBe(0);
+      expect(r.output).toContain(`CILIUM_VERSION is "garbage", which does not match ^[0-9]+\\.[0-9]+\\.[0-9]+(-(pre|rc)\\.[0-9]+)?$ (pins.cilium.pattern in ${path.join(REPO_ROOT, 'lab', 'versions.yaml')})`);
+      expect(readdirSync(reports)).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   describe.skipIf(!isRoot)('the default Vagrant lab, inside a namespace with no route out', () => {

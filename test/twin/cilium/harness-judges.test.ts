@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { incompatibleSharing, judgePool, judgeServiceAssigned, judgeServiceRefused, parseCiliumVersion, REASON } from '../../../helpers/judge/lbipam.ts';
-import { l2Policy, lbPool, lbService, loadManifest, type LbServiceOptions } from '../../../helpers/judge/lb-objects.ts';
+import { l2Policy, lbPool, lbService, loadManifest, type LbServiceOptions } from '../../../suites/steps/lb-objects.ts';
 import { judgeLeaseHolder } from '../../../helpers/judge/l2.ts';
 import { electionStep, l2Timings, leaseObject, selection, type L2Node, type L2Policy } from './l2.ts';
 import { lbIpamConfigFrom, reconcileLbIpam, type Pool, type Service } from './lbipam.ts';
@@ -12,9 +12,9 @@ import { lbIpamConfigFrom, reconcileLbIpam, type Pool, type Service } from './lb
 const runId = 'r20261204-1200-ab12';
 const ns = `clh-${runId}`;
 const block = ['198.18.10.240', '198.18.10.241', '198.18.10.242', '198.18.10.243'];
-const pool = lbPool(loadManifest('lbipam-pool.yaml'), { runId, name: `clh-${runId}-pool`, block: { start: block[0]!, stop: block[3]! }, selects: { runId } }) as unknown as Pool;
+const pool = lbPool(loadManifest('lbipam-pool.yaml', { runId, namespace: ns }), { runId, name: `clh-${runId}-pool`, block: { start: block[0]!, stop: block[3]! }, selects: { runId } }) as unknown as Pool;
 pool.metadata.creationTimestamp = '2026-12-04T12:00:00Z';
-const svcTemplate = loadManifest('lbipam-service.yaml');
+const svcTemplate = loadManifest('lbipam-service.yaml', { runId, namespace: ns });
 const config = lbIpamConfigFrom({ 'enable-l2-announcements': 'true', 'kube-proxy-replacement': 'true', 'routing-mode': 'tunnel' });
 let seq = 0;
 function svc(o: Omit<LbServiceOptions, 'runId' | 'namespace'>): Service {
@@ -74,7 +74,7 @@ describe('LB suites\' judges on the LB-IPAM model', () => {
 
 describe('L2 suite objects on the L2 model', () => {
   test('the suite\'s policy (nodes In list, exact interface regex) makes those nodes candidates; the elected holder passes judgeLeaseHolder', () => {
-    const policy = l2Policy(loadManifest('lbipam-l2-policy.yaml'), { runId, name: `clh-${runId}-l2`, selects: { runId }, nodes: ['k8s-ctr', 'k8s-w1'], interfaces: ['^eth1$'] }) as unknown as L2Policy;
+    const policy = l2Policy(loadManifest('lbipam-l2-policy.yaml', { runId, namespace: ns }), { runId, name: `clh-${runId}-l2`, selects: { runId }, nodes: ['k8s-ctr', 'k8s-w1'], interfaces: ['^eth1$'] }) as unknown as L2Policy;
     const c = cluster([svc({ name: 'webpod-lb', port: 80 })]);
     const service = c.get('webpod-lb');
     const nodes: L2Node[] = ['k8s-ctr', 'k8s-w1', 'k8s-w0'].map((n) => ({ name: n, labels: { 'kubernetes.io/hostname': n }, devices: ['eth0', 'eth1'] }));
