@@ -22,7 +22,8 @@ export default defineConfig({
   test: {
     // Lab runs only (both stand aside unless the `lab` project runs; `npm run test:self` replaces them on its
     // command line): Allure results and JUnit XML in reports/<CILIUM_VERSION>/, see reports/lab-reporters.ts.
-    reporters: ['default', ...labReporters()],
+    // CLH_VITEST_JSON=<file> adds vitest's JSON report (npm run test:twin counts the results from it).
+    reporters: ['default', ...labReporters(), ...(process.env.CLH_VITEST_JSON ? [['json', { outputFile: process.env.CLH_VITEST_JSON }] as ['json', { outputFile: string }]] : [])],
     sequence: { sequencer: FileOrderSequencer },
     // Room for the lab's end: the run's objects deleted within DEADLINE.runRemovalMs (helpers/wait/deadlines.ts).
     teardownTimeout: VITEST_TIMEOUT.teardownMs,

@@ -76,9 +76,9 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     state.webIp = readServiceIpam(svc).ips[0];
   });
 
-  labTest('from the router, HTTP to the LB IP answers from webpod, and a burst reaches more than one backend', async (ctx) => {
+  labTest('from the router, HTTP to the LB IP answers from webpod, and a burst reaches more than one backend', async ({ skip }) => {
     await scenario('the router reaches the LB IP and load is spread over backends');
-    if (!s.routerName) ctx.skip('the topology has no router node to send HTTP from');
+    if (!s.routerName) skip('the topology has no router node to send HTTP from');
     const ip = webIp();
     const url = httpUrl(ip);
     const pods = await step('list the webpod pods (whoami answers with its pod name)', () => s.webpodNames());

@@ -106,9 +106,9 @@ describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBala
     await expectVerdict(`Ingress ${INGRESS} shows ADDRESS ${ip ?? '?'}`, shown);
   });
 
-  labTest('from the router: / answers 200 from the first backend, /details/1 from the second, an unrouted path 404 from Envoy', async (ctx) => {
+  labTest('from the router: / answers 200 from the first backend, /details/1 from the second, an unrouted path 404 from Envoy', async ({ skip }) => {
     await scenario('path routing seen from outside the cluster');
-    if (!s.routerName) ctx.skip('the topology has no router node to send HTTP from');
+    if (!s.routerName) skip('the topology has no router node to send HTTP from');
     const ip = ingressIp();
     const hosts = ingressHosts(s.lab.runId);
     const ready = await step(`curl ${httpUrl(ip)} for ${hosts.site} from ${s.routerName} until Envoy relays a backend's answer`, () =>

@@ -69,7 +69,11 @@ export function parseHttpProbeLog(text: string): HttpProbeLog {
         }
       } else if (kind === 'R' && rest.length === 5 && DECIMAL.test(rest[4]!)) {
         const n = ints(rest.slice(0, 4));
-        if (n && !finished.has(n[0]!)) {
+        // curl ended by a signal (exit 128+N, e.g. 130 when stopping the loop interrupts it) never finished its
+        // request: that probe was lost in flight, not answered or refused.
+        if (n && n[2]! > 128) {
+          ok = true;
+        } else if (n && !finished.has(n[0]!)) {
           const code = n[3]!;
           finished.set(n[0]!, {
             endedAt: n[1]!,

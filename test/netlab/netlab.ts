@@ -17,7 +17,7 @@
  * Every host runs a real sshd in its own PID, mount (private /run on tmpfs) and UTS namespace (hostname =
  * node name), keys made here. The SSH user is `vagrant` with passwordless sudo and a clean HOME, as in the
  * lab; it exists only inside the hosts' mount namespaces. The harness reaches sshd at 127.0.0.1:<port> through a relay in
- * the host's namespace (test/netlab/relay.ts), so no address is ever put on a root-namespace interface.
+ * the host's namespace (test/netlab/relay.mjs), so no address is ever put on a root-namespace interface.
  * `startNetlab()` hands back a `Topology` (provider existing, auth key, known-hosts) that helpers/ssh uses
  * exactly as it uses the real lab's.
  *
@@ -39,7 +39,7 @@ import { parseTopology, REPO_ROOT, type Topology } from '../../helpers/lab/topol
 /** Default prefix of every namespace and scratch directory (the TRANSPORT area's); others pass their own. */
 export const PREFIX = 'tn';
 const STATE_ROOT = os.tmpdir();
-const RELAY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'relay.ts');
+const RELAY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'relay.mjs');
 const REQUIRED_TOOLS = ['ip', 'unshare', 'setpriv', 'ssh-keygen', 'sshd', 'sudo', 'tcpdump', 'arping', 'ping', 'curl'];
 /** The SSH user on every netlab host: not root, passwordless sudo (like the lab's vagrant user). */
 export const SSH_USER = 'vagrant';
@@ -113,6 +113,21 @@ interface HostRuntime {
   boots: number;
 }
 
+/** How a netlab is built (every field optional; the defaults are the TRANSPORT area's netlab). */
+export interface NetlabOptions {
+  tag?: string;
+  prefix?: string;
+  /** Put each node's "pod" /32 on its loopback (default true). The lab twin has real pod namespaces instead. */
+  loopbackPods?: boolean;
+  /**
+   * Extra shell commands every boot of a host runs inside its fresh private mount namespace (after /run is a
+   * tmpfs and /proc is the host's own, before the netlab's /etc bind mounts and sshd). The lab twin mounts
+   * its stand-in programs, per-host /etc directories and boot id here. Called with the host and the lab's
+   * scratch directory on every boot, so it may (re)write files first.
+   */
+  bootCommands?: (host: string, dir: string) => string[];
+}
+
 export interface Netlab {
   /** Namespace names are `<prefix>-<tag>-<host>`. */
   readonly prefix: string;
@@ -135,13 +150,15 @@ export interface Netlab {
   /** PIDs of the processes this netlab started and that are still running (sshd namespaces' unshare, relays). */
   pids(): number[];
   teardown(): Promise<void>;
+  /** Synchronous last resort (process exit, signal): kills by PID, deletes the namespaces. Idempotent. */
+  teardownSync(): void;
 }
 
 const live = new Set<NetlabImpl>();
 let exitHookInstalled = false;
 
 /** Builds the netlab. On any failure everything built so far is torn down before the error is thrown. */
-export async function startNetlab(opts: { tag?: string; prefix?: string } = {}): Promise<Netlab> {
+export async function startNetlab(opts: NetlabOptions = {}): Promise<Netlab> {
   const unavailable = netlabUnavailable();
   if (unavailable) throw new Error(`netlab: ${unavailable}`);
   const prefix = opts.prefix ?? PREFIX;
@@ -149,7 +166,7 @@ export async function startNetlab(opts: { tag?: string; prefix?: string } = {}):
   await sweepLeftovers(prefix);
   const tag = opts.tag ?? Math.random().toString(36).slice(2, 6).padEnd(4, '0');
   if (!/^[a-z0-9]{4}$/.test(tag)) throw new Error(`netlab: tag must be 4 characters [a-z0-9], got "${tag}"`);
-  const lab = new NetlabImpl(prefix, tag);
+  const lab = new NetlabImpl(prefix, tag, opts);
   live.add(lab);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -175,6 +192,7 @@ class NetlabImpl implements Netlab {
   constructor(
     readonly prefix: string,
     readonly tag: string,
+    private readonly opts: NetlabOptions = {},
   ) {
     this.dir = path.join(STATE_ROOT, `${prefix}-netlab-${tag}`);
   }
@@ -204,6 +222,13 @@ class NetlabImpl implements Netlab {
     await execa('ip', ['-n', ns, ...args], { timeout: 10_000 });
   }
 
+  /** Runs `ip` commands in a namespace, in order, in one process; the first failure throws, naming the commands. */
+  private async ipBatch(ns: string, commands: string[]): Promise<void> {
+    if (commands.length === 0) return;
+    const r = await execa('ip', ['-n', ns, '-batch', '-'], { input: commands.join('\n') + '\n', timeout: 20_000, reject: false });
+    if (r.exitCode !== 0) throw new Error(`netlab: ip -n ${ns} -batch failed: ${String(r.stderr).trim()}\n  commands: ${commands.join('; ')}`);
+  }
+
   private async addNamespace(name: string): Promise<string> {
     const ns = this.ns(name);
     await execa('ip', ['netns', 'add', ns]);
@@ -221,42 +246,41 @@ class NetlabImpl implements Netlab {
     this.makeUserFiles();
     await this.makeKeys();
 
-    // Namespaces and wiring (interfaces are created inside namespaces, never in the root one).
+    // Namespaces and wiring (interfaces are created inside namespaces, never in the root one). One `ip -batch`
+    // per namespace and phase: a process per command cost seconds on a busy two-core machine.
     const sw = await this.addNamespace('switch');
     const up = await this.addNamespace('upstream');
-    for (const br of ['lan1', 'lan2']) {
-      await this.ip(sw, 'link', 'add', br, 'type', 'bridge');
-      await this.ip(sw, 'link', 'set', br, 'up');
-    }
-    for (const plan of PLAN.hosts) {
-      const ns = await this.addNamespace(plan.name);
-      for (const link of plan.links) {
-        const port = `${plan.name.replace(/^k8s-/, '')}-${link.iface}`.slice(0, 15);
-        await this.ip(ns, 'link', 'add', link.iface, 'type', 'veth', 'peer', 'name', port, 'netns', sw);
-        await this.ip(sw, 'link', 'set', port, 'master', link.subnet, 'up');
-        await this.ip(ns, 'addr', 'add', link.address, 'dev', link.iface);
-        await this.ip(ns, 'link', 'set', link.iface, 'up');
-      }
-      // The kernel of a container may lack the dummy driver: the "pod" is a /32 on loopback.
-      if (plan.pod) await this.ip(ns, 'addr', 'add', `${plan.pod.address}/32`, 'dev', 'lo');
-      for (const r of plan.routes) await this.ip(ns, 'route', 'add', r.dst, 'via', r.via);
-    }
     const router = this.ns('router');
-    await this.ip(router, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', up);
-    await this.ip(router, 'addr', 'add', PLAN.upstream.router, 'dev', 'eth0');
-    await this.ip(up, 'addr', 'add', PLAN.upstream.sink, 'dev', 'eth0');
-    await this.ip(router, 'link', 'set', 'eth0', 'up');
-    await this.ip(up, 'link', 'set', 'eth0', 'up');
-    await this.ip(router, 'route', 'add', 'default', 'via', PLAN.upstream.sink.split('/')[0]!);
-    // loop1/loop2 stand in for the study router's dummy interfaces; a veth pair whose peer stays in the
-    // router namespace does the same job where the dummy driver is missing.
-    for (const [i, cidr] of ['198.18.101.200/24', '198.18.102.200/24'].entries()) {
-      const name = `loop${i + 1}`;
-      await this.ip(router, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}-peer`);
-      await this.ip(router, 'addr', 'add', cidr, 'dev', name);
-      await this.ip(router, 'link', 'set', `${name}-peer`, 'up');
-      await this.ip(router, 'link', 'set', name, 'up');
-    }
+    const hostNs = await Promise.all(PLAN.hosts.map((plan) => this.addNamespace(plan.name)));
+    const ports: string[] = [];
+    await this.ipBatch(sw, ['lan1', 'lan2'].flatMap((br) => [`link add ${br} type bridge`, `link set ${br} up`]));
+    await Promise.all(
+      PLAN.hosts.map((plan, i) =>
+        this.ipBatch(hostNs[i]!, [
+          ...plan.links.flatMap((link) => {
+            const port = `${plan.name.replace(/^k8s-/, '')}-${link.iface}`.slice(0, 15);
+            ports.push(`link set ${port} master ${link.subnet} up`);
+            return [`link add ${link.iface} type veth peer name ${port} netns ${sw}`, `addr add ${link.address} dev ${link.iface}`, `link set ${link.iface} up`];
+          }),
+          // The kernel of a container may lack the dummy driver: the "pod" is a /32 on loopback.
+          ...(plan.pod && this.opts.loopbackPods !== false ? [`addr add ${plan.pod.address}/32 dev lo`] : []),
+        ]),
+      ),
+    );
+    await this.ipBatch(sw, ports);
+    await Promise.all(PLAN.hosts.map((plan, i) => this.ipBatch(hostNs[i]!, plan.routes.map((r) => `route add ${r.dst} via ${r.via}`))));
+    await this.ipBatch(router, [`link add eth0 type veth peer name eth0 netns ${up}`, `addr add ${PLAN.upstream.router} dev eth0`]);
+    await this.ipBatch(up, [`addr add ${PLAN.upstream.sink} dev eth0`, 'link set eth0 up']);
+    await this.ipBatch(router, [
+      'link set eth0 up',
+      `route add default via ${PLAN.upstream.sink.split('/')[0]!}`,
+      // loop1/loop2 stand in for the study router's dummy interfaces; a veth pair whose peer stays in the
+      // router namespace does the same job where the dummy driver is missing.
+      ...['198.18.101.200/24', '198.18.102.200/24'].flatMap((cidr, i) => {
+        const name = `loop${i + 1}`;
+        return [`link add ${name} type veth peer name ${name}-peer`, `addr add ${cidr} dev ${name}`, `link set ${name}-peer up`, `link set ${name} up`];
+      }),
+    ]);
     await execa('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
 
     // sshd and its relay on every host, all at once.
@@ -348,7 +372,7 @@ class NetlabImpl implements Netlab {
       server.listen(0, '127.0.0.1', resolve);
     });
     const port = (server.address() as net.AddressInfo).port;
-    const relay = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', RELAY], {
+    const relay = spawn('ip', ['netns', 'exec', ns, process.execPath, RELAY], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
@@ -379,6 +403,7 @@ class NetlabImpl implements Netlab {
     const boot = [
       'mount -t tmpfs -o mode=0755 tmpfs /run',
       'mkdir -p /run/sshd',
+      ...(this.opts.bootCommands?.(host, this.dir) ?? []),
       `echo ${h.boots} > /run/tn-boot`,
       `hostname ${host}`,
       ...['passwd', 'group', 'shadow', 'sudoers'].map((f) => `mount --bind ${path.join(etc, f)} /etc/${f}`),

@@ -4,10 +4,10 @@
  * v4.channel.k8s.io: one byte of stream number, then data; stream 3 carries the V1Status).
  * Each test routes requests itself; everything not routed is a 404 Status.
  */
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { rejectUpgrade, ServerWebSocket } from '../../support/websocket.ts';
 
 export interface FakeRequest {
   method: string;
@@ -61,25 +61,8 @@ export function startWatch(res: http.ServerResponse): { event(type: string, obje
   };
 }
 
-export class FakeWebSocket {
-  constructor(private readonly socket: Socket) {}
-
-  private frame(opcode: number, payload: Buffer): void {
-    const len = payload.length;
-    const header = len < 126 ? Buffer.from([0x80 | opcode, len]) : Buffer.from([0x80 | opcode, 126, (len >> 8) & 0xff, len & 0xff]);
-    this.socket.write(Buffer.concat([header, payload]));
-  }
-
-  /** A binary message on a channel (1 stdout, 2 stderr, 3 status). */
-  channel(stream: number, data: string): void {
-    this.frame(0x2, Buffer.concat([Buffer.from([stream]), Buffer.from(data, 'utf8')]));
-  }
-
-  close(): void {
-    this.frame(0x8, Buffer.from([0x03, 0xe8]));
-    this.socket.end();
-  }
-}
+/** The exec session of a test (the shared server-side WebSocket, test/support/websocket.ts). */
+export type FakeWebSocket = ServerWebSocket;
 
 export class FakeKubeApi {
   readonly requests: FakeRequest[] = [];
@@ -146,18 +129,12 @@ export class FakeKubeApi {
   private upgrade(req: http.IncomingMessage, socket: Socket): void {
     const r = this.toFake(req, '');
     this.requests.push(r);
-    const key = req.headers['sec-websocket-key'];
-    const accept = createHash('sha1').update(`${String(key)}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.on('error', () => undefined);
-    socket.on('data', () => undefined);
     const session = this.wsRoute(r);
     if (!session) {
-      const text = JSON.stringify(status(404, 'NotFound', `pods "${r.path.split('/')[5] ?? '?'}" not found`));
-      socket.end(`HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+      rejectUpgrade(socket, 404, 'Not Found', status(404, 'NotFound', `pods "${r.path.split('/')[5] ?? '?'}" not found`));
       return;
     }
-    socket.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, 'Sec-WebSocket-Protocol: v4.channel.k8s.io', '', ''].join('\r\n'));
-    session(new FakeWebSocket(socket));
+    session(ServerWebSocket.accept(req, socket, 'v4.channel.k8s.io'));
   }
 
   async stop(): Promise<void> {

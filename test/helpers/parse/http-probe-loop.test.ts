@@ -63,4 +63,13 @@ describe('parseHttpProbeLog', () => {
     expect(g.end).toBeNull();
     expect(g.ignored).toHaveLength(5);
   });
+
+  test('a probe whose curl the stop interrupted (exit 130) is lost in flight, not a failure', () => {
+    const log = parseHttpProbeLog([`clhp S 1 ${T}`, `clhp R 1 ${T + 40} 0 200 0.004`, `clhp S 2 ${T + 300}`, `clhp R 2 ${T + 339} 130 000 0`].join('\n'));
+    expect(log.samples).toEqual([
+      { seq: 1, startedAt: T, endedAt: T + 40, curlExit: 0, httpCode: 200, totalMs: 4 },
+      { seq: 2, startedAt: T + 300, endedAt: null, curlExit: null, httpCode: null, totalMs: null },
+    ]);
+    expect(log.ignored).toEqual([]);
+  });
 });

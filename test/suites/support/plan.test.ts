@@ -29,10 +29,11 @@ describe('suites/support/plan.ts', () => {
     expect(SUITES.filter((s) => s.needs.destructive).map((s) => s.file)).toEqual(['90-l2-failover.test.ts']);
   });
 
-  test("native routing's CIDR is the topology's pod CIDR, which the base state uses too", () => {
+  test("native routing's CIDR is the topology's pod CIDR: set by the base state, never by a suite's fixed value", () => {
     const t = loadTopology();
-    expect(needsOf('10-native-routing.test.ts').cilium?.ipv4NativeRoutingCIDR).toBe(t.podCidr);
+    expect(needsOf('10-native-routing.test.ts').cilium?.ipv4NativeRoutingCIDR).toBeUndefined();
     expect(baseCilium(t).ipv4NativeRoutingCIDR).toBe(t.podCidr);
+    expect(baseCilium({ podCidr: '198.19.0.0/17' }).ipv4NativeRoutingCIDR).toBe('198.19.0.0/17');
   });
 
   test('every suite can be converged to from the base state on its own', () => {

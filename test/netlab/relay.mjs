@@ -1,3 +1,4 @@
+// Plain JavaScript (no tsx): four of these start at once on every netlab build, and tsx's start-up cost seconds.
 /**
  * The netlab's "port forward" (what VirtualBox NAT does for `vagrant ssh`): runs INSIDE a host's network
  * namespace and receives, over the IPC channel, a listening socket the parent opened on 127.0.0.1 in the
@@ -10,21 +11,17 @@
  */
 import net from 'node:net';
 
-interface Setup {
-  target: { host: string; port: number };
-}
-
 process.on('disconnect', () => process.exit(0));
-process.once('message', (setup: Setup, server: unknown) => {
+process.once('message', (setup, server) => {
   if (!(server instanceof net.Server)) {
     console.error('relay: expected a listening socket with the setup message');
     process.exit(2);
   }
-  server.on('connection', (outer: net.Socket) => {
+  server.on('connection', (outer) => {
     outer.setNoDelay(true);
     const inner = net.connect(setup.target);
     inner.setNoDelay(true);
-    const close = (): void => {
+    const close = () => {
       outer.destroy();
       inner.destroy();
     };
