@@ -12,7 +12,10 @@ class FileOrderSequencer extends BaseSequencer {
   override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = [...files].sort((a, b) => a.moduleId.localeCompare(b.moduleId));
     for (const project of new Set(sorted.map((s) => s.project))) {
-      project.provide('labSuiteFiles', sorted.filter((s) => s.project === project).map((s) => s.moduleId));
+      project.provide(
+        'labSuiteFiles',
+        sorted.filter((s) => s.project === project).map((s) => s.moduleId),
+      );
     }
     return Promise.resolve(sorted);
   }
@@ -23,7 +26,11 @@ export default defineConfig({
     // Lab runs only (both stand aside unless the `lab` project runs; `npm run test:self` replaces them on its
     // command line): Allure results and JUnit XML in reports/<CILIUM_VERSION>/, see reports/lab-reporters.ts.
     // CLH_VITEST_JSON=<file> adds vitest's JSON report (npm run test:twin counts the results from it).
-    reporters: ['default', ...labReporters(), ...(process.env.CLH_VITEST_JSON ? [['json', { outputFile: process.env.CLH_VITEST_JSON }] as ['json', { outputFile: string }]] : [])],
+    reporters: [
+      'default',
+      ...labReporters(),
+      ...(process.env.CLH_VITEST_JSON ? [['json', { outputFile: process.env.CLH_VITEST_JSON }] as ['json', { outputFile: string }]] : []),
+    ],
     sequence: { sequencer: FileOrderSequencer },
     // Room for the lab's end: the run's objects deleted within DEADLINE.runRemovalMs (helpers/wait/deadlines.ts).
     teardownTimeout: VITEST_TIMEOUT.teardownMs,

@@ -87,7 +87,13 @@ export interface Allure3CategoryMatcher {
 }
 
 /** Allure 3 (allurerc `categories`): the pattern may match the message or the trace. */
-export function allure3Categories(): { id: string; name: string; matchers: Allure3CategoryMatcher[]; groupBy: ['severity']; expand: boolean }[] {
+export function allure3Categories(): {
+  id: string;
+  name: string;
+  matchers: Allure3CategoryMatcher[];
+  groupBy: ['severity'];
+  expand: boolean;
+}[] {
   return LAB_CATEGORIES.map((c) => ({
     id: c.id,
     name: c.name,

@@ -55,7 +55,16 @@ export function buildRows(summaries: VersionSummary[]): Row[] {
     for (const s of v.scenarios) {
       let row = rows.get(s.id);
       if (!row) {
-        row = { id: s.id, title: s.title, file: s.file, feature: s.feature, story: s.story, severity: s.severity, order: s.order, cells: new Map() };
+        row = {
+          id: s.id,
+          title: s.title,
+          file: s.file,
+          feature: s.feature,
+          story: s.story,
+          severity: s.severity,
+          order: s.order,
+          cells: new Map(),
+        };
         rows.set(s.id, row);
       }
       row.cells.set(v.version, s);
@@ -118,7 +127,9 @@ function scenarioTable(versions: VersionSummary[], rows: Row[]): string {
       file = r.file;
       out.push(`<tr class="group"><th colspan="${versions.length + 1}" scope="rowgroup">${escapeHtml(file || '(no file)')}</th></tr>`);
     }
-    out.push(`<tr data-scenario="${escapeHtml(r.id)}">${scenarioLabel(r)}${versions.map((v) => cell(v.version, r.cells.get(v.version))).join('')}</tr>`);
+    out.push(
+      `<tr data-scenario="${escapeHtml(r.id)}">${scenarioLabel(r)}${versions.map((v) => cell(v.version, r.cells.get(v.version))).join('')}</tr>`,
+    );
   }
   out.push('</tbody></table>');
   return out.join('\n');
@@ -135,7 +146,9 @@ function measurementTable(versions: VersionSummary[], rows: Row[]): string {
   const out: string[] = [];
   out.push('<table id="measurements" class="versions">');
   out.push(`<colgroup><col class="scenario-col"><col span="${versions.length}"></colgroup>`);
-  out.push(`<thead><tr><th scope="col">Measurement</th>${versions.map((v) => `<th scope="col" data-version="${escapeHtml(v.version)}">Cilium ${escapeHtml(v.version)}</th>`).join('')}</tr></thead><tbody>`);
+  out.push(
+    `<thead><tr><th scope="col">Measurement</th>${versions.map((v) => `<th scope="col" data-version="${escapeHtml(v.version)}">Cilium ${escapeHtml(v.version)}</th>`).join('')}</tr></thead><tbody>`,
+  );
   for (const { row, name } of lines) {
     const tds = versions.map((v) => {
       const m = row.cells.get(v.version)?.measurements.find((x) => x.name === name);

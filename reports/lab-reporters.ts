@@ -143,7 +143,10 @@ export function labAllureConfig(
     reportMatchers: false,
     environmentInfo: staticEnvironment(paths.version, env),
     globalLabels: { [CILIUM_VERSION_LABEL]: paths.version },
-    categories: allure2Categories().map((c) => ({ ...c, matchedStatuses: c.matchedStatuses.map((st) => (st === 'failed' ? Status.FAILED : Status.BROKEN)) })),
+    categories: allure2Categories().map((c) => ({
+      ...c,
+      matchedStatuses: c.matchedStatuses.map((st) => (st === 'failed' ? Status.FAILED : Status.BROKEN)),
+    })),
     listeners: [
       {
         // Before the history id is computed: the version is part of identity, the run id is not.
@@ -224,7 +227,8 @@ export class LabAllureReporter extends AllureVitestReporter {
     super.onInit(vitest);
     const self = this as unknown as { allureReporterRuntime?: { writer?: Writer } };
     const runtime = self.allureReporterRuntime;
-    if (!runtime?.writer) throw new Error('allure-vitest internals changed: cannot install the redacting writer (see reports/lab-reporters.ts)');
+    if (!runtime?.writer)
+      throw new Error('allure-vitest internals changed: cannot install the redacting writer (see reports/lab-reporters.ts)');
     runtime.writer = redactingWriter(runtime.writer);
     const executor = executorInfo(this.lab.paths.version, this.lab.env);
     if (executor) writeFileSync(path.join(resultsDir, 'executor.json'), JSON.stringify(executor, null, 2));

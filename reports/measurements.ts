@@ -18,7 +18,8 @@ const UNIT_RE = /^[A-Za-zµ%/]{1,12}$/;
 export function measurementParameter(name: string, value: number, unit: string): { name: string; value: string } {
   if (!NAME_RE.test(name)) throw new Error(`measurement name ${JSON.stringify(name)}: use letters, digits, spaces, - _ . ( ) /`);
   if (!Number.isFinite(value)) throw new Error(`measurement ${name}: value must be a finite number, got ${value}`);
-  if (!UNIT_RE.test(unit)) throw new Error(`measurement ${name}: unit ${JSON.stringify(unit)} must be a short word such as s, ms, %, packets`);
+  if (!UNIT_RE.test(unit))
+    throw new Error(`measurement ${name}: unit ${JSON.stringify(unit)} must be a short word such as s, ms, %, packets`);
   return { name: `${MEASUREMENT_PREFIX}${name}`, value: `${value} ${unit}` };
 }
 

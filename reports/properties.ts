@@ -6,7 +6,11 @@
 /** `key=value` lines, keys and values escaped the Java way. */
 export function toProperties(values: Record<string, string>): string {
   const esc = (s: string, key: boolean): string =>
-    s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(key ? /[=: ]/g : /^ /, (c) => `\\${c}`);
+    s
+      .replace(/\\/g, '\\\\')
+      .replace(/\n/g, '\\n')
+      .replace(/\r/g, '\\r')
+      .replace(key ? /[=: ]/g : /^ /, (c) => `\\${c}`);
   return Object.entries(values)
     .map(([k, v]) => `${esc(k, true)}=${esc(v, false)}`)
     .join('\n')

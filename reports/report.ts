@@ -25,7 +25,15 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { findAnalytics, openAtTop, stripAnalytics } from './allure-html.ts';
 import { renderIndexPage } from './index-page.ts';
-import { parseSummary, readResults, summarize, withChanges, type ReadResults, type UnreadableResult, type VersionSummary } from './results.ts';
+import {
+  parseSummary,
+  readResults,
+  summarize,
+  withChanges,
+  type ReadResults,
+  type UnreadableResult,
+  type VersionSummary,
+} from './results.ts';
 import {
   CILIUM_VERSION_ENV,
   compareVersions,
@@ -103,12 +111,18 @@ async function runAllure(version: string, resultsDir: string, root: string, time
     reject: false,
   });
   if (r.exitCode !== 0 || r.failed) {
-    throw new Error(`allure generate for Cilium ${version} failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}):\n${r.all.slice(-4000)}`);
+    throw new Error(
+      `allure generate for Cilium ${version} failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}):\n${r.all.slice(-4000)}`,
+    );
   }
 }
 
 /** One set of results turned into the version's report, history line and summary. */
-async function reportResults(p: VersionPaths, read: ReadResults, o: ReportOptions & { root: string; log: (line: string) => void; now: () => Date; resultsDir: string }): Promise<VersionSummary> {
+async function reportResults(
+  p: VersionPaths,
+  read: ReadResults,
+  o: ReportOptions & { root: string; log: (line: string) => void; now: () => Date; resultsDir: string },
+): Promise<VersionSummary> {
   const previous = readPreviousSummary(p.summaryFile);
   await runAllure(p.version, o.resultsDir, o.root, o.allureTimeoutMs ?? 300_000);
   if (!existsSync(p.reportFile)) throw new Error(`allure generate wrote no ${p.reportFile}`);
@@ -120,7 +134,9 @@ async function reportResults(p: VersionPaths, read: ReadResults, o: ReportOption
     previous,
   );
   writeFileSync(p.summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
-  o.log(`Cilium ${p.version}: ${summary.counts.passed} passed, ${summary.counts.failed} failed, ${summary.counts.broken} broken, ${summary.counts.skipped} skipped -> ${p.reportFile}`);
+  o.log(
+    `Cilium ${p.version}: ${summary.counts.passed} passed, ${summary.counts.failed} failed, ${summary.counts.broken} broken, ${summary.counts.skipped} skipped -> ${p.reportFile}`,
+  );
   return summary;
 }
 
@@ -142,7 +158,9 @@ export async function generateVersionReport(version: string, o: ReportOptions = 
     for (const u of read.unreadable) log(`Cilium ${p.version}: unreadable result ${rel(path.join(dir, u.file))}: ${u.reason}`);
     outcome.unreadable.push(...read.unreadable.map((u) => ({ ...u, file: path.join(dir, u.file) })));
     if (read.unreadable.length > 0 && !o.allowBroken) {
-      log(`Cilium ${p.version}: not reported: ${read.unreadable.length} unreadable result file(s) in ${rel(dir)} (kept; fix or remove them, or run with --allow-broken)`);
+      log(
+        `Cilium ${p.version}: not reported: ${read.unreadable.length} unreadable result file(s) in ${rel(dir)} (kept; fix or remove them, or run with --allow-broken)`,
+      );
       return null;
     }
     return read;
@@ -203,7 +221,11 @@ export function readSummaries(root: string, log: (line: string) => void = consol
   return out;
 }
 
-export function writeIndex(root: string, now: Date = new Date(), log: (line: string) => void = console.log): { file: string; versions: string[] } {
+export function writeIndex(
+  root: string,
+  now: Date = new Date(),
+  log: (line: string) => void = console.log,
+): { file: string; versions: string[] } {
   const summaries = readSummaries(root, log);
   const file = path.join(root, 'index.html');
   writeFileSync(file, renderIndexPage(summaries, { generatedAt: now.toISOString() }));
@@ -218,7 +240,8 @@ export async function runReport(o: ReportOptions = {}): Promise<{ outcomes: Vers
   const outcomes: VersionOutcome[] = [];
   if (!o.indexOnly) {
     const versions = o.versions?.length ? o.versions : versionsWithResults(root);
-    if (versions.length === 0) log(`no reports/<version>/allure-results under ${root}: run the lab suites first (CILIUM_VERSION=<version> npm test)`);
+    if (versions.length === 0)
+      log(`no reports/<version>/allure-results under ${root}: run the lab suites first (CILIUM_VERSION=<version> npm test)`);
     for (const v of versions) outcomes.push(await generateVersionReport(v, { ...o, root, log, now }));
   }
   const { file } = writeIndex(root, now(), log);
@@ -227,7 +250,11 @@ export async function runReport(o: ReportOptions = {}): Promise<{ outcomes: Vers
 
 /** The exit code of `npm run report` for these outcomes: 1 when a version asked for has no results, or a result file
  * could not be read (unless allowBroken); every reason is printed. */
-export function reportExitCode(outcomes: VersionOutcome[], o: { askedVersions: string[]; allowBroken: boolean }, log: (line: string) => void = console.error): number {
+export function reportExitCode(
+  outcomes: VersionOutcome[],
+  o: { askedVersions: string[]; allowBroken: boolean },
+  log: (line: string) => void = console.error,
+): number {
   let code = 0;
   for (const v of o.askedVersions) {
     const out = outcomes.find((x) => x.version === v || x.version === v.replace(/^v(?=\d)/, ''));
@@ -238,7 +265,9 @@ export function reportExitCode(outcomes: VersionOutcome[], o: { askedVersions: s
   }
   const unreadable = outcomes.flatMap((x) => x.unreadable);
   if (unreadable.length > 0 && !o.allowBroken) {
-    log(`${unreadable.length} result file(s) could not be read (named above); their versions were not reported. Fix or remove them, or run: npm run report -- --allow-broken`);
+    log(
+      `${unreadable.length} result file(s) could not be read (named above); their versions were not reported. Fix or remove them, or run: npm run report -- --allow-broken`,
+    );
     code = 1;
   }
   return code;
@@ -255,10 +284,17 @@ async function main(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true }));
   } catch (err) {
-    throw new Error(`npm run report: ${(err as Error).message}. Options: --version <version> (repeatable), --force, --index-only, --allow-broken`);
+    throw new Error(
+      `npm run report: ${(err as Error).message}. Options: --version <version> (repeatable), --force, --index-only, --allow-broken`,
+    );
   }
   const askedVersions = values.version ?? [];
-  const { outcomes } = await runReport({ versions: askedVersions, force: values.force, indexOnly: values['index-only'], allowBroken: values['allow-broken'] });
+  const { outcomes } = await runReport({
+    versions: askedVersions,
+    force: values.force,
+    indexOnly: values['index-only'],
+    allowBroken: values['allow-broken'],
+  });
   return reportExitCode(outcomes, { askedVersions, allowBroken: values['allow-broken'] });
 }
 

@@ -128,7 +128,11 @@ export function parseResult(text: string): { result: AllureResult; problem: null
 
 /** Reads every *-result.json of a results folder, plus environment.properties. */
 export function readResults(dir: string): ReadResults {
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('-result.json')).sort() : [];
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('-result.json'))
+        .sort()
+    : [];
   const results: AllureResult[] = [];
   const unreadable: UnreadableResult[] = [];
   const hash = createHash('sha256');
@@ -139,7 +143,12 @@ export function readResults(dir: string): ReadResults {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      unreadable.push({ file: f, reason: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, id: null, title: null });
+      unreadable.push({
+        file: f,
+        reason: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        id: null,
+        title: null,
+      });
       continue;
     }
     const parsed = parseResult(text);
@@ -168,7 +177,10 @@ export function fileOf(fullName: string | undefined): string {
 }
 
 function firstLine(s: string | undefined): string | null {
-  const line = s?.split('\n').find((l) => l.trim() !== '')?.trim();
+  const line = s
+    ?.split('\n')
+    .find((l) => l.trim() !== '')
+    ?.trim();
   if (!line) return null;
   return line.length > 300 ? `${line.slice(0, 297)}…` : line;
 }
@@ -286,7 +298,13 @@ export function parseSummary(text: string): { summary: VersionSummary | null; pr
   try {
     const r = versionSummarySchema.safeParse(JSON.parse(text));
     if (r.success) return { summary: r.data, problem: null };
-    return { summary: null, problem: r.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).slice(0, 3).join('; ') };
+    return {
+      summary: null,
+      problem: r.error.issues
+        .map((x) => `${x.path.join('.')}: ${x.message}`)
+        .slice(0, 3)
+        .join('; '),
+    };
   } catch (err) {
     return { summary: null, problem: (err as Error).message };
   }

@@ -187,14 +187,22 @@ export function labProvider(t: Topology, env: NodeJS.ProcessEnv = process.env): 
   for (const [machine, provider] of Object.entries(created)) byProvider.set(provider, [...(byProvider.get(provider) ?? []), machine]);
   if (byProvider.size === 0) return 'vagrant (no VM created here)';
   if (byProvider.size === 1) return `vagrant (${[...byProvider.keys()][0]})`;
-  return `vagrant (${[...byProvider].sort(([a], [b]) => a.localeCompare(b)).map(([p, ms]) => `${p}: ${ms.join(', ')}`).join('; ')})`;
+  return `vagrant (${[...byProvider]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([p, ms]) => `${p}: ${ms.join(', ')}`)
+    .join('; ')})`;
 }
 
 /** The commit the harness ran from: GITHUB_SHA in CI, else `git rev-parse HEAD`, else 'unknown'. */
 export function harnessCommit(env: NodeJS.ProcessEnv = process.env): string {
   if (env.GITHUB_SHA) return env.GITHUB_SHA;
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+    return execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5000,
+    }).trim();
   } catch {
     return 'unknown';
   }

@@ -113,7 +113,12 @@ export function judgeAgentsReady(json: string, nodes: string[]): Check<Record<st
     const pods = list.items!.filter((p) => p.spec?.nodeName === node);
     const ready = pods.find((p) => isReady(p.status?.conditions));
     if (ready) agentOn[node] = ready.metadata?.name ?? '?';
-    else seen.push(pods.length === 0 ? `${node}: no agent pod` : `${node}: ${pods.map((p) => `${p.metadata?.name} ${p.status?.phase ?? '?'}, not Ready`).join(', ')}`);
+    else
+      seen.push(
+        pods.length === 0
+          ? `${node}: no agent pod`
+          : `${node}: ${pods.map((p) => `${p.metadata?.name} ${p.status?.phase ?? '?'}, not Ready`).join(', ')}`,
+      );
   }
   return seen.length === 0 ? { done: true, value: agentOn } : { done: false, seen: seen.join('; ') };
 }
@@ -132,7 +137,11 @@ export function failedProvisioningStep(output: string): string | undefined {
 
 /** Vagrant's `--machine-readable` escapes: commas as %!(VAGRANT_COMMA), newlines as a literal \\n. */
 function unescapeMachineReadable(data: string): string {
-  return data.replace(/%!\(VAGRANT_COMMA\)/g, ',').replace(/\\n/g, '\n').replace(/\\r/g, '').trim();
+  return data
+    .replace(/%!\(VAGRANT_COMMA\)/g, ',')
+    .replace(/\\n/g, '\n')
+    .replace(/\\r/g, '')
+    .trim();
 }
 
 /**
@@ -180,7 +189,10 @@ const older = (a: number[], b: number[]): boolean => {
  * Does this Vagrant (`vagrant --version`) support this VirtualBox (`VBoxManage --version`)? Unknown versions are
  * left to Vagrant to judge (its message is shown); a VirtualBox newer than the table only warns.
  */
-export function checkProviderVersions(vagrantText: string | undefined, vboxText: string | undefined): { ok: true; warning?: string } | { ok: false; message: string } {
+export function checkProviderVersions(
+  vagrantText: string | undefined,
+  vboxText: string | undefined,
+): { ok: true; warning?: string } | { ok: false; message: string } {
   const vagrant = versionOf(vagrantText);
   const vbox = versionOf(vboxText);
   if (!vagrant || !vbox) return { ok: true };
@@ -200,7 +212,10 @@ export function checkProviderVersions(vagrantText: string | undefined, vboxText:
   }
   const newest = versionOf(VIRTUALBOX_NEEDS_VAGRANT.at(-1)!.virtualbox)!;
   if (older(newest, vbox) && !(vbox[0] === newest[0] && vbox[1] === newest[1])) {
-    return { ok: true, warning: `VirtualBox ${shown(vbox)} is newer than the table this harness knows (up to ${VIRTUALBOX_NEEDS_VAGRANT.at(-1)!.virtualbox}); if Vagrant refuses it, upgrade Vagrant` };
+    return {
+      ok: true,
+      warning: `VirtualBox ${shown(vbox)} is newer than the table this harness knows (up to ${VIRTUALBOX_NEEDS_VAGRANT.at(-1)!.virtualbox}); if Vagrant refuses it, upgrade Vagrant`,
+    };
   }
   return { ok: true };
 }
@@ -222,7 +237,10 @@ export function chooseProvider(o: { option?: string; env: NodeJS.ProcessEnv; cre
   if (fromEnv) return { provider: fromEnv, why: `VAGRANT_DEFAULT_PROVIDER=${fromEnv}` };
   const used = [...new Set(Object.values(o.created))];
   if (used.length === 1) return { provider: used[0]!, why: `the lab's VMs were created with it (${Object.keys(o.created).join(', ')})` };
-  return { provider: 'virtualbox', why: 'the default; choose another with VAGRANT_DEFAULT_PROVIDER=libvirt or `npm run lab:up -- --provider libvirt`' };
+  return {
+    provider: 'virtualbox',
+    why: 'the default; choose another with VAGRANT_DEFAULT_PROVIDER=libvirt or `npm run lab:up -- --provider libvirt`',
+  };
 }
 
 /** The order VMs are brought up in: router, control plane, workers, each as the topology lists them. */
@@ -277,7 +295,7 @@ export function knownHostsText(t: Topology, keys: Record<string, string[]>, exis
     .filter((l) => !names.has(l.split(/\s+/)[0]!));
   const added = [...names].flatMap(([name, list]) => list.map((k) => `${name} ${k}`));
   return [
-    '# The lab VMs\' SSH host keys, read by `npm run lab:up` through `vagrant ssh` (rewritten when a VM is re-created).',
+    "# The lab VMs' SSH host keys, read by `npm run lab:up` through `vagrant ssh` (rewritten when a VM is re-created).",
     ...kept,
     ...added,
     '',
@@ -289,11 +307,7 @@ export function provisioningDone(recorded: Record<string, string>): boolean {
   return Boolean(recorded.PROVISIONED_OK);
 }
 
-export function formatStatus(
-  machines: MachineState[],
-  recorded: Map<string, Record<string, string>>,
-  wanted: EffectiveVersions,
-): string {
+export function formatStatus(machines: MachineState[], recorded: Map<string, Record<string, string>>, wanted: EffectiveVersions): string {
   const keys = PIN_KEYS.map((k) => wanted[k].env);
   const extra = ['KUBELET_INSTALLED', 'CONTAINERD_INSTALLED', 'CILIUM_INSTALLED', 'KERNEL', 'PROVISIONED_OK'];
   const lines: string[] = [];
@@ -310,7 +324,8 @@ export function formatStatus(
     }
   }
   lines.push('', 'versions in force for the next lab:up:');
-  for (const k of PIN_KEYS) lines.push(`  ${wanted[k].env}=${wanted[k].value}${wanted[k].source === 'env' ? ' (from the environment)' : ''}`);
+  for (const k of PIN_KEYS)
+    lines.push(`  ${wanted[k].env}=${wanted[k].value}${wanted[k].source === 'env' ? ' (from the environment)' : ''}`);
   return lines.join('\n');
 }
 
@@ -415,9 +430,14 @@ export async function labUp(t: Topology, wanted: EffectiveVersions, deps: LabDep
   if (deps.provider.provider === 'virtualbox') {
     await step('check the Vagrant and VirtualBox versions', async () => {
       const [vagrant, vbox] = await Promise.all([deps.exec('vagrant', ['--version']), deps.exec('VBoxManage', ['--version'])]);
-      const verdict = checkProviderVersions(vagrant.exitCode === 0 ? vagrant.stdout : undefined, vbox.exitCode === 0 ? vbox.stdout : undefined);
+      const verdict = checkProviderVersions(
+        vagrant.exitCode === 0 ? vagrant.stdout : undefined,
+        vbox.exitCode === 0 ? vbox.stdout : undefined,
+      );
       if (!verdict.ok) throw new Error(verdict.message);
-      deps.log(`    ${vagrant.stdout.trim() || 'vagrant: version unknown'}, VirtualBox ${vbox.exitCode === 0 ? vbox.stdout.trim() : 'not found (VBoxManage)'}`);
+      deps.log(
+        `    ${vagrant.stdout.trim() || 'vagrant: version unknown'}, VirtualBox ${vbox.exitCode === 0 ? vbox.stdout.trim() : 'not found (VBoxManage)'}`,
+      );
       if (verdict.warning) deps.log(`    warning: ${verdict.warning}`);
     });
   }
@@ -434,7 +454,9 @@ export async function labUp(t: Topology, wanted: EffectiveVersions, deps: LabDep
       if (problem) problems.push(problem);
     }
     if (problems.length > 0) {
-      throw new Error(`${problems.join('; ')}. Nothing was changed. Re-create the lab to change versions: npm run lab:down && npm run lab:up`);
+      throw new Error(
+        `${problems.join('; ')}. Nothing was changed. Re-create the lab to change versions: npm run lab:down && npm run lab:up`,
+      );
     }
   });
 
@@ -451,7 +473,8 @@ export async function labUp(t: Topology, wanted: EffectiveVersions, deps: LabDep
         recorded.set(m.name, await recordedOn(deps, m.name));
       });
       const problem = describeMismatch(m.name, wanted, recorded.get(m.name)!.versions);
-      if (provisioningDone(recorded.get(m.name)!.versions) && problem) throw new LabStepError('compare versions with the running VMs', problem);
+      if (provisioningDone(recorded.get(m.name)!.versions) && problem)
+        throw new LabStepError('compare versions with the running VMs', problem);
     }
     if (provisioningDone(recorded.get(m.name)!.versions)) continue;
     changed = true;
@@ -463,7 +486,7 @@ export async function labUp(t: Topology, wanted: EffectiveVersions, deps: LabDep
   }
   if (!changed) deps.log('all VMs are running and provisioned: nothing to bring up');
 
-  await step('record the VMs\' SSH host keys (read through vagrant ssh)', () => {
+  await step("record the VMs' SSH host keys (read through vagrant ssh)", () => {
     const keys = Object.fromEntries([...recorded].map(([name, r]) => [name, r.hostKeys]));
     const missing = machines.filter((m) => (keys[m.name] ?? []).length === 0).map((m) => m.name);
     if (missing.length > 0) throw new Error(`no SSH host key could be read from ${missing.join(', ')} (/etc/ssh/ssh_host_*_key.pub)`);
@@ -537,7 +560,8 @@ export function vagrantRunner(
       ...(stream ? { stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'] } : {}),
     });
     if (r.failed && r.exitCode === undefined) {
-      if ((r as { code?: string }).code === 'ENOENT') throw new Error('vagrant is not installed (not found on PATH); see README.md, "Start the lab"');
+      if ((r as { code?: string }).code === 'ENOENT')
+        throw new Error('vagrant is not installed (not found on PATH); see README.md, "Start the lab"');
       throw new Error(r.message);
     }
     return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };

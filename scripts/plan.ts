@@ -34,7 +34,9 @@ function show(v: SettingValue | null): string {
 export function renderPlan(plan: RunPlan, args: PlanArgs): string[] {
   const lines: string[] = [];
   const scope = args.filters.length > 0 ? `suites matching ${args.filters.join(', ')}` : 'a full run';
-  lines.push(`Run plan for ${scope}${args.destructive ? '' : ' (destructive suites excluded)'}, from the base lab state of \`npm run lab:up\`:`);
+  lines.push(
+    `Run plan for ${scope}${args.destructive ? '' : ' (destructive suites excluded)'}, from the base lab state of \`npm run lab:up\`:`,
+  );
   lines.push(`  base Cilium settings: ${formatSettings(plan.base)}`);
   lines.push('');
   plan.steps.forEach((s, i) => {
@@ -63,7 +65,9 @@ export function renderPlan(plan: RunPlan, args: PlanArgs): string[] {
 
 export function main(argv: readonly string[]): string[] {
   const args = parseArgs(argv);
-  const suites = SUITES.filter((s) => (args.destructive || !s.needs.destructive) && (args.filters.length === 0 || args.filters.some((f) => s.file.includes(f))));
+  const suites = SUITES.filter(
+    (s) => (args.destructive || !s.needs.destructive) && (args.filters.length === 0 || args.filters.some((f) => s.file.includes(f))),
+  );
   if (suites.length === 0) throw new Error(`no suite matches ${args.filters.join(', ')} (suites: ${SUITES.map((s) => s.file).join(', ')})`);
   return renderPlan(planRun(suites, baseCilium(loadTopology())), args);
 }

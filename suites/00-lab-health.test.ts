@@ -26,7 +26,11 @@ describe('Lab health', () => {
       Promise.all(
         lab.topology.nodes.map(async (n) => {
           try {
-            return { node: n.name, hostname: (await lab.ssh.host(n.name).run('hostname', { timeoutMs: DEADLINE.hostCommandMs })).trim(), error: null };
+            return {
+              node: n.name,
+              hostname: (await lab.ssh.host(n.name).run('hostname', { timeoutMs: DEADLINE.hostCommandMs })).trim(),
+              error: null,
+            };
           } catch (err) {
             return { node: n.name, hostname: null, error: (err as Error).message };
           }
@@ -34,13 +38,22 @@ describe('Lab health', () => {
       ),
     );
     await attach('SSH answers', answers, 'json');
-    await expectVerdict('hosts over SSH', judgeHostsAnswer(lab.topology.nodes.map((n) => n.name), answers));
+    await expectVerdict(
+      'hosts over SSH',
+      judgeHostsAnswer(
+        lab.topology.nodes.map((n) => n.name),
+        answers,
+      ),
+    );
   });
 
   test('every Kubernetes node is Ready', async ({ lab }) => {
     await describeScenario({ epic: 'Lab', feature: 'Lab health', story: 'every Kubernetes node is Ready', severity: 'blocker' });
     const nodes = await step('read the Kubernetes nodes', async () => (await lab.kube.core.listNode()).items);
-    const v = judgeNodesReady(kubeNodes(lab.topology).map((n) => n.name), nodes);
+    const v = judgeNodesReady(
+      kubeNodes(lab.topology).map((n) => n.name),
+      nodes,
+    );
     await expectVerdict('nodes Ready', v, { evidence: [{ name: 'nodes', content: nodes, type: 'yaml' }] });
   });
 
@@ -51,11 +64,24 @@ describe('Lab health', () => {
     const agents = cilium.agents.map((a) => ({ node: a.node, pod: a.pod, healthy: a.healthy }));
     const v = judgeAgentsPerNode(expected, agents);
     // Attached now, not as evidence below: the reads that follow may fail before the verdict is asserted.
-    if (!v.ok) await attach('agents (cilium-dbg status)', cilium.agents.map((a) => ({ node: a.node, pod: a.pod, healthy: a.healthy, status: a.raw })), 'json');
+    if (!v.ok)
+      await attach(
+        'agents (cilium-dbg status)',
+        cilium.agents.map((a) => ({ node: a.node, pod: a.pod, healthy: a.healthy, status: a.raw })),
+        'json',
+      );
 
-    const kubernetes = await step('read the Kubernetes server version', async () => (await lab.kube.kc.makeApiClient(VersionApi).getCode()).gitVersion);
+    const kubernetes = await step(
+      'read the Kubernetes server version',
+      async () => (await lab.kube.kc.makeApiClient(VersionApi).getCode()).gitVersion,
+    );
     const kernels = await step('read the kernel release of every node (uname -r)', () =>
-      Promise.all(kubeNodes(lab.topology).map(async (n) => ({ node: n.name, release: await lab.ssh.host(n.name).run('uname -r', { timeoutMs: DEADLINE.hostCommandMs }) }))),
+      Promise.all(
+        kubeNodes(lab.topology).map(async (n) => ({
+          node: n.name,
+          release: await lab.ssh.host(n.name).run('uname -r', { timeoutMs: DEADLINE.hostCommandMs }),
+        })),
+      ),
     );
     const env = labEnvironment({
       // Every distinct agent image (more than one only mid-rollout).

@@ -42,7 +42,15 @@ import { labTest as test, prepareThisSuite } from './support/lab.ts';
 import { addRoutes, routesOn } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report/report.ts';
 import { controlPlane, node, primaryAddress, router } from '../helpers/lab/topology.ts';
-import { diagnoseRoutingOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './steps/routing.ts';
+import {
+  diagnoseRoutingOnFailure,
+  ciliumNodes,
+  httpFromPod,
+  pingFromPod,
+  pingWhileCapturing,
+  routingWorkloads,
+  type PodRef,
+} from './steps/routing.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 import { compare } from '../helpers/judge/types.ts';
 
@@ -59,7 +67,9 @@ describe('Native routing across subnets', () => {
     const client = controlPlane(lab.topology).name;
     const peers = peersOf(lab.topology, client);
     if (!peers.sameSubnet || !peers.otherSubnet) {
-      throw new Error(`topology ${lab.topology.name} needs a node on ${client}'s subnet and one on another subnet (found ${JSON.stringify(peers)})`);
+      throw new Error(
+        `topology ${lab.topology.name} needs a node on ${client}'s subnet and one on another subnet (found ${JSON.stringify(peers)})`,
+      );
     }
     const w = await routingWorkloads(lab, { clientNode: client, webpodNodes: [peers.sameSubnet, peers.otherSubnet] });
     curl = w.curl;
@@ -85,7 +95,9 @@ describe('Native routing across subnets', () => {
     await expectVerdict(`HTTP to ${near.name}`, judgeWhoamiFrom(http, near.name));
   });
 
-  test("curl-pod's node routes the same-subnet pod CIDR directly and the other-subnet one via the router (autoDirectNodeRoutes needs a shared L2 segment)", async ({ lab }) => {
+  test("curl-pod's node routes the same-subnet pod CIDR directly and the other-subnet one via the router (autoDirectNodeRoutes needs a shared L2 segment)", async ({
+    lab,
+  }) => {
     await describeScenario({ ...FEATURE, story: 'why: no direct route to a node behind the router', severity: 'normal' });
     const cidrs = podCidrsByNode(await ciliumNodes(lab));
     const nearNode = node(lab.topology, near.node);
@@ -115,7 +127,13 @@ describe('Native routing across subnets', () => {
     // B3: arriving on the client's subnet interface, leaving on the default-route interface.
     await expectVerdict(
       'the router misroutes',
-      judgeMisrouted(cap.packets, { client: curl.ip, target: far.ip, arrivalIface: path.arrivalIface, towardIface: path.towardIface, defaultIface: defaultRouteDevice(table.routes) }),
+      judgeMisrouted(cap.packets, {
+        client: curl.ip,
+        target: far.ip,
+        arrivalIface: path.arrivalIface,
+        towardIface: path.towardIface,
+        defaultIface: defaultRouteDevice(table.routes),
+      }),
     );
   });
 
@@ -131,7 +149,11 @@ describe('Native routing across subnets', () => {
 
     // The undo removes exactly what was added; the suite's cleanup stack holds it until it ran (the safety net).
     const removeRoutes = await step(`add pod routes on the router (${planned.map((r) => `${r.dst} via ${r.via}`).join(', ')})`, () =>
-      addRoutes(lab.ssh, routerName, planned.map(({ dst, via }) => ({ dst, via }))),
+      addRoutes(
+        lab.ssh,
+        routerName,
+        planned.map(({ dst, via }) => ({ dst, via })),
+      ),
     );
     try {
       const table = await step(`read the router's route table`, () => routesOn(lab.ssh, routerName));
@@ -157,7 +179,14 @@ describe('Native routing across subnets', () => {
     await describeScenario({ ...FEATURE, story: 'workaround undone', severity: 'normal' });
     const table = await step(`read the router's route table`, () => routesOn(lab.ssh, routerName));
     await attach('ip route on the router (after the workaround)', table.text);
-    await expectVerdict('the routes added are gone', judgeRoutesAbsent(table.routes, planned.map((r) => r.dst)), { soft: true });
+    await expectVerdict(
+      'the routes added are gone',
+      judgeRoutesAbsent(
+        table.routes,
+        planned.map((r) => r.dst),
+      ),
+      { soft: true },
+    );
     await expectVerdict('no pod route is left on the router', judgeNoPodRoute(table.routes, lab.topology.podCidr));
   });
 });

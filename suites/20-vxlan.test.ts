@@ -39,7 +39,15 @@ import { attach, describeScenario, step } from '../helpers/report/report.ts';
 import { pollSettled } from '../helpers/wait/retry.ts';
 import { DEADLINE } from '../helpers/wait/deadlines.ts';
 import { controlPlane, kubeNodes, node, primaryAddress, router } from '../helpers/lab/topology.ts';
-import { diagnoseRoutingOnFailure, ciliumNodes, httpFromPod, pingFromPod, pingWhileCapturing, routingWorkloads, type PodRef } from './steps/routing.ts';
+import {
+  diagnoseRoutingOnFailure,
+  ciliumNodes,
+  httpFromPod,
+  pingFromPod,
+  pingWhileCapturing,
+  routingWorkloads,
+  type PodRef,
+} from './steps/routing.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 
 const FEATURE = { epic: 'Routing', feature: 'VXLAN overlay' } as const;
@@ -69,11 +77,15 @@ describe('VXLAN overlay across subnets', () => {
     await expectVerdict('routing mode', judgeRoutingMode(cilium.agents, { network: 'Tunnel', tunnelProtocol: 'vxlan' }));
   });
 
-  test(`every node has ${VXLAN_DEVICE} and routes the other nodes' pod CIDRs via cilium_host with MTU ${TUNNEL_ROUTE_MTU}`, async ({ lab }) => {
+  test(`every node has ${VXLAN_DEVICE} and routes the other nodes' pod CIDRs via cilium_host with MTU ${TUNNEL_ROUTE_MTU}`, async ({
+    lab,
+  }) => {
     await describeScenario({ ...FEATURE, story: 'overlay device and routes on every node', severity: 'critical' });
     const cidrs = podCidrsByNode(await ciliumNodes(lab));
     for (const n of kubeNodes(lab.topology)) {
-      const link = await step(`show ${VXLAN_DEVICE} on ${n.name}`, () => lab.ssh.host(n.name).exec(`ip link show ${VXLAN_DEVICE}`, { timeoutMs: DEADLINE.hostCommandMs }));
+      const link = await step(`show ${VXLAN_DEVICE} on ${n.name}`, () =>
+        lab.ssh.host(n.name).exec(`ip link show ${VXLAN_DEVICE}`, { timeoutMs: DEADLINE.hostCommandMs }),
+      );
       await attach(`ip link show ${VXLAN_DEVICE} on ${n.name}`, `${link.stdout}${link.stderr}`);
       // B2
       await expectVerdict(`${VXLAN_DEVICE} on ${n.name}`, judgeLinkUp(parseIpLink(link.stdout), VXLAN_DEVICE), { soft: true });
@@ -82,7 +94,11 @@ describe('VXLAN overlay across subnets', () => {
       await attach(`ip route on ${n.name}`, text);
       const others = [...cidrs].filter(([name]) => name !== n.name).flatMap(([, c]) => c);
       // B1 + B2: via this node's cilium_host address, MTU 1500 - 50.
-      await expectVerdict(`tunnel routes on ${n.name}`, judgeTunnelRoutes(routes, { ownPodCidrs: cidrs.get(n.name) ?? [], otherPodCidrs: others }), { soft: true });
+      await expectVerdict(
+        `tunnel routes on ${n.name}`,
+        judgeTunnelRoutes(routes, { ownPodCidrs: cidrs.get(n.name) ?? [], otherPodCidrs: others }),
+        { soft: true },
+      );
     }
   });
 
@@ -99,13 +115,17 @@ describe('VXLAN overlay across subnets', () => {
     await expectVerdict(`HTTP to ${far.name}`, judgeWhoamiFrom(http, far.name));
   });
 
-  test(`the router sees only UDP ${VXLAN_PORT} between node addresses, and ${VXLAN_DEVICE} carries the ping on the target node`, async ({ lab }) => {
+  test(`the router sees only UDP ${VXLAN_PORT} between node addresses, and ${VXLAN_DEVICE} carries the ping on the target node`, async ({
+    lab,
+  }) => {
     await describeScenario({ ...FEATURE, story: 'encapsulation on the wire', severity: 'critical' });
     const fromNode = primaryAddress(node(lab.topology, curl.node));
     const toNode = primaryAddress(node(lab.topology, far.node));
     const routerFilter = `udp port ${VXLAN_PORT} or net ${lab.topology.podCidr}`;
     const onRouter = await step(`capture "${routerFilter}" on the router while curl-pod pings ${far.ip}`, () =>
-      withCapture(lab.ssh, { on: routerName, iface: 'any', filter: routerFilter }, () => pingWhileCapturing(lab, { on: far.node, pod: curl, target: far.ip })),
+      withCapture(lab.ssh, { on: routerName, iface: 'any', filter: routerFilter }, () =>
+        pingWhileCapturing(lab, { on: far.node, pod: curl, target: far.ip }),
+      ),
     );
     const onNode = onRouter.value;
     await attach('tcpdump on the router', onRouter.text);
@@ -113,7 +133,12 @@ describe('VXLAN overlay across subnets', () => {
     // B1: outer headers are node addresses on UDP 8472; no pod address ever appears bare on the router.
     await expectVerdict(
       'encapsulation seen on the router',
-      judgeEncapsulated(onRouter.packets, { fromNode, toNode, nodeAddresses: kubeNodeAddresses(lab.topology), podCidr: lab.topology.podCidr }),
+      judgeEncapsulated(onRouter.packets, {
+        fromNode,
+        toNode,
+        nodeAddresses: kubeNodeAddresses(lab.topology),
+        podCidr: lab.topology.podCidr,
+      }),
       { soft: true },
     );
     // B3
@@ -135,15 +160,33 @@ describe('VXLAN overlay across subnets', () => {
 
     // The agent on curl-pod's node observes the egress locally (its own hubble CLI, no relay needed).
     // Waiting here is for the flow to be exported, not a retry of the traffic.
-    const argv = ['hubble', 'observe', '--last', '1000', '--output', 'json', '--from-pod', `${curl.namespace}/${curl.name}`, '--to-ip', far.ip];
+    const argv = [
+      'hubble',
+      'observe',
+      '--last',
+      '1000',
+      '--output',
+      'json',
+      '--from-pod',
+      `${curl.namespace}/${curl.name}`,
+      '--to-ip',
+      far.ip,
+    ];
     let last: { text: string; verdict: Verdict } = { text: '', verdict: { ok: false, explanation: 'not observed yet' } };
     try {
       const seen = await step(`hubble observe in ${agent.pod}: ${argv.slice(1).join(' ')}`, () =>
         pollSettled(
           'a FORWARDED to-overlay flow from curl-pod in Hubble',
           async () => {
-            const out = await lab.kube.execInPod(CILIUM_NAMESPACE, agent.pod, argv, { container: AGENT_CONTAINER, timeoutMs: DEADLINE.execMs });
-            const verdict = judgeOverlayFlow(parseHubbleFlows(out.stdout).flows, { namespace: curl.namespace, pod: curl.name, targetIp: far.ip });
+            const out = await lab.kube.execInPod(CILIUM_NAMESPACE, agent.pod, argv, {
+              container: AGENT_CONTAINER,
+              timeoutMs: DEADLINE.execMs,
+            });
+            const verdict = judgeOverlayFlow(parseHubbleFlows(out.stdout).flows, {
+              namespace: curl.namespace,
+              pod: curl.name,
+              targetIp: far.ip,
+            });
             last = { text: `${out.stdout}${out.stderr ? `\n--- stderr ---\n${out.stderr}` : ''}`, verdict };
             return verdict.ok ? { done: true, value: verdict } : { done: false, seen: verdict.explanation };
           },
@@ -153,7 +196,14 @@ describe('VXLAN overlay across subnets', () => {
       // Not seeing the flow in time is the finding: judged below on what the last look showed.
       if (!seen.done) {
         const err = seen.timeout;
-        last = { ...last, verdict: { ...last.verdict, ok: false, explanation: `${last.verdict.explanation}; after ${err.attempts} looks in ${err.timeoutMs / 1000} s, the last one saw: ${err.lastSeen}` } };
+        last = {
+          ...last,
+          verdict: {
+            ...last.verdict,
+            ok: false,
+            explanation: `${last.verdict.explanation}; after ${err.attempts} looks in ${err.timeoutMs / 1000} s, the last one saw: ${err.lastSeen}`,
+          },
+        };
       }
     } finally {
       await attach('hubble observe -o json', last.text);

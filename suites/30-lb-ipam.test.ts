@@ -52,12 +52,12 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     await s.setUp(lab, { suiteFile: import.meta.url, config: LB_CONFIG, selects: () => ({ runId: lab.runId }) });
   });
 
-
   labTest('the pool offers every address of the topology block and reports no conflict', async () => {
     await scenario('a new pool reports its size and no conflict');
     const held = await s.heldBlockIps();
-    const v = await step(`read pool ${s.poolName}: CONFLICTING False, IPS AVAILABLE ${s.block.length - held.length} of ${s.block.length}`, () =>
-      s.waitPool({ total: s.block.length, available: s.block.length - held.length }),
+    const v = await step(
+      `read pool ${s.poolName}: CONFLICTING False, IPS AVAILABLE ${s.block.length - held.length} of ${s.block.length}`,
+      () => s.waitPool({ total: s.block.length, available: s.block.length - held.length }),
     );
     await expectVerdict(`pool ${s.poolName}`, v);
   });
@@ -84,25 +84,43 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     const pods = await step('list the webpod pods (whoami answers with its pod name)', () => s.webpodNames());
     expect(pods.length, `webpod pods in ${s.namespace}: ${pods.join(', ') || 'none'}`).toBeGreaterThanOrEqual(2);
     const ready = await step(`curl ${url} from ${s.routerName} until it answers (L2 announcement: lease, then ARP)`, () =>
-      s.waitHttpReady(`an HTTP answer from ${url} on ${s.routerName}`, () => s.curlFromRouter(url), (a) => a.ok, DEADLINE.firstAnswerMs),
+      s.waitHttpReady(
+        `an HTTP answer from ${url} on ${s.routerName}`,
+        () => s.curlFromRouter(url),
+        (a) => a.ok,
+        DEADLINE.firstAnswerMs,
+      ),
     );
     await expectVerdict(`first HTTP answer from ${url}`, ready);
     await recordMeasurement('first HTTP answer on the LB IP after assignment', ready.ms, 'ms');
     const first = await step(`curl ${url} from ${s.routerName}`, () => s.curlFromRouter(url));
-    await expectVerdict(`webpod answers ${url}`, judgeAnsweredBy(first, { label: 'webpod', hostnames: pods }), { evidence: [{ name: `answer from ${url}`, content: first }] });
-
-    const answers = await step(`send ${BURST.requests} requests to ${url} from ${s.routerName} (at most ${BURST.deadlineMs / 1000} s)`, async () => {
-      const until = Date.now() + BURST.deadlineMs;
-      const out: HttpAnswer[] = [];
-      while (out.length < BURST.requests && Date.now() < until) out.push(await s.curlFromRouter(url));
-      return out;
+    await expectVerdict(`webpod answers ${url}`, judgeAnsweredBy(first, { label: 'webpod', hostnames: pods }), {
+      evidence: [{ name: `answer from ${url}`, content: first }],
     });
-    expect(answers.length, `the burst was cut short at the ${BURST.deadlineMs / 1000} s bound after ${answers.length} of ${BURST.requests} requests`).toBe(BURST.requests);
+
+    const answers = await step(
+      `send ${BURST.requests} requests to ${url} from ${s.routerName} (at most ${BURST.deadlineMs / 1000} s)`,
+      async () => {
+        const until = Date.now() + BURST.deadlineMs;
+        const out: HttpAnswer[] = [];
+        while (out.length < BURST.requests && Date.now() < until) out.push(await s.curlFromRouter(url));
+        return out;
+      },
+    );
+    expect(
+      answers.length,
+      `the burst was cut short at the ${BURST.deadlineMs / 1000} s bound after ${answers.length} of ${BURST.requests} requests`,
+    ).toBe(BURST.requests);
     const spread = judgeSpread(answers, { label: 'webpod', hostnames: pods, minDistinct: 2 });
     await attach('answers per webpod pod', spread.counts);
     await recordMeasurement('webpod pods reached by the burst', Object.keys(spread.counts).length, 'pods');
     await expectVerdict('the burst is spread over the webpod pods', spread, {
-      evidence: [{ name: 'the burst answers', content: answers.map((a) => ({ status: a.status, error: a.error, body: a.body.split('\n').slice(0, 2).join(' | ') })) }],
+      evidence: [
+        {
+          name: 'the burst answers',
+          content: answers.map((a) => ({ status: a.status, error: a.error, body: a.body.split('\n').slice(0, 2).join(' | ') })),
+        },
+      ],
     });
   });
 
@@ -121,12 +139,19 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     if (s.routerName) {
       const url = httpUrl(target);
       const ready = await step(`curl ${url} from ${s.routerName} until it answers`, () =>
-        s.waitHttpReady(`an HTTP answer from ${url} on ${s.routerName}`, () => s.curlFromRouter(url), (a) => a.ok, DEADLINE.firstAnswerMs),
+        s.waitHttpReady(
+          `an HTTP answer from ${url} on ${s.routerName}`,
+          () => s.curlFromRouter(url),
+          (a) => a.ok,
+          DEADLINE.firstAnswerMs,
+        ),
       );
       await expectVerdict(`first HTTP answer from ${url}`, ready);
       const pods = await s.webpodNames();
       const a = await step(`curl ${url} from ${s.routerName}`, () => s.curlFromRouter(url));
-      await expectVerdict(`webpod answers ${url}`, judgeAnsweredBy(a, { label: 'webpod', hostnames: pods }), { evidence: [{ name: `answer from ${url}`, content: a }] });
+      await expectVerdict(`webpod answers ${url}`, judgeAnsweredBy(a, { label: 'webpod', hostnames: pods }), {
+        evidence: [{ name: `answer from ${url}`, content: a }],
+      });
     }
   });
 
@@ -150,13 +175,17 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
     await scenario('an exhausted pool refuses the next service (out_of_ips)');
     const held = await s.heldBlockIps();
     const n = servicesToFill(s.block, held);
-    const fillers = Array.from({ length: n }, (_, i) => lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: `lb-fill-${i + 1}`, port: 80 }));
+    const fillers = Array.from({ length: n }, (_, i) =>
+      lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: `lb-fill-${i + 1}`, port: 80 }),
+    );
     const extra = lbService(svcTemplate(), { runId: lab.runId, namespace: s.namespace, name: 'lb-one-too-many', port: 80 });
     try {
       await step(`fill the pool: ${n} more services for the ${n} free addresses (held: ${held.join(', ') || 'none'})`, async () => {
         for (const f of fillers) await s.create(f);
         const verdicts = await Promise.all(
-          fillers.map((f) => s.waitService(f.metadata?.name ?? '?', 'to get an IP from the pool', (o) => judgeServiceAssigned(o, { block: s.block }))),
+          fillers.map((f) =>
+            s.waitService(f.metadata?.name ?? '?', 'to get an IP from the pool', (o) => judgeServiceAssigned(o, { block: s.block })),
+          ),
         );
         for (const [i, v] of verdicts.entries()) await expectVerdict(`${fillers[i]?.metadata?.name ?? '?'} gets an IP from the pool`, v);
       });
@@ -170,6 +199,9 @@ describe('LB-IPAM: LoadBalancer IPs from a CiliumLoadBalancerIPPool', () => {
       await attach('removed', removed.join('\n'), 'text');
     }
     const left = await s.heldBlockIps();
-    await expectVerdict('addresses held after removing the extra services', compare('addresses of the block held', [...left].sort(), [...held].sort()));
+    await expectVerdict(
+      'addresses held after removing the extra services',
+      compare('addresses of the block held', [...left].sort(), [...held].sort()),
+    );
   });
 });

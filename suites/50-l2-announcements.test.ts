@@ -65,14 +65,28 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     const candidates = l2Candidates(t);
     const { iface: routerIface } = routerOnLbSubnet(t);
     const o = new SuiteObjects(lab, { label: 'l2-announcements' });
-    const ip = await lbIpFromPool(lab, o, { stepName: 'give webpod a LoadBalancer IP from the run\'s L2 pool', pool: 'l2', service: SERVICE, backend: 'webpod' });
-    await step(`announce it from ${candidates.map((c) => c.node).join(' and ')} on ${[...new Set(candidates.map((c) => c.iface))].join(', ')}`, () =>
-      o.createFromManifest('l2-policy.yaml', { name: 'l2', service: SERVICE }, (p) => withPolicyNodes(p, { nodes: candidates.map((c) => c.node), interfaces: candidates.map((c) => c.iface) })),
+    const ip = await lbIpFromPool(lab, o, {
+      stepName: "give webpod a LoadBalancer IP from the run's L2 pool",
+      pool: 'l2',
+      service: SERVICE,
+      backend: 'webpod',
+    });
+    await step(
+      `announce it from ${candidates.map((c) => c.node).join(' and ')} on ${[...new Set(candidates.map((c) => c.iface))].join(', ')}`,
+      () =>
+        o.createFromManifest('l2-policy.yaml', { name: 'l2', service: SERVICE }, (p) =>
+          withPolicyNodes(p, { nodes: candidates.map((c) => c.node), interfaces: candidates.map((c) => c.iface) }),
+        ),
     );
     const leaseName = l2LeaseName(lab.namespace, SERVICE);
     diagnoseL2OnFailure(lab, o, { objectsName: 'L2 pool, service and policy', leaseName });
     for (const c of candidates) diagnoseOnFailure(`${c.node}'s agent devices (db/show devices)`, () => agentDevices(lab, c.node));
-    const elected = await waitLeaseHolder(lab, o, { leaseName, candidates: candidates.map((c) => c.node), who: 'selected node', objectsName: 'L2 objects' });
+    const elected = await waitLeaseHolder(lab, o, {
+      leaseName,
+      candidates: candidates.map((c) => c.node),
+      who: 'selected node',
+      objectsName: 'L2 objects',
+    });
     await attach('lease holder', elected.explanation);
     arranged.value = { ip, leaseName, candidates, routerIface };
   });
@@ -90,16 +104,18 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     await attach('lease holder', `${a.leaseName}: ${holder}`);
   });
 
-  test('arping the LB IP from the router: every reply carries the holder\'s eth1 MAC, no other MAC answers', async ({ lab }) => {
+  test("arping the LB IP from the router: every reply carries the holder's eth1 MAC, no other MAC answers", async ({ lab }) => {
     await scenario('ARP for the LB IP is answered by the holder only');
     const a = need(lab);
     const holder = await currentHolder(lab, a);
-    const nodeMacs = await step('read each selected node\'s announcing interface MAC over SSH', async () => {
+    const nodeMacs = await step("read each selected node's announcing interface MAC over SSH", async () => {
       const out: Record<string, string> = {};
       for (const c of a.candidates) out[c.node] = await macOf(lab.ssh, c.node, c.iface);
       return out;
     });
-    const arp = await step(`arping ${a.ip} from the router on ${a.routerIface}`, () => arpingFrom(lab.ssh, { from: routerName(lab), iface: a.routerIface, target: a.ip, count: 3 }));
+    const arp = await step(`arping ${a.ip} from the router on ${a.routerIface}`, () =>
+      arpingFrom(lab.ssh, { from: routerName(lab), iface: a.routerIface, target: a.ip, count: 3 }),
+    );
     const v = judgeArpAnswer({ ip: a.ip, arping: arp.result, holder, nodeMacs });
     await expectVerdict(`ARP for ${a.ip} answered by the holder ${holder} only`, v, {
       evidence: [
@@ -109,14 +125,16 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     });
   });
 
-  test('HTTP to the LB IP from the router answers, and the router\'s neighbour table maps the IP to the holder\'s MAC', async ({ lab }) => {
+  test("HTTP to the LB IP from the router answers, and the router's neighbour table maps the IP to the holder's MAC", async ({ lab }) => {
     await scenario('The router reaches the LB IP');
     const a = need(lab);
     const holder = await currentHolder(lab, a);
     const holderIface = a.candidates.find((c) => c.node === holder)!.iface;
     const url = `http://${a.ip}/`;
     // curl first: arping uses a raw socket, the kernel's neighbour entry comes from this connection.
-    const answer = await step(`curl ${url} from the router`, () => curlFrom(lab.ssh, { from: routerName(lab), url, timeoutMs: DEADLINE.requestMs }));
+    const answer = await step(`curl ${url} from the router`, () =>
+      curlFrom(lab.ssh, { from: routerName(lab), url, timeoutMs: DEADLINE.requestMs }),
+    );
     const http = judgeHttpAnswer({ url, answer });
     const holderMac = await step(`read ${holder}'s ${holderIface} MAC`, () => macOf(lab.ssh, holder, holderIface));
     const entry = await step(`read the router's neighbour entry for ${a.ip}`, () => neighbourOf(lab.ssh, routerName(lab), a.ip));
@@ -129,7 +147,7 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     await expectVerdict(`the router's neighbour entry for ${a.ip}`, neigh);
   });
 
-  test('the holder\'s agent lists the LB IP on eth1 in its l2-announce table; the other agents do not', async ({ lab }) => {
+  test("the holder's agent lists the LB IP on eth1 in its l2-announce table; the other agents do not", async ({ lab }) => {
     await scenario('Only the holder programs the announcement', 'normal');
     const a = need(lab);
     const holder = await currentHolder(lab, a);
@@ -142,6 +160,8 @@ describe('L2 announcements: the router reaches a LoadBalancer IP through the lea
     // VERIFY: seed 002 printed the row on k8s-ctr while the lease named k8s-w1 (see test/fixtures/seeds/002-l2/README.md);
     // Cilium's code removes the rows on every non-leader, which is what this asserts.
     const v = judgeAnnounceTables({ ip: a.ip, iface, holder, tables });
-    await expectVerdict(`only ${holder} lists ${a.ip} in its l2-announce table`, v, { evidence: [{ name: 'l2-announce tables', content: tables, type: 'json' }] });
+    await expectVerdict(`only ${holder} lists ${a.ip} in its l2-announce table`, v, {
+      evidence: [{ name: 'l2-announce tables', content: tables, type: 'json' }],
+    });
   });
 });

@@ -10,7 +10,14 @@
  * it), 1.2 (synthetic selector labels), 1.5 (IPAMRequestSatisfied).
  */
 import { describe } from 'vitest';
-import { INGRESS_CONFIG, classifyEnvoyAnswer, judgeIngressAddress, judgeRouteMiss, judgeRoutedTo, sharedIngressService } from '../helpers/judge/ingress.ts';
+import {
+  INGRESS_CONFIG,
+  classifyEnvoyAnswer,
+  judgeIngressAddress,
+  judgeRouteMiss,
+  judgeRoutedTo,
+  sharedIngressService,
+} from '../helpers/judge/ingress.ts';
 import { ingressHosts, loadManifest, pathIngress, whoamiBackend } from './steps/lb-objects.ts';
 import { judgeServiceAssigned, readServiceIpam } from '../helpers/judge/lbipam.ts';
 import type { HttpAnswer } from '../helpers/judge/types.ts';
@@ -64,7 +71,11 @@ function checks(hosts: { site: string; detailsOnly: string }) {
 describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBalancer', () => {
   labTest.beforeAll(async ({ lab }) => {
     // The pool and the L2 policy select exactly the shared ingress Service, named in cilium-config.
-    await s.setUp(lab, { suiteFile: import.meta.url, config: INGRESS_CONFIG, selects: (config) => ({ service: sharedIngressService(config) }) });
+    await s.setUp(lab, {
+      suiteFile: import.meta.url,
+      config: INGRESS_CONFIG,
+      selects: (config) => ({ service: sharedIngressService(config) }),
+    });
     s.diagnoseObjects([
       { apiVersion: 'v1', kind: 'Service', ...sharedIngressService(s.config) },
       { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: s.namespace, name: INGRESS },
@@ -88,51 +99,73 @@ describe('Ingress: Envoy routes HTTP by path through the shared ingress LoadBala
     for (const name of Object.values(BACKENDS)) await lab.kube.waitDeploymentAvailable(s.namespace, name, DEADLINE.rolloutMs);
   });
 
-
   labTest('the shared ingress Service gets an IP from the pool, and the Ingress shows it as its address', async ({ lab }) => {
     await scenario('the shared ingress LoadBalancer gets a pool IP');
     const shared = sharedIngressService(s.config);
     const ingRef = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: s.namespace, name: INGRESS };
-    const v = await step(`wait for ${shared.namespace}/${shared.name} to get an IP of ${s.block[0]}-${s.block.at(-1)}, IPAMRequestSatisfied True/satisfied`, () =>
-      s.waitService(shared.name, 'to get an IP from the pool', (o) => judgeServiceAssigned(o, { block: s.block }), shared.namespace),
+    const v = await step(
+      `wait for ${shared.namespace}/${shared.name} to get an IP of ${s.block[0]}-${s.block.at(-1)}, IPAMRequestSatisfied True/satisfied`,
+      () => s.waitService(shared.name, 'to get an IP from the pool', (o) => judgeServiceAssigned(o, { block: s.block }), shared.namespace),
     );
     await expectVerdict(`${shared.namespace}/${shared.name} gets an IP from the pool`, v);
     const svc = await lab.kube.read({ apiVersion: 'v1', kind: 'Service', ...shared });
     const ip = readServiceIpam(svc).ips[0];
     state.ip = ip;
     const shown = await step(`wait for Ingress ${INGRESS} to show ADDRESS ${ip ?? '?'}`, () =>
-      s.waitVerdict(`${refText(ingRef)} to show the address ${ip ?? '?'}`, ingRef, (o) => judgeIngressAddress(o, ip ?? '(none)'), DEADLINE.ingressMs),
+      s.waitVerdict(
+        `${refText(ingRef)} to show the address ${ip ?? '?'}`,
+        ingRef,
+        (o) => judgeIngressAddress(o, ip ?? '(none)'),
+        DEADLINE.ingressMs,
+      ),
     );
     await expectVerdict(`Ingress ${INGRESS} shows ADDRESS ${ip ?? '?'}`, shown);
   });
 
-  labTest('from the router: / answers 200 from the first backend, /details/1 from the second, an unrouted path 404 from Envoy', async ({ skip }) => {
-    await scenario('path routing seen from outside the cluster');
-    if (!s.routerName) skip('the topology has no router node to send HTTP from');
-    const ip = ingressIp();
-    const hosts = ingressHosts(s.lab.runId);
-    const ready = await step(`curl ${httpUrl(ip)} for ${hosts.site} from ${s.routerName} until Envoy relays a backend's answer`, () =>
-      s.waitHttpReady(`Envoy on ${ip} to route ${hosts.site}`, () => s.curlFromRouter(httpUrl(ip), { Host: hosts.site }), (a) => classifyEnvoyAnswer(a) === 'upstream', DEADLINE.ingressMs),
-    );
-    await expectVerdict(`Envoy routes ${hosts.site} for ${s.routerName}`, ready);
-    await recordMeasurement('ingress routes answering from the router', ready.ms, 'ms');
-    for (const c of checks(hosts)) {
-      const a = await step(`from ${s.routerName}: ${c.what}`, () => s.curlFromRouter(httpUrl(ip, c.path), { Host: c.host }));
-      await expectVerdict(`from ${s.routerName}: ${c.what}`, c.judge(a), { evidence: [{ name: `answer to ${c.path} for ${c.host}`, content: a }] });
-    }
-  });
+  labTest(
+    'from the router: / answers 200 from the first backend, /details/1 from the second, an unrouted path 404 from Envoy',
+    async ({ skip }) => {
+      await scenario('path routing seen from outside the cluster');
+      if (!s.routerName) skip('the topology has no router node to send HTTP from');
+      const ip = ingressIp();
+      const hosts = ingressHosts(s.lab.runId);
+      const ready = await step(`curl ${httpUrl(ip)} for ${hosts.site} from ${s.routerName} until Envoy relays a backend's answer`, () =>
+        s.waitHttpReady(
+          `Envoy on ${ip} to route ${hosts.site}`,
+          () => s.curlFromRouter(httpUrl(ip), { Host: hosts.site }),
+          (a) => classifyEnvoyAnswer(a) === 'upstream',
+          DEADLINE.ingressMs,
+        ),
+      );
+      await expectVerdict(`Envoy routes ${hosts.site} for ${s.routerName}`, ready);
+      await recordMeasurement('ingress routes answering from the router', ready.ms, 'ms');
+      for (const c of checks(hosts)) {
+        const a = await step(`from ${s.routerName}: ${c.what}`, () => s.curlFromRouter(httpUrl(ip, c.path), { Host: c.host }));
+        await expectVerdict(`from ${s.routerName}: ${c.what}`, c.judge(a), {
+          evidence: [{ name: `answer to ${c.path} for ${c.host}`, content: a }],
+        });
+      }
+    },
+  );
 
   labTest('from curl-pod inside the cluster: the same three answers', async () => {
     await scenario('path routing seen from inside the cluster', 'normal');
     const ip = ingressIp();
     const hosts = ingressHosts(s.lab.runId);
     const ready = await step(`curl ${httpUrl(ip)} for ${hosts.site} from curl-pod until Envoy relays a backend's answer`, () =>
-      s.waitHttpReady(`Envoy on ${ip} to route ${hosts.site} for curl-pod`, () => s.curlFromPod(httpUrl(ip), { Host: hosts.site }), (a) => classifyEnvoyAnswer(a) === 'upstream', DEADLINE.ingressMs),
+      s.waitHttpReady(
+        `Envoy on ${ip} to route ${hosts.site} for curl-pod`,
+        () => s.curlFromPod(httpUrl(ip), { Host: hosts.site }),
+        (a) => classifyEnvoyAnswer(a) === 'upstream',
+        DEADLINE.ingressMs,
+      ),
     );
     await expectVerdict(`Envoy routes ${hosts.site} for curl-pod`, ready);
     for (const c of checks(hosts)) {
       const a = await step(`from curl-pod: ${c.what}`, () => s.curlFromPod(httpUrl(ip, c.path), { Host: c.host }));
-      await expectVerdict(`from curl-pod: ${c.what}`, c.judge(a), { evidence: [{ name: `answer to ${c.path} for ${c.host}`, content: a }] });
+      await expectVerdict(`from curl-pod: ${c.what}`, c.judge(a), {
+        evidence: [{ name: `answer to ${c.path} for ${c.host}`, content: a }],
+      });
     }
   });
 });

@@ -39,7 +39,15 @@ import {
   type FailoverVerdict,
   type OutageReport,
 } from '../helpers/judge/failover.ts';
-import { judgeArpAnswer, judgeHttpAnswer, judgeLeaseHolder, l2Candidates, l2LeaseName, routerOnLbSubnet, type L2Candidate } from '../helpers/judge/l2.ts';
+import {
+  judgeArpAnswer,
+  judgeHttpAnswer,
+  judgeLeaseHolder,
+  l2Candidates,
+  l2LeaseName,
+  routerOnLbSubnet,
+  type L2Candidate,
+} from '../helpers/judge/l2.ts';
 import { bootId, readLease, rebootNode, recordLease, routerClock, startRouterProbes, waitNodeBack } from './steps/l2-lab.ts';
 import { withBackendsAvoiding, withPolicyNodes } from './steps/l2-objects.ts';
 import type { Lab } from '../helpers/lab/lab.ts';
@@ -120,17 +128,33 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     });
 
     const o = new SuiteObjects(lab, { label: 'l2-failover' });
-    const ip = await lbIpFromPool(lab, o, { stepName: 'give the failover service a LoadBalancer IP from the run\'s pool', pool: 'l2-failover', service: SERVICE, backend: BACKEND });
+    const ip = await lbIpFromPool(lab, o, {
+      stepName: "give the failover service a LoadBalancer IP from the run's pool",
+      pool: 'l2-failover',
+      service: SERVICE,
+      backend: BACKEND,
+    });
 
     const leaseName = l2LeaseName(lab.namespace, SERVICE);
     diagnoseL2OnFailure(lab, o, { objectsName: 'failover pool, service, policy and backends', leaseName });
-    const policy = (nodes: string[]) => o.createFromManifest('l2-policy.yaml', { name: 'l2-failover', service: SERVICE }, (p) => withPolicyNodes(p, { nodes, interfaces: candidates.map((c) => c.iface) }));
-    const holder = await step(`announce from ${plan.arrangeNodes.join(', ')} only, so a worker holds the lease (never reboot the control plane)`, async () => {
-      await policy(plan.arrangeNodes);
-      // No holder in time is Cilium's failure (asserted with what was seen), not a lab timeout.
-      const elected = await waitLeaseHolder(lab, o, { leaseName, candidates: plan.arrangeNodes, who: 'worker', objectsName: 'failover objects' });
-      return elected.holder!;
-    });
+    const policy = (nodes: string[]) =>
+      o.createFromManifest('l2-policy.yaml', { name: 'l2-failover', service: SERVICE }, (p) =>
+        withPolicyNodes(p, { nodes, interfaces: candidates.map((c) => c.iface) }),
+      );
+    const holder = await step(
+      `announce from ${plan.arrangeNodes.join(', ')} only, so a worker holds the lease (never reboot the control plane)`,
+      async () => {
+        await policy(plan.arrangeNodes);
+        // No holder in time is Cilium's failure (asserted with what was seen), not a lab timeout.
+        const elected = await waitLeaseHolder(lab, o, {
+          leaseName,
+          candidates: plan.arrangeNodes,
+          who: 'worker',
+          objectsName: 'failover objects',
+        });
+        return elected.holder!;
+      },
+    );
     await expectVerdict(`reboot target ${holder}`, judgeRebootTarget(plan, holder));
 
     await step(`run the service's backends away from ${holder}`, async () => {
@@ -145,7 +169,10 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
       await systemClock.sleep(3 * budget.timings.retryPeriodMs);
       const { state, yaml } = await readLease(lab, leaseName);
       if (state?.holder !== holder) await attach(`Lease ${leaseName}`, yaml, 'yaml');
-      await expectVerdict(`after widening the policy the lease is still held by ${holder}`, compare('the lease holder', state?.holder ?? null, holder));
+      await expectVerdict(
+        `after widening the policy the lease is still held by ${holder}`,
+        compare('the lease holder', state?.holder ?? null, holder),
+      );
     });
 
     const nodeMacs = await step('check the starting point from the router: HTTP answers and ARP names the holder', async () => {
@@ -156,7 +183,9 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
       for (const c of candidates) macs[c.node] = await macOf(lab.ssh, c.node, c.iface);
       const arp = await arpingFrom(lab.ssh, { iface: routerIface, target: ip, count: 2 });
       const v = judgeArpAnswer({ ip, arping: arp.result, holder, nodeMacs: macs });
-      await expectVerdict(`ARP for ${ip} answered by the holder ${holder} only, before the reboot`, v, { evidence: [{ name: 'arping output (router)', content: arp.raw.stdout }] });
+      await expectVerdict(`ARP for ${ip} answered by the holder ${holder} only, before the reboot`, v, {
+        evidence: [{ name: 'arping output (router)', content: arp.raw.stdout }],
+      });
       return macs;
     });
     arranged = { ip, leaseName, plan, candidates, routerIface, holder, budget, nodeMacs };
@@ -176,23 +205,42 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     const maxDurationMs = DEADLINE.observeSlackMs + budget.outageMs + DEADLINE.observeSlackMs;
     // The bounds come from cilium-config at run time: check here that this scenario's waits fit its vitest timeout,
     // so a lab with long lease timings fails with the numbers instead of vitest's generic timeout mid-failover.
-    const waitsMs = testTimeout(DEADLINE.hostReadMs, DEADLINE.steadyMs, DEADLINE.hostReadMs, DEADLINE.hostCommandMs, Math.max(budget.holderMs, budget.outageMs) + DEADLINE.observeSlackMs, DEADLINE.hostGlanceMs);
+    const waitsMs = testTimeout(
+      DEADLINE.hostReadMs,
+      DEADLINE.steadyMs,
+      DEADLINE.hostReadMs,
+      DEADLINE.hostCommandMs,
+      Math.max(budget.holderMs, budget.outageMs) + DEADLINE.observeSlackMs,
+      DEADLINE.hostGlanceMs,
+    );
     if (waitsMs > VITEST_TIMEOUT.testMs) {
-      throw new Error(`the failover bounds (${budget.formula}) need ${secs(waitsMs)} of waits, more than the test timeout ${secs(VITEST_TIMEOUT.testMs)}: raise LAB_TIME_SCALE`);
+      throw new Error(
+        `the failover bounds (${budget.formula}) need ${secs(waitsMs)} of waits, more than the test timeout ${secs(VITEST_TIMEOUT.testMs)}: raise LAB_TIME_SCALE`,
+      );
     }
-    const clock = await step('read the router\'s clock (probe times are router times)', () => routerClock(lab));
+    const clock = await step("read the router's clock (probe times are router times)", () => routerClock(lab));
     const offset = clockOffset(clock);
 
     const rec = recordLease(lab, a.leaseName);
     const pr = await step(`start HTTP probes to ${a.ip} from the router every ${PROBE.intervalMs} ms`, () =>
-      startRouterProbes(lab, { url: `http://${a.ip}/`, ...PROBE, maxDurationMs, maxProbes: Math.ceil(maxDurationMs / PROBE.intervalMs) + 1 }),
+      startRouterProbes(lab, {
+        url: `http://${a.ip}/`,
+        ...PROBE,
+        maxDurationMs,
+        maxProbes: Math.ceil(maxDurationMs / PROBE.intervalMs) + 1,
+      }),
     );
     let at = 0;
     try {
       await step('see the service answer before the reboot', () =>
         pollUntil(
           'five probes in a row answered from the router before the reboot',
-          () => Promise.resolve(steadyAgain(pr.now().samples, 0, 5) ? { done: true, value: undefined } : { done: false, seen: summarizeProbes(pr.now().samples, Date.now() + offset.offsetMs) }),
+          () =>
+            Promise.resolve(
+              steadyAgain(pr.now().samples, 0, 5)
+                ? { done: true, value: undefined }
+                : { done: false, seen: summarizeProbes(pr.now().samples, Date.now() + offset.offsetMs) },
+            ),
           { timeoutMs: DEADLINE.steadyMs, intervalMs: 500 },
         ),
       );
@@ -205,7 +253,9 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
       // scenario that waits for it already did (back, or given up on).
       deferCleanup(`wait for ${r0.node} to come back after its reboot`, async () => {
         if (r0.back || r0.waited) return;
-        await step(`wait for ${r0.node} to come back (cleanup)`, () => waitNodeBack(lab, r0.node, { bootIdBefore: r0.bootIdBefore, timeoutMs: DEADLINE.rebootMs })).catch(async (err: unknown) => {
+        await step(`wait for ${r0.node} to come back (cleanup)`, () =>
+          waitNodeBack(lab, r0.node, { bootIdBefore: r0.bootIdBefore, timeoutMs: DEADLINE.rebootMs }),
+        ).catch(async (err: unknown) => {
           await attach(`${r0.node} did not come back`, (err as Error).message);
         });
       });
@@ -218,7 +268,9 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
           `another node to hold Lease kube-system/${a.leaseName}`,
           () => {
             const take = leaseTakeover(rec.events, { rebootAt: at, oldHolder: a.holder });
-            return Promise.resolve(take ? { done: true, value: take } : { done: false, seen: `${rec.events.length} lease observations, none with a new holder` });
+            return Promise.resolve(
+              take ? { done: true, value: take } : { done: false, seen: `${rec.events.length} lease observations, none with a new holder` },
+            );
           },
           { timeoutMs: takeoverBy - Date.now(), intervalMs: 250 },
         ),
@@ -227,7 +279,12 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
       await step(`keep probing until HTTP answers again (bound ${secs(budget.outageMs)})`, () =>
         pollSettled(
           `${STEADY_PROBES} answered probes in a row after the reboot`,
-          () => Promise.resolve(steadyAgain(pr.now().samples, at + offset.offsetMs, STEADY_PROBES) ? { done: true, value: undefined } : { done: false, seen: summarizeProbes(pr.now().samples, at + offset.offsetMs) }),
+          () =>
+            Promise.resolve(
+              steadyAgain(pr.now().samples, at + offset.offsetMs, STEADY_PROBES)
+                ? { done: true, value: undefined }
+                : { done: false, seen: summarizeProbes(pr.now().samples, at + offset.offsetMs) },
+            ),
           { timeoutMs: Math.max(0, steadyBy - Date.now()), intervalMs: 500 },
         ),
       );
@@ -239,7 +296,17 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     const from = at + offset.offsetMs;
     const summary = summarizeProbes(log.samples, from);
     const judge = (bootIds?: { before: string; after: string | null }): FailoverVerdict =>
-      judgeFailover({ leaseName: a.leaseName, oldHolder: a.holder, candidates: a.plan.allNodes, rebootAt: at, observedUntil, budget, events: rec.events, probes: summary, ...(bootIds ? { bootIds } : {}) });
+      judgeFailover({
+        leaseName: a.leaseName,
+        oldHolder: a.holder,
+        candidates: a.plan.allNodes,
+        rebootAt: at,
+        observedUntil,
+        budget,
+        events: rec.events,
+        probes: summary,
+        ...(bootIds ? { bootIds } : {}),
+      });
     let verdict = judge();
     if (!verdict.ok && rebooted) {
       // Did the node reboot at all? A quick look (it may well be down: then the id is not read).
@@ -249,9 +316,21 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     const outage = measureOutage(log.samples, from);
     observed = { verdict, outage, summary, log };
 
-    await attach('failover timeline (t = 0: reboot)', formatFailoverTimeline({ rebootAt: at, oldHolder: a.holder, events: rec.events, samples: log.samples, probeClockOffsetMs: offset.offsetMs }));
+    await attach(
+      'failover timeline (t = 0: reboot)',
+      formatFailoverTimeline({
+        rebootAt: at,
+        oldHolder: a.holder,
+        events: rec.events,
+        samples: log.samples,
+        probeClockOffsetMs: offset.offsetMs,
+      }),
+    );
     await attach('lease observations (watch + poll)', rec.events, 'json');
-    await attach('probe loop output (router)', `${raw.stdout}\n--- stderr ---\n${raw.stderr}\n--- router clock offset ${offset.offsetMs.toFixed(0)} ms ± ${offset.uncertaintyMs.toFixed(0)} ms`);
+    await attach(
+      'probe loop output (router)',
+      `${raw.stdout}\n--- stderr ---\n${raw.stderr}\n--- router clock offset ${offset.offsetMs.toFixed(0)} ms ± ${offset.uncertaintyMs.toFixed(0)} ms`,
+    );
     await attach('failover bounds', budget.formula);
     // Names and unit as docs/reports.md asks, so the cross-version page lines them up.
     if (verdict.failoverMs !== null) await recordMeasurement('failover time', verdict.failoverMs / 1000, 's');
@@ -260,7 +339,7 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     await expectVerdict(`Lease ${a.leaseName} fails over from ${a.holder}`, verdict);
   });
 
-  test('arping the LB IP from the router now returns the new holder\'s MAC', async ({ lab, skip }) => {
+  test("arping the LB IP from the router now returns the new holder's MAC", async ({ lab, skip }) => {
     await scenario('ARP follows the new holder');
     const a = need(lab, { skip });
     const newHolder = observed?.verdict.newHolder;
@@ -270,9 +349,13 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
     await expectVerdict(`the lease is still held by ${newHolder}, who took it over`, compare('the lease holder', lease.holder, newHolder));
     // MACs read before the reboot: the rebooted node may still be down, and if it answers it must be named.
     const nodeMacs = a.nodeMacs;
-    const arp = await step(`arping ${a.ip} from the router on ${a.routerIface}`, () => arpingFrom(lab.ssh, { iface: a.routerIface, target: a.ip, count: 3 }));
+    const arp = await step(`arping ${a.ip} from the router on ${a.routerIface}`, () =>
+      arpingFrom(lab.ssh, { iface: a.routerIface, target: a.ip, count: 3 }),
+    );
     const v = judgeArpAnswer({ ip: a.ip, arping: arp.result, holder: newHolder, nodeMacs });
-    await expectVerdict(`ARP for ${a.ip} answered by the new holder ${newHolder} only`, v, { evidence: [{ name: 'arping output (router)', content: `${arp.raw.stdout}\n${arp.raw.stderr}` }] });
+    await expectVerdict(`ARP for ${a.ip} answered by the new holder ${newHolder} only`, v, {
+      evidence: [{ name: 'arping output (router)', content: `${arp.raw.stdout}\n${arp.raw.stderr}` }],
+    });
   });
 
   test('HTTP to the LB IP answers again from the router, and the outage stays within the bound', async ({ lab, skip }) => {
@@ -289,17 +372,20 @@ describe('L2 announcement failover: the lease holder reboots and another selecte
   });
 
   // The wait may overrun its deadline by one check (an exec); vitest's timeout leaves that and the margin (testTimeout).
-  test('the rebooted node comes back Ready with its Cilium agent healthy', { timeout: SCENARIO_TIMEOUT.nodeBackMs }, async ({ lab, skip }) => {
-    await scenario('The lab is whole after the reboot', 'normal');
-    need(lab, { skip });
-    if (!rebooted) return skip('no node was rebooted');
-    const r = rebooted;
-    r.waited = true;
-    const id = await step(`wait for ${r.node}: SSH with a new boot id, node Ready, agent healthy`, () =>
-      waitNodeBack(lab, r.node, { bootIdBefore: r.bootIdBefore, timeoutMs: DEADLINE.rebootMs }),
-    );
-    r.back = true;
-    await attach(`${r.node} boot id`, `before ${r.bootIdBefore}\nafter  ${id}`);
-  });
+  test(
+    'the rebooted node comes back Ready with its Cilium agent healthy',
+    { timeout: SCENARIO_TIMEOUT.nodeBackMs },
+    async ({ lab, skip }) => {
+      await scenario('The lab is whole after the reboot', 'normal');
+      need(lab, { skip });
+      if (!rebooted) return skip('no node was rebooted');
+      const r = rebooted;
+      r.waited = true;
+      const id = await step(`wait for ${r.node}: SSH with a new boot id, node Ready, agent healthy`, () =>
+        waitNodeBack(lab, r.node, { bootIdBefore: r.bootIdBefore, timeoutMs: DEADLINE.rebootMs }),
+      );
+      r.back = true;
+      await attach(`${r.node} boot id`, `before ${r.bootIdBefore}\nafter  ${id}`);
+    },
+  );
 });
-

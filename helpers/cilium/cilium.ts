@@ -14,7 +14,16 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { DEADLINE } from '../wait/deadlines.ts';
-import { diffSettings, normalizeSetting, runningLookup, checkSettings, formatSettings, type Change, type CiliumSettings, type RunningSettings } from './needs.ts';
+import {
+  diffSettings,
+  normalizeSetting,
+  runningLookup,
+  checkSettings,
+  formatSettings,
+  type Change,
+  type CiliumSettings,
+  type RunningSettings,
+} from './needs.ts';
 import { parseCiliumDbgStatus, type CiliumDbgStatus, type AgentState } from '../parse/cilium-status.ts';
 import { parseL2AnnounceTable, type L2AnnounceEntry } from '../parse/l2announce.ts';
 import { pollUntil, type Clock } from '../wait/retry.ts';
@@ -57,7 +66,8 @@ const HELM_KEY = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
  * --set-string so that no string is re-typed by helm.
  */
 export function helmSetArgs(key: string, value: string | number | boolean): string[] {
-  if (!HELM_KEY.test(key)) throw new Error(`"${key}" is not a helm value path this harness will pass to --set (letters, digits, _ - and dots only)`);
+  if (!HELM_KEY.test(key))
+    throw new Error(`"${key}" is not a helm value path this harness will pass to --set (letters, digits, _ - and dots only)`);
   const v = normalizeSetting(key, value);
   if (typeof v === 'boolean') return ['--set', `${key}=${String(v)}`];
   if (typeof value === 'number') {
@@ -83,10 +93,16 @@ export function helmUpgradeCommand(o: HelmUpgrade): string {
   const entries = Object.entries(o.set);
   if (entries.length === 0) throw new Error('helm upgrade with nothing to set');
   const argv = [
-    'helm', 'upgrade', o.release ?? HELM_RELEASE, o.chart ?? HELM_CHART,
-    '--namespace', o.namespace ?? CILIUM_NAMESPACE,
-    '--kubeconfig', o.kubeconfig ?? ADMIN_KUBECONFIG,
-    '--version', o.version,
+    'helm',
+    'upgrade',
+    o.release ?? HELM_RELEASE,
+    o.chart ?? HELM_CHART,
+    '--namespace',
+    o.namespace ?? CILIUM_NAMESPACE,
+    '--kubeconfig',
+    o.kubeconfig ?? ADMIN_KUBECONFIG,
+    '--version',
+    o.version,
     '--reuse-values',
     ...entries.flatMap(([k, v]) => helmSetArgs(k, v)),
   ];
@@ -94,11 +110,26 @@ export function helmUpgradeCommand(o: HelmUpgrade): string {
 }
 
 export function helmListCommand(): string {
-  return ['helm', 'list', '--namespace', CILIUM_NAMESPACE, '--kubeconfig', ADMIN_KUBECONFIG, '--filter', `^${HELM_RELEASE}$`, '--output', 'json'].map(shellQuote).join(' ');
+  return [
+    'helm',
+    'list',
+    '--namespace',
+    CILIUM_NAMESPACE,
+    '--kubeconfig',
+    ADMIN_KUBECONFIG,
+    '--filter',
+    `^${HELM_RELEASE}$`,
+    '--output',
+    'json',
+  ]
+    .map(shellQuote)
+    .join(' ');
 }
 
 export function helmGetValuesCommand(): string {
-  return ['helm', 'get', 'values', HELM_RELEASE, '--namespace', CILIUM_NAMESPACE, '--kubeconfig', ADMIN_KUBECONFIG, '--output', 'json'].map(shellQuote).join(' ');
+  return ['helm', 'get', 'values', HELM_RELEASE, '--namespace', CILIUM_NAMESPACE, '--kubeconfig', ADMIN_KUBECONFIG, '--output', 'json']
+    .map(shellQuote)
+    .join(' ');
 }
 
 export interface HelmRelease {
@@ -122,7 +153,12 @@ export function parseHelmList(text: string, release = HELM_RELEASE): HelmRelease
   const chart = typeof rel.chart === 'string' ? rel.chart : '';
   const m = /^(.+)-(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/.exec(chart);
   if (!m) throw new Error(`helm list: cannot read a chart version from "${chart}"`);
-  return { name: release, chartVersion: m[2] as string, appVersion: typeof rel.app_version === 'string' ? rel.app_version : '', status: typeof rel.status === 'string' ? rel.status : '' };
+  return {
+    name: release,
+    chartVersion: m[2] as string,
+    appVersion: typeof rel.app_version === 'string' ? rel.app_version : '',
+    status: typeof rel.status === 'string' ? rel.status : '',
+  };
 }
 
 /** `helm get values -o json`: the user-supplied values (helm prints `null` when there are none). */
@@ -162,7 +198,8 @@ export function agentMismatches(wanted: CiliumSettings, status: CiliumDbgStatus)
     out.push(`tunnel protocol ${status.routing.tunnelProtocol ?? 'none'}, wanted ${String(proto)}`);
   }
   const kpr = normalizeSetting('kubeProxyReplacement', wanted.kubeProxyReplacement);
-  if (typeof kpr === 'boolean' && status.kubeProxyReplacement !== kpr) out.push(`KubeProxyReplacement ${status.kubeProxyReplacement ? 'True' : 'False'}, wanted ${kpr ? 'True' : 'False'}`);
+  if (typeof kpr === 'boolean' && status.kubeProxyReplacement !== kpr)
+    out.push(`KubeProxyReplacement ${status.kubeProxyReplacement ? 'True' : 'False'}, wanted ${kpr ? 'True' : 'False'}`);
   return out;
 }
 
@@ -200,7 +237,11 @@ export async function agentPods(lab: Pick<CiliumLab, 'kube'>): Promise<V1Pod[]> 
 }
 
 export async function agentPodOn(lab: Pick<CiliumLab, 'kube'>, node: string): Promise<V1Pod> {
-  const pods = await lab.kube.core.listNamespacedPod({ namespace: CILIUM_NAMESPACE, labelSelector: AGENT_SELECTOR, fieldSelector: `spec.nodeName=${node}` });
+  const pods = await lab.kube.core.listNamespacedPod({
+    namespace: CILIUM_NAMESPACE,
+    labelSelector: AGENT_SELECTOR,
+    fieldSelector: `spec.nodeName=${node}`,
+  });
   const pod = pods.items.find((p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running');
   if (!pod?.metadata?.name) throw new Error(`no running Cilium agent pod (${AGENT_SELECTOR}) on node ${node}`);
   return pod;
@@ -209,7 +250,8 @@ export async function agentPodOn(lab: Pick<CiliumLab, 'kube'>, node: string): Pr
 /** Runs cilium-dbg in an agent pod; a non-zero exit is an error carrying stderr. */
 async function ciliumDbg(lab: Pick<CiliumLab, 'kube'>, pod: string, args: string[], timeoutMs: number = DEADLINE.execMs): Promise<string> {
   const r = await lab.kube.execInPod(CILIUM_NAMESPACE, pod, ['cilium-dbg', ...args], { container: AGENT_CONTAINER, timeoutMs });
-  if (r.code !== 0) throw new Error(`cilium-dbg ${args.join(' ')} in ${pod} exited ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
+  if (r.code !== 0)
+    throw new Error(`cilium-dbg ${args.join(' ')} in ${pod} exited ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
   return r.stdout;
 }
 
@@ -217,7 +259,14 @@ export async function agentStatus(lab: Pick<CiliumLab, 'kube'>, pod: V1Pod): Pro
   const name = pod.metadata?.name ?? '?';
   const stdout = await ciliumDbg(lab, name, ['status', '-o', 'json']);
   const status = parseCiliumDbgStatus(stdout);
-  return { node: pod.spec?.nodeName ?? '?', pod: name, status, state: status.state, healthy: status.state === 'Ok', raw: JSON.parse(stdout) as unknown };
+  return {
+    node: pod.spec?.nodeName ?? '?',
+    pod: name,
+    status,
+    state: status.state,
+    healthy: status.state === 'Ok',
+    raw: JSON.parse(stdout) as unknown,
+  };
 }
 
 function agentImage(pod: V1Pod): string | undefined {
@@ -225,7 +274,9 @@ function agentImage(pod: V1Pod): string | undefined {
 }
 
 export async function helmRelease(lab: Pick<CiliumLab, 'ssh' | 'topology'>): Promise<HelmRelease> {
-  return parseHelmList(await lab.ssh.host(controlPlane(lab.topology).name).run(helmListCommand(), { sudo: true, timeoutMs: DEADLINE.helmReadMs }));
+  return parseHelmList(
+    await lab.ssh.host(controlPlane(lab.topology).name).run(helmListCommand(), { sudo: true, timeoutMs: DEADLINE.helmReadMs }),
+  );
 }
 
 /** cilium-config, the release's user-supplied values and its chart version. */
@@ -342,7 +393,10 @@ export async function ensureCilium(lab: CiliumLab, wanted: CiliumSettings, o: En
   o.log?.(`helm upgrade on ${controlPlane(lab.topology).name}: ${command}`);
   const host = lab.ssh.host(controlPlane(lab.topology).name);
   const r = await host.exec(command, { sudo: true, timeoutMs: o.helmTimeoutMs ?? DEADLINE.helmMs });
-  if (r.code !== 0) throw new CiliumConvergeError(`helm upgrade failed (exit ${String(r.code)}): ${(r.stderr || r.stdout).trim().slice(0, 1000)}\ncommand: ${command}`);
+  if (r.code !== 0)
+    throw new CiliumConvergeError(
+      `helm upgrade failed (exit ${String(r.code)}): ${(r.stderr || r.stdout).trim().slice(0, 1000)}\ncommand: ${command}`,
+    );
 
   // The chart does not roll the pods on a ConfigMap change by default; restart as the docs recommend (cilium-behaviour.md 3).
   await lab.kube.rolloutRestart('Deployment', CILIUM_NAMESPACE, 'cilium-operator');
@@ -353,7 +407,9 @@ export async function ensureCilium(lab: CiliumLab, wanted: CiliumSettings, o: En
 
   const after = diffSettings(target, runningLookup(await readRunningSettings(lab)));
   if (after.length > 0) {
-    throw new CiliumConvergeError(`after helm upgrade the running settings still differ: ${after.map((c) => `${c.key}=${String(c.from)} (wanted ${String(c.to)}, read from ${c.via})`).join('; ')}`);
+    throw new CiliumConvergeError(
+      `after helm upgrade the running settings still differ: ${after.map((c) => `${c.key}=${String(c.from)} (wanted ${String(c.to)}, read from ${c.via})`).join('; ')}`,
+    );
   }
   return { changed };
 }

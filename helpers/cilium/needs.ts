@@ -60,12 +60,48 @@ export const SETTING_MAP: readonly SettingMapping[] = [
   { helm: 'ipv4NativeRoutingCIDR', configKey: 'ipv4-native-routing-cidr', kind: 'string', whenAbsent: '', source: '4.2: only when set' },
   { helm: 'kubeProxyReplacement', configKey: 'kube-proxy-replacement', kind: 'bool', source: '4: always rendered' },
   { helm: 'bpf.masquerade', configKey: 'enable-bpf-masquerade', kind: 'bool', source: '4.2' },
-  { helm: 'l2announcements.enabled', configKey: 'enable-l2-announcements', kind: 'bool', whenAbsent: false, source: '2.1: absent when disabled' },
-  { helm: 'l2announcements.leaseDuration', configKey: 'l2-announcements-lease-duration', kind: 'string', whenAbsent: '15s', source: '2.1: absent unless set, agent default 15s' },
-  { helm: 'l2announcements.leaseRenewDeadline', configKey: 'l2-announcements-renew-deadline', kind: 'string', whenAbsent: '5s', source: '2.1: absent unless set, agent default 5s' },
-  { helm: 'l2announcements.leaseRetryPeriod', configKey: 'l2-announcements-retry-period', kind: 'string', whenAbsent: '2s', source: '2.1: absent unless set, agent default 2s' },
-  { helm: 'k8sClientRateLimit.qps', configKey: 'k8s-client-qps', kind: 'string', whenAbsent: '10', source: '2.1: absent unless set, agent default 10' },
-  { helm: 'k8sClientRateLimit.burst', configKey: 'k8s-client-burst', kind: 'string', whenAbsent: '20', source: '2.1: absent unless set, agent default 20' },
+  {
+    helm: 'l2announcements.enabled',
+    configKey: 'enable-l2-announcements',
+    kind: 'bool',
+    whenAbsent: false,
+    source: '2.1: absent when disabled',
+  },
+  {
+    helm: 'l2announcements.leaseDuration',
+    configKey: 'l2-announcements-lease-duration',
+    kind: 'string',
+    whenAbsent: '15s',
+    source: '2.1: absent unless set, agent default 15s',
+  },
+  {
+    helm: 'l2announcements.leaseRenewDeadline',
+    configKey: 'l2-announcements-renew-deadline',
+    kind: 'string',
+    whenAbsent: '5s',
+    source: '2.1: absent unless set, agent default 5s',
+  },
+  {
+    helm: 'l2announcements.leaseRetryPeriod',
+    configKey: 'l2-announcements-retry-period',
+    kind: 'string',
+    whenAbsent: '2s',
+    source: '2.1: absent unless set, agent default 2s',
+  },
+  {
+    helm: 'k8sClientRateLimit.qps',
+    configKey: 'k8s-client-qps',
+    kind: 'string',
+    whenAbsent: '10',
+    source: '2.1: absent unless set, agent default 10',
+  },
+  {
+    helm: 'k8sClientRateLimit.burst',
+    configKey: 'k8s-client-burst',
+    kind: 'string',
+    whenAbsent: '20',
+    source: '2.1: absent unless set, agent default 20',
+  },
   // VERIFY: cilium-behaviour.md 3 says the chart renders `enable-ingress-controller: "true"` when enabled; it does not
   // say what is rendered when disabled. Absent is read as disabled; a rendered "false" reads as false anyway.
   { helm: 'ingressController.enabled', configKey: 'enable-ingress-controller', kind: 'bool', whenAbsent: false, source: '3' },
@@ -203,7 +239,11 @@ export function checkSettings(wanted: CiliumSettings, running: Lookup): Settings
   // VERIFY: the refusal of direct-routing-skip-unreachable without auto-direct-node-routes comes from third-party
   // notes quoted in cilium-behaviour.md 4 ("Flag direct-routing-skip-unreachable cannot be enabled when
   // auto-direct-node-routes is not enabled").
-  if (after('autoDirectNodeRoutes') === false && after('directRoutingSkipUnreachable') === true && !('directRoutingSkipUnreachable' in wanted)) {
+  if (
+    after('autoDirectNodeRoutes') === false &&
+    after('directRoutingSkipUnreachable') === true &&
+    !('directRoutingSkipUnreachable' in wanted)
+  ) {
     implied.push({
       key: 'directRoutingSkipUnreachable',
       value: false,
@@ -243,7 +283,10 @@ export interface Folded {
 }
 
 /** The suite's own needs plus what later suites need that can be set in the same upgrade (the fold rule above). */
-export function foldLater(own: CiliumSettings, later: { file: string; cilium: CiliumSettings }[]): { merged: CiliumSettings; folded: Folded[] } {
+export function foldLater(
+  own: CiliumSettings,
+  later: { file: string; cilium: CiliumSettings }[],
+): { merged: CiliumSettings; folded: Folded[] } {
   const merged: CiliumSettings = { ...own };
   const folded = new Map<string, Folded>();
   const blocked = new Set<string>();

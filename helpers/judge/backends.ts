@@ -39,7 +39,9 @@ export function judgeAnsweredBy(a: HttpAnswer, want: BackendExpectation & { path
   const who = parseWhoami(a.body);
   if (!who) return no(`expected a whoami answer from ${want.label}; got ${seen}`);
   if (want.name !== undefined && who.name !== want.name) {
-    return no(`expected ${want.label} (Name ${want.name}); answered by ${who.name === null ? 'a backend with no Name' : `Name ${who.name}`} (Hostname ${who.hostname})`);
+    return no(
+      `expected ${want.label} (Name ${want.name}); answered by ${who.name === null ? 'a backend with no Name' : `Name ${who.name}`} (Hostname ${who.hostname})`,
+    );
   }
   if (want.hostnames && !want.hostnames.includes(who.hostname)) {
     return no(`expected one of ${want.label}'s pods (${want.hostnames.join(', ') || 'none listed'}); answered by ${who.hostname}`);
@@ -60,7 +62,10 @@ export interface Spread extends Verdict {
  * Every request of a burst was answered 200 by one of `hostnames`, and at least `minDistinct` different pods
  * answered (load is spread over backends).
  */
-export function judgeSpread(answers: readonly HttpAnswer[], want: { label: string; hostnames: readonly string[]; minDistinct: number }): Spread {
+export function judgeSpread(
+  answers: readonly HttpAnswer[],
+  want: { label: string; hostnames: readonly string[]; minDistinct: number },
+): Spread {
   const counts: Record<string, number> = {};
   const failures: string[] = [];
   answers.forEach((a, i) => {
@@ -81,10 +86,22 @@ export function judgeSpread(answers: readonly HttpAnswer[], want: { label: strin
   if (answers.length === 0) return { ok: false, explanation: 'no requests were made', notes: [], counts, failed: 0 };
   if (failures.length > 0) {
     const shown = failures.slice(0, 3).join('; ');
-    return { ok: false, explanation: `${summary} (${shown}${failures.length > 3 ? '; …' : ''})`, notes: [], counts, failed: failures.length };
+    return {
+      ok: false,
+      explanation: `${summary} (${shown}${failures.length > 3 ? '; …' : ''})`,
+      notes: [],
+      counts,
+      failed: failures.length,
+    };
   }
   if (distinct < want.minDistinct) {
-    return { ok: false, explanation: `${summary}: expected at least ${want.minDistinct} different ${want.label} pods to answer`, notes: [], counts, failed: 0 };
+    return {
+      ok: false,
+      explanation: `${summary}: expected at least ${want.minDistinct} different ${want.label} pods to answer`,
+      notes: [],
+      counts,
+      failed: 0,
+    };
   }
   return { ok: true, explanation: summary, notes: [], counts, failed: 0 };
 }

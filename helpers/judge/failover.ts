@@ -41,7 +41,7 @@ export const LEADER_ELECTION_JITTER = 1.2;
  */
 export const ARP_MARGIN_MS = 8_000;
 
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** Go's time.ParseDuration ("15s", "1m30s", "1.5s", "500ms", "0"), in milliseconds. Throws on anything else. */
 export function parseGoDuration(text: string): number {
@@ -143,7 +143,11 @@ export interface FailoverBudget {
  *       recovery only at the next probe).
  * Defaults (15 s / 5 s / 2 s, probes every 300 ms with 1 s timeout): 24.4 s and 33.7 s.
  */
-export function failoverBudget(t: LeaseTimings, probe: { intervalMs: number; timeoutMs: number }, arpMarginMs: number = ARP_MARGIN_MS): FailoverBudget {
+export function failoverBudget(
+  t: LeaseTimings,
+  probe: { intervalMs: number; timeoutMs: number },
+  arpMarginMs: number = ARP_MARGIN_MS,
+): FailoverBudget {
   const acquireRetryMs = Math.round((1 + LEADER_ELECTION_JITTER) * t.retryPeriodMs);
   const holderMs = t.leaseDurationMs + t.renewDeadlineMs + acquireRetryMs;
   const probeResolutionMs = probe.intervalMs + probe.timeoutMs;
@@ -167,7 +171,12 @@ export function failoverBudget(t: LeaseTimings, probe: { intervalMs: number; tim
 // ---------------------------------------------------------------------------------------------
 
 export type FailoverPlan =
-  | { ok: true; /** policy nodes that make a worker the holder */ arrangeNodes: string[]; /** policy nodes during the reboot */ allNodes: string[]; rebootable: string[] }
+  | {
+      ok: true;
+      /** policy nodes that make a worker the holder */ arrangeNodes: string[];
+      /** policy nodes during the reboot */ allNodes: string[];
+      rebootable: string[];
+    }
   | { ok: false; reason: string };
 
 /**
@@ -179,7 +188,10 @@ export function planFailover(candidates: L2Candidate[]): FailoverPlan {
   const rebootable = candidates.filter((c) => c.role === 'worker').map((c) => c.node);
   const all = candidates.map((c) => c.node);
   if (rebootable.length === 0) {
-    return { ok: false, reason: `no worker can announce the LB pool (candidates: ${all.join(', ') || 'none'}); rebooting the control plane would take the API server down` };
+    return {
+      ok: false,
+      reason: `no worker can announce the LB pool (candidates: ${all.join(', ') || 'none'}); rebooting the control plane would take the API server down`,
+    };
   }
   if (all.length < 2) return { ok: false, reason: `only ${all.join(', ')} can announce the LB pool: there is no node to fail over to` };
   return { ok: true, arrangeNodes: rebootable, allNodes: all, rebootable };
@@ -189,9 +201,15 @@ export function planFailover(candidates: L2Candidate[]): FailoverPlan {
 export function judgeRebootTarget(plan: Extract<FailoverPlan, { ok: true }>, holder: string | null): Verdict {
   if (holder === null) return { ok: false, explanation: 'No node holds the lease: there is nothing to fail over from.' };
   if (!plan.rebootable.includes(holder)) {
-    return { ok: false, explanation: `The holder ${holder} is not a worker that may be rebooted (${plan.rebootable.join(', ')}); refusing to reboot it.` };
+    return {
+      ok: false,
+      explanation: `The holder ${holder} is not a worker that may be rebooted (${plan.rebootable.join(', ')}); refusing to reboot it.`,
+    };
   }
-  return { ok: true, explanation: `The holder ${holder} is a worker; the others (${plan.allNodes.filter((n) => n !== holder).join(', ')}) can take over.` };
+  return {
+    ok: true,
+    explanation: `The holder ${holder} is a worker; the others (${plan.allNodes.filter((n) => n !== holder).join(', ')}) can take over.`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,7 +341,13 @@ export function measureOutage(samples: HttpProbeSample[], from: number): OutageR
   }
   const first = windows[0];
   const last = windows[windows.length - 1];
-  const kind: OutageReport['kind'] = after.every((p) => p.outcome === 'lost') ? 'no-data' : !first ? 'none' : last!.end === null ? 'unrecovered' : 'recovered';
+  const kind: OutageReport['kind'] = after.every((p) => p.outcome === 'lost')
+    ? 'no-data'
+    : !first
+      ? 'none'
+      : last!.end === null
+        ? 'unrecovered'
+        : 'recovered';
   return {
     kind,
     from,
@@ -373,21 +397,30 @@ export function judgeOutage(o: { report: OutageReport; budget: FailoverBudget; s
   const r = o.report;
   const bound = `bound ${secs(o.budget.outageMs)}`;
   const seen = `Probes: ${o.summary}.`;
-  if (r.before.ok === 0) return { ok: false, explanation: `No probe succeeded before the reboot: the LB IP did not answer to begin with. ${seen}` };
-  if (r.before.last === 'failed') return { ok: false, explanation: `The last probe before the reboot failed: the service was already down. ${seen}` };
+  if (r.before.ok === 0)
+    return { ok: false, explanation: `No probe succeeded before the reboot: the LB IP did not answer to begin with. ${seen}` };
+  if (r.before.last === 'failed')
+    return { ok: false, explanation: `The last probe before the reboot failed: the service was already down. ${seen}` };
   switch (r.kind) {
     case 'no-data':
-      return { ok: false, explanation: `No probe result after the reboot (${r.after.lost} lost): the probe loop stopped or its output was lost. ${seen}` };
+      return {
+        ok: false,
+        explanation: `No probe result after the reboot (${r.after.lost} lost): the probe loop stopped or its output was lost. ${seen}`,
+      };
     case 'none':
       return { ok: true, explanation: `No probe failed after the reboot (${r.after.ok} ok, ${r.after.lost} lost). ${seen}` };
     case 'unrecovered': {
       const w = r.windows[r.windows.length - 1]!;
-      return { ok: false, explanation: `HTTP to the LB IP never answered again: failing for at least ${secs(w.durationMs)} when the probes ended (${bound}). ${seen}` };
+      return {
+        ok: false,
+        explanation: `HTTP to the LB IP never answered again: failing for at least ${secs(w.durationMs)} when the probes ended (${bound}). ${seen}`,
+      };
     }
     case 'recovered': {
       const problems: string[] = [];
       if (r.outageMs! > o.budget.outageMs) problems.push(`the outage lasted ${secs(r.outageMs!)}, over the ${bound}`);
-      if (r.settledMs! > o.budget.outageMs) problems.push(`the service flapped for ${secs(r.settledMs!)} (${r.windows.length} outages), over the ${bound}`);
+      if (r.settledMs! > o.budget.outageMs)
+        problems.push(`the service flapped for ${secs(r.settledMs!)} (${r.windows.length} outages), over the ${bound}`);
       if (r.after.last !== 'ok') problems.push('the last probe failed');
       const what = `outage ${secs(r.outageMs!)} (first failed → first answered), ${r.windows.length} outage window(s), steady after ${secs(r.settledMs!)}`;
       if (problems.length) return { ok: false, explanation: `${problems.join('; ')}: ${what}. ${seen}` };
@@ -419,7 +452,10 @@ export function orderedTimeline(events: LeaseTimelineEvent[]): (LeaseTimelineEve
 const holderOf = (e: LeaseRead): string | null => (e.holder === '' ? null : e.holder);
 
 /** The first read after the reboot that shows a holder other than the old one. */
-export function leaseTakeover(events: LeaseTimelineEvent[], o: { rebootAt: number; oldHolder: string }): { newHolder: string; at: number; afterMs: number } | null {
+export function leaseTakeover(
+  events: LeaseTimelineEvent[],
+  o: { rebootAt: number; oldHolder: string },
+): { newHolder: string; at: number; afterMs: number } | null {
   for (const e of orderedTimeline(events)) {
     if (e.kind !== 'lease' || e.t < o.rebootAt) continue;
     const h = holderOf(e);
@@ -464,7 +500,9 @@ export function judgeFailover(o: {
   const rel = (t: number): string => signed(t - o.rebootAt);
   const reads = tl.filter((e): e is LeaseRead & { t: number } => e.kind === 'lease');
   const lastRead = reads[reads.length - 1];
-  const lastLease = lastRead ? { holder: holderOf(lastRead), renewTime: lastRead.renewTime, transitions: lastRead.transitions, afterMs: lastRead.t - o.rebootAt } : null;
+  const lastLease = lastRead
+    ? { holder: holderOf(lastRead), renewTime: lastRead.renewTime, transitions: lastRead.transitions, afterMs: lastRead.t - o.rebootAt }
+    : null;
   const deadline = o.rebootAt + o.budget.holderMs;
 
   // Connection story: disconnects, errors, and when the API last answered.
@@ -480,7 +518,9 @@ export function judgeFailover(o: {
     (disconnects.length ? ` (at ${disconnects.map((e) => rel(e.t)).join(', ')})` : '') +
     ` / ${reconnects.length} (re)connects` +
     (reconnects.length ? ` (at ${reconnects.map((e) => rel(e.t)).join(', ')})` : '');
-  const renewsAfter = reads.filter((e, i) => e.t >= o.rebootAt && holderOf(e) === o.oldHolder && i > 0 && e.renewTime !== null && e.renewTime !== reads[i - 1]!.renewTime);
+  const renewsAfter = reads.filter(
+    (e, i) => e.t >= o.rebootAt && holderOf(e) === o.oldHolder && i > 0 && e.renewTime !== null && e.renewTime !== reads[i - 1]!.renewTime,
+  );
   const lastSeen = lastLease
     ? `holder ${lastLease.holder ?? '(none)'}, renewTime ${lastLease.renewTime ?? 'unset'}, ${lastLease.transitions ?? '?'} transitions, read ${rel(lastRead!.t)}`
     : 'the lease was never read';
@@ -499,22 +539,57 @@ export function judgeFailover(o: {
   const before = reads.filter((e) => e.t < o.rebootAt);
   const atReboot = before[before.length - 1];
   if (atReboot && holderOf(atReboot) !== o.oldHolder) {
-    return { ...base, ok: false, kind: 'moved-before-reboot', newHolder: holderOf(atReboot), failoverMs: null, explanation: `${where} was held by ${holderOf(atReboot) ?? '(none)'}, not ${o.oldHolder}, already before the reboot. ${details}` };
+    return {
+      ...base,
+      ok: false,
+      kind: 'moved-before-reboot',
+      newHolder: holderOf(atReboot),
+      failoverMs: null,
+      explanation: `${where} was held by ${holderOf(atReboot) ?? '(none)'}, not ${o.oldHolder}, already before the reboot. ${details}`,
+    };
   }
 
   const take = leaseTakeover(o.events, o);
   if (take) {
     if (!o.candidates.includes(take.newHolder)) {
-      return { ...base, ok: false, kind: 'unselected', newHolder: take.newHolder, failoverMs: take.afterMs, explanation: `${where} moved to ${take.newHolder} ${rel(take.at)} after the reboot, but the policy selects only ${o.candidates.join(', ')}. ${details}` };
+      return {
+        ...base,
+        ok: false,
+        kind: 'unselected',
+        newHolder: take.newHolder,
+        failoverMs: take.afterMs,
+        explanation: `${where} moved to ${take.newHolder} ${rel(take.at)} after the reboot, but the policy selects only ${o.candidates.join(', ')}. ${details}`,
+      };
     }
     if (take.afterMs > o.budget.holderMs) {
-      return { ...base, ok: false, kind: 'late', newHolder: take.newHolder, failoverMs: take.afterMs, explanation: `${where} moved from ${o.oldHolder} to ${take.newHolder} only ${secs(take.afterMs)} after the reboot, over the bound ${secs(o.budget.holderMs)}. ${details}` };
+      return {
+        ...base,
+        ok: false,
+        kind: 'late',
+        newHolder: take.newHolder,
+        failoverMs: take.afterMs,
+        explanation: `${where} moved from ${o.oldHolder} to ${take.newHolder} only ${secs(take.afterMs)} after the reboot, over the bound ${secs(o.budget.holderMs)}. ${details}`,
+      };
     }
-    return { ...base, ok: true, kind: 'moved', newHolder: take.newHolder, failoverMs: take.afterMs, explanation: `${where} moved from ${o.oldHolder} to ${take.newHolder} ${secs(take.afterMs)} after the reboot (bound ${secs(o.budget.holderMs)}). ${details}` };
+    return {
+      ...base,
+      ok: true,
+      kind: 'moved',
+      newHolder: take.newHolder,
+      failoverMs: take.afterMs,
+      explanation: `${where} moved from ${o.oldHolder} to ${take.newHolder} ${secs(take.afterMs)} after the reboot (bound ${secs(o.budget.holderMs)}). ${details}`,
+    };
   }
 
   if (reads.length === 0 && answered.length === 0) {
-    return { ...base, ok: false, kind: 'no-data', newHolder: null, failoverMs: null, explanation: `${where} was never read: the harness saw nothing of the lease. ${details}` };
+    return {
+      ...base,
+      ok: false,
+      kind: 'no-data',
+      newHolder: null,
+      failoverMs: null,
+      explanation: `${where} was never read: the harness saw nothing of the lease. ${details}`,
+    };
   }
   const answeredAfterDeadline = answered.some((e) => e.t >= deadline);
   const watched = `${secs(o.observedUntil - o.rebootAt)} watched`;
@@ -529,7 +604,14 @@ export function judgeFailover(o: {
     };
   }
   if (lastLease && lastLease.holder === null) {
-    return { ...base, ok: false, kind: 'released', newHolder: null, failoverMs: null, explanation: `${where} was released by ${o.oldHolder} but no other selected node (${o.candidates.filter((c) => c !== o.oldHolder).join(', ')}) took it (${watched}). ${details}` };
+    return {
+      ...base,
+      ok: false,
+      kind: 'released',
+      newHolder: null,
+      failoverMs: null,
+      explanation: `${where} was released by ${o.oldHolder} but no other selected node (${o.candidates.filter((c) => c !== o.oldHolder).join(', ')}) took it (${watched}). ${details}`,
+    };
   }
   return {
     ...base,
@@ -579,5 +661,10 @@ export function formatFailoverTimeline(o: {
   }
   rows.sort((a, b) => a.t - b.t || a.order - b.order);
   const fmt = (ms: number): string => `${ms < 0 ? '-' : '+'}${(Math.abs(ms) / 1000).toFixed(3)}`.padStart(9);
-  return [`${'t (s)'.padStart(9)}  source   event (t = 0: reboot of ${o.oldHolder})`, ...rows.map((r) => `${fmt(r.t - o.rebootAt)}  ${r.text}`)].join('\n') + '\n';
+  return (
+    [
+      `${'t (s)'.padStart(9)}  source   event (t = 0: reboot of ${o.oldHolder})`,
+      ...rows.map((r) => `${fmt(r.t - o.rebootAt)}  ${r.text}`),
+    ].join('\n') + '\n'
+  );
 }

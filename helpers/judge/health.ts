@@ -35,7 +35,10 @@ export function judgeNodesReady(expected: string[], nodes: NodeLike[]): Verdict 
     const ready = n?.status?.conditions?.find((c) => c.type === 'Ready');
     if (!n) problems.push(`${name}: not in the cluster`);
     else if (!ready) problems.push(`${name}: no Ready condition`);
-    else if (ready.status !== 'True') problems.push(`${name}: Ready=${ready.status}${ready.reason ? ` (${ready.reason}${ready.message ? `: ${ready.message}` : ''})` : ''}`);
+    else if (ready.status !== 'True')
+      problems.push(
+        `${name}: Ready=${ready.status}${ready.reason ? ` (${ready.reason}${ready.message ? `: ${ready.message}` : ''})` : ''}`,
+      );
   }
   const extra = nodes.map((n) => n.metadata?.name ?? '(unnamed)').filter((n) => !expected.includes(n));
   if (extra.length > 0) problems.push(`not in the topology: ${extra.join(', ')}`);
@@ -123,7 +126,9 @@ export function labEnvironment(f: LabFacts): EnvironmentRecord {
     ciliumImage: f.ciliumImage,
     kubernetesVersion: f.kubernetesVersion,
     kernel: agreed(kernels),
-    routingMode: agreed(byNode(agents, (i) => `${routing[i]?.network ?? '?'}${routing[i]?.tunnelProtocol ? ` [${routing[i]?.tunnelProtocol}]` : ''}`)),
+    routingMode: agreed(
+      byNode(agents, (i) => `${routing[i]?.network ?? '?'}${routing[i]?.tunnelProtocol ? ` [${routing[i]?.tunnelProtocol}]` : ''}`),
+    ),
     hostRouting: agreed(byNode(agents, (i) => routing[i]?.host ?? '?')),
     kubeProxyReplacement: agreed(byNode(agents, (i) => (agents[i]?.status.kubeProxyReplacement ? 'True' : 'False'))),
     ciliumConfig: REPORTED_CONFIG_KEYS.filter((k) => f.config[k] !== undefined)

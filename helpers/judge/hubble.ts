@@ -21,12 +21,13 @@ export function hubbleState(config: Record<string, string>): { on: boolean; reas
  * `default/curl-pod:40372 ... -> default/webpod-...:80 ... to-overlay FORWARDED`).
  */
 export function judgeOverlayFlow(flows: HubbleFlow[], o: { namespace: string; pod: string; targetIp: string }): Verdict {
-  const mine = flows.filter(
-    (f) => f.source.namespace === o.namespace && f.source.podName === o.pod && f.destinationIp === o.targetIp,
-  );
+  const mine = flows.filter((f) => f.source.namespace === o.namespace && f.source.podName === o.pod && f.destinationIp === o.targetIp);
   const overlay = mine.filter((f) => f.verdict === 'FORWARDED' && f.observationPoint === 'to-overlay');
   if (overlay[0]) {
-    return { ok: true, explanation: `${overlay.length} of ${mine.length} flows ${o.namespace}/${o.pod} -> ${o.targetIp} are FORWARDED to-overlay, e.g. ${describeFlow(overlay[0])}` };
+    return {
+      ok: true,
+      explanation: `${overlay.length} of ${mine.length} flows ${o.namespace}/${o.pod} -> ${o.targetIp} are FORWARDED to-overlay, e.g. ${describeFlow(overlay[0])}`,
+    };
   }
   const kinds = new Map<string, number>();
   for (const f of mine) {

@@ -51,7 +51,9 @@ export function judgeRoutedTo(a: HttpAnswer, want: BackendExpectation & { path: 
   const kind = classifyEnvoyAnswer(a);
   if (kind === 'no-answer') return no(`expected ${want.path} to reach ${want.label} through Envoy; ${describeAnswer(a)}`);
   if (kind !== 'upstream') {
-    return no(`expected ${want.path} to reach ${want.label} through Envoy; the answer was ${kind === 'not-envoy' ? 'not from Envoy' : "Envoy's own reply"} (${describeAnswer(a)}; ${envoyEvidence(a)})`);
+    return no(
+      `expected ${want.path} to reach ${want.label} through Envoy; the answer was ${kind === 'not-envoy' ? 'not from Envoy' : "Envoy's own reply"} (${describeAnswer(a)}; ${envoyEvidence(a)})`,
+    );
   }
   const v = judgeAnsweredBy(a, want);
   return v.ok ? { ...v, explanation: `${v.explanation} via Envoy (${envoyEvidence(a)})` } : v;
@@ -110,7 +112,5 @@ export function ingressAddress(obj: unknown): string | null {
 /** The Ingress shows `ip` as its ADDRESS (it mirrors the shared LB Service's IP, cb §3). */
 export function judgeIngressAddress(obj: unknown, ip: string): Verdict {
   const got = ingressAddress(obj);
-  return got === ip
-    ? yes(`Ingress ADDRESS ${got}`)
-    : no(`expected the Ingress ADDRESS ${ip}; it shows ${got ?? '(none)'}`);
+  return got === ip ? yes(`Ingress ADDRESS ${got}`) : no(`expected the Ingress ADDRESS ${ip}; it shows ${got ?? '(none)'}`);
 }

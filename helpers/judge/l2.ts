@@ -80,7 +80,10 @@ export function routerOnLbSubnet(t: Topology): { router: string; iface: string }
   const r = router(t);
   const subnet = lbSubnet(t);
   const iface = r && interfaceOn(r, subnet.name);
-  if (!r || !iface) throw new Error(`topology ${t.name} has no router on ${subnet.name} (${subnet.cidr}), the LB pool's subnet: nothing outside the cluster can test the announcements`);
+  if (!r || !iface)
+    throw new Error(
+      `topology ${t.name} has no router on ${subnet.name} (${subnet.cidr}), the LB pool's subnet: nothing outside the cluster can test the announcements`,
+    );
   return { router: r.name, iface: iface.name };
 }
 
@@ -115,10 +118,18 @@ export interface LeaseState {
 }
 
 /** The lease exists and is held by one of the nodes the policy selects. */
-export function judgeLeaseHolder(o: { leaseName: string; lease: LeaseState | null; candidates: string[] }): Verdict & { holder: string | null } {
+export function judgeLeaseHolder(o: {
+  leaseName: string;
+  lease: LeaseState | null;
+  candidates: string[];
+}): Verdict & { holder: string | null } {
   const where = `Lease ${L2_LEASE_NAMESPACE}/${o.leaseName}`;
   if (o.lease === null) {
-    return { ok: false, holder: null, explanation: `${where} does not exist: no selected node (${o.candidates.join(', ')}) took part in the election for the service.` };
+    return {
+      ok: false,
+      holder: null,
+      explanation: `${where} does not exist: no selected node (${o.candidates.join(', ')}) took part in the election for the service.`,
+    };
   }
   const holder = o.lease.holder === '' ? null : o.lease.holder;
   const seen = `renewTime ${o.lease.renewTime ?? 'unset'}, ${o.lease.transitions ?? '?'} transitions`;
@@ -126,9 +137,17 @@ export function judgeLeaseHolder(o: { leaseName: string; lease: LeaseState | nul
     return { ok: false, holder: null, explanation: `${where} has no holder (${seen}); expected one of ${o.candidates.join(', ')}.` };
   }
   if (!o.candidates.includes(holder)) {
-    return { ok: false, holder, explanation: `${where} is held by ${holder}, which the policy does not select (selected: ${o.candidates.join(', ')}; ${seen}).` };
+    return {
+      ok: false,
+      holder,
+      explanation: `${where} is held by ${holder}, which the policy does not select (selected: ${o.candidates.join(', ')}; ${seen}).`,
+    };
   }
-  return { ok: true, holder, explanation: `${where} is held by ${holder}, one of the selected nodes ${o.candidates.join(', ')} (${seen}).` };
+  return {
+    ok: true,
+    holder,
+    explanation: `${where} is held by ${holder}, one of the selected nodes ${o.candidates.join(', ')} (${seen}).`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,7 +218,8 @@ const UNUSABLE_NEIGHBOUR_STATES = new Set(['FAILED', 'INCOMPLETE', 'NONE', 'NOAR
 /** The router maps the LB IP to the holder's MAC, in a usable state. */
 export function judgeNeighbour(o: { ip: string; entry: NeighbourEntry | null; holder: string; holderMac: string }): Verdict {
   const want = normalizeMac(o.holderMac);
-  if (o.entry === null) return { ok: false, explanation: `The router has no neighbour entry for ${o.ip}; expected ${want ?? o.holderMac} (${o.holder}).` };
+  if (o.entry === null)
+    return { ok: false, explanation: `The router has no neighbour entry for ${o.ip}; expected ${want ?? o.holderMac} (${o.holder}).` };
   const mac = normalizeMac(o.entry.mac);
   const state = o.entry.state?.toUpperCase() ?? 'state unknown';
   const seen = `${o.ip} → ${mac ?? 'no MAC'} ${state}`;
@@ -234,7 +254,10 @@ export function judgeAnnounceTables(o: {
     const rows = t.entries.filter((e) => e.ip === o.ip);
     lines.push(`${t.node}: ${rows.length ? rows.map((e) => `${e.ip} ${e.iface}`).join(', ') : `no row for ${o.ip}`}`);
     if (t.node === o.holder) {
-      if (!rows.some((e) => e.iface === o.iface)) problems.push(`the holder ${o.holder} does not list ${o.ip} on ${o.iface} (is ${o.iface} among its agent's selected devices? cilium-dbg shell -- db/show devices)`);
+      if (!rows.some((e) => e.iface === o.iface))
+        problems.push(
+          `the holder ${o.holder} does not list ${o.ip} on ${o.iface} (is ${o.iface} among its agent's selected devices? cilium-dbg shell -- db/show devices)`,
+        );
       const elsewhere = rows.filter((e) => e.iface !== o.iface).map((e) => e.iface);
       if (elsewhere.length) problems.push(`the holder also announces ${o.ip} on ${elsewhere.join(', ')} (interface regex too wide?)`);
     } else if (rows.length) {

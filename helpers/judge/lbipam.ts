@@ -356,7 +356,6 @@ export function judgeConfig(config: Record<string, string>, want: Record<string,
   return yes(`cilium-config has ${Object.keys(want).join(', ')}`);
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Version rules
 // ---------------------------------------------------------------------------------------------
@@ -398,7 +397,10 @@ export function poolCountsMayLag(v: CiliumVersion | null): boolean {
  * `already_allocated_incompatible_service` and a message ending "Reason: <why>". Before 1.17 (PR #33808):
  * reason `already_allocated_different_sharing_key` for every incompatibility, with no detail in the message.
  */
-export function incompatibleSharing(v: CiliumVersion | null, why: 'same port' | 'different sharing key'): { reason: string; message?: RegExp } {
+export function incompatibleSharing(
+  v: CiliumVersion | null,
+  why: 'same port' | 'different sharing key',
+): { reason: string; message?: RegExp } {
   if (v && !atLeast(v, 1, 17)) return { reason: REASON.differentSharingKeyLegacy };
   // Loose on purpose: newer code says "same port and protocol" (cb §1.5 lists "same port").
   // VERIFY: the exact message tail on the lab's version; the reason is what the suite relies on.
@@ -474,7 +476,8 @@ export function topologyBlock(t: Topology): { start: string; stop: string } {
 export function l2AnnouncePlan(t: Topology): { subnet: string; nodes: string[]; interfaces: string[] } {
   const subnet = lbSubnet(t);
   const candidates = l2Candidates(t);
-  if (candidates.length === 0) throw new Error(`no Kubernetes node has an interface on ${subnet.name} (${subnet.cidr}), where the LB block is`);
+  if (candidates.length === 0)
+    throw new Error(`no Kubernetes node has an interface on ${subnet.name} (${subnet.cidr}), where the LB block is`);
   return {
     subnet: subnet.cidr,
     nodes: candidates.map((c) => c.node),

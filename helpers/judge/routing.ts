@@ -113,7 +113,10 @@ export function judgeNoPodRoute(routes: IpRoute[], podCidr: string, probe?: stri
   const fate = probe ? `; ${probe} would follow ${used ? describeRoute(used) : 'no route at all'}` : '';
   if (routes.length === 0) return { ok: false, explanation: 'the route table is empty: nothing to judge (was it read?)' };
   if (entries.length > 0) {
-    return { ok: false, explanation: `the table has route(s) for pod addresses in ${podCidr}: ${entries.map(describeRoute).join('; ')}${fate}` };
+    return {
+      ok: false,
+      explanation: `the table has route(s) for pod addresses in ${podCidr}: ${entries.map(describeRoute).join('; ')}${fate}`,
+    };
   }
   return { ok: true, explanation: `no route overlaps the pod CIDR ${podCidr} (${routes.length} routes)${fate}` };
 }
@@ -178,7 +181,9 @@ export function planRouterPodRoutes(ciliumNodes: unknown[], routerSubnets: strin
   ciliumNodes.forEach((obj, i) => {
     const parsed = ciliumNodeSchema.safeParse(obj);
     if (!parsed.success) {
-      problems.push(`CiliumNode #${i} is not shaped like a CiliumNode: ${parsed.error.issues.map((x) => `${x.path.join('.')} ${x.message}`).join(', ')}`);
+      problems.push(
+        `CiliumNode #${i} is not shaped like a CiliumNode: ${parsed.error.issues.map((x) => `${x.path.join('.')} ${x.message}`).join(', ')}`,
+      );
       return;
     }
     const { metadata, spec } = parsed.data;
@@ -193,7 +198,9 @@ export function planRouterPodRoutes(ciliumNodes: unknown[], routerSubnets: strin
       return;
     }
     if (!routerSubnets.some((s) => inNetwork(s, internal.ip))) {
-      problems.push(`CiliumNode ${metadata.name}'s InternalIP ${internal.ip} is on none of the router's subnets (${routerSubnets.join(', ')})`);
+      problems.push(
+        `CiliumNode ${metadata.name}'s InternalIP ${internal.ip} is on none of the router's subnets (${routerSubnets.join(', ')})`,
+      );
       return;
     }
     for (const dst of cidrs) routes.push({ node: metadata.name, dst: routeNetwork(dst) as string, via: internal.ip });
@@ -306,7 +313,10 @@ function sightings(packets: Packet[], path: { client: string; target: string }):
 export function judgeMisrouted(packets: Packet[], path: RouterPath & { defaultIface: string | null }): Verdict {
   if (path.defaultIface === null) return { ok: false, explanation: 'the router has no default route: nothing to misroute to' };
   if (path.defaultIface === path.towardIface) {
-    return { ok: false, explanation: `the default route leaves on ${path.towardIface}, the target subnet's interface: misrouting cannot be told from routing` };
+    return {
+      ok: false,
+      explanation: `the default route leaves on ${path.towardIface}, the target subnet's interface: misrouting cannot be told from routing`,
+    };
   }
   const req = between(packets, path.client, path.target);
   const rep = between(packets, path.target, path.client);
@@ -320,7 +330,10 @@ export function judgeMisrouted(packets: Packet[], path: RouterPath & { defaultIf
   if (rep.length > 0) problems.push(`${rep.length} packet(s) came back from ${path.target}`);
   const seen = sightings(packets, path);
   return problems.length === 0
-    ? { ok: true, explanation: `misrouted: ${arrived} arrived on ${path.arrivalIface}, ${leftDefault} left on ${path.defaultIface} (default route), none toward ${path.towardIface}, no reply (${seen})` }
+    ? {
+        ok: true,
+        explanation: `misrouted: ${arrived} arrived on ${path.arrivalIface}, ${leftDefault} left on ${path.defaultIface} (default route), none toward ${path.towardIface}, no reply (${seen})`,
+      }
     : { ok: false, explanation: `not the misrouting pattern: ${problems.join('; ')} (${seen})` };
 }
 
@@ -345,7 +358,10 @@ export function judgeRoutedAcross(packets: Packet[], path: RouterPath): Verdict 
   if (repOut === 0) problems.push(`no reply went back out on ${path.arrivalIface}`);
   const seen = sightings(packets, path);
   return problems.length === 0
-    ? { ok: true, explanation: `routed across: requests ${path.arrivalIface} In → ${path.towardIface} Out (${reqOut}), replies ${path.towardIface} In → ${path.arrivalIface} Out (${repOut}) (${seen})` }
+    ? {
+        ok: true,
+        explanation: `routed across: requests ${path.arrivalIface} In → ${path.towardIface} Out (${reqOut}), replies ${path.towardIface} In → ${path.arrivalIface} Out (${repOut}) (${seen})`,
+      }
     : { ok: false, explanation: `not routed across: ${problems.join('; ')} (${seen})` };
 }
 
@@ -372,10 +388,22 @@ export function judgeEncapsulated(
   const problems: string[] = [];
   if (forth === 0) problems.push(`no UDP ${port} packet from ${o.fromNode} to ${o.toNode}`);
   if (back === 0) problems.push(`no UDP ${port} packet from ${o.toNode} back to ${o.fromNode}`);
-  if (stray.length > 0) problems.push(`UDP ${port} involving non-node addresses: ${stray.slice(0, 3).map((p) => `${p.srcIp} > ${p.dstIp}`).join(', ')}`);
-  if (bare.length > 0) problems.push(`${bare.length} packet(s) with a pod address (${o.podCidr}) outside a tunnel, e.g. ${bare[0]?.srcIp} > ${bare[0]?.dstIp}`);
+  if (stray.length > 0)
+    problems.push(
+      `UDP ${port} involving non-node addresses: ${stray
+        .slice(0, 3)
+        .map((p) => `${p.srcIp} > ${p.dstIp}`)
+        .join(', ')}`,
+    );
+  if (bare.length > 0)
+    problems.push(
+      `${bare.length} packet(s) with a pod address (${o.podCidr}) outside a tunnel, e.g. ${bare[0]?.srcIp} > ${bare[0]?.dstIp}`,
+    );
   return problems.length === 0
-    ? { ok: true, explanation: `encapsulated: ${forth} UDP ${port} packets ${o.fromNode} → ${o.toNode}, ${back} back, no bare pod address in ${packets.length} packets` }
+    ? {
+        ok: true,
+        explanation: `encapsulated: ${forth} UDP ${port} packets ${o.fromNode} → ${o.toNode}, ${back} back, no bare pod address in ${packets.length} packets`,
+      }
     : { ok: false, explanation: `not encapsulated as expected: ${problems.join('; ')} (${packets.length} packets)` };
 }
 
@@ -410,10 +438,7 @@ export function judgeLinkUp(links: IpLink[], name: string): Verdict {
  * cilium_host, with the tunnel MTU (seed 002: `172.20.2.0/24 via 172.20.0.136 dev cilium_host proto
  * kernel src 172.20.0.136 mtu 1450`, where 172.20.0.136 lies in the node's own pod CIDR).
  */
-export function judgeTunnelRoutes(
-  routes: IpRoute[],
-  o: { ownPodCidrs: string[]; otherPodCidrs: string[]; mtu?: number },
-): Verdict {
+export function judgeTunnelRoutes(routes: IpRoute[], o: { ownPodCidrs: string[]; otherPodCidrs: string[]; mtu?: number }): Verdict {
   const mtu = o.mtu ?? TUNNEL_ROUTE_MTU;
   if (o.otherPodCidrs.length === 0) return { ok: false, explanation: 'no other node pod CIDRs given: nothing to check' };
   const problems: string[] = [];
@@ -447,7 +472,10 @@ export function judgePingAnswered(r: PingResult): Verdict {
   if (r.transmitted === 0) return { ok: false, explanation: 'ping sent no packet (did it run?)' };
   return r.received === r.transmitted
     ? { ok: true, explanation: `${r.received}/${r.transmitted} answered${r.rttAvgMs !== null ? `, avg ${r.rttAvgMs} ms` : ''}` }
-    : { ok: false, explanation: `${r.received}/${r.transmitted} answered (${r.lossPercent}% loss)${r.unreachable ? ', unreachable reported' : ''}` };
+    : {
+        ok: false,
+        explanation: `${r.received}/${r.transmitted} answered (${r.lossPercent}% loss)${r.unreachable ? ', unreachable reported' : ''}`,
+      };
 }
 
 /** Every echo request was lost: the expected failure, with at least one packet actually sent. */
@@ -468,8 +496,7 @@ export function judgeRoutingMode(
   wanted: { network: 'Native' | 'Tunnel'; tunnelProtocol?: string },
 ): Verdict {
   if (agents.length === 0) return { ok: false, explanation: 'no agent status to judge' };
-  const describe = (s: RoutingStatus): string =>
-    `${s.routing.network}${s.routing.tunnelProtocol ? ` [${s.routing.tunnelProtocol}]` : ''}`;
+  const describe = (s: RoutingStatus): string => `${s.routing.network}${s.routing.tunnelProtocol ? ` [${s.routing.tunnelProtocol}]` : ''}`;
   const wrong = agents.filter(
     (a) =>
       a.status.routing.network !== wanted.network ||

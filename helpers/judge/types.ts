@@ -49,7 +49,13 @@ export interface Verdict {
 export function compare(what: string, actual: unknown, expected: unknown): Verdict {
   const same = JSON.stringify(actual) === JSON.stringify(expected);
   const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
-  return { ok: same, explanation: same ? `${what}: ${show(actual)}` : `${what}: expected ${show(expected)}, saw ${show(actual)}`, notes: [], expected, actual };
+  return {
+    ok: same,
+    explanation: same ? `${what}: ${show(actual)}` : `${what}: expected ${show(expected)}, saw ${show(actual)}`,
+    notes: [],
+    expected,
+    actual,
+  };
 }
 
 /** A yes, with what was tolerated on the way. */

@@ -51,7 +51,11 @@ export function daemonSetRolledOut(ds: V1DaemonSet): Check<V1DaemonSet> {
 }
 
 function podReady(p: V1Pod): boolean {
-  return !p.metadata?.deletionTimestamp && p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return (
+    !p.metadata?.deletionTimestamp &&
+    p.status?.phase === 'Running' &&
+    (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+  );
 }
 
 /**
@@ -61,9 +65,15 @@ function podReady(p: V1Pod): boolean {
 export function podsReady(pods: V1Pod[], o: { nodes?: string[]; count?: number } = {}): Check<V1Pod[]> {
   const ready = pods.filter(podReady);
   const readyNodes = new Set(ready.map((p) => p.spec?.nodeName ?? '?'));
-  const describe = pods.length === 0
-    ? 'no pods match'
-    : pods.map((p) => `${p.metadata?.name ?? '?'}@${p.spec?.nodeName ?? 'unscheduled'}:${p.metadata?.deletionTimestamp ? 'Terminating' : podReady(p) ? 'Ready' : (p.status?.phase ?? 'Unknown')}`).join(', ');
+  const describe =
+    pods.length === 0
+      ? 'no pods match'
+      : pods
+          .map(
+            (p) =>
+              `${p.metadata?.name ?? '?'}@${p.spec?.nodeName ?? 'unscheduled'}:${p.metadata?.deletionTimestamp ? 'Terminating' : podReady(p) ? 'Ready' : (p.status?.phase ?? 'Unknown')}`,
+          )
+          .join(', ');
   const missingNodes = (o.nodes ?? []).filter((n) => !readyNodes.has(n));
   if (ready.length === 0 || missingNodes.length > 0 || (o.count !== undefined && ready.length !== o.count)) {
     const extra = missingNodes.length > 0 ? `; no ready pod on ${missingNodes.join(', ')}` : '';
@@ -82,7 +92,12 @@ export function conditionMatches(obj: unknown, o: { type: string; status: string
   const cs = conditionsOf(obj);
   const c = cs.find((x) => x.type === o.type);
   if (c && c.status === o.status && (o.reason === undefined || c.reason === o.reason)) return { done: true, value: c };
-  return { done: false, seen: c ? `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}${c.message ? `: ${c.message}` : ''}` : `no ${o.type} condition (${describeConditions(cs)})` };
+  return {
+    done: false,
+    seen: c
+      ? `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}${c.message ? `: ${c.message}` : ''}`
+      : `no ${o.type} condition (${describeConditions(cs)})`,
+  };
 }
 
 /** Ready: condition Ready=True. NotReady: Ready is False or Unknown (a node that stopped reporting). */

@@ -42,8 +42,29 @@ import { REPO_ROOT } from '../lab/topology.ts';
 import { isNotFound, isRetriableKubeError, KubeApiError, toKubeError } from './errors.ts';
 import { execInPod } from './exec.ts';
 import { isoOf, watchLeaseHolder, type LeaseHolderChange, type LeaseWatchApi, type WatchLeaseOptions } from './lease-watch.ts';
-import { FIELD_MANAGER, manifestPath, refText, renderManifest, runLabels, runNamespace, runSelector, staleSelector, type ManifestVars, type Obj, type ObjectRef } from './manifests.ts';
-import { conditionMatches, daemonSetRolledOut, deploymentAvailable, deploymentRolledOut, nodeReadiness, podsReady, serviceLbIp, type Condition } from './checks.ts';
+import {
+  FIELD_MANAGER,
+  manifestPath,
+  refText,
+  renderManifest,
+  runLabels,
+  runNamespace,
+  runSelector,
+  staleSelector,
+  type ManifestVars,
+  type Obj,
+  type ObjectRef,
+} from './manifests.ts';
+import {
+  conditionMatches,
+  daemonSetRolledOut,
+  deploymentAvailable,
+  deploymentRolledOut,
+  nodeReadiness,
+  podsReady,
+  serviceLbIp,
+  type Condition,
+} from './checks.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The client
@@ -65,7 +86,6 @@ export interface KubeOptions {
   /** The folder relative manifest names resolve against (the suites pass theirs; the framework knows none). */
   manifestDir?: string;
 }
-
 
 /** Kinds deleteByRunLabel always looks at (besides the kinds applied by this process). Namespace goes last. */
 export const HARNESS_KINDS: readonly { apiVersion: string; kind: string }[] = [
@@ -90,7 +110,6 @@ function timeoutMiddleware(ms: number): Middleware {
     },
   };
 }
-
 
 export class Kube {
   readonly kc: KubeConfig;
@@ -129,7 +148,8 @@ export class Kube {
 
   /** One API call: errors become KubeApiError naming `what`; transient failures (and 409 when asked) are retried. */
   private async call<T>(what: string, fn: () => Promise<T>, o: { retryConflict?: boolean } = {}): Promise<T> {
-    const retriable = (err: unknown): boolean => isRetriableKubeError(err) || (o.retryConflict === true && err instanceof KubeApiError && err.code === 409);
+    const retriable = (err: unknown): boolean =>
+      isRetriableKubeError(err) || (o.retryConflict === true && err instanceof KubeApiError && err.code === 409);
     return retryTransient(
       async () => {
         try {
@@ -154,11 +174,20 @@ export class Kube {
    * API server sends warnings as HTTP `Warning` headers, which this client does not treat as failures.
    */
   async apply<T extends KubernetesObject>(obj: T): Promise<T> {
-    const ref = { apiVersion: obj.apiVersion ?? 'v1', kind: obj.kind ?? '?', namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '?' };
+    const ref = {
+      apiVersion: obj.apiVersion ?? 'v1',
+      kind: obj.kind ?? '?',
+      namespace: obj.metadata?.namespace,
+      name: obj.metadata?.name ?? '?',
+    };
     const body = { ...obj, metadata: { ...obj.metadata } };
     delete (body.metadata as Obj).managedFields;
     delete (body.metadata as Obj).resourceVersion;
-    const applied = await this.call(`apply ${refText(ref)}`, () => this.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply), { retryConflict: true });
+    const applied = await this.call(
+      `apply ${refText(ref)}`,
+      () => this.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+      { retryConflict: true },
+    );
     this.appliedKinds.set(`${ref.apiVersion}/${ref.kind}`, { apiVersion: ref.apiVersion, kind: ref.kind });
     return applied;
   }
@@ -166,7 +195,13 @@ export class Kube {
   /** Renders a manifest from the manifest folder (or an absolute path) for this run and applies its objects in order. */
   async applyManifest(file: string, vars: ManifestVars = {}, o: { nodeName?: string } = {}): Promise<KubernetesObject[]> {
     const p = manifestPath(file, this.manifestDir);
-    const objects = renderManifest(readFileSync(p, 'utf8'), { runId: this.runId, namespace: this.namespace, vars, source: path.relative(REPO_ROOT, p), ...o });
+    const objects = renderManifest(readFileSync(p, 'utf8'), {
+      runId: this.runId,
+      namespace: this.namespace,
+      vars,
+      source: path.relative(REPO_ROOT, p),
+      ...o,
+    });
     const out: KubernetesObject[] = [];
     for (const obj of objects) out.push(await this.apply(obj));
     return out;
@@ -176,7 +211,11 @@ export class Kube {
   async read<T extends KubernetesObject = KubernetesObject>(ref: ObjectRef): Promise<T | null> {
     try {
       return await this.call(`read ${refText(ref)}`, () =>
-        this.objects.read<T>({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } }),
+        this.objects.read<T>({
+          apiVersion: ref.apiVersion,
+          kind: ref.kind,
+          metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
+        }),
       );
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -185,7 +224,11 @@ export class Kube {
   }
 
   /** Lists objects of a kind (all namespaces unless one is given). A kind the server does not serve lists as empty. */
-  async list(apiVersion: string, kind: string, o: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {}): Promise<KubernetesObject[]> {
+  async list(
+    apiVersion: string,
+    kind: string,
+    o: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {},
+  ): Promise<KubernetesObject[]> {
     try {
       const res = await this.call(`list ${kind} (${o.labelSelector ?? 'all'})`, () =>
         this.objects.list(apiVersion, kind, o.namespace, undefined, undefined, undefined, o.fieldSelector, o.labelSelector),
@@ -201,7 +244,18 @@ export class Kube {
   async delete(ref: ObjectRef): Promise<boolean> {
     try {
       await this.call(`delete ${refText(ref)}`, () =>
-        this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } }, undefined, undefined, undefined, undefined, 'Background'),
+        this.objects.delete(
+          {
+            apiVersion: ref.apiVersion,
+            kind: ref.kind,
+            metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
+          },
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          'Background',
+        ),
       );
       return true;
     } catch (err) {
@@ -233,7 +287,8 @@ export class Kube {
         async () => {
           const left: string[] = [];
           for (const k of kinds) {
-            for (const obj of await this.list(k.apiVersion, k.kind, { labelSelector })) left.push(refText({ ...k, namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '?' }));
+            for (const obj of await this.list(k.apiVersion, k.kind, { labelSelector }))
+              left.push(refText({ ...k, namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '?' }));
           }
           return left.length === 0 ? { done: true, value: undefined } : { done: false, seen: `still there: ${left.join(', ')}` };
         },
@@ -268,7 +323,9 @@ export class Kube {
       metadata: { name, namespace },
       spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date(this.clock.now()).toISOString() } } } },
     };
-    await this.call(`rollout restart ${kind} ${namespace}/${name}`, () => this.objects.patch(patch, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch));
+    await this.call(`rollout restart ${kind} ${namespace}/${name}`, () =>
+      this.objects.patch(patch, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch),
+    );
   }
 
   async waitRolledOut(kind: 'Deployment' | 'DaemonSet', namespace: string, name: string, timeoutMs: number): Promise<void> {
@@ -286,7 +343,13 @@ export class Kube {
   // -- waits -------------------------------------------------------------------------------
 
   /** pollUntil, plus diagnostics (object YAML and events) handed to `attach` when it gives up. */
-  private async waitFor<T>(what: string, ref: ObjectRef | null, timeoutMs: number, check: () => Promise<Check<T>>, intervalMs = 1000): Promise<T> {
+  private async waitFor<T>(
+    what: string,
+    ref: ObjectRef | null,
+    timeoutMs: number,
+    check: () => Promise<Check<T>>,
+    intervalMs = 1000,
+  ): Promise<T> {
     try {
       return await pollUntil(what, check, { timeoutMs, intervalMs, clock: this.clock });
     } catch (err) {
@@ -304,8 +367,12 @@ export class Kube {
       await this.attach(`${refText(ref)} (YAML)`, toYaml(copy), 'yaml');
     }
     if (ref.namespace) {
-      const events = await this.call('list events', () => this.core.listNamespacedEvent({ namespace: ref.namespace as string, fieldSelector: `involvedObject.name=${ref.name}` }));
-      const lines = events.items.map((e) => `${isoOf(e.lastTimestamp ?? e.eventTime) ?? '?'} ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`);
+      const events = await this.call('list events', () =>
+        this.core.listNamespacedEvent({ namespace: ref.namespace as string, fieldSelector: `involvedObject.name=${ref.name}` }),
+      );
+      const lines = events.items.map(
+        (e) => `${isoOf(e.lastTimestamp ?? e.eventTime) ?? '?'} ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`,
+      );
       await this.attach(`${refText(ref)} (events)`, lines.join('\n') || '(no events)', 'text');
     }
   }
@@ -320,25 +387,39 @@ export class Kube {
   }
 
   async waitDeploymentAvailable(namespace: string, name: string, timeoutMs: number): Promise<V1Deployment> {
-    return this.waitFor(`Deployment ${namespace}/${name} to be available`, { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name }, timeoutMs, async () => {
-      const d = await this.readOrNull(`read Deployment ${namespace}/${name}`, () => this.apps.readNamespacedDeployment({ name, namespace }));
-      return d ? deploymentAvailable(d) : { done: false, seen: 'not found' };
-    });
+    return this.waitFor(
+      `Deployment ${namespace}/${name} to be available`,
+      { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name },
+      timeoutMs,
+      async () => {
+        const d = await this.readOrNull(`read Deployment ${namespace}/${name}`, () =>
+          this.apps.readNamespacedDeployment({ name, namespace }),
+        );
+        return d ? deploymentAvailable(d) : { done: false, seen: 'not found' };
+      },
+    );
   }
 
   async waitPodsReady(namespace: string, selector: string, o: { nodes?: string[]; count?: number; timeoutMs: number }): Promise<V1Pod[]> {
     const where = o.nodes ? ` on ${o.nodes.join(', ')}` : '';
     return this.waitFor(`pods ${namespace}/${selector} to be ready${where}`, null, o.timeoutMs, async () => {
-      const pods = await this.call(`list pods ${namespace}/${selector}`, () => this.core.listNamespacedPod({ namespace, labelSelector: selector }));
+      const pods = await this.call(`list pods ${namespace}/${selector}`, () =>
+        this.core.listNamespacedPod({ namespace, labelSelector: selector }),
+      );
       return podsReady(pods.items, o);
     });
   }
 
   async waitServiceLbIp(namespace: string, name: string, timeoutMs: number): Promise<string> {
-    return this.waitFor(`Service ${namespace}/${name} to get a LoadBalancer IP`, { apiVersion: 'v1', kind: 'Service', namespace, name }, timeoutMs, async () => {
-      const svc = await this.readOrNull(`read Service ${namespace}/${name}`, () => this.core.readNamespacedService({ name, namespace }));
-      return svc ? serviceLbIp(svc) : { done: false, seen: 'not found' };
-    });
+    return this.waitFor(
+      `Service ${namespace}/${name} to get a LoadBalancer IP`,
+      { apiVersion: 'v1', kind: 'Service', namespace, name },
+      timeoutMs,
+      async () => {
+        const svc = await this.readOrNull(`read Service ${namespace}/${name}`, () => this.core.readNamespacedService({ name, namespace }));
+        return svc ? serviceLbIp(svc) : { done: false, seen: 'not found' };
+      },
+    );
   }
 
   async waitCondition(o: ObjectRef & { type: string; status: string; reason?: string; timeoutMs: number }): Promise<Condition> {
@@ -350,10 +431,15 @@ export class Kube {
   }
 
   async waitNodeReady(name: string, ready: boolean, timeoutMs: number): Promise<V1Node> {
-    return this.waitFor(`node ${name} to be ${ready ? 'Ready' : 'NotReady'}`, { apiVersion: 'v1', kind: 'Node', name }, timeoutMs, async () => {
-      const node = await this.readOrNull(`read Node ${name}`, () => this.core.readNode({ name }));
-      return node ? nodeReadiness(node, ready) : { done: false, seen: 'not found' };
-    });
+    return this.waitFor(
+      `node ${name} to be ${ready ? 'Ready' : 'NotReady'}`,
+      { apiVersion: 'v1', kind: 'Node', name },
+      timeoutMs,
+      async () => {
+        const node = await this.readOrNull(`read Node ${name}`, () => this.core.readNode({ name }));
+        return node ? nodeReadiness(node, ready) : { done: false, seen: 'not found' };
+      },
+    );
   }
 
   // -- exec --------------------------------------------------------------------------------
@@ -366,11 +452,20 @@ export class Kube {
   // -- lease watch -------------------------------------------------------------------------
 
   /** Reports the lease's holder now and on every change until `signal` aborts; see lease-watch.ts watchLeaseHolder. */
-  watchLeaseHolder(namespace: string, name: string, onChange: (e: LeaseHolderChange) => void, signal: AbortSignal, o: WatchLeaseOptions = {}): Promise<void> {
+  watchLeaseHolder(
+    namespace: string,
+    name: string,
+    onChange: (e: LeaseHolderChange) => void,
+    signal: AbortSignal,
+    o: WatchLeaseOptions = {},
+  ): Promise<void> {
     const api: LeaseWatchApi = {
       kc: this.kc,
       clock: this.clock,
-      listLease: (ns, n) => this.call(`list Lease ${ns}/${n}`, () => this.coordination.listNamespacedLease({ namespace: ns, fieldSelector: `metadata.name=${n}` })),
+      listLease: (ns, n) =>
+        this.call(`list Lease ${ns}/${n}`, () =>
+          this.coordination.listNamespacedLease({ namespace: ns, fieldSelector: `metadata.name=${n}` }),
+        ),
     };
     return watchLeaseHolder(api, namespace, name, onChange, signal, o);
   }

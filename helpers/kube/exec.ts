@@ -62,12 +62,27 @@ export async function execInPod(
     };
     const timer = setTimeout(() => {
       socket?.close();
-      finish(() => reject(new WaitTimeoutError(what, timeoutMs, `stdout: ${text(out).slice(-200) || '(none)'}; stderr: ${text(err).slice(-200) || '(none)'}`, 1)));
+      finish(() =>
+        reject(
+          new WaitTimeoutError(
+            what,
+            timeoutMs,
+            `stdout: ${text(out).slice(-200) || '(none)'}; stderr: ${text(err).slice(-200) || '(none)'}`,
+            1,
+          ),
+        ),
+      );
     }, timeoutMs);
     const onStatus = (status: V1Status): void => {
       finish(() => {
         try {
-          resolve({ stdout: text(out), stderr: text(err), code: exitCodeFromStatus(status), signal: null, durationMs: clock.now() - started });
+          resolve({
+            stdout: text(out),
+            stderr: text(err),
+            code: exitCodeFromStatus(status),
+            signal: null,
+            durationMs: clock.now() - started,
+          });
         } catch (e) {
           reject(new KubeApiError(what, null, status.reason ?? null, (e as Error).message));
         }
@@ -80,7 +95,11 @@ export async function execInPod(
         socket = s;
         if (settled) s.close();
         // Let any status frame already queued be handled before deciding the exit code was lost.
-        s.on('close', () => setImmediate(() => finish(() => reject(new KubeApiError(what, null, null, 'exec stream closed without a status (exit code lost)')))));
+        s.on('close', () =>
+          setImmediate(() =>
+            finish(() => reject(new KubeApiError(what, null, null, 'exec stream closed without a status (exit code lost)'))),
+          ),
+        );
       })
       .catch((e: unknown) => finish(() => reject(toKubeError(asError(e), what))));
   });

@@ -120,7 +120,7 @@ export async function watchLeaseHolder(
       let errorEvent: (StatusBody & { code?: number }) | undefined;
       let events = 0;
       await watchOnce(
-          api.kc,
+        api.kc,
         `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`,
         { fieldSelector: `metadata.name=${name}`, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds },
         (type, obj) => {
@@ -147,7 +147,8 @@ export async function watchLeaseHolder(
         disconnected(new KubeApiError(what, 410, gone.reason ?? null, `${gone.message ?? 'ERROR event'} (listing again)`).message);
         rv = undefined;
         relisting = true;
-      } else if (errorEvent) throw new KubeApiError(what, errorEvent.code ?? null, errorEvent.reason ?? null, errorEvent.message ?? 'ERROR event');
+      } else if (errorEvent)
+        throw new KubeApiError(what, errorEvent.code ?? null, errorEvent.reason ?? null, errorEvent.message ?? 'ERROR event');
       else {
         disconnected();
         if (events === 0) {

@@ -131,7 +131,14 @@ export function renderManifest(text: string, o: RenderOptions): KubernetesObject
     if (raw === null || raw === undefined) return;
     const obj = asObj(substitute(raw, vars, source, `document ${i + 1}`, missing));
     const meta = asObj(obj?.metadata);
-    if (!obj || typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string' || !meta || typeof meta.name !== 'string' || meta.name === '') {
+    if (
+      !obj ||
+      typeof obj.apiVersion !== 'string' ||
+      typeof obj.kind !== 'string' ||
+      !meta ||
+      typeof meta.name !== 'string' ||
+      meta.name === ''
+    ) {
       throw new ManifestError(source, `document ${i + 1} is not a Kubernetes object (needs apiVersion, kind and metadata.name)`);
     }
     meta.labels = { ...asObj(meta.labels), ...labels };

@@ -25,7 +25,10 @@ export function makeRunId(now: Date = new Date(), random: string = randomBytes(2
 export function resolveRunId(env: NodeJS.ProcessEnv = process.env, now: Date = new Date()): string {
   const given = env.LAB_RUN_ID;
   if (given === undefined || given === '') return makeRunId(now);
-  if (!RUN_ID.test(given)) throw new Error(`LAB_RUN_ID "${given}" must be lower-case letters, digits and hyphens, at most 20 characters, not starting or ending with a hyphen`);
+  if (!RUN_ID.test(given))
+    throw new Error(
+      `LAB_RUN_ID "${given}" must be lower-case letters, digits and hyphens, at most 20 characters, not starting or ending with a hyphen`,
+    );
   return given;
 }
 
@@ -67,8 +70,7 @@ export const LAB_KUBECONFIG_ENV = 'LAB_KUBECONFIG';
 export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
 
 export type KubeconfigChoice =
-  | { kind: 'control-plane'; node: string; notice: string | null }
-  | { kind: 'explicit'; file: string; notice: string | null };
+  { kind: 'control-plane'; node: string; notice: string | null } | { kind: 'explicit'; file: string; notice: string | null };
 
 /**
  * Where the lab's kubeconfig comes from. An exported KUBECONFIG is usually another cluster (a work cluster), so it
@@ -111,7 +113,8 @@ export function readKubeconfigFile(file: string, what = 'kubeconfig'): Kubeconfi
   const fail = (problem: string): never => {
     throw new InputFileError(what, file, problem);
   };
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) fail('is not a kubeconfig (expected a mapping with clusters, contexts, users)');
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    fail('is not a kubeconfig (expected a mapping with clusters, contexts, users)');
   const kc = new KubeConfig();
   try {
     kc.loadFromString(text);
@@ -121,7 +124,15 @@ export function readKubeconfigFile(file: string, what = 'kubeconfig'): Kubeconfi
   const current = kc.getCurrentContext();
   if (!current) fail('has no current-context');
   const ctx = kc.getContextObject(current);
-  if (!ctx) fail(`current-context "${current}" is not among its contexts (${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+  if (!ctx)
+    fail(
+      `current-context "${current}" is not among its contexts (${
+        kc
+          .getContexts()
+          .map((c) => c.name)
+          .join(', ') || 'none'
+      })`,
+    );
   const cluster = kc.getCluster(ctx?.cluster ?? '');
   if (!cluster) fail(`context "${current}" names cluster "${ctx?.cluster ?? ''}", which is not among its clusters`);
   const server = cluster?.server ?? '';
@@ -152,7 +163,8 @@ export interface ClusterNode {
   internalIp: string | null;
 }
 
-const describeNodes = (nodes: ClusterNode[]): string => nodes.map((n) => `${n.name} (${n.internalIp ?? 'no InternalIP'})`).join(', ') || 'none';
+const describeNodes = (nodes: ClusterNode[]): string =>
+  nodes.map((n) => `${n.name} (${n.internalIp ?? 'no InternalIP'})`).join(', ') || 'none';
 
 /** Pure: null when the cluster's nodes are the topology's Kubernetes nodes (names and InternalIPs), else why not. */
 export function nodesMismatch(t: Topology, cluster: ClusterNode[], source: string): string | null {
@@ -193,13 +205,21 @@ type AdminConfReader = Pick<SshPool, 'host'>;
  * topology's endpoint, or LAB_KUBECONFIG after checking its server and the cluster's nodes against the topology.
  * An ambient KUBECONFIG is never read and never contacted.
  */
-export async function loadKubeConfig(topology: Topology, ssh: AdminConfReader, env: NodeJS.ProcessEnv = process.env): Promise<LabKubeConfig> {
+export async function loadKubeConfig(
+  topology: Topology,
+  ssh: AdminConfReader,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LabKubeConfig> {
   const choice = kubeconfigChoice(topology, env);
   if (choice.kind === 'explicit') {
     const k = readKubeconfigFile(choice.file, LAB_KUBECONFIG_ENV);
     checkKubeconfigServer(k, topology);
     await checkClusterNodes(k.kc, topology, `${LAB_KUBECONFIG_ENV} ${k.file}`);
-    return { kc: k.kc, source: `${LAB_KUBECONFIG_ENV} ${k.file} (server ${k.server}; nodes match topology ${topology.name})`, notice: choice.notice };
+    return {
+      kc: k.kc,
+      source: `${LAB_KUBECONFIG_ENV} ${k.file} (server ${k.server}; nodes match topology ${topology.name})`,
+      notice: choice.notice,
+    };
   }
   const kc = new KubeConfig();
   const text = await ssh.host(choice.node).run(`cat ${ADMIN_CONF}`, { sudo: true, timeoutMs: 30_000 });

@@ -26,7 +26,15 @@
 import { expect, inject, test } from 'vitest';
 import { ensureCilium, readRunningSettings } from '../cilium/cilium.ts';
 import { Kube, type AttachFn } from '../kube/index.ts';
-import { convergeTarget, runningLookup, selectPlanned, suiteFileName, type PlannedSuite, type SuiteNeeds, type Workload } from '../cilium/needs.ts';
+import {
+  convergeTarget,
+  runningLookup,
+  selectPlanned,
+  suiteFileName,
+  type PlannedSuite,
+  type SuiteNeeds,
+  type Workload,
+} from '../cilium/needs.ts';
 import { SshPool } from '../transport/ssh.ts';
 import { controlPlane, kubeNodes, loadTopology, router, type Topology } from './topology.ts';
 import { sweepHarnessRoutes } from '../transport/probes.ts';
@@ -87,7 +95,9 @@ function providedSuiteFiles(env: NodeJS.ProcessEnv): string[] | null {
     files = undefined;
   }
   if (files && files.length > 0) return files;
-  const fromEnv = env.LAB_SUITES?.split(',').map((s) => s.trim()).filter(Boolean);
+  const fromEnv = env.LAB_SUITES?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return fromEnv && fromEnv.length > 0 ? fromEnv : null;
 }
 
@@ -103,7 +113,11 @@ export async function connectLab(o: ConnectOptions = {}): Promise<Lab> {
     const { kc, source, notice } = await loadKubeConfig(topology, ssh, env);
     if (notice) log(notice);
     log(`run ${runId}: Kubernetes API from ${source}`);
-    const kube = new Kube(kc, { runId, ...(o.attach ? { attach: o.attach } : {}), ...(o.manifestDir ? { manifestDir: o.manifestDir } : {}) });
+    const kube = new Kube(kc, {
+      runId,
+      ...(o.attach ? { attach: o.attach } : {}),
+      ...(o.manifestDir ? { manifestDir: o.manifestDir } : {}),
+    });
     await kube.ensureNamespace();
     cleanups.add(`delete the objects of run ${runId}`, async () => {
       if (env.LAB_KEEP === '1') {
@@ -175,7 +189,9 @@ export function labTestWith(o: { manifestDir: string; connect?: () => Promise<La
       .extend('chores', { auto: true }, ({ signal, onTestFailed, suiteScope }, { onCleanup }) => {
         onCleanup(useTestSignal(signal));
         for (const d of suiteScope.diagnostics) {
-          onTestFailed(() => attachCollected(d.name, d.collect, { ...(d.type ? { type: d.type } : {}), timeoutMs: DEADLINE.diagnosticsMs }));
+          onTestFailed(() =>
+            attachCollected(d.name, d.collect, { ...(d.type ? { type: d.type } : {}), timeoutMs: DEADLINE.diagnosticsMs }),
+          );
         }
         return Promise.resolve(true);
       })
@@ -197,7 +213,11 @@ export async function ensureWorkloads(lab: Lab, workloads: readonly Workload[]):
       await lab.kube.applyManifest('webpod.yaml');
       await lab.kube.waitDeploymentAvailable(lab.namespace, 'webpod', WORKLOAD_TIMEOUT_MS);
       // 3 replicas, one per node by required anti-affinity: on the reference lab's 3 nodes, one on each.
-      await lab.kube.waitPodsReady(lab.namespace, 'app=webpod', { count: 3, ...(nodes.length === 3 ? { nodes } : {}), timeoutMs: WORKLOAD_TIMEOUT_MS });
+      await lab.kube.waitPodsReady(lab.namespace, 'app=webpod', {
+        count: 3,
+        ...(nodes.length === 3 ? { nodes } : {}),
+        timeoutMs: WORKLOAD_TIMEOUT_MS,
+      });
     } else {
       const cp = controlPlane(lab.topology).name;
       await lab.kube.applyManifest('curl-pod.yaml', {}, { nodeName: cp });
@@ -241,10 +261,13 @@ export async function prepareSuite(lab: Lab, needs: SuiteNeeds, o: { file?: stri
     const { suites, index } = suitesForConvergence(o.file, needs, lab.suiteFiles, o.plan ?? []);
     const running = await readRunningSettings(lab);
     const target = convergeTarget(suites, index, runningLookup(running));
-    if (target.problems.length > 0) throw new Error(`${suites[index]?.file ?? 'suite'}: cannot converge Cilium: ${target.problems.join('; ')}`);
+    if (target.problems.length > 0)
+      throw new Error(`${suites[index]?.file ?? 'suite'}: cannot converge Cilium: ${target.problems.join('; ')}`);
     if (target.wanted) {
       const { changed } = await ensureCilium(lab, target.wanted, { log: lab.log, running });
-      lab.log(`Cilium changed for ${suites[index]?.file ?? 'suite'}: ${changed.map((c) => `${c.key} ${String(c.from)} -> ${String(c.to)}`).join(', ') || 'nothing'}`);
+      lab.log(
+        `Cilium changed for ${suites[index]?.file ?? 'suite'}: ${changed.map((c) => `${c.key} ${String(c.from)} -> ${String(c.to)}`).join(', ') || 'nothing'}`,
+      );
     }
   }
   await ensureWorkloads(lab, needs.workloads ?? []);

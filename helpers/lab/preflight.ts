@@ -86,7 +86,13 @@ export function apiEndpoint(t: Topology, env: NodeJS.ProcessEnv = process.env): 
     checkKubeconfigServer(k, t);
     return { what: 'Kubernetes API', host: k.host, port: k.port, source: `${LAB_KUBECONFIG_ENV} ${k.file}`, notice: choice.notice };
   }
-  return { what: 'Kubernetes API', host: t.apiEndpoint.host, port: t.apiEndpoint.port, source: 'topology apiEndpoint', notice: choice.notice };
+  return {
+    what: 'Kubernetes API',
+    host: t.apiEndpoint.host,
+    port: t.apiEndpoint.port,
+    source: 'topology apiEndpoint',
+    notice: choice.notice,
+  };
 }
 
 /**

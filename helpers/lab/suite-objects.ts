@@ -73,7 +73,11 @@ export class SuiteObjects {
   }
 
   /** Renders suites/manifests/<file> for this run, lets `finish` fill in what a placeholder cannot, creates each object in order. */
-  async createFromManifest(file: string, vars: ManifestVars, finish: (o: KubernetesObject) => KubernetesObject = (o) => o): Promise<KubernetesObject[]> {
+  async createFromManifest(
+    file: string,
+    vars: ManifestVars,
+    finish: (o: KubernetesObject) => KubernetesObject = (o) => o,
+  ): Promise<KubernetesObject[]> {
     const p = manifestPath(file, this.lab.kube.manifestDir);
     const objects = renderManifest(readFileSync(p, 'utf8'), {
       runId: this.lab.runId,
@@ -159,8 +163,13 @@ export class SuiteObjects {
   /** Events about a namespaced object (one line each), null for a cluster-scoped one. */
   async eventsOf(ref: ObjectRef): Promise<string | null> {
     if (!ref.namespace) return null;
-    const events = await this.lab.kube.core.listNamespacedEvent({ namespace: ref.namespace, fieldSelector: `involvedObject.name=${ref.name}` });
-    const lines = events.items.map((e) => `${String(e.lastTimestamp ?? e.eventTime ?? '?')} ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`);
+    const events = await this.lab.kube.core.listNamespacedEvent({
+      namespace: ref.namespace,
+      fieldSelector: `involvedObject.name=${ref.name}`,
+    });
+    const lines = events.items.map(
+      (e) => `${String(e.lastTimestamp ?? e.eventTime ?? '?')} ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`,
+    );
     return lines.join('\n') || '(no events)';
   }
 

@@ -49,8 +49,12 @@ export function loadTopology(file: string = topologyFile()): Topology {
   }
   const { value, problems } = parseLabYaml(text);
   if (problems.length > 0) {
-    throw new TopologyError(file, problems.map((message) => ({ field: '(YAML syntax)', message })));
+    throw new TopologyError(
+      file,
+      problems.map((message) => ({ field: '(YAML syntax)', message })),
+    );
   }
-  if (value === null || value === undefined) throw new TopologyError(file, [{ field: '(file)', message: 'is empty (no YAML document in it)' }]);
+  if (value === null || value === undefined)
+    throw new TopologyError(file, [{ field: '(file)', message: 'is empty (no YAML document in it)' }]);
   return parseTopology(value, file);
 }

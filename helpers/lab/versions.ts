@@ -67,7 +67,11 @@ function valueAt(data: unknown, p: readonly PropertyKey[]): unknown {
  * Validates a parsed versions document (pure). `sourceAt` gives a value's text as written in the file, so a version
  * YAML read as a number (an unquoted 1.10 is the number 1.1) is shown as written, with the advice to quote it.
  */
-export function parseVersions(data: unknown, file = '<versions>', sourceAt: (p: readonly PropertyKey[]) => string | undefined = () => undefined): VersionsFile {
+export function parseVersions(
+  data: unknown,
+  file = '<versions>',
+  sourceAt: (p: readonly PropertyKey[]) => string | undefined = () => undefined,
+): VersionsFile {
   const parsed = versionsSchema.safeParse(data);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
@@ -107,7 +111,6 @@ export function loadVersions(file: string = versionsFile()): VersionsFile {
   };
   return parseVersions(value, file, sourceAt);
 }
-
 
 /** The pins in force: each pin's environment variable (if set and not blank) over the file's value. */
 export function effectiveVersions(doc: VersionsFile, env: NodeJS.ProcessEnv = process.env): EffectiveVersions {

@@ -112,7 +112,11 @@ export function parseArping(text: string): ArpingResult {
   }
   if (flavour === 'iputils') {
     // iputils prints nothing for an unanswered probe: without its summary the number sent is unknown.
-    throw new ParseError('parseArping', 'iputils arping output has no "Sent N probes" / "Received N response(s)" summary (cut short?)', text);
+    throw new ParseError(
+      'parseArping',
+      'iputils arping output has no "Sent N probes" / "Received N response(s)" summary (cut short?)',
+      text,
+    );
   }
   return { flavour, target, sent: replies.length + timeouts, received: replies.length, replies, complete: false };
 }

@@ -70,8 +70,10 @@ function parseText(text: string): CiliumDbgStatus {
   }
   const network = r[1] as RoutingNetwork;
   const proto = r[2] ?? null;
-  if (network === 'Tunnel' && proto === null) throw new CiliumStatusParseError(`Routing line says Tunnel but names no protocol: ${routingLine.trim()}`);
-  if (network === 'Native' && proto !== null) throw new CiliumStatusParseError(`Routing line says Native but names a tunnel protocol: ${routingLine.trim()}`);
+  if (network === 'Tunnel' && proto === null)
+    throw new CiliumStatusParseError(`Routing line says Tunnel but names no protocol: ${routingLine.trim()}`);
+  if (network === 'Native' && proto !== null)
+    throw new CiliumStatusParseError(`Routing line says Native but names a tunnel protocol: ${routingLine.trim()}`);
   return {
     kubeProxyReplacement: kpr[1] === 'True',
     routing: { network, tunnelProtocol: proto, host: r[3] as HostRouting },
@@ -105,7 +107,8 @@ function parseJson(text: string): CiliumDbgStatus {
   let tunnelProtocol: string | null = null;
   if (inter === 'Tunnel') {
     const p = routing['tunnel-protocol'];
-    if (typeof p !== 'string' || p === '') throw new CiliumStatusParseError('routing mode is Tunnel but routing."tunnel-protocol" is missing');
+    if (typeof p !== 'string' || p === '')
+      throw new CiliumStatusParseError('routing mode is Tunnel but routing."tunnel-protocol" is missing');
     tunnelProtocol = p;
   }
 

@@ -31,7 +31,19 @@ export interface IpRoute {
 
 const TYPES = new Set(['unicast', 'local', 'broadcast', 'multicast', 'throw', 'unreachable', 'prohibit', 'blackhole', 'nat', 'anycast']);
 /** Keywords printed without a value. */
-const FLAGS = new Set(['onlink', 'pervasive', 'linkdown', 'dead', 'notify', 'offload', 'trap', 'rt_offload', 'rt_trap', 'rt_offload_failed', 'cloned']);
+const FLAGS = new Set([
+  'onlink',
+  'pervasive',
+  'linkdown',
+  'dead',
+  'notify',
+  'offload',
+  'trap',
+  'rt_offload',
+  'rt_trap',
+  'rt_offload_failed',
+  'cloned',
+]);
 const FAMILIES = new Set(['inet', 'inet6']);
 const DST = /^(?:default|[0-9a-fA-F.:]+(?:\/\d{1,3})?)$/;
 

@@ -36,7 +36,10 @@ function checkIp(ip: string, where: string): string {
 function parseTable(text: string): L2AnnounceEntry[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   const [headerLine, ...rows] = lines;
-  const header = (headerLine ?? '').replace(/^\s*#\s*/, '').trim().split(/\s+/);
+  const header = (headerLine ?? '')
+    .replace(/^\s*#\s*/, '')
+    .trim()
+    .split(/\s+/);
   const ipCol = header.indexOf('IP');
   const ifCol = header.indexOf('NetworkInterface');
   if (ipCol < 0 || ifCol < 0) {
@@ -47,7 +50,9 @@ function parseTable(text: string): L2AnnounceEntry[] {
     const ip = cells[ipCol];
     const iface = cells[ifCol];
     if (ip === undefined || iface === undefined) {
-      throw new L2AnnounceParseError(`row ${i + 1} has ${cells.length} column(s), expected at least ${Math.max(ipCol, ifCol) + 1}: ${line.trim()}`);
+      throw new L2AnnounceParseError(
+        `row ${i + 1} has ${cells.length} column(s), expected at least ${Math.max(ipCol, ifCol) + 1}: ${line.trim()}`,
+      );
     }
     return { ip: checkIp(ip, `row ${i + 1}`), iface };
   });

@@ -21,7 +21,8 @@ export interface Neighbour {
 }
 
 /** `dev X` is left out by `ip neigh show dev X`. */
-const IP_NEIGH = /^([0-9a-fA-F.:]+)(?:\s+dev\s+(\S+))?(?:\s+lladdr\s+([0-9a-fA-F:]+))?(?:\s+(?:router|proxy|extern_learn))*\s+([A-Z_]+(?:,[A-Z_]+)*)$/;
+const IP_NEIGH =
+  /^([0-9a-fA-F.:]+)(?:\s+dev\s+(\S+))?(?:\s+lladdr\s+([0-9a-fA-F:]+))?(?:\s+(?:router|proxy|extern_learn))*\s+([A-Z_]+(?:,[A-Z_]+)*)$/;
 const ARP_A = /^\S+\s+\(([^)]+)\)\s+at\s+(\S+)(?:\s+\[\w+\])?(?:\s+\w+)*\s+on\s+(\S+)/;
 
 export function parseNeighbours(text: string): Neighbour[] {

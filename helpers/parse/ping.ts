@@ -22,7 +22,8 @@ export interface PingResult {
 
 const SUMMARY = /(\d+)\s+packets\s+transmitted,\s+(\d+)\s+(?:packets\s+)?received(?:,.*?)?,\s+([\d.]+)%\s+packet\s+loss/;
 const RTT = /^(?:rtt|round-trip)\s+min\/avg\/max(?:\/(?:mdev|stddev))?\s+=\s+([\d.]+)\/([\d.]+)\/([\d.]+)(?:\/[\d.]+)?\s*ms/;
-const UNREACHABLE = /Destination\s+(?:Net|Host|Network|Protocol|Port)?\s*Unreachable|Network is unreachable|No route to host|Host is unreachable|Destination unreachable/i;
+const UNREACHABLE =
+  /Destination\s+(?:Net|Host|Network|Protocol|Port)?\s*Unreachable|Network is unreachable|No route to host|Host is unreachable|Destination unreachable/i;
 const NOTHING_SENT = /^(?:ping:\s+)?(?:connect|sendmsg|sendto):\s+(Network is unreachable|No route to host)/i;
 
 export function parsePing(text: string): PingResult {

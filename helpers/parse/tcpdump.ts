@@ -129,8 +129,18 @@ function protocolOf(info: string, hasPorts: boolean, v6: boolean): string {
 
 function parseArp(body: string): Body | null {
   const req = body.match(/^ARP,\s+Request\s+who-has\s+(\S+)(?:\s+\([^)]*\))?\s+tell\s+([^\s,]+)/);
-  if (req) return { srcIp: req[2]!, srcPort: null, dstIp: req[1]!, dstPort: null, protocol: 'ARP', arp: { op: 'request', mac: null }, info: body };
+  if (req)
+    return { srcIp: req[2]!, srcPort: null, dstIp: req[1]!, dstPort: null, protocol: 'ARP', arp: { op: 'request', mac: null }, info: body };
   const rep = body.match(/^ARP,\s+Reply\s+(\S+)\s+is-at\s+([0-9a-fA-F:]+)/);
-  if (rep) return { srcIp: rep[1]!, srcPort: null, dstIp: '', dstPort: null, protocol: 'ARP', arp: { op: 'reply', mac: rep[2]!.toLowerCase() }, info: body };
+  if (rep)
+    return {
+      srcIp: rep[1]!,
+      srcPort: null,
+      dstIp: '',
+      dstPort: null,
+      protocol: 'ARP',
+      arp: { op: 'reply', mac: rep[2]!.toLowerCase() },
+      info: body,
+    };
   return null;
 }

@@ -6,7 +6,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
-
 // ---------------------------------------------------------------------------------------------
 // Schema
 // ---------------------------------------------------------------------------------------------
@@ -24,9 +23,7 @@ const cidr = z.string().refine(isCidr, {
   message: 'is not an IPv4 address with prefix length (e.g. 192.168.10.0/24)',
 });
 
-const name = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lower-case host name (letters, digits, hyphens)');
+const name = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lower-case host name (letters, digits, hyphens)');
 
 export const ROLES = ['router', 'control-plane', 'worker'] as const;
 
@@ -46,9 +43,7 @@ const nodeSchema = z.strictObject({
   interfaces: z.array(interfaceSchema).min(1, 'must list at least one interface'),
   /** Where the harness connects over SSH; defaults to the first subnet interface's address, port 22. */
   ssh: z.strictObject({ host: ipv4.optional(), port: z.number().int().min(1).max(65535).optional() }).optional(),
-  resources: z
-    .strictObject({ cpus: z.number().int().min(1), memoryMb: z.number().int().min(256) })
-    .default({ cpus: 2, memoryMb: 1536 }),
+  resources: z.strictObject({ cpus: z.number().int().min(1), memoryMb: z.number().int().min(256) }).default({ cpus: 2, memoryMb: 1536 }),
 });
 
 const topologySchema = z.strictObject({
@@ -63,7 +58,10 @@ const topologySchema = z.strictObject({
   ssh: z.strictObject({
     user: z.string().min(1),
     auth: z.enum(['vagrant', 'password', 'key']),
-    passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+    passwordEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/)
+      .optional(),
     keyFile: z.string().min(1).optional(),
     /** Unset: `known-hosts` for the Vagrant lab (the file lab:up records), `accept` for an existing lab. */
     hostKeys: z.enum(['accept', 'known-hosts']).optional(),
@@ -155,13 +153,19 @@ function crossCheck(t: Topology): Problem[] {
       }
       const net = subnetByName.get(iface.subnet);
       if (net === undefined) {
-        problems.push({ path: [...where, 'subnet'], message: `names unknown subnet "${iface.subnet}" (known: ${[...subnetByName.keys()].join(', ')})` });
+        problems.push({
+          path: [...where, 'subnet'],
+          message: `names unknown subnet "${iface.subnet}" (known: ${[...subnetByName.keys()].join(', ')})`,
+        });
       } else if (!cidrContains(net, ip)) {
         problems.push({ path: [...where, 'address'], message: `${ip} is outside its subnet ${iface.subnet} (${net})` });
       }
     });
     if (!node.interfaces.some((iface) => iface.subnet !== undefined) && !node.ssh?.host) {
-      problems.push({ path: ['nodes', i, 'interfaces'], message: 'has no interface on a lab subnet, so no SSH address can be derived (add one, or set ssh.host)' });
+      problems.push({
+        path: ['nodes', i, 'interfaces'],
+        message: 'has no interface on a lab subnet, so no SSH address can be derived (add one, or set ssh.host)',
+      });
     }
   });
 
@@ -177,7 +181,11 @@ function crossCheck(t: Topology): Problem[] {
   const stop = ipToNumber(t.lbPool.stop);
   if (start > stop) problems.push({ path: ['lbPool', 'stop'], message: `${t.lbPool.stop} comes before start ${t.lbPool.start}` });
   const poolSubnet = t.subnets.find((s) => cidrContains(s.cidr, t.lbPool.start) && cidrContains(s.cidr, t.lbPool.stop));
-  if (!poolSubnet) problems.push({ path: ['lbPool'], message: `${t.lbPool.start}-${t.lbPool.stop} must lie inside one lab subnet (for L2 announcements)` });
+  if (!poolSubnet)
+    problems.push({
+      path: ['lbPool'],
+      message: `${t.lbPool.start}-${t.lbPool.stop} must lie inside one lab subnet (for L2 announcements)`,
+    });
   const taken = [...seenAddresses.entries()].find(([ip]) => {
     const n = ipToNumber(ip);
     return n >= start && n <= stop;
@@ -185,7 +193,8 @@ function crossCheck(t: Topology): Problem[] {
   if (taken) problems.push({ path: ['lbPool'], message: `contains ${taken[0]}, already used by ${taken[1]}` });
 
   for (const s of t.subnets) {
-    if (cidrsOverlap(s.cidr, t.podCidr)) problems.push({ path: ['podCidr'], message: `${t.podCidr} overlaps subnet ${s.name} (${s.cidr})` });
+    if (cidrsOverlap(s.cidr, t.podCidr))
+      problems.push({ path: ['podCidr'], message: `${t.podCidr} overlaps subnet ${s.name} (${s.cidr})` });
   }
   return problems;
 }
@@ -206,7 +215,9 @@ export class TopologyError extends Error {
 }
 
 function fieldName(p: readonly PropertyKey[]): string {
-  return p.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '') || '(top level)';
+  return (
+    p.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '') || '(top level)'
+  );
 }
 
 /** Validates an already-parsed document; `file` is only used in messages. */
@@ -220,7 +231,10 @@ export function parseTopology(data: unknown, file = '<topology>'): Topology {
   }
   const problems = crossCheck(parsed.data);
   if (problems.length > 0) {
-    throw new TopologyError(file, problems.map((p) => ({ field: fieldName(p.path), message: p.message })));
+    throw new TopologyError(
+      file,
+      problems.map((p) => ({ field: fieldName(p.path), message: p.message })),
+    );
   }
   return parsed.data;
 }
@@ -241,7 +255,6 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
   const shown = typeof value === 'string' ? `"${value}" ` : '';
   return `${shown}${issue.message}`;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Queries

@@ -60,7 +60,10 @@ const CONTENT: Record<AttachmentType, { contentType: string; fileExtension: stri
 };
 
 /** A redacted, serialised attachment body and its content type. Pure; exported for tests. */
-export function renderAttachment(content: string | object, type?: AttachmentType): { body: string; contentType: string; fileExtension: string } {
+export function renderAttachment(
+  content: string | object,
+  type?: AttachmentType,
+): { body: string; contentType: string; fileExtension: string } {
   const opts = redactOptions();
   const kind: AttachmentType = type ?? (typeof content === 'string' ? 'text' : 'json');
   let body: string;
@@ -126,14 +129,22 @@ export interface AttachOnFailureOptions {
  * events, agent logs, a capture). A collector that throws or hangs attaches its error instead, so it never
  * hides the test's own failure.
  */
-export function attachOnFailure(name: string, collect: () => Promise<string | object> | string | object, opts: AttachOnFailureOptions = {}): void {
+export function attachOnFailure(
+  name: string,
+  collect: () => Promise<string | object> | string | object,
+  opts: AttachOnFailureOptions = {},
+): void {
   onTestFailed(async () => {
     await attachCollected(name, collect, opts);
   });
 }
 
 /** The body of `attachOnFailure`, usable from a suite's own onTestFailed/afterEach handler. */
-export async function attachCollected(name: string, collect: () => Promise<string | object> | string | object, opts: AttachOnFailureOptions = {}): Promise<void> {
+export async function attachCollected(
+  name: string,
+  collect: () => Promise<string | object> | string | object,
+  opts: AttachOnFailureOptions = {},
+): Promise<void> {
   try {
     const content = await withDeadline(`collecting "${name}" for a failed test`, opts.timeoutMs ?? 30_000, Promise.resolve().then(collect));
     await attach(name, content, opts.type);

@@ -29,5 +29,5 @@ export async function expectVerdict(what: string, v: Verdict, o: { soft?: boolea
 }
 
 function show(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined';
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? 'undefined');
 }

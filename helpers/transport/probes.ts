@@ -61,7 +61,8 @@ export function arpingFlavourOn(ssh: SshPool, host: string): Promise<ArpingFlavo
       .exec('{ arping --help; arping -V; } 2>&1', { sudo: true, timeoutMs: 15_000 })
       .then((r) => {
         const flavour = detectArpingFlavour(r.stdout);
-        if (!flavour) throw new Error(`no known arping on ${host} (neither iputils nor Habets): ${r.stdout.trim().slice(0, 300) || '(no output)'}`);
+        if (!flavour)
+          throw new Error(`no known arping on ${host} (neither iputils nor Habets): ${r.stdout.trim().slice(0, 300) || '(no output)'}`);
         return flavour;
       });
     perHost.set(host, f);
@@ -87,10 +88,15 @@ function parsed<T>(host: string, command: string, raw: ExecResult, parse: () => 
     return parse();
   } catch (err) {
     const stderr = raw.stderr.trim();
-    throw new SshError(host, command, `${(err as Error).message}${stderr ? `; stderr: ${stderr.slice(0, 300)}` : ''} (exit code ${raw.code})`, {
-      cause: err,
-      result: raw,
-    });
+    throw new SshError(
+      host,
+      command,
+      `${(err as Error).message}${stderr ? `; stderr: ${stderr.slice(0, 300)}` : ''} (exit code ${raw.code})`,
+      {
+        cause: err,
+        result: raw,
+      },
+    );
   }
 }
 
@@ -175,7 +181,10 @@ export async function curlFrom(
   const timeoutMs = o.timeoutMs ?? 10_000;
   const command = curlCommand({ url: o.url, timeoutMs, headers: o.headers });
   const raw = await ssh.host(host).exec(command, { timeoutMs: timeoutMs + 15_000 });
-  return curlResult(parsed(host, command, raw, () => parseCurlOutput(raw.stdout)), raw);
+  return curlResult(
+    parsed(host, command, raw, () => parseCurlOutput(raw.stdout)),
+    raw,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,7 +228,13 @@ export async function curlFromPod(
     out = parseCurlOutput(raw.stdout);
   } catch (err) {
     const stderr = raw.stderr.trim();
-    throw new PodProbeError(`${namespace}/${pod}`, argv, `${(err as Error).message}${stderr ? `; stderr: ${stderr.slice(0, 300)}` : ''} (exit code ${raw.code})`, raw, { cause: err });
+    throw new PodProbeError(
+      `${namespace}/${pod}`,
+      argv,
+      `${(err as Error).message}${stderr ? `; stderr: ${stderr.slice(0, 300)}` : ''} (exit code ${raw.code})`,
+      raw,
+      { cause: err },
+    );
   }
   return curlResult(out, raw);
 }
@@ -286,7 +301,12 @@ export async function captureOn(ssh: SshPool, o: CaptureOptions): Promise<Captur
  * configured), or the deadline passes. This is a readiness wait: the answers that count are judged after it. It
  * returns a verdict (never reaching readiness is the finding, with the last answer), plus how long it took.
  */
-export async function waitHttpReady(what: string, send: () => Promise<HttpAnswer>, ready: (a: HttpAnswer) => boolean, timeoutMs: number): Promise<Verdict & { ms: number }> {
+export async function waitHttpReady(
+  what: string,
+  send: () => Promise<HttpAnswer>,
+  ready: (a: HttpAnswer) => boolean,
+  timeoutMs: number,
+): Promise<Verdict & { ms: number }> {
   const started = Date.now();
   const v = await pollVerdict(
     what,
@@ -354,7 +374,10 @@ export async function addRoutes(ssh: SshPool, on: string, routes: { dst: string;
     (undone ??= (async () => {
       const problems: string[] = [];
       for (const r of [...added].reverse()) {
-        const res = await host.exec(`ip route del ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
+        const res = await host.exec(`ip route del ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`, {
+          sudo: true,
+          timeoutMs: DEADLINE.hostReadMs,
+        });
         if (res.code !== 0 && !/No such process|not found/i.test(res.stderr)) problems.push(`${r.dst} via ${r.via}: ${res.stderr.trim()}`);
       }
       if (problems.length > 0) throw new Error(`undo of routes on ${on} failed: ${problems.join('; ')}`);
@@ -363,7 +386,10 @@ export async function addRoutes(ssh: SshPool, on: string, routes: { dst: string;
   leaveStack = deferCleanup(`remove the routes added on ${on} (${routes.map((r) => `${r.dst} via ${r.via}`).join(', ')})`, undo);
   try {
     for (const r of routes) {
-      await host.run(`ip route add ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
+      await host.run(`ip route add ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`, {
+        sudo: true,
+        timeoutMs: DEADLINE.hostReadMs,
+      });
       added.push(r);
     }
   } catch (err) {
@@ -382,7 +408,10 @@ export async function sweepHarnessRoutes(ssh: SshPool, hosts: readonly string[])
   for (const on of hosts) {
     const h = ssh.host(on);
     const listed = await h.run(`ip -4 route show proto ${HARNESS_ROUTE_PROTO}`, { timeoutMs: DEADLINE.hostReadMs });
-    const routes = listed.split('\n').map((l) => l.trim()).filter(Boolean);
+    const routes = listed
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     if (routes.length === 0) continue;
     await h.run(`ip -4 route flush proto ${HARNESS_ROUTE_PROTO}`, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
     out.push({ host: on, routes });

@@ -113,7 +113,10 @@ export function credentialsFromTopology(t: Topology, deps: AuthDeps = defaultAut
         const hosts = await sshConfig;
         const files = hosts.get(node.name)?.identityFiles ?? [];
         const file = files.map((f) => resolvePath(f, deps.env.HOME)).find((f) => deps.exists(f));
-        if (!file) throw new Error(`no Vagrant key for ${node.name}: nothing in ${machineDir}, and \`vagrant ssh-config\` names no existing IdentityFile for it`);
+        if (!file)
+          throw new Error(
+            `no Vagrant key for ${node.name}: nothing in ${machineDir}, and \`vagrant ssh-config\` names no existing IdentityFile for it`,
+          );
         return { username: user, privateKey: readKey(deps, file), source: `Vagrant key ${file} (from vagrant ssh-config)` };
       }
     }
@@ -145,7 +148,13 @@ function patternMatches(pattern: string, name: string): boolean {
     if (!salt || !hash) return false;
     return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
   }
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return re.test(name);
 }
 
@@ -196,7 +205,12 @@ export interface HostKeyPolicy {
   lastRefusal: string | null;
 }
 
-export function hostKeyPolicy(t: Topology, host: string, port: number, deps: Pick<AuthDeps, 'readFile' | 'env'> = defaultAuthDeps): HostKeyPolicy {
+export function hostKeyPolicy(
+  t: Topology,
+  host: string,
+  port: number,
+  deps: Pick<AuthDeps, 'readFile' | 'env'> = defaultAuthDeps,
+): HostKeyPolicy {
   const policy: HostKeyPolicy = {
     lastRefusal: null,
     verify(key) {

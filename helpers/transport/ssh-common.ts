@@ -70,7 +70,10 @@ export function reasonOf(signal: AbortSignal): Error {
 }
 
 /** One signal that aborts when any source does or after `timeoutMs`; dispose() detaches it from the sources. */
-export function linkedSignal(sources: (AbortSignal | undefined)[], timeoutMs?: number): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
+export function linkedSignal(
+  sources: (AbortSignal | undefined)[],
+  timeoutMs?: number,
+): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
   const ac = new AbortController();
   let timedOut = false;
   const live = sources.filter((s): s is AbortSignal => s !== undefined);
@@ -100,7 +103,13 @@ export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<bo
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
-    return await Promise.race([p.then(() => true, () => true), t]);
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      t,
+    ]);
   } finally {
     clearTimeout(timer);
   }

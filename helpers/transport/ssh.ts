@@ -230,7 +230,8 @@ class PooledHost implements SshHost {
         client.end();
         sock.destroy();
         if (policy.lastRefusal) reject(new Error(policy.lastRefusal, { cause: err }));
-        else if (/authentication methods failed/i.test(err.message)) reject(new Error(`authentication failed as ${creds.username} (${creds.source})`, { cause: err }));
+        else if (/authentication methods failed/i.test(err.message))
+          reject(new Error(`authentication failed as ${creds.username} (${creds.source})`, { cause: err }));
         else reject(err);
       };
       client.on('error', fail);
@@ -307,7 +308,11 @@ class PooledHost implements SshHost {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const link = linkedSignal([this.poolClosing, opts.signal], timeoutMs);
     const why = (): string =>
-      link.timedOut() ? `timed out after ${timeoutMs} ms` : this.poolClosing.aborted ? 'the SSH pool was closed' : `aborted (${reasonOf(link.signal).message})`;
+      link.timedOut()
+        ? `timed out after ${timeoutMs} ms`
+        : this.poolClosing.aborted
+          ? 'the SSH pool was closed'
+          : `aborted (${reasonOf(link.signal).message})`;
     let release: (() => void) | undefined;
     try {
       release = await this.slots.acquire(link.signal);
@@ -445,7 +450,10 @@ class PooledHost implements SshHost {
  * netlab deadline test fails if this stops working). Servers without signal support ignore it.
  */
 function signalSession(stream: ClientChannel, sig: string): void {
-  const ch = stream as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal(id: number, sig: string): void } } };
+  const ch = stream as unknown as {
+    outgoing?: { id: number; state: string };
+    _client?: { _protocol?: { signal(id: number, sig: string): void } };
+  };
   if (ch.outgoing?.state !== 'open' && ch.outgoing?.state !== 'eof') return;
   try {
     ch._client?._protocol?.signal(ch.outgoing.id, sig);

@@ -17,7 +17,8 @@ export function timeScale(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env[TIME_SCALE_ENV];
   if (raw === undefined || raw.trim() === '') return 1;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${TIME_SCALE_ENV}=${raw}: expected a positive number (e.g. 2 for a host twice as slow)`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`${TIME_SCALE_ENV}=${raw}: expected a positive number (e.g. 2 for a host twice as slow)`);
   return n;
 }
 
@@ -107,7 +108,8 @@ export function testTimeout(...waits: number[]): number {
  * Cilium change (helm, then operator, agents and their status, each within ciliumRolloutMs), the workloads deployed
  * (webpod: available, then its pods; curl-pod: its pod).
  */
-export const PREPARE_MS = 2 * DEADLINE.helmReadMs + DEADLINE.helmMs + 3 * DEADLINE.ciliumRolloutMs + 3 * DEADLINE.workloadMs + DEADLINE.runRemovalMs;
+export const PREPARE_MS =
+  2 * DEADLINE.helmReadMs + DEADLINE.helmMs + 3 * DEADLINE.ciliumRolloutMs + 3 * DEADLINE.workloadMs + DEADLINE.runRemovalMs;
 
 /** Worst case of a suite's own arrangement after prepareSuite (objects applied, rolled out, an LB IP and a lease). */
 export const ARRANGE_MS = 2 * DEADLINE.rolloutMs + DEADLINE.lbIpMs + DEADLINE.leaseMs + 2 * DEADLINE.podsReadyMs;

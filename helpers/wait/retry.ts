@@ -155,7 +155,8 @@ export async function pollVerdict<V extends Verdict>(
 }
 
 /** Error codes and messages that mean "the transport hiccuped", not "the lab answered no". */
-const TRANSIENT = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|socket hang up|Not connected|Channel open failure|No response from server|stream closed|connection lost/i;
+const TRANSIENT =
+  /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|socket hang up|Not connected|Channel open failure|No response from server|stream closed|connection lost/i;
 
 export function isTransient(err: unknown): boolean {
   if (!(err instanceof Error)) return false;

@@ -32,7 +32,12 @@ function leaseState(l: V1Lease): LeaseState {
   };
 }
 
-const leaseRef = (name: string): ObjectRef => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: L2_LEASE_NAMESPACE, name });
+const leaseRef = (name: string): ObjectRef => ({
+  apiVersion: 'coordination.k8s.io/v1',
+  kind: 'Lease',
+  namespace: L2_LEASE_NAMESPACE,
+  name,
+});
 
 /** The lease's state now (null when it does not exist) and its YAML for attachments. */
 export async function readLease(lab: Pick<Lab, 'kube'>, name: string): Promise<{ state: LeaseState | null; yaml: string }> {
@@ -75,7 +80,12 @@ export function connectionTimelineEvent(e: WatchConnectionEvent): LeaseTimelineE
 export function recordLease(
   lab: Pick<Lab, 'kube'>,
   name: string,
-  o: { pollMs?: number; readTimeoutMs?: number; maxMs?: number; watch?: Pick<WatchLeaseOptions, 'reconnectDelayMs' | 'maxReconnectDelayMs'> } = {},
+  o: {
+    pollMs?: number;
+    readTimeoutMs?: number;
+    maxMs?: number;
+    watch?: Pick<WatchLeaseOptions, 'reconnectDelayMs' | 'maxReconnectDelayMs'>;
+  } = {},
 ): LeaseRecorder {
   const pollMs = o.pollMs ?? 1_000;
   const readTimeoutMs = o.readTimeoutMs ?? DEADLINE.leaseReadMs;
@@ -92,16 +102,23 @@ export function recordLease(
     .watchLeaseHolder(
       L2_LEASE_NAMESPACE,
       name,
-      (e) => events.push({ at: e.at, kind: 'lease', source: 'watch', holder: e.holder, renewTime: e.renewTime, transitions: e.transitions }),
+      (e) =>
+        events.push({ at: e.at, kind: 'lease', source: 'watch', holder: e.holder, renewTime: e.renewTime, transitions: e.transitions }),
       ac.signal,
       { ...o.watch, onConnection },
     )
-    .catch((err: unknown) => events.push({ at: Date.now(), kind: 'api-error', source: 'watch', error: `the watcher gave up: ${(err as Error).message}` }));
+    .catch((err: unknown) =>
+      events.push({ at: Date.now(), kind: 'api-error', source: 'watch', error: `the watcher gave up: ${(err as Error).message}` }),
+    );
   const poll = (async () => {
     while (!ac.signal.aborted) {
       const at = Date.now();
       try {
-        const l = await withDeadline(`read Lease ${name}`, readTimeoutMs, lab.kube.coordination.readNamespacedLease({ name, namespace: L2_LEASE_NAMESPACE }));
+        const l = await withDeadline(
+          `read Lease ${name}`,
+          readTimeoutMs,
+          lab.kube.coordination.readNamespacedLease({ name, namespace: L2_LEASE_NAMESPACE }),
+        );
         events.push({ at, kind: 'lease', source: 'poll', ...leaseState(l) });
       } catch (err) {
         const e = toKubeError(err, `read Lease ${L2_LEASE_NAMESPACE}/${name}`);
@@ -154,13 +171,16 @@ export async function startRouterProbes(lab: Pick<Lab, 'ssh' | 'topology'>, o: H
 }
 
 /** The router's clock against ours: remote ≈ local + offsetMs (± uncertaintyMs). */
-export async function routerClock(lab: Pick<Lab, 'ssh' | 'topology'>): Promise<{ localBefore: number; remote: number; localAfter: number }> {
+export async function routerClock(
+  lab: Pick<Lab, 'ssh' | 'topology'>,
+): Promise<{ localBefore: number; remote: number; localAfter: number }> {
   const host = lab.ssh.host(routerName(lab));
   const localBefore = Date.now();
   const out = await host.run('date +%s%3N', { timeoutMs: DEADLINE.hostReadMs });
   const localAfter = Date.now();
   const remote = Number(out.trim());
-  if (!/^\d{13}$/.test(out.trim())) throw new SshError(host.name, 'date +%s%3N', `"${out.trim()}" is not milliseconds since the epoch (GNU date needed)`);
+  if (!/^\d{13}$/.test(out.trim()))
+    throw new SshError(host.name, 'date +%s%3N', `"${out.trim()}" is not milliseconds since the epoch (GNU date needed)`);
   return { localBefore, remote, localAfter };
 }
 
@@ -212,7 +232,9 @@ export async function waitNodeBack(lab: Lab, node: string, o: { bootIdBefore: st
     `the Cilium agent on ${node} to be healthy (cilium-dbg status: Ok)`,
     async () => {
       const agent = await agentStatus(lab, await agentPodOn(lab, node));
-      return agent.healthy ? { done: true, value: undefined } : { done: false, seen: `agent ${agent.pod}: ${agent.state ?? 'state unknown'}` };
+      return agent.healthy
+        ? { done: true, value: undefined }
+        : { done: false, seen: `agent ${agent.pod}: ${agent.state ?? 'state unknown'}` };
     },
     { timeoutMs: left(), intervalMs: 5_000 },
   );
@@ -222,6 +244,9 @@ export async function waitNodeBack(lab: Lab, node: string, o: { bootIdBefore: st
 /** `cilium-dbg shell -- db/show devices` of the agent on `node`, as text for an attachment (Selected must be true for eth1). */
 export async function agentDevices(lab: Pick<Lab, 'kube'>, node: string): Promise<string> {
   const pod = (await agentPodOn(lab, node)).metadata?.name ?? '?';
-  const r = await lab.kube.execInPod(CILIUM_NAMESPACE, pod, ['cilium-dbg', 'shell', '--', 'db/show', 'devices'], { container: AGENT_CONTAINER, timeoutMs: DEADLINE.execMs });
+  const r = await lab.kube.execInPod(CILIUM_NAMESPACE, pod, ['cilium-dbg', 'shell', '--', 'db/show', 'devices'], {
+    container: AGENT_CONTAINER,
+    timeoutMs: DEADLINE.execMs,
+  });
   return `# ${node} (${pod}), exit ${String(r.code)}\n${r.stdout}${r.stderr}`;
 }

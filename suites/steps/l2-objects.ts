@@ -46,7 +46,9 @@ export function withBackendsAvoiding<T extends object>(deployment: T, node: stri
   const copy = structuredClone(deployment) as Obj;
   const where = nameOf(copy);
   if (copy.kind !== 'Deployment') throw new Error(`${where} is not a Deployment`);
-  const terms = obj(obj(obj(obj(obj(obj(copy.spec)?.template)?.spec)?.affinity)?.nodeAffinity)?.requiredDuringSchedulingIgnoredDuringExecution)?.nodeSelectorTerms;
+  const terms = obj(
+    obj(obj(obj(obj(obj(copy.spec)?.template)?.spec)?.affinity)?.nodeAffinity)?.requiredDuringSchedulingIgnoredDuringExecution,
+  )?.nodeSelectorTerms;
   if (!Array.isArray(terms) || terms.length !== 1) throw new Error(`${where} needs exactly one required nodeSelectorTerm`);
   hostnameExpression(terms[0], 'NotIn', `${where} nodeSelectorTerms[0]`).values = [node];
   return copy as T;

@@ -19,7 +19,11 @@ import { lbPoolAddresses } from '../../helpers/lab/topology.ts';
  * Applies the run's L2 pool (the topology's block, selecting only `service`) and the LoadBalancer `service` in
  * front of the pods labelled app=`backend`, waits for its IP and checks the IP comes from the pool.
  */
-export async function lbIpFromPool(lab: Lab, objects: SuiteObjects, o: { stepName: string; pool: string; service: string; backend: string }): Promise<string> {
+export async function lbIpFromPool(
+  lab: Lab,
+  objects: SuiteObjects,
+  o: { stepName: string; pool: string; service: string; backend: string },
+): Promise<string> {
   const t = lab.topology;
   const ip = await step(o.stepName, async () => {
     await objects.createFromManifest('l2-pool.yaml', { name: o.pool, start: t.lbPool.start, stop: t.lbPool.stop, service: o.service });

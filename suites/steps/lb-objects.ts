@@ -28,14 +28,20 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 /** A cluster-scoped name unique to the run: `clh-<runId>-<what>` (a DNS label, at most 63 characters). */
 export function perRunName(runId: string, what: string): string {
   const name = `clh-${runId}-${what}`;
-  if (name.length > 63 || !DNS_LABEL.test(name)) throw new Error(`"${name}" is not a valid per-run name (DNS label, at most 63 characters)`);
+  if (name.length > 63 || !DNS_LABEL.test(name))
+    throw new Error(`"${name}" is not a valid per-run name (DNS label, at most 63 characters)`);
   return name;
 }
 
 /** Every object of suites/manifests/<file>, rendered for the run (renderManifest: the one way a manifest is loaded). */
 export function loadManifest(file: string, run: { runId: string; namespace: string }, vars: ManifestVars = {}): KubernetesObject[] {
   const full = manifestPath(file, MANIFEST_DIR);
-  return renderManifest(readFileSync(full, 'utf8'), { runId: run.runId, namespace: run.namespace, vars, source: path.relative(REPO_ROOT, full) });
+  return renderManifest(readFileSync(full, 'utf8'), {
+    runId: run.runId,
+    namespace: run.namespace,
+    vars,
+    source: path.relative(REPO_ROOT, full),
+  });
 }
 
 function one<T extends KubernetesObject>(docs: readonly unknown[], apiVersion: string, kind: string): T {
@@ -47,7 +53,10 @@ function one<T extends KubernetesObject>(docs: readonly unknown[], apiVersion: s
   return structuredClone(found);
 }
 
-function withMeta<T extends KubernetesObject>(obj: T, o: { runId: string; name: string; namespace?: string; labels?: Record<string, string> }): T {
+function withMeta<T extends KubernetesObject>(
+  obj: T,
+  o: { runId: string; name: string; namespace?: string; labels?: Record<string, string> },
+): T {
   obj.metadata = {
     ...obj.metadata,
     name: o.name,
@@ -73,7 +82,10 @@ export interface LbPoolObject extends KubernetesObject {
   spec: { blocks: { start?: string; stop?: string; cidr?: string }[]; serviceSelector?: V1LabelSelector; disabled?: boolean };
 }
 
-export function lbPool(template: readonly unknown[], o: { runId: string; name: string; block: { start: string; stop: string }; selects: Selects }): LbPoolObject {
+export function lbPool(
+  template: readonly unknown[],
+  o: { runId: string; name: string; block: { start: string; stop: string }; selects: Selects },
+): LbPoolObject {
   const pool = withMeta(one<LbPoolObject>(template, POOL_API_VERSION, POOL_KIND), o);
   pool.spec = { ...pool.spec, blocks: [{ start: o.block.start, stop: o.block.stop }], serviceSelector: serviceSelector(o.selects) };
   return pool;
@@ -140,7 +152,10 @@ export function lbService(template: readonly unknown[], o: LbServiceOptions): V1
 // ---------------------------------------------------------------------------------------------
 
 /** A whoami Deployment named `name` (app label and WHOAMI_NAME too) and its ClusterIP Service. */
-export function whoamiBackend(template: readonly unknown[], o: { runId: string; namespace: string; name: string }): { deployment: V1Deployment; service: V1Service } {
+export function whoamiBackend(
+  template: readonly unknown[],
+  o: { runId: string; namespace: string; name: string },
+): { deployment: V1Deployment; service: V1Service } {
   const deployment = withMeta(one<V1Deployment>(template, 'apps/v1', 'Deployment'), o);
   const spec = deployment.spec;
   const container = spec?.template.spec?.containers[0];
@@ -178,7 +193,8 @@ export function pathIngress(
   const ing = withMeta(one<V1Ingress>(template, 'networking.k8s.io/v1', 'Ingress'), o);
   const rules = ing.spec?.rules ?? [];
   if (rules.length === 0) throw new Error('the Ingress template has no rules');
-  if (rules.length !== o.hosts.length) throw new Error(`the Ingress template has ${rules.length} rules, ${o.hosts.length} hosts were given`);
+  if (rules.length !== o.hosts.length)
+    throw new Error(`the Ingress template has ${rules.length} rules, ${o.hosts.length} hosts were given`);
   const seen = new Set<string>();
   rules.forEach((rule, i) => {
     rule.host = o.hosts[i];

@@ -56,7 +56,10 @@ export class LbSuite {
    * the run's pool and L2 announcement policy for the services `selects` names (given the running config). What it
    * creates joins the suite's cleanup stack; what to attach when a test fails is declared here, once (diagnose).
    */
-  async setUp(lab: Lab, o: { suiteFile: string; config: Record<string, string>; selects: (config: Record<string, string>) => Selects }): Promise<void> {
+  async setUp(
+    lab: Lab,
+    o: { suiteFile: string; config: Record<string, string>; selects: (config: Record<string, string>) => Selects },
+  ): Promise<void> {
     this.lab = lab;
     this.objects = new SuiteObjects(lab, { label: this.suite, removalTimeoutMs: DEADLINE.removalMs });
     await prepareThisSuite(lab, o.suiteFile);
@@ -122,7 +125,13 @@ export class LbSuite {
     this.policyName = perRunName(runId, this.suite);
     const pool = lbPool(loadManifest('lbipam-pool.yaml', this.lab), { runId, name: this.poolName, block: topologyBlock(t), selects });
     const plan = l2AnnouncePlan(t);
-    const policy = l2Policy(loadManifest('lbipam-l2-policy.yaml', this.lab), { runId, name: this.policyName, selects, nodes: plan.nodes, interfaces: plan.interfaces });
+    const policy = l2Policy(loadManifest('lbipam-l2-policy.yaml', this.lab), {
+      runId,
+      name: this.policyName,
+      selects,
+      nodes: plan.nodes,
+      interfaces: plan.interfaces,
+    });
     await this.create(pool);
     await this.create(policy);
   }
@@ -162,7 +171,12 @@ export class LbSuite {
 
   /** Waits for a Service of the run namespace to satisfy `judge`. */
   async waitService(name: string, what: string, judge: (obj: unknown) => Verdict, namespace = this.namespace): Promise<Verdict> {
-    return this.waitVerdict(`service ${namespace}/${name} ${what}`, { apiVersion: 'v1', kind: 'Service', namespace, name }, judge, DEADLINE.lbipamMs);
+    return this.waitVerdict(
+      `service ${namespace}/${name} ${what}`,
+      { apiVersion: 'v1', kind: 'Service', namespace, name },
+      judge,
+      DEADLINE.lbipamMs,
+    );
   }
 
   async attachObject(ref: ObjectRef): Promise<void> {
@@ -184,12 +198,20 @@ export class LbSuite {
       const leases = await this.lab.kube.list('coordination.k8s.io/v1', 'Lease', { namespace: 'kube-system' });
       return leases
         .filter((l) => l.metadata?.name?.startsWith('cilium-l2announce-'))
-        .map((l) => `${l.metadata?.name ?? '?'}: ${String((l as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '(no holder)')}`)
+        .map(
+          (l) =>
+            `${l.metadata?.name ?? '?'}: ${String((l as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? '(no holder)')}`,
+        )
         .join('\n');
     });
     diagnoseOnFailure(`events in ${this.namespace}`, async () => {
       const events = await this.lab.kube.core.listNamespacedEvent({ namespace: this.namespace });
-      return events.items.map((e) => `${String(e.lastTimestamp ?? e.eventTime ?? '?')} ${e.involvedObject.kind ?? ''}/${e.involvedObject.name ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`).join('\n');
+      return events.items
+        .map(
+          (e) =>
+            `${String(e.lastTimestamp ?? e.eventTime ?? '?')} ${e.involvedObject.kind ?? ''}/${e.involvedObject.name ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`,
+        )
+        .join('\n');
     });
   }
 
@@ -211,7 +233,12 @@ export class LbSuite {
   }
 
   /** helpers/transport/probes.ts waitHttpReady: requests until `ready` accepts an answer; a verdict and how long it took. */
-  async waitHttpReady(what: string, send: () => Promise<HttpAnswer>, ready: (a: HttpAnswer) => boolean, timeoutMs: number): Promise<Verdict & { ms: number }> {
+  async waitHttpReady(
+    what: string,
+    send: () => Promise<HttpAnswer>,
+    ready: (a: HttpAnswer) => boolean,
+    timeoutMs: number,
+  ): Promise<Verdict & { ms: number }> {
     return waitHttpReady(what, send, ready, timeoutMs);
   }
 

@@ -31,7 +31,10 @@ function ref(p: V1Pod): PodRef {
 }
 
 /** curl-pod (on `clientNode`) and one webpod on each of the given nodes, all Ready (the workloads prepareSuite deployed). */
-export async function routingWorkloads(lab: Lab, o: { clientNode: string; webpodNodes: string[] }): Promise<{ curl: PodRef; webpods: Map<string, PodRef> }> {
+export async function routingWorkloads(
+  lab: Lab,
+  o: { clientNode: string; webpodNodes: string[] },
+): Promise<{ curl: PodRef; webpods: Map<string, PodRef> }> {
   return step(`find curl-pod and the webpods on ${o.webpodNodes.join(', ')}`, async () => {
     const [curlPod] = await lab.kube.waitPodsReady(lab.namespace, 'app=curl', { count: 1, timeoutMs: DEADLINE.podsReadyMs });
     if (!curlPod) throw new Error(`no Ready curl-pod in ${lab.namespace}`);
@@ -50,8 +53,13 @@ export async function routingWorkloads(lab: Lab, o: { clientNode: string; webpod
 export async function pingFromPod(lab: Lab, pod: PodRef, target: string, count = 3): Promise<{ raw: ExecResult; result: PingResult }> {
   return step(`ping ${target} from ${pod.name} (${count} echo requests)`, async () => {
     // -W 1: one second per reply, so a lost ping ends in about `count` seconds.
-    const raw = await lab.kube.execInPod(pod.namespace, pod.name, ['ping', '-c', String(count), '-W', '1', target], { timeoutMs: DEADLINE.execMs });
-    await attach(`ping ${target} from ${pod.name}`, `${raw.stdout}${raw.stderr ? `\n--- stderr ---\n${raw.stderr}` : ''}\n(exit ${raw.code})`);
+    const raw = await lab.kube.execInPod(pod.namespace, pod.name, ['ping', '-c', String(count), '-W', '1', target], {
+      timeoutMs: DEADLINE.execMs,
+    });
+    await attach(
+      `ping ${target} from ${pod.name}`,
+      `${raw.stdout}${raw.stderr ? `\n--- stderr ---\n${raw.stderr}` : ''}\n(exit ${raw.code})`,
+    );
     return { raw, result: parsePing(raw.stdout) };
   });
 }
@@ -74,10 +82,12 @@ export async function pingWhileCapturing(
  */
 export async function httpFromPod(lab: Lab, pod: PodRef, url: string): Promise<HttpAnswer & { raw: ExecResult }> {
   return step(`HTTP GET ${url} from ${pod.name}`, async () => {
-    const answer = await curlFromPod(lab, { namespace: pod.namespace, pod: pod.name, url, timeoutMs: DEADLINE.requestMs }).catch((err: unknown) => {
-      if (!(err instanceof PodProbeError)) throw err;
-      return { ok: false, status: null, headers: {}, body: '', error: err.message, raw: err.raw };
-    });
+    const answer = await curlFromPod(lab, { namespace: pod.namespace, pod: pod.name, url, timeoutMs: DEADLINE.requestMs }).catch(
+      (err: unknown) => {
+        if (!(err instanceof PodProbeError)) throw err;
+        return { ok: false, status: null, headers: {}, body: '', error: err.message, raw: err.raw };
+      },
+    );
     const raw = answer.raw;
     await attach(`curl ${url} from ${pod.name}`, `${raw.stdout}${raw.stderr ? `\n--- stderr ---\n${raw.stderr}` : ''}\n(exit ${raw.code})`);
     return answer;
@@ -93,10 +103,17 @@ export async function ciliumNodes(lab: Lab): Promise<unknown[]> {
   });
 }
 
-
 /** Declares, once per routing suite, what a person looks at next when one of its scenarios fails: the pods, the CiliumNodes, the agents' status. */
 export function diagnoseRoutingOnFailure(lab: Lab): void {
-  diagnoseOnFailure('pods of this run (curl-pod, webpods)', async () => (await lab.kube.core.listNamespacedPod({ namespace: lab.namespace })).items, { type: 'yaml' });
+  diagnoseOnFailure(
+    'pods of this run (curl-pod, webpods)',
+    async () => (await lab.kube.core.listNamespacedPod({ namespace: lab.namespace })).items,
+    { type: 'yaml' },
+  );
   diagnoseOnFailure('CiliumNode objects', () => lab.kube.list('cilium.io/v2', 'CiliumNode'), { type: 'yaml' });
-  diagnoseOnFailure('cilium-dbg status of every agent', async () => (await runningCilium(lab)).agents.map((a) => ({ node: a.node, pod: a.pod, status: a.raw })), { type: 'json' });
+  diagnoseOnFailure(
+    'cilium-dbg status of every agent',
+    async () => (await runningCilium(lab)).agents.map((a) => ({ node: a.node, pod: a.pod, status: a.raw })),
+    { type: 'json' },
+  );
 }

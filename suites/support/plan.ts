@@ -58,11 +58,20 @@ export const SUITES: PlannedSuite[] = [
     file: '60-ingress.test.ts',
     title: 'Ingress (shared mode)',
     needs: {
-      cilium: { ...LB_L2, 'ingressController.enabled': true, 'ingressController.loadbalancerMode': 'shared', 'loadBalancer.l7.backend': 'envoy' },
+      cilium: {
+        ...LB_L2,
+        'ingressController.enabled': true,
+        'ingressController.loadbalancerMode': 'shared',
+        'loadBalancer.l7.backend': 'envoy',
+      },
       workloads: BOTH,
     },
   },
-  { file: '90-l2-failover.test.ts', title: 'L2 announcement failover (reboots the lease holder)', needs: { cilium: LB_L2, workloads: BOTH, destructive: true } },
+  {
+    file: '90-l2-failover.test.ts',
+    title: 'L2 announcement failover (reboots the lease holder)',
+    needs: { cilium: LB_L2, workloads: BOTH, destructive: true },
+  },
 ];
 
 export { suiteFileName };

@@ -31,7 +31,9 @@ const loopback = file(
   'loopback-topology.yaml',
   ['router', 'k8s-ctr', 'k8s-w1', 'k8s-w0'].reduce(
     (t, n) => t.replace(`  - name: ${n}\n`, `  - name: ${n}\n    ssh: { host: 127.0.0.1, port: 9 }\n`),
-    topologyText.replace('provider: vagrant', 'provider: existing').replace('  host: 192.168.10.100\n  port: 6443', '  host: 127.0.0.1\n  port: 9'),
+    topologyText
+      .replace('provider: vagrant', 'provider: existing')
+      .replace('  host: 192.168.10.100\n  port: 6443', '  host: 127.0.0.1\n  port: 9'),
   ),
 );
 const kubeconfig = (server: string, extra = ''): string =>
@@ -50,21 +52,82 @@ interface Case {
 
 const CASES: Case[] = [
   { input: '`CILIUM_VERSION=garbage`', command: 'npm test', env: { LAB_TOPOLOGY: loopback, CILIUM_VERSION: 'garbage' } },
-  { input: '`LAB_VERSIONS`: a YAML syntax error', command: 'npm test', env: { LAB_TOPOLOGY: loopback, CILIUM_VERSION: '1.18.14', LAB_VERSIONS: file('versions-syntax.yaml', versionsText.replace('ciliumMatrix:', 'ciliumMatrix: [oops')) } },
-  { input: '`LAB_VERSIONS`: an unquoted version (`- 1.10`)', command: 'npm test', env: { LAB_TOPOLOGY: loopback, CILIUM_VERSION: '1.18.14', LAB_VERSIONS: file('versions-number.yaml', versionsText.replace(/ciliumMatrix:\n(\s+- )"[^"]+"/, 'ciliumMatrix:\n$11.10')) } },
-  { input: '`LAB_VERSIONS`: a file that does not exist', command: 'npm test', env: { LAB_TOPOLOGY: loopback, CILIUM_VERSION: '1.18.14', LAB_VERSIONS: path.join(TMP, 'missing-versions.yaml') } },
+  {
+    input: '`LAB_VERSIONS`: a YAML syntax error',
+    command: 'npm test',
+    env: {
+      LAB_TOPOLOGY: loopback,
+      CILIUM_VERSION: '1.18.14',
+      LAB_VERSIONS: file('versions-syntax.yaml', versionsText.replace('ciliumMatrix:', 'ciliumMatrix: [oops')),
+    },
+  },
+  {
+    input: '`LAB_VERSIONS`: an unquoted version (`- 1.10`)',
+    command: 'npm test',
+    env: {
+      LAB_TOPOLOGY: loopback,
+      CILIUM_VERSION: '1.18.14',
+      LAB_VERSIONS: file('versions-number.yaml', versionsText.replace(/ciliumMatrix:\n(\s+- )"[^"]+"/, 'ciliumMatrix:\n$11.10')),
+    },
+  },
+  {
+    input: '`LAB_VERSIONS`: a file that does not exist',
+    command: 'npm test',
+    env: { LAB_TOPOLOGY: loopback, CILIUM_VERSION: '1.18.14', LAB_VERSIONS: path.join(TMP, 'missing-versions.yaml') },
+  },
   { input: '`LAB_TOPOLOGY`: an empty file', command: 'npm test', env: { LAB_TOPOLOGY: file('empty-topology.yaml', '') } },
-  { input: '`LAB_TOPOLOGY`: a YAML syntax error', command: 'npm test', env: { LAB_TOPOLOGY: file('syntax-topology.yaml', topologyText.replace('podCidr: 172.20.0.0/16', 'podCidr: [172.20.0.0/16')) } },
-  { input: '`LAB_TOPOLOGY`: a bad field (`podCidr: 172.20.0.0/40`)', command: 'npm test', env: { LAB_TOPOLOGY: file('field-topology.yaml', topologyText.replace('podCidr: 172.20.0.0/16', 'podCidr: 172.20.0.0/40')) } },
-  { input: '`LAB_KUBECONFIG`: a file that does not exist', command: 'npm test', env: { LAB_TOPOLOGY: loopback, LAB_KUBECONFIG: path.join(TMP, 'missing.kubeconfig') } },
+  {
+    input: '`LAB_TOPOLOGY`: a YAML syntax error',
+    command: 'npm test',
+    env: { LAB_TOPOLOGY: file('syntax-topology.yaml', topologyText.replace('podCidr: 172.20.0.0/16', 'podCidr: [172.20.0.0/16')) },
+  },
+  {
+    input: '`LAB_TOPOLOGY`: a bad field (`podCidr: 172.20.0.0/40`)',
+    command: 'npm test',
+    env: { LAB_TOPOLOGY: file('field-topology.yaml', topologyText.replace('podCidr: 172.20.0.0/16', 'podCidr: 172.20.0.0/40')) },
+  },
+  {
+    input: '`LAB_KUBECONFIG`: a file that does not exist',
+    command: 'npm test',
+    env: { LAB_TOPOLOGY: loopback, LAB_KUBECONFIG: path.join(TMP, 'missing.kubeconfig') },
+  },
   { input: '`LAB_KUBECONFIG`: a directory', command: 'npm test', env: { LAB_TOPOLOGY: loopback, LAB_KUBECONFIG: TMP } },
-  { input: '`LAB_KUBECONFIG`: not YAML', command: 'npm test', env: { LAB_TOPOLOGY: loopback, LAB_KUBECONFIG: file('not-yaml.kubeconfig', 'clusters: [unclosed\n') } },
-  { input: '`LAB_KUBECONFIG`: no current context', command: 'npm test', env: { LAB_TOPOLOGY: loopback, LAB_KUBECONFIG: file('no-context.kubeconfig', kubeconfig('https://127.0.0.1:9')) } },
-  { input: '`LAB_KUBECONFIG`: a server that is not a URL', command: 'npm test', env: { LAB_TOPOLOGY: loopback, LAB_KUBECONFIG: file('not-url.kubeconfig', kubeconfig('127.0.0.1:9', 'current-context: lab\n')) } },
-  { input: "`LAB_KUBECONFIG`: another cluster's server", command: 'npm test', env: { LAB_TOPOLOGY: loopback, LAB_KUBECONFIG: file('other.kubeconfig', kubeconfig('https://198.18.7.7:6443', 'current-context: lab\n')) } },
-  { input: '`npm run report -- --version 9.9.9` (no results)', command: 'npm run report', args: ['--version', '9.9.9'], env: { CLH_REPORTS_DIR: reports } },
+  {
+    input: '`LAB_KUBECONFIG`: not YAML',
+    command: 'npm test',
+    env: { LAB_TOPOLOGY: loopback, LAB_KUBECONFIG: file('not-yaml.kubeconfig', 'clusters: [unclosed\n') },
+  },
+  {
+    input: '`LAB_KUBECONFIG`: no current context',
+    command: 'npm test',
+    env: { LAB_TOPOLOGY: loopback, LAB_KUBECONFIG: file('no-context.kubeconfig', kubeconfig('https://127.0.0.1:9')) },
+  },
+  {
+    input: '`LAB_KUBECONFIG`: a server that is not a URL',
+    command: 'npm test',
+    env: { LAB_TOPOLOGY: loopback, LAB_KUBECONFIG: file('not-url.kubeconfig', kubeconfig('127.0.0.1:9', 'current-context: lab\n')) },
+  },
+  {
+    input: "`LAB_KUBECONFIG`: another cluster's server",
+    command: 'npm test',
+    env: {
+      LAB_TOPOLOGY: loopback,
+      LAB_KUBECONFIG: file('other.kubeconfig', kubeconfig('https://198.18.7.7:6443', 'current-context: lab\n')),
+    },
+  },
+  {
+    input: '`npm run report -- --version 9.9.9` (no results)',
+    command: 'npm run report',
+    args: ['--version', '9.9.9'],
+    env: { CLH_REPORTS_DIR: reports },
+  },
   { input: '`npm run report` with a truncated result file', command: 'npm run report', env: { CLH_REPORTS_DIR: reports } },
-  { input: '`npm run report -- --verison 1.18.14` (a mistyped option)', command: 'npm run report', args: ['--verison', '1.18.14'], env: { CLH_REPORTS_DIR: reports } },
+  {
+    input: '`npm run report -- --verison 1.18.14` (a mistyped option)',
+    command: 'npm run report',
+    args: ['--verison', '1.18.14'],
+    env: { CLH_REPORTS_DIR: reports },
+  },
 ];
 
 interface Outcome {
@@ -86,13 +149,25 @@ function said(output: string): string {
 async function run(c: Case): Promise<Outcome> {
   const args = c.command === 'npm test' ? ['test', '--silent'] : ['run', 'report', '--silent', '--', ...(c.args ?? [])];
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(VITEST|LAB_|CILIUM_VERSION$|KUBECONFIG$|CLH_|TEST$|NODE_ENV$)/.test(k)) env[k] = v;
-  const r = await execa('npm', args, { cwd: REPO_ROOT, env: { ...env, ...c.env, NO_COLOR: '1', FORCE_COLOR: '0' }, extendEnv: false, reject: false, timeout: 90_000, all: true });
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !/^(VITEST|LAB_|CILIUM_VERSION$|KUBECONFIG$|CLH_|TEST$|NODE_ENV$)/.test(k)) env[k] = v;
+  const r = await execa('npm', args, {
+    cwd: REPO_ROOT,
+    env: { ...env, ...c.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    extendEnv: false,
+    reject: false,
+    timeout: 90_000,
+    all: true,
+  });
   return { said: said(r.all), code: r.exitCode ?? -1 };
 }
 
 function cellText(s: string): string {
-  return s.replaceAll('|', '\\|').split('\n').map((l) => (l.startsWith('  ') ? `&nbsp;&nbsp;${l.trim()}` : l)).join('<br>');
+  return s
+    .replaceAll('|', '\\|')
+    .split('\n')
+    .map((l) => (l.startsWith('  ') ? `&nbsp;&nbsp;${l.trim()}` : l))
+    .join('<br>');
 }
 
 function render(rows: { c: Case; o: Outcome }[]): string {
@@ -132,6 +207,9 @@ describe('docs/bad-inputs.md is what the harness really says', () => {
     } catch {
       current = '';
     }
-    expect(current, 'docs/bad-inputs.md differs from what the harness says now: run UPDATE_DOCS=1 npx vitest run --project self test/docs/bad-inputs.integration.test.ts').toBe(text);
+    expect(
+      current,
+      'docs/bad-inputs.md differs from what the harness says now: run UPDATE_DOCS=1 npx vitest run --project self test/docs/bad-inputs.integration.test.ts',
+    ).toBe(text);
   }, 300_000);
 });

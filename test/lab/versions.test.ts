@@ -25,8 +25,14 @@ function files(dir: string): string[] {
 const sources = files(REPO_ROOT).filter((f) => !/\.(png|jpg|gz|zip)$/.test(f));
 
 describe('pinned versions live in lab/versions.yaml only', () => {
-  test('the scan sees the lab\'s code', () => {
-    for (const f of ['Vagrantfile', 'provision/control-plane.sh', 'provision/values/cilium-base.yaml', 'scripts/lab.ts', 'helpers/lab/versions.ts']) {
+  test("the scan sees the lab's code", () => {
+    for (const f of [
+      'Vagrantfile',
+      'provision/control-plane.sh',
+      'provision/values/cilium-base.yaml',
+      'scripts/lab.ts',
+      'helpers/lab/versions.ts',
+    ]) {
       expect(sources).toContain(f);
     }
   });

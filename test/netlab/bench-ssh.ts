@@ -68,7 +68,9 @@ async function main(): Promise<number> {
     const started = performance.now();
     lab = await startNetlab();
     const { host, port } = sshEndpoint(node(lab.topology, HOST));
-    console.log(`netlab ${lab.tag} up in ${Math.round(performance.now() - started)} ms; ${HOST} at ${host}:${port}; command: ${COMMAND}; N = ${n}`);
+    console.log(
+      `netlab ${lab.tag} up in ${Math.round(performance.now() - started)} ms; ${HOST} at ${host}:${port}; command: ${COMMAND}; N = ${n}`,
+    );
 
     pool = new SshPool(lab.topology);
     const h = pool.host(HOST);
@@ -78,20 +80,28 @@ async function main(): Promise<number> {
 
     const { user, keyFile, knownHostsFile } = lab.topology.ssh;
     const sshArgs = [
-      '-F', '/dev/null',
-      '-i', keyFile!,
-      '-o', `UserKnownHostsFile=${knownHostsFile!}`,
-      '-o', 'StrictHostKeyChecking=yes',
-      '-o', 'BatchMode=yes',
-      '-o', 'LogLevel=ERROR',
-      '-p', String(port),
+      '-F',
+      '/dev/null',
+      '-i',
+      keyFile!,
+      '-o',
+      `UserKnownHostsFile=${knownHostsFile!}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+      '-p',
+      String(port),
       `${user}@${host}`,
       COMMAND,
     ];
     const processes = await timed(n, async () => (await execa('ssh', sshArgs, { timeout: 30_000, cwd: path.dirname(keyFile!) })).stdout);
     console.log(describe('separate ssh processes', processes));
 
-    if (pool.stats(HOST).connects !== 1) throw new Error(`the persistent connection reconnected (${pool.stats(HOST).connects} connects): timings are not comparable`);
+    if (pool.stats(HOST).connects !== 1)
+      throw new Error(`the persistent connection reconnected (${pool.stats(HOST).connects} connects): timings are not comparable`);
     const { line, ratio } = benchSummary(persistent, processes);
     await cleanup();
     console.log(line);

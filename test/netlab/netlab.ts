@@ -162,7 +162,8 @@ export async function startNetlab(opts: NetlabOptions = {}): Promise<Netlab> {
   const unavailable = netlabUnavailable();
   if (unavailable) throw new Error(`netlab: ${unavailable}`);
   const prefix = opts.prefix ?? PREFIX;
-  if (!/^[a-z][a-z0-9]{1,3}$/.test(prefix)) throw new Error(`netlab: prefix must be 2-4 characters [a-z0-9], starting with a letter, got "${prefix}"`);
+  if (!/^[a-z][a-z0-9]{1,3}$/.test(prefix))
+    throw new Error(`netlab: prefix must be 2-4 characters [a-z0-9], starting with a letter, got "${prefix}"`);
   await sweepLeftovers(prefix);
   const tag = opts.tag ?? Math.random().toString(36).slice(2, 6).padEnd(4, '0');
   if (!/^[a-z0-9]{4}$/.test(tag)) throw new Error(`netlab: tag must be 4 characters [a-z0-9], got "${tag}"`);
@@ -226,7 +227,8 @@ class NetlabImpl implements Netlab {
   private async ipBatch(ns: string, commands: string[]): Promise<void> {
     if (commands.length === 0) return;
     const r = await execa('ip', ['-n', ns, '-batch', '-'], { input: commands.join('\n') + '\n', timeout: 20_000, reject: false });
-    if (r.exitCode !== 0) throw new Error(`netlab: ip -n ${ns} -batch failed: ${String(r.stderr).trim()}\n  commands: ${commands.join('; ')}`);
+    if (r.exitCode !== 0)
+      throw new Error(`netlab: ip -n ${ns} -batch failed: ${String(r.stderr).trim()}\n  commands: ${commands.join('; ')}`);
   }
 
   private async addNamespace(name: string): Promise<string> {
@@ -253,14 +255,21 @@ class NetlabImpl implements Netlab {
     const router = this.ns('router');
     const hostNs = await Promise.all(PLAN.hosts.map((plan) => this.addNamespace(plan.name)));
     const ports: string[] = [];
-    await this.ipBatch(sw, ['lan1', 'lan2'].flatMap((br) => [`link add ${br} type bridge`, `link set ${br} up`]));
+    await this.ipBatch(
+      sw,
+      ['lan1', 'lan2'].flatMap((br) => [`link add ${br} type bridge`, `link set ${br} up`]),
+    );
     await Promise.all(
       PLAN.hosts.map((plan, i) =>
         this.ipBatch(hostNs[i]!, [
           ...plan.links.flatMap((link) => {
             const port = `${plan.name.replace(/^k8s-/, '')}-${link.iface}`.slice(0, 15);
             ports.push(`link set ${port} master ${link.subnet} up`);
-            return [`link add ${link.iface} type veth peer name ${port} netns ${sw}`, `addr add ${link.address} dev ${link.iface}`, `link set ${link.iface} up`];
+            return [
+              `link add ${link.iface} type veth peer name ${port} netns ${sw}`,
+              `addr add ${link.address} dev ${link.iface}`,
+              `link set ${link.iface} up`,
+            ];
           }),
           // The kernel of a container may lack the dummy driver: the "pod" is a /32 on loopback.
           ...(plan.pod && this.opts.loopbackPods !== false ? [`addr add ${plan.pod.address}/32 dev lo`] : []),
@@ -268,7 +277,14 @@ class NetlabImpl implements Netlab {
       ),
     );
     await this.ipBatch(sw, ports);
-    await Promise.all(PLAN.hosts.map((plan, i) => this.ipBatch(hostNs[i]!, plan.routes.map((r) => `route add ${r.dst} via ${r.via}`))));
+    await Promise.all(
+      PLAN.hosts.map((plan, i) =>
+        this.ipBatch(
+          hostNs[i]!,
+          plan.routes.map((r) => `route add ${r.dst} via ${r.via}`),
+        ),
+      ),
+    );
     await this.ipBatch(router, [`link add eth0 type veth peer name eth0 netns ${up}`, `addr add ${PLAN.upstream.router} dev eth0`]);
     await this.ipBatch(up, [`addr add ${PLAN.upstream.sink} dev eth0`, 'link set eth0 up']);
     await this.ipBatch(router, [
@@ -278,7 +294,12 @@ class NetlabImpl implements Netlab {
       // router namespace does the same job where the dummy driver is missing.
       ...['198.18.101.200/24', '198.18.102.200/24'].flatMap((cidr, i) => {
         const name = `loop${i + 1}`;
-        return [`link add ${name} type veth peer name ${name}-peer`, `addr add ${cidr} dev ${name}`, `link set ${name}-peer up`, `link set ${name} up`];
+        return [
+          `link add ${name} type veth peer name ${name}-peer`,
+          `addr add ${cidr} dev ${name}`,
+          `link set ${name}-peer up`,
+          `link set ${name} up`,
+        ];
       }),
     ]);
     await execa('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
@@ -288,7 +309,15 @@ class NetlabImpl implements Netlab {
     this.topology = this.makeTopology();
     writeFileSync(
       path.join(this.dir, 'known_hosts'),
-      [...this.hosts.values()].map((h) => `[127.0.0.1]:${h.port} ${readFileSync(path.join(this.dir, h.plan.name, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}`).join('\n') + '\n',
+      [...this.hosts.values()]
+        .map(
+          (h) =>
+            `[127.0.0.1]:${h.port} ${readFileSync(path.join(this.dir, h.plan.name, 'host_key.pub'), 'utf8')
+              .split(' ')
+              .slice(0, 2)
+              .join(' ')}`,
+        )
+        .join('\n') + '\n',
     );
   }
 
@@ -309,12 +338,18 @@ class NetlabImpl implements Netlab {
     const home = path.join(this.dir, 'home');
     mkdirSync(home, { mode: 0o755 });
     chownSync(home, uid, uid);
-    writeFileSync(path.join(etc, 'passwd'), `${drop('/etc/passwd')}\n${SSH_USER}:x:${uid}:${uid}:netlab:${home}:/bin/bash\n`, { mode: 0o644 });
+    writeFileSync(path.join(etc, 'passwd'), `${drop('/etc/passwd')}\n${SSH_USER}:x:${uid}:${uid}:netlab:${home}:/bin/bash\n`, {
+      mode: 0o644,
+    });
     writeFileSync(path.join(etc, 'group'), `${drop('/etc/group')}\n${SSH_USER}:x:${uid}:\n`, { mode: 0o644 });
     writeFileSync(path.join(etc, 'shadow'), `${drop('/etc/shadow')}\n${SSH_USER}:*:19000:0:99999:7:::\n`, { mode: 0o640 });
-    writeFileSync(path.join(etc, 'sudoers'), `Defaults env_reset\nDefaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nroot ALL=(ALL:ALL) ALL\n${SSH_USER} ALL=(ALL) NOPASSWD: ALL\n`, {
-      mode: 0o440,
-    });
+    writeFileSync(
+      path.join(etc, 'sudoers'),
+      `Defaults env_reset\nDefaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nroot ALL=(ALL:ALL) ALL\n${SSH_USER} ALL=(ALL) NOPASSWD: ALL\n`,
+      {
+        mode: 0o440,
+      },
+    );
   }
 
   /** A uid no account on this machine has. */
@@ -330,7 +365,8 @@ class NetlabImpl implements Netlab {
   }
 
   private async makeKeys(): Promise<void> {
-    const keygen = (file: string): Promise<unknown> => execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `netlab-${this.tag}`, '-f', file]);
+    const keygen = (file: string): Promise<unknown> =>
+      execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `netlab-${this.tag}`, '-f', file]);
     await keygen(path.join(this.dir, 'id_ed25519'));
     await Promise.all(
       PLAN.hosts.map(async (h) => {
@@ -414,7 +450,26 @@ class NetlabImpl implements Netlab {
     // the namespace's init (sshd), and with it every process of the host.
     const sshd = spawn(
       'setpriv',
-      ['--pdeathsig', 'KILL', 'ip', 'netns', 'exec', h.ns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', 'sh', '-c', boot],
+      [
+        '--pdeathsig',
+        'KILL',
+        'ip',
+        'netns',
+        'exec',
+        h.ns,
+        'unshare',
+        '--mount',
+        '--uts',
+        '--pid',
+        '--fork',
+        '--kill-child',
+        '--mount-proc',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        boot,
+      ],
       { stdio: 'ignore' },
     );
     h.sshd = sshd;

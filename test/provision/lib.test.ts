@@ -78,9 +78,15 @@ describe('install_pinned / package_version (defect 1)', () => {
     expect(r.all).not.toContain('FAILED');
     expect(r.exitCode).toBe(0);
     const installs = s.calls().filter((c) => c.startsWith('apt-get install'));
-    expect(installs).toContain('apt-get install -y -q --no-install-recommends containerd.io=1.7.27-1 kubelet=1.33.13-1.1 kubeadm=1.33.13-1.1');
+    expect(installs).toContain(
+      'apt-get install -y -q --no-install-recommends containerd.io=1.7.27-1 kubelet=1.33.13-1.1 kubeadm=1.33.13-1.1',
+    );
     expect(s.calls().filter((c) => c.startsWith('apt-get update'))).toHaveLength(2); // once before, once after the repositories changed
-    expect(s.calls().filter((c) => c.startsWith('apt-mark hold'))).toEqual(['apt-mark hold containerd.io', 'apt-mark hold kubelet', 'apt-mark hold kubeadm']);
+    expect(s.calls().filter((c) => c.startsWith('apt-mark hold'))).toEqual([
+      'apt-mark hold containerd.io',
+      'apt-mark hold kubelet',
+      'apt-mark hold kubeadm',
+    ]);
   });
 
   test('a pinned version the repository does not have fails naming package and version', async () => {
@@ -124,15 +130,25 @@ describe('the FAILED line, wherever the failure happens (defect 3)', () => {
 describe('smaller (defect 8)', () => {
   test('install_release_binary removes its temp directory when a download fails', async () => {
     const s = scratch({ curl: 'exit 22' });
-    const r = await runScript('control-plane', 'start_log; step "helm"; install_release_binary helm https://get.helm.sh/h.tgz https://get.helm.sh/h.tgz.sha256sum linux-amd64/helm', s.env);
+    const r = await runScript(
+      'control-plane',
+      'start_log; step "helm"; install_release_binary helm https://get.helm.sh/h.tgz https://get.helm.sh/h.tgz.sha256sum linux-amd64/helm',
+      s.env,
+    );
     expect(r.exitCode).not.toBe(0);
     expect(r.all).toContain('FAILED k8s-w1 control-plane step "helm"');
     expect(readdirSync(s.env.TMPDIR!)).toEqual([]);
   });
 
   test('install_release_binary removes its temp directory on a checksum mismatch', async () => {
-    const s = scratch({ curl: 'out=; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done; if [ -n "$out" ]; then echo tarball >"$out"; else echo "0000  h.tgz"; fi' });
-    const r = await runScript('control-plane', 'start_log; step "helm"; install_release_binary helm https://get.helm.sh/h.tgz https://get.helm.sh/h.tgz.sha256sum linux-amd64/helm', s.env);
+    const s = scratch({
+      curl: 'out=; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done; if [ -n "$out" ]; then echo tarball >"$out"; else echo "0000  h.tgz"; fi',
+    });
+    const r = await runScript(
+      'control-plane',
+      'start_log; step "helm"; install_release_binary helm https://get.helm.sh/h.tgz https://get.helm.sh/h.tgz.sha256sum linux-amd64/helm',
+      s.env,
+    );
     expect(r.exitCode).not.toBe(0);
     expect(r.all).toContain('checksum mismatch for https://get.helm.sh/h.tgz');
     expect(readdirSync(s.env.TMPDIR!)).toEqual([]);
@@ -165,7 +181,10 @@ describe('work done once, waits sized to what they wait for (defect 7, provision
     expect(installed.calls().filter((c) => c.startsWith('apt-get'))).toEqual([]);
     const missing = scratch({ 'apt-get': APT_GET, 'dpkg-query': '[ "${*: -1}" = gpg ] && exit 1; echo "install ok installed"' });
     expect((await runScript('kubernetes-node', 'apt_install_missing ca-certificates curl gpg', missing.env)).exitCode).toBe(0);
-    expect(missing.calls().filter((c) => c.startsWith('apt-get'))).toEqual(['apt-get update -q', 'apt-get install -y -q --no-install-recommends gpg']);
+    expect(missing.calls().filter((c) => c.startsWith('apt-get'))).toEqual([
+      'apt-get update -q',
+      'apt-get install -y -q --no-install-recommends gpg',
+    ]);
   });
 
   test('kubernetes-node.sh updates apt once on a box that has curl and gpg: before the repositories, only if one is missing', () => {

@@ -45,12 +45,24 @@ describe.skipIf(reason)(`the rehearsal: injected failures name their step${reaso
         // The control plane needs network.sh and kubernetes-node.sh first (as on the VM).
         results.ctrBase = await ctr.provision();
         // Then, one at a time and in script order, each release download fails differently.
-        ctr.setFaults({ replace: { [`get.helm.sh/helm-v${env.HELM_VERSION}-linux-${arch}.tar.gz.sha256sum`]: `${'0'.repeat(64)}  helm-v${env.HELM_VERSION}-linux-${arch}.tar.gz\n` } });
+        ctr.setFaults({
+          replace: {
+            [`get.helm.sh/helm-v${env.HELM_VERSION}-linux-${arch}.tar.gz.sha256sum`]: `${'0'.repeat(64)}  helm-v${env.HELM_VERSION}-linux-${arch}.tar.gz\n`,
+          },
+        });
         await ctr.exec('rm -f /usr/local/bin/helm /usr/local/bin/cilium /usr/local/bin/hubble');
         results.checksum = await ctr.provision({}, ['control-plane']);
-        ctr.setFaults({ notFound: [`release-assets.githubusercontent.com/cilium/cilium-cli/releases/download/v${env.CILIUM_CLI_VERSION}/cilium-linux-${arch}.tar.gz.sha256sum`] });
+        ctr.setFaults({
+          notFound: [
+            `release-assets.githubusercontent.com/cilium/cilium-cli/releases/download/v${env.CILIUM_CLI_VERSION}/cilium-linux-${arch}.tar.gz.sha256sum`,
+          ],
+        });
         results.checksumMissing = await ctr.provision({}, ['control-plane']);
-        ctr.setFaults({ notFound: [`release-assets.githubusercontent.com/cilium/hubble/releases/download/v${env.HUBBLE_CLI_VERSION}/hubble-linux-${arch}.tar.gz`] });
+        ctr.setFaults({
+          notFound: [
+            `release-assets.githubusercontent.com/cilium/hubble/releases/download/v${env.HUBBLE_CLI_VERSION}/hubble-linux-${arch}.tar.gz`,
+          ],
+        });
         results.notFound = await ctr.provision({}, ['control-plane']);
         ctr.setFaults({});
         results.ctrRecovered = await ctr.provision({}, ['control-plane']);
@@ -80,7 +92,9 @@ describe.skipIf(reason)(`the rehearsal: injected failures name their step${reaso
   });
 
   test('after the failures, provisioning the same worker again finishes', () => {
-    expect(results.workerRecovered!.map((r) => [r.provisioner, r.exitCode])).toEqual(results.workerRecovered!.map((r) => [r.provisioner, 0]));
+    expect(results.workerRecovered!.map((r) => [r.provisioner, r.exitCode])).toEqual(
+      results.workerRecovered!.map((r) => [r.provisioner, 0]),
+    );
     expect(last(results.workerRecovered!).output).toContain('[cilium-lab] k8s-w1 worker: done');
   });
 

@@ -13,7 +13,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseVersionsEnv } from '../../helpers/lab/versions.ts';
-import { Rehearsal, cannotRun, type Call, type FileState, type Request, type RehearsalNode, type RunResult } from './rehearsal/rehearsal.ts';
+import {
+  Rehearsal,
+  cannotRun,
+  type Call,
+  type FileState,
+  type Request,
+  type RehearsalNode,
+  type RunResult,
+} from './rehearsal/rehearsal.ts';
 
 const reason = await cannotRun();
 const NODES = ['router', 'k8s-ctr', 'k8s-w1'] as const;
@@ -47,7 +55,8 @@ const requestsFirst = {} as Record<NodeName, Request[]>;
 const aptLogsFirst = {} as Record<NodeName, { dpkg: string; history: string }>;
 const timings: string[] = [];
 
-const envOf = (name: NodeName, script: string): Record<string, string> => nodes[name].machine.provisioners.find((p) => p.name === script)!.env!;
+const envOf = (name: NodeName, script: string): Record<string, string> =>
+  nodes[name].machine.provisioners.find((p) => p.name === script)!.env!;
 const doneLine = (name: NodeName, script: string) => `[cilium-lab] ${name} ${script}: done`;
 const callLine = (c: Call) => [c.program, ...c.args].join(' ');
 
@@ -68,7 +77,10 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
         before[name] = nodes[name].snapshot();
         callsFirst[name] = nodes[name].calls();
         requestsFirst[name] = nodes[name].requests();
-        aptLogsFirst[name] = { dpkg: nodes[name].read('var/log/dpkg.log') ?? '', history: nodes[name].read('var/log/apt/history.log') ?? '' };
+        aptLogsFirst[name] = {
+          dpkg: nodes[name].read('var/log/dpkg.log') ?? '',
+          history: nodes[name].read('var/log/apt/history.log') ?? '',
+        };
       }),
     );
     lap('first provisioning (3 nodes in parallel)');
@@ -89,7 +101,9 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
 
   describe('(d) no route out', () => {
     test.each(NODES)('%s: no default route, and a non-local 198.18 address is unreachable', async (name) => {
-      const r = await nodes[name].exec('ip route; echo "default routes: $(ip -4 route show default | wc -l)"; curl -sS --max-time 5 http://198.18.250.1/; echo "curl exit $?"');
+      const r = await nodes[name].exec(
+        'ip route; echo "default routes: $(ip -4 route show default | wc -l)"; curl -sS --max-time 5 http://198.18.250.1/; echo "curl exit $?"',
+      );
       expect(r.output).toContain('default routes: 0');
       expect(r.output).not.toMatch(/^default (via|dev) /m);
       // 7: curl could not connect (no route to the address).
@@ -108,8 +122,19 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
     });
 
     test('every host the scripts fetch from was served by the stand-in, over TLS', () => {
-      const hosts = new Set(NODES.flatMap((n) => requestsFirst[n]).filter((r) => r.port === 443 && r.status < 400).map((r) => r.host));
-      for (const host of ['pkgs.k8s.io', 'download.docker.com', 'get.helm.sh', 'helm.cilium.io', 'github.com', 'release-assets.githubusercontent.com']) {
+      const hosts = new Set(
+        NODES.flatMap((n) => requestsFirst[n])
+          .filter((r) => r.port === 443 && r.status < 400)
+          .map((r) => r.host),
+      );
+      for (const host of [
+        'pkgs.k8s.io',
+        'download.docker.com',
+        'get.helm.sh',
+        'helm.cilium.io',
+        'github.com',
+        'release-assets.githubusercontent.com',
+      ]) {
         expect([...hosts], host).toContain(host);
       }
       // The signing key was fetched where pkgs.k8s.io and Docker publish theirs.
@@ -148,23 +173,43 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
     test('kubernetes-node.sh: modules, sysctls, swap off, exactly the pinned NAME=VERSION installed and held', async () => {
       for (const name of ['k8s-ctr', 'k8s-w1'] as const) {
         const env = envOf(name, 'kubernetes-node');
-        const tokens = [`containerd.io=${env.CONTAINERD_VERSION}-1`, ...['kubelet', 'kubeadm', 'kubectl'].map((p) => `${p}=${env.K8S_VERSION}-1.1`)];
+        const tokens = [
+          `containerd.io=${env.CONTAINERD_VERSION}-1`,
+          ...['kubelet', 'kubeadm', 'kubectl'].map((p) => `${p}=${env.K8S_VERSION}-1.1`),
+        ];
         const history = nodes[name].read('var/log/apt/history.log') ?? '';
         expect(history, name).toContain(`Commandline: apt-get install -y -q --no-install-recommends ${tokens.join(' ')}`);
-        const q = await nodes[name].exec("dpkg-query -W -f='${Package}=${Version}\\n' containerd.io kubelet kubeadm kubectl cri-tools; echo held:; apt-mark showhold");
+        const q = await nodes[name].exec(
+          "dpkg-query -W -f='${Package}=${Version}\\n' containerd.io kubelet kubeadm kubectl cri-tools; echo held:; apt-mark showhold",
+        );
         for (const t of tokens) expect(q.output).toContain(t);
         expect(q.output.split('held:')[1]!.trim().split('\n').sort()).toEqual(['containerd.io', 'kubeadm', 'kubectl', 'kubelet']);
         expect(nodes[name].read('etc/modules-load.d/60-cilium-lab-k8s.conf')).toBe('overlay\nbr_netfilter\n');
         expect(nodes[name].read('etc/sysctl.d/60-cilium-lab-k8s.conf')).toContain('net.bridge.bridge-nf-call-iptables = 1');
         const calls = callsFirst[name].map(callLine);
-        expect(calls).toEqual(expect.arrayContaining(['modprobe overlay', 'modprobe br_netfilter', 'sysctl -q -p /etc/sysctl.d/60-cilium-lab-k8s.conf', 'swapoff -a', 'systemctl enable --now containerd', 'systemctl enable kubelet']));
+        expect(calls).toEqual(
+          expect.arrayContaining([
+            'modprobe overlay',
+            'modprobe br_netfilter',
+            'sysctl -q -p /etc/sysctl.d/60-cilium-lab-k8s.conf',
+            'swapoff -a',
+            'systemctl enable --now containerd',
+            'systemctl enable kubelet',
+          ]),
+        );
         expect(nodes[name].read('etc/fstab')).toContain('# cilium-lab: swap off: /swap.img');
         const containerd = nodes[name].read('etc/containerd/config.toml')!;
         expect(containerd).toContain('SystemdCgroup = true');
         expect(containerd).toContain('sandbox_image = "registry.k8s.io/pause:3.10"');
         expect(nodes[name].read('etc/crictl.yaml')).toContain('runtime-endpoint: unix:///run/containerd/containerd.sock');
         const versions = parseVersionsEnv(nodes[name].read('etc/cilium-lab/versions.env')!);
-        expect(versions).toMatchObject({ LAB_NODE: name, K8S_VERSION: env.K8S_VERSION, CONTAINERD_VERSION: env.CONTAINERD_VERSION, KUBELET_INSTALLED: `v${env.K8S_VERSION}`, CONTAINERD_INSTALLED: env.CONTAINERD_VERSION });
+        expect(versions).toMatchObject({
+          LAB_NODE: name,
+          K8S_VERSION: env.K8S_VERSION,
+          CONTAINERD_VERSION: env.CONTAINERD_VERSION,
+          KUBELET_INSTALLED: `v${env.K8S_VERSION}`,
+          CONTAINERD_INSTALLED: env.CONTAINERD_VERSION,
+        });
       }
     });
 
@@ -183,7 +228,9 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
       expect(install).toBe(
         `helm install cilium cilium/cilium --version ${env.CILIUM_VERSION} --namespace kube-system -f /etc/cilium-lab/cilium-values-base.yaml -f /etc/cilium-lab/cilium-values-topology.yaml`,
       );
-      expect(nodes['k8s-ctr'].read('var/log/rehearsal/helm-values-1.yaml')).toBe(readFileSync(path.join(import.meta.dirname, '..', '..', 'provision', 'values', 'cilium-base.yaml'), 'utf8'));
+      expect(nodes['k8s-ctr'].read('var/log/rehearsal/helm-values-1.yaml')).toBe(
+        readFileSync(path.join(import.meta.dirname, '..', '..', 'provision', 'values', 'cilium-base.yaml'), 'utf8'),
+      );
       const topo = nodes['k8s-ctr'].read('var/log/rehearsal/helm-values-2.yaml')!;
       expect(topo).toContain(`k8sServiceHost: "${env.LAB_API_HOST}"`);
       expect(topo).toContain(`clusterPoolIPv4PodCIDRList: ["${env.LAB_POD_CIDR}"]`);
@@ -207,7 +254,9 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
       expect(join).toContain(`apiServerEndpoint: "${env.LAB_API_HOST}:${env.LAB_API_PORT}"`);
       // The hash the worker checks is the one of the CA the control plane was given.
       const ca = new X509Certificate(nodes['k8s-ctr'].read('etc/kubernetes/pki/ca.crt')!);
-      const hash = `sha256:${createHash('sha256').update(ca.publicKey.export({ type: 'spki', format: 'der' })).digest('hex')}`;
+      const hash = `sha256:${createHash('sha256')
+        .update(ca.publicKey.export({ type: 'spki', format: 'der' }))
+        .digest('hex')}`;
       expect(join).toContain(`caCertHashes: ["${hash}"]`);
       expect(env.LAB_CA_CERT_HASH).toBe(hash);
     });
@@ -216,7 +265,8 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
   describe('(b) a second provisioning changes nothing', () => {
     test.each(NODES)('%s: runs to its done lines again', (name) => {
       expect(second[name].filter((r) => r.exitCode !== 0).map((r) => `${r.provisioner}:\n${r.output.slice(-3000)}`)).toEqual([]);
-      for (const script of SCRIPTS[name]) expect(second[name].find((r) => r.provisioner === script)?.output).toContain(doneLine(name, script));
+      for (const script of SCRIPTS[name])
+        expect(second[name].find((r) => r.provisioner === script)?.output).toContain(doneLine(name, script));
     });
 
     test.each(NODES)('%s: no file rewritten (mtime and content), none added', (name) => {
@@ -225,7 +275,8 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
         if (REWRITTEN_BY_DESIGN.some((re) => re.test(file))) continue;
         const was = before[name].get(file);
         if (!was) changed.push(`${file} (new)`);
-        else if (was.mtimeMs !== state.mtimeMs || was.sha256 !== state.sha256) changed.push(`${file} (${was.sha256 === state.sha256 ? 'same content, rewritten' : 'changed'})`);
+        else if (was.mtimeMs !== state.mtimeMs || was.sha256 !== state.sha256)
+          changed.push(`${file} (${was.sha256 === state.sha256 ? 'same content, rewritten' : 'changed'})`);
       }
       expect(changed).toEqual([]);
       // What is rewritten by design keeps its content where it must: the cluster CA.
@@ -236,15 +287,34 @@ describe.skipIf(reason)(`the rehearsal: provision scripts run for real${reason ?
     test.each(NODES)('%s: no package installed or upgraded, no service restarted, nothing re-initialised', (name) => {
       const calls = nodes[name].calls().slice(callsFirst[name].length).map(callLine);
       expect(calls.length).toBeGreaterThan(0);
-      expect(calls.filter((c) => /^systemctl (restart|reload|start|stop)|^netplan apply|^networkctl reload|^kubeadm (init|join)|^helm install|^kubectl taint/.test(c))).toEqual([]);
+      expect(
+        calls.filter((c) =>
+          /^systemctl (restart|reload|start|stop)|^netplan apply|^networkctl reload|^kubeadm (init|join)|^helm install|^kubectl taint/.test(
+            c,
+          ),
+        ),
+      ).toEqual([]);
       const dpkg = nodes[name].read('var/log/dpkg.log') ?? '';
       const history = nodes[name].read('var/log/apt/history.log') ?? '';
       expect(dpkg.startsWith(aptLogsFirst[name].dpkg)).toBe(true);
       expect(history.startsWith(aptLogsFirst[name].history)).toBe(true);
-      expect(dpkg.slice(aptLogsFirst[name].dpkg.length).split('\n').filter((l) => / (install|upgrade|remove) /.test(l))).toEqual([]);
-      expect(history.slice(aptLogsFirst[name].history.length).split('\n').filter((l) => /^(Install|Upgrade|Remove|Reinstall):/.test(l))).toEqual([]);
+      expect(
+        dpkg
+          .slice(aptLogsFirst[name].dpkg.length)
+          .split('\n')
+          .filter((l) => / (install|upgrade|remove) /.test(l)),
+      ).toEqual([]);
+      expect(
+        history
+          .slice(aptLogsFirst[name].history.length)
+          .split('\n')
+          .filter((l) => /^(Install|Upgrade|Remove|Reinstall):/.test(l)),
+      ).toEqual([]);
       // Nothing downloaded again: keys and release tarballs are fetched once.
-      const again = nodes[name].requests().slice(requestsFirst[name].length).map((r) => `${r.host}${r.path}`);
+      const again = nodes[name]
+        .requests()
+        .slice(requestsFirst[name].length)
+        .map((r) => `${r.host}${r.path}`);
       expect(again.filter((p) => /Release\.key$|\/gpg$|\.tar\.gz(\.sha256sum)?$|\.deb$|index\.yaml$/.test(p))).toEqual([]);
     });
   });

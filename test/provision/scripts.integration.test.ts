@@ -14,15 +14,28 @@ import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 import { parseVersionsEnv } from '../../helpers/lab/versions.ts';
 
 const PROVISION = path.join(REPO_ROOT, 'provision');
-const scripts = readdirSync(PROVISION).filter((f) => f.endsWith('.sh')).sort();
+const scripts = readdirSync(PROVISION)
+  .filter((f) => f.endsWith('.sh'))
+  .sort();
 const has = (tool: string): boolean => execaSync('sh', ['-c', `command -v ${tool}`], { reject: false }).exitCode === 0;
 const text = (f: string): string => readFileSync(path.join(PROVISION, f), 'utf8');
 /** Script lines without comments (what runs). */
-const code = (f: string): string[] => text(f).split('\n').filter((l) => !/^\s*#/.test(l));
+const code = (f: string): string[] =>
+  text(f)
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l));
 
 describe('provision scripts', () => {
   test('the provisioning scripts are all there', () => {
-    expect(scripts).toEqual(['control-plane.sh', 'kubernetes-node.sh', 'lib.sh', 'network.sh', 'render-network.sh', 'router.sh', 'worker.sh']);
+    expect(scripts).toEqual([
+      'control-plane.sh',
+      'kubernetes-node.sh',
+      'lib.sh',
+      'network.sh',
+      'render-network.sh',
+      'router.sh',
+      'worker.sh',
+    ]);
   });
 
   test('shellcheck passes on every script', async (ctx) => {
@@ -38,15 +51,18 @@ describe('provision scripts', () => {
     expect(code(f).join('\n')).not.toMatch(/>\s*\/dev\/null\s+2>&1|&>\s*\/dev\/null/);
   });
 
-  test.each(scripts.filter((f) => !['lib.sh', 'render-network.sh'].includes(f)))('%s logs to a file on the VM and prints the versions in force', (f) => {
-    const lines = code(f);
-    expect(lines).toContain('source "$here/lib.sh"');
-    expect(lines).toContain('start_log');
-    expect(lines).toContain('print_versions');
-    expect(text('lib.sh')).toMatch(/exec > >\(tee -a "\$LAB_LOG_DIR\/\$LAB_SCRIPT\.log"\) 2>&1/);
-  });
+  test.each(scripts.filter((f) => !['lib.sh', 'render-network.sh'].includes(f)))(
+    '%s logs to a file on the VM and prints the versions in force',
+    (f) => {
+      const lines = code(f);
+      expect(lines).toContain('source "$here/lib.sh"');
+      expect(lines).toContain('start_log');
+      expect(lines).toContain('print_versions');
+      expect(text('lib.sh')).toMatch(/exec > >\(tee -a "\$LAB_LOG_DIR\/\$LAB_SCRIPT\.log"\) 2>&1/);
+    },
+  );
 
-  test('downloads come only from the projects\' own hosts (no personal repositories)', () => {
+  test("downloads come only from the projects' own hosts (no personal repositories)", () => {
     const allowed = [
       /^https:\/\/pkgs\.k8s\.io\//,
       /^https:\/\/download\.docker\.com\//,
@@ -56,9 +72,18 @@ describe('provision scripts', () => {
       /^http:\/\/127\.0\.0\.1\//,
       /^https:\/\/\$LAB_API_HOST:\$LAB_API_PORT\//, // the lab's own API server
     ];
-    const urls = scripts.flatMap((f) => code(f).join('\n').match(/https?:\/\/[^\s"')]+/g) ?? []);
+    const urls = scripts.flatMap(
+      (f) =>
+        code(f)
+          .join('\n')
+          .match(/https?:\/\/[^\s"')]+/g) ?? [],
+    );
     expect(urls.length).toBeGreaterThan(5);
-    for (const url of urls) expect(allowed.some((a) => a.test(url)), url).toBe(true);
+    for (const url of urls)
+      expect(
+        allowed.some((a) => a.test(url)),
+        url,
+      ).toBe(true);
     expect(urls.join(' ')).not.toMatch(/raw\.githubusercontent\.com|gist\.github/);
   });
 
@@ -84,7 +109,14 @@ describe('lib.sh on a scratch directory', () => {
     });
 
   test('record_versions / record / forget write a versions.env that helpers/lab/versions.ts reads back', async () => {
-    const env = { LAB_NODE: 'k8s-w0', LAB_ROLE: 'worker', LAB_PINS: 'K8S_VERSION CILIUM_VERSION LAB_BOX', K8S_VERSION: '1.33.13', CILIUM_VERSION: '1.17.18', LAB_BOX: 'bento/ubuntu-24.04' };
+    const env = {
+      LAB_NODE: 'k8s-w0',
+      LAB_ROLE: 'worker',
+      LAB_PINS: 'K8S_VERSION CILIUM_VERSION LAB_BOX',
+      K8S_VERSION: '1.33.13',
+      CILIUM_VERSION: '1.17.18',
+      LAB_BOX: 'bento/ubuntu-24.04',
+    };
     const r = await bash(
       'record PROVISIONED_OK yesterday; record_versions; record OS "Ubuntu 24.04.3 LTS"; record ODD \'a"b$c`d\'; record KERNEL 6.8.0-85-generic; record KERNEL 6.8.0-86-generic; record_done',
       env,
@@ -93,7 +125,16 @@ describe('lib.sh on a scratch directory', () => {
     expect(r.exitCode).toBe(0);
     const file = path.join(dir, 'etc', 'versions.env');
     const parsed = parseVersionsEnv(readFileSync(file, 'utf8'));
-    expect(parsed).toMatchObject({ LAB_NODE: 'k8s-w0', LAB_ROLE: 'worker', K8S_VERSION: '1.33.13', CILIUM_VERSION: '1.17.18', LAB_BOX: 'bento/ubuntu-24.04', OS: 'Ubuntu 24.04.3 LTS', ODD: 'a_b_c_d', KERNEL: '6.8.0-86-generic' });
+    expect(parsed).toMatchObject({
+      LAB_NODE: 'k8s-w0',
+      LAB_ROLE: 'worker',
+      K8S_VERSION: '1.33.13',
+      CILIUM_VERSION: '1.17.18',
+      LAB_BOX: 'bento/ubuntu-24.04',
+      OS: 'Ubuntu 24.04.3 LTS',
+      ODD: 'a_b_c_d',
+      KERNEL: '6.8.0-86-generic',
+    });
     expect(parsed.PROVISIONED_OK).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(readFileSync(file, 'utf8').match(/^KERNEL=/gm)).toHaveLength(1);
     expect(statSync(file).mode & 0o777).toBe(0o644);
@@ -107,7 +148,9 @@ describe('lib.sh on a scratch directory', () => {
 
   test('write_if_changed writes once, then reports "unchanged" for the same content', async () => {
     const target = path.join(dir, 'conf', 'x.conf');
-    const r = await bash(`for i in 1 2; do if echo same | write_if_changed "${target}" 600; then echo wrote; else echo kept; fi; done; echo other | write_if_changed "${target}" 600 && echo wrote`);
+    const r = await bash(
+      `for i in 1 2; do if echo same | write_if_changed "${target}" 600; then echo wrote; else echo kept; fi; done; echo other | write_if_changed "${target}" 600 && echo wrote`,
+    );
     expect(r.stdout.split('\n')).toEqual(['wrote', 'kept', 'wrote']);
     expect(statSync(target).mode & 0o777).toBe(0o600);
   });
@@ -133,7 +176,12 @@ describe('lib.sh on a scratch directory', () => {
   test('render-network refuses bad input instead of writing broken files', async () => {
     const root = path.join(dir, 'render');
     const render = (env: Record<string, string>) =>
-      execa('bash', [path.join(PROVISION, 'render-network.sh'), root], { env: { PATH: process.env.PATH, ...env }, extendEnv: false, reject: false, stdin: 'ignore' });
+      execa('bash', [path.join(PROVISION, 'render-network.sh'), root], {
+        env: { PATH: process.env.PATH, ...env },
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+      });
     expect((await render({ LAB_ADDRESSES: '' })).stderr).toContain('LAB_ADDRESSES is empty');
     expect((await render({ LAB_ADDRESSES: 'eth1=garbage' })).stderr).toContain('bad address entry');
     expect((await render({ LAB_ADDRESSES: 'eth1=198.18.10.1/24', LAB_ROUTES: 'eth1:198.18.20.0/24' })).stderr).toContain('bad route entry');
@@ -142,6 +190,8 @@ describe('lib.sh on a scratch directory', () => {
     expect(other.exitCode).toBe(1);
     expect(other.stderr).toContain('on an interface with no lab address');
     expect(existsSync(root)).toBe(false);
-    expect((await execa('bash', [path.join(PROVISION, 'render-network.sh')], { reject: false, stdin: 'ignore' })).stderr).toContain('usage: render-network.sh ROOT');
+    expect((await execa('bash', [path.join(PROVISION, 'render-network.sh')], { reject: false, stdin: 'ignore' })).stderr).toContain(
+      'usage: render-network.sh ROOT',
+    );
   });
 });

@@ -23,7 +23,11 @@ describe.skipIf(!existsSync(CHROMIUM))(`the Allure report opens at its top (need
     root = mkdtempSync(path.join(os.tmpdir(), 'clh-top-'));
     cpSync(FIXTURE, versionPaths('9.9.9', root).resultsDir, { recursive: true });
     await runReport({ root, versions: ['9.9.9'], log: () => undefined });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -34,11 +38,17 @@ describe.skipIf(!existsSync(CHROMIUM))(`the Allure report opens at its top (need
     const page = await browser.newPage({ viewport: { width: 1366, height: 700 } });
     await page.route('**/*', (route) => (/^(file|data|blob):/.test(route.request().url()) ? route.continue() : route.abort()));
     await page.goto(pathToFileURL(versionPaths('9.9.9', root).reportFile).href);
-    await page.getByText('a product failure: the backend answers from the wrong pod').first().waitFor({ state: 'visible', timeout: 30_000 });
+    await page
+      .getByText('a product failure: the backend answers from the wrong pod')
+      .first()
+      .waitFor({ state: 'visible', timeout: 30_000 });
     await page.waitForTimeout(3000);
     const scrolled = await page.locator('[data-tree-scroll-container]').evaluateAll((els) => els.map((el) => (el as Scrollable).scrollTop));
     expect(scrolled.length).toBeGreaterThan(0);
-    expect(scrolled.every((top) => top === 0), `scrollTop of the tree containers: ${scrolled.join(', ')}`).toBe(true);
+    expect(
+      scrolled.every((top) => top === 0),
+      `scrollTop of the tree containers: ${scrolled.join(', ')}`,
+    ).toBe(true);
     expect(await page.getByText('Cilium 9.9.9', { exact: true }).first().isVisible(), 'the report name is on screen').toBe(true);
     // A reader scrolling the tree is left alone.
     await page.mouse.move(600, 400);

@@ -31,7 +31,8 @@ const CASES: { what: string; status: string; message: string; trace: string; exp
   {
     what: "vitest's own test timeout",
     status: 'broken',
-    message: 'Test timed out in 300000ms.\nIf this is a long-running test, pass a timeout value as the last argument or configure it globally with "testTimeout".',
+    message:
+      'Test timed out in 300000ms.\nIf this is a long-running test, pass a timeout value as the last argument or configure it globally with "testTimeout".',
     trace: 'Error: Test timed out in 300000ms.',
     expected: 'lab-timeout',
   },
@@ -72,7 +73,15 @@ describe('the same list drives Allure 3 (allurerc) and Allure 2 (categories.json
   test('Allure 3 accepts the categories and classifies every case the same way', () => {
     const normalized = normalizeCategoriesConfig(allure3Categories());
     for (const c of CASES.filter((x) => x.expected)) {
-      const matched = matchCategory(normalized, { status: c.status, labels: [], message: c.message, trace: c.trace, flaky: false, duration: 1, environment: 'default' } as never);
+      const matched = matchCategory(normalized, {
+        status: c.status,
+        labels: [],
+        message: c.message,
+        trace: c.trace,
+        flaky: false,
+        duration: 1,
+        environment: 'default',
+      } as never);
       expect(matched?.id, c.what).toBe(c.expected);
     }
   });
@@ -81,7 +90,10 @@ describe('the same list drives Allure 3 (allurerc) and Allure 2 (categories.json
     const a2 = allure2Categories();
     expect(a2.map((c) => c.name)).toEqual(LAB_CATEGORIES.map((c) => c.name));
     for (const c of CASES.filter((x) => x.expected && x.status === 'broken')) {
-      const first = a2.find((cat) => cat.matchedStatuses.includes(c.status as 'broken') && (!cat.traceRegex || new RegExp(`^(?:${cat.traceRegex})$`).test(c.trace)));
+      const first = a2.find(
+        (cat) =>
+          cat.matchedStatuses.includes(c.status as 'broken') && (!cat.traceRegex || new RegExp(`^(?:${cat.traceRegex})$`).test(c.trace)),
+      );
       expect(first?.name, c.what).toBe(LAB_CATEGORIES.find((x) => x.id === c.expected)?.name);
     }
   });

@@ -28,7 +28,12 @@ function tenVersions(): VersionSummary[] {
       reportHref: `${version}/report/index.html`,
       scenarios: base.scenarios.map((s, j) =>
         j === i % base.scenarios.length
-          ? { ...s, status: 'failed' as const, message: 'HTTP status from the ingress: expected 503 to be 200 after 30 attempts over 60 s from the router', category: { id: 'product-failure', name: 'Product failure (assertion)', short: 'fail' } }
+          ? {
+              ...s,
+              status: 'failed' as const,
+              message: 'HTTP status from the ingress: expected 503 to be 200 after 30 attempts over 60 s from the router',
+              category: { id: 'product-failure', name: 'Product failure (assertion)', short: 'fail' },
+            }
           : s,
       ),
     };
@@ -41,7 +46,11 @@ describe.skipIf(!existsSync(CHROMIUM))(`the cross-version page with ten versions
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'clh-ten-'));
     writeFileSync(path.join(dir, 'index.html'), renderIndexPage(tenVersions(), { generatedAt: '2026-11-22T05:00:00.000Z' }));
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -61,9 +70,14 @@ describe.skipIf(!existsSync(CHROMIUM))(`the cross-version page with ten versions
       // Never a word per line: a name of n words takes at most half as many lines (and never more than 3).
       expect(t.rects, `"${t.text}" is on ${t.rects} lines`).toBeLessThanOrEqual(Math.min(3, Math.max(1, Math.ceil(words / 2))));
     }
-    const scenarioColumn = await page.locator('#scenarios thead th').first().evaluate((el) => (el as Boxed).getBoundingClientRect().width);
+    const scenarioColumn = await page
+      .locator('#scenarios thead th')
+      .first()
+      .evaluate((el) => (el as Boxed).getBoundingClientRect().width);
     expect(scenarioColumn).toBeGreaterThanOrEqual(220);
-    const versionColumns = await page.locator('#scenarios thead th[data-version]').evaluateAll((els) => els.map((el) => (el as Boxed).getBoundingClientRect().width));
+    const versionColumns = await page
+      .locator('#scenarios thead th[data-version]')
+      .evaluateAll((els) => els.map((el) => (el as Boxed).getBoundingClientRect().width));
     expect(versionColumns).toHaveLength(10);
     for (const w of versionColumns) expect(w).toBeGreaterThanOrEqual(70);
     // The table fits the window: no sideways scrolling to see the newest version.

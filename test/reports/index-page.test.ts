@@ -6,7 +6,12 @@ import { readResults, summarize, type ScenarioSummary, type VersionSummary } fro
 const FIXTURE = fileURLToPath(new URL('../fixtures/report/allure-results', import.meta.url));
 
 function versionFromFixture(version: string, tweak: (s: ScenarioSummary) => ScenarioSummary = (s) => s): VersionSummary {
-  const s = summarize({ version, reportHref: `${version}/report/index.html`, generatedAt: '2026-11-22T05:00:00.000Z', read: readResults(FIXTURE) });
+  const s = summarize({
+    version,
+    reportHref: `${version}/report/index.html`,
+    generatedAt: '2026-11-22T05:00:00.000Z',
+    read: readResults(FIXTURE),
+  });
   return { ...s, scenarios: s.scenarios.map(tweak) };
 }
 
@@ -15,7 +20,15 @@ function cells(html: string): string[][] {
   const out: string[][] = [];
   for (const row of html.matchAll(/<tr data-scenario="[^"]*"><th scope="row"><span class="title">([^<]*)<\/span>[\s\S]*?<\/tr>/g)) {
     for (const td of row[0].matchAll(/<td class="cell[^"]*" data-version="([^"]*)" data-status="([^"]*)"[^>]*>([\s\S]*?)<\/td>/g)) {
-      out.push([row[1] ?? '', td[1] ?? '', td[2] ?? '', (td[3] ?? '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()]);
+      out.push([
+        row[1] ?? '',
+        td[1] ?? '',
+        td[2] ?? '',
+        (td[3] ?? '')
+          .replace(/<[^>]+>/g, ' ')
+          .replace(/\s+/g, ' ')
+          .trim(),
+      ]);
     }
   }
   return out;
@@ -25,9 +38,22 @@ describe('renderIndexPage', () => {
   const a = versionFromFixture('1.18.6');
   const b = versionFromFixture('1.17.8', (s) =>
     s.title.startsWith('failover')
-      ? { ...s, durationMs: 65_000, measurements: [{ name: 'failover time', value: 7.25, unit: 's' }, { name: 'outage', value: 6, unit: 's' }] }
+      ? {
+          ...s,
+          durationMs: 65_000,
+          measurements: [
+            { name: 'failover time', value: 7.25, unit: 's' },
+            { name: 'outage', value: 6, unit: 's' },
+          ],
+        }
       : s.title.startsWith('shared ingress')
-        ? { ...s, status: 'failed', category: { id: 'product-failure', name: 'Product failure (assertion)', short: 'fail' }, message: 'HTTP status from the ingress: expected 503 to be 200', previousStatus: 'passed' }
+        ? {
+            ...s,
+            status: 'failed',
+            category: { id: 'product-failure', name: 'Product failure (assertion)', short: 'fail' },
+            message: 'HTTP status from the ingress: expected 503 to be 200',
+            previousStatus: 'passed',
+          }
         : s,
   );
   const html = renderIndexPage([a, b], { generatedAt: '2026-11-22T05:00:00.000Z' });
@@ -43,9 +69,18 @@ describe('renderIndexPage', () => {
   test('one row per scenario, a cell per version with pass/fail/skip, duration and measurements', () => {
     const c = cells(html);
     expect(c).toHaveLength(12);
-    expect(c).toContainEqual(['failover moves the LB IP to another node', '1.17.8', 'passed', 'pass 1 min 05 s failover time 7.25 s · outage 6 s']);
-    expect(c.find((x) => x[0]!.startsWith('failover') && x[1] === '1.18.6')?.[3]).toMatch(/^pass \d+ ms failover time 3.2 s · outage 2.5 s$/);
-    expect(c.find((x) => x[0]!.startsWith('shared ingress') && x[1] === '1.17.8')?.[3]).toMatch(/^fail \d+ ms was pass HTTP status from the ingress/);
+    expect(c).toContainEqual([
+      'failover moves the LB IP to another node',
+      '1.17.8',
+      'passed',
+      'pass 1 min 05 s failover time 7.25 s · outage 6 s',
+    ]);
+    expect(c.find((x) => x[0]!.startsWith('failover') && x[1] === '1.18.6')?.[3]).toMatch(
+      /^pass \d+ ms failover time 3.2 s · outage 2.5 s$/,
+    );
+    expect(c.find((x) => x[0]!.startsWith('shared ingress') && x[1] === '1.17.8')?.[3]).toMatch(
+      /^fail \d+ ms was pass HTTP status from the ingress/,
+    );
     expect(c.find((x) => x[0]!.startsWith('a broken lab: the router') && x[1] === '1.18.6')?.[3]).toMatch(/^lab unreachable /);
     expect(c.find((x) => x[0]!.startsWith('a broken lab: a wait') && x[1] === '1.18.6')?.[3]).toMatch(/^lab timeout /);
     expect(c.find((x) => x[0]!.startsWith('skipped') && x[1] === '1.18.6')?.[2]).toBe('skipped');
@@ -67,7 +102,11 @@ describe('renderIndexPage', () => {
   });
 
   test('everything from results is escaped; the page has no script', () => {
-    const evil = versionFromFixture('1.18.6', (s) => ({ ...s, title: '<img src=x onerror=alert(1)>', message: '"><script>alert(1)</script>' }));
+    const evil = versionFromFixture('1.18.6', (s) => ({
+      ...s,
+      title: '<img src=x onerror=alert(1)>',
+      message: '"><script>alert(1)</script>',
+    }));
     const page = renderIndexPage([evil], { generatedAt: 'x' });
     expect(page).not.toMatch(/<script|<img/i);
     expect(page).toContain('&lt;img src=x onerror=alert(1)&gt;');

@@ -21,7 +21,11 @@ function fakeVitest(...projects: string[]): Vitest {
   return {
     config: { root: '/' },
     logger: { log: () => undefined },
-    projects: projects.map((name) => ({ name, config: { browser: { enabled: false }, setupFiles: [] as string[], runner: undefined }, provide: () => undefined })),
+    projects: projects.map((name) => ({
+      name,
+      config: { browser: { enabled: false }, setupFiles: [] as string[], runner: undefined },
+      provide: () => undefined,
+    })),
   } as unknown as Vitest;
 }
 
@@ -112,7 +116,11 @@ describe('redactingWriter', () => {
     const file = path.join(tempDir('clh-w-'), 'log.txt');
     writeFileSync(file, `Authorization: Bearer ${c.token}`);
     writer.writeAttachmentFromPath('c-attachment.txt', file);
-    writer.writeResult({ name: 't', statusDetails: { message: `token: ${c.token}`, trace: `password=${c.password}` }, steps: [{ name: `sshpass -p ${c.password} ssh vagrant@router` }] });
+    writer.writeResult({
+      name: 't',
+      statusDetails: { message: `token: ${c.token}`, trace: `password=${c.password}` },
+      steps: [{ name: `sshpass -p ${c.password} ssh vagrant@router` }],
+    });
     writer.writeGlobals('g-globals.json', { errors: [{ message: `Bearer ${c.token}` }] });
     const all = JSON.stringify(Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('utf8') : v])));
     for (const s of [c.token, c.password, ...c.secrets]) expect(all).not.toContain(s);
@@ -141,7 +149,13 @@ describe('the reporters stand aside unless the lab project runs', () => {
     mkdirSync(path.dirname(stale), { recursive: true });
     writeFileSync(stale, '{}');
     writeFileSync(path.join(root, '1.18.6', 'history.jsonl'), '{"uuid":"kept"}\n');
-    const env: NodeJS.ProcessEnv = { GITHUB_RUN_ID: '42', GITHUB_REPOSITORY: 'o/r', GITHUB_RUN_NUMBER: '7', LAB_SSH_PASSWORD: 'not-in-env-file', LAB_RUN_ID: 'nightly-7' };
+    const env: NodeJS.ProcessEnv = {
+      GITHUB_RUN_ID: '42',
+      GITHUB_REPOSITORY: 'o/r',
+      GITHUB_RUN_NUMBER: '7',
+      LAB_SSH_PASSWORD: 'not-in-env-file',
+      LAB_RUN_ID: 'nightly-7',
+    };
     new LabAllureReporter({ version: '1.18.6', root, env }).onInit(fakeVitest('lab'));
     const dir = env[RESULTS_DIR_ENV] ?? '';
     expect(path.relative(root, dir)).toMatch(/^1\.18\.6\/runs\/\d{8}T\d{6}\.\d{3}Z-nightly-7\/allure-results$/);
@@ -149,14 +163,19 @@ describe('the reporters stand aside unless the lab project runs', () => {
     expect(readFileSync(path.join(root, '1.18.6', 'history.jsonl'), 'utf8')).toContain('kept');
     expect(readFileSync(path.join(dir, 'environment.properties'), 'utf8')).toContain('cilium_version_requested=1.18.6');
     expect(JSON.parse(readFileSync(path.join(dir, 'categories.json'), 'utf8'))).toHaveLength(4);
-    expect(JSON.parse(readFileSync(path.join(dir, 'executor.json'), 'utf8'))).toMatchObject({ buildUrl: 'https://github.com/o/r/actions/runs/42', reportName: 'Cilium 1.18.6' });
+    expect(JSON.parse(readFileSync(path.join(dir, 'executor.json'), 'utf8'))).toMatchObject({
+      buildUrl: 'https://github.com/o/r/actions/runs/42',
+      reportName: 'Cilium 1.18.6',
+    });
   });
 
   test('an unusable CILIUM_VERSION fails the lab run when it starts, never the self-tests', () => {
     const root = tempDir('clh-lr-');
     const r = new LabAllureReporter({ root, env: { CILIUM_VERSION: '../../etc' } });
     expect(() => r.onInit(fakeVitest('self'))).not.toThrow();
-    expect(() => new LabAllureReporter({ root, env: { CILIUM_VERSION: '../../etc' } }).onInit(fakeVitest('lab'))).toThrow(/not a usable Cilium version/);
+    expect(() => new LabAllureReporter({ root, env: { CILIUM_VERSION: '../../etc' } }).onInit(fakeVitest('lab'))).toThrow(
+      /not a usable Cilium version/,
+    );
   });
 });
 

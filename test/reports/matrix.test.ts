@@ -11,7 +11,10 @@ describe('the Cilium matrix comes from lab/versions.yaml', () => {
   });
 
   test('other keys of the file are left to their owner', () => {
-    expect(ciliumMatrix('kubernetes: 1.33.4-1.1\nciliumMatrix: ["1.17.8", "v1.18.6"]\nbox: bento/ubuntu-24.04\n')).toEqual(['1.17.8', '1.18.6']);
+    expect(ciliumMatrix('kubernetes: 1.33.4-1.1\nciliumMatrix: ["1.17.8", "v1.18.6"]\nbox: bento/ubuntu-24.04\n')).toEqual([
+      '1.17.8',
+      '1.18.6',
+    ]);
   });
 
   test('bad files say what is wrong', () => {

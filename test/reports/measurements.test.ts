@@ -6,7 +6,11 @@ describe('measurements as Allure parameters', () => {
     const p = measurementParameter('failover time', 3.25, 's');
     expect(p).toEqual({ name: `${MEASUREMENT_PREFIX}failover time`, value: '3.25 s' });
     expect(parseMeasurementParameter(p)).toEqual({ name: 'failover time', value: 3.25, unit: 's' });
-    expect(parseMeasurementParameter(measurementParameter('packets lost', 0, 'packets'))).toEqual({ name: 'packets lost', value: 0, unit: 'packets' });
+    expect(parseMeasurementParameter(measurementParameter('packets lost', 0, 'packets'))).toEqual({
+      name: 'packets lost',
+      value: 0,
+      unit: 'packets',
+    });
     expect(parseMeasurementParameter(measurementParameter('outage', 1e-3, 's'))?.value).toBe(0.001);
   });
 

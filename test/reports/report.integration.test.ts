@@ -48,7 +48,16 @@ async function labRun(version: string, extra: Record<string, string>): Promise<v
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^VITEST|^TEST$|^NODE_ENV$/.test(k)) env[k] = v;
   const r = await execa(path.join(REPO_ROOT, 'node_modules', '.bin', 'vitest'), ['run', '--config', FIXTURE_CONFIG], {
     cwd: REPO_ROOT,
-    env: { ...env, NO_COLOR: '1', FORCE_COLOR: '0', CILIUM_VERSION: version, CLH_REPORTS_DIR: root, FIXTURE_CREDENTIALS: credsFile, CLH_RUN_ID: `r-${version}`, ...extra },
+    env: {
+      ...env,
+      NO_COLOR: '1',
+      FORCE_COLOR: '0',
+      CILIUM_VERSION: version,
+      CLH_REPORTS_DIR: root,
+      FIXTURE_CREDENTIALS: credsFile,
+      CLH_RUN_ID: `r-${version}`,
+      ...extra,
+    },
     extendEnv: false,
     reject: false,
     timeout: 90_000,
@@ -60,7 +69,11 @@ async function labRun(version: string, extra: Record<string, string>): Promise<v
 
 function historyLines(version: string): number {
   const f = versionPaths(version, root).historyFile;
-  return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => l.trim() !== '').length : 0;
+  return existsSync(f)
+    ? readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '').length
+    : 0;
 }
 
 const reportLog: string[] = [];
@@ -82,7 +95,9 @@ function allFiles(dir: string): string[] {
 function readable(file: string): string {
   const text = readFileSync(file, 'utf8');
   if (!file.endsWith('.html')) return text;
-  const decoded = [...text.matchAll(/\bd\("([^"]+)","([A-Za-z0-9+/=]*)"\)/g)].map((m) => Buffer.from(m[2] ?? '', 'base64').toString('utf8'));
+  const decoded = [...text.matchAll(/\bd\("([^"]+)","([A-Za-z0-9+/=]*)"\)/g)].map((m) =>
+    Buffer.from(m[2] ?? '', 'base64').toString('utf8'),
+  );
   return [text, ...decoded].join('\n');
 }
 
@@ -118,7 +133,9 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
     history.push({ [A]: historyLines(A), [B]: historyLines(B) });
     // Then one of B's result files is truncated: named with the reason, not reported, unless --allow-broken.
     const bResults = versionPaths(B, root).resultsDir;
-    const victim = readdirSync(bResults).find((f) => f.endsWith('-result.json') && readFileSync(path.join(bResults, f), 'utf8').includes('"skipped at run time with a reason"'));
+    const victim = readdirSync(bResults).find(
+      (f) => f.endsWith('-result.json') && readFileSync(path.join(bResults, f), 'utf8').includes('"skipped at run time with a reason"'),
+    );
     const text = readFileSync(path.join(bResults, victim!), 'utf8');
     writeFileSync(path.join(bResults, victim!), text.slice(0, text.indexOf('"status"') + 12));
     truncated = victim!;
@@ -143,9 +160,15 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
       [A, 'generated'],
       [B, 'up-to-date'],
     ]);
-    expect(runsReported.slice(0, 3)).toEqual([{ [A]: 1, [B]: 1 }, { [A]: 0, [B]: 0 }, { [A]: 2, [B]: 0 }]);
+    expect(runsReported.slice(0, 3)).toEqual([
+      { [A]: 1, [B]: 1 },
+      { [A]: 0, [B]: 0 },
+      { [A]: 2, [B]: 0 },
+    ]);
     // Reported runs leave no run folder; the last one's results are the version's allure-results.
-    expect(existsSync(path.join(versionPaths(A, root).dir, 'runs')) ? readdirSync(path.join(versionPaths(A, root).dir, 'runs')) : []).toEqual([]);
+    expect(
+      existsSync(path.join(versionPaths(A, root).dir, 'runs')) ? readdirSync(path.join(versionPaths(A, root).dir, 'runs')) : [],
+    ).toEqual([]);
     for (const v of [A, B]) {
       const p = versionPaths(v, root);
       expect(existsSync(p.reportFile), p.reportFile).toBe(true);
@@ -165,7 +188,9 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
 
   test('an unreadable result file is named with the reason; its version is reported only with --allow-broken', () => {
     expect(states[3]?.get(B)).toBe('no-results');
-    expect(reportLog).toContain(`Cilium ${B}: unreadable result ${path.join(versionPaths(B, root).resultsDir, truncated)}: not JSON (Unterminated string in JSON at position ${readFileSync(path.join(versionPaths(B, root).resultsDir, truncated), 'utf8').length})`);
+    expect(reportLog).toContain(
+      `Cilium ${B}: unreadable result ${path.join(versionPaths(B, root).resultsDir, truncated)}: not JSON (Unterminated string in JSON at position ${readFileSync(path.join(versionPaths(B, root).resultsDir, truncated), 'utf8').length})`,
+    );
     expect(states[4]?.get(B)).toBe('generated');
     const b = parseSummary(readFileSync(versionPaths(B, root).summaryFile, 'utf8')).summary;
     expect(b?.scenarios.find((s) => s.title === 'skipped at run time with a reason')?.status).toBe('unreadable');
@@ -239,7 +264,13 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
         // remembers open groups between pages, so only closed ones are clicked).
         const path = ['Load balancing', 'L2 announcements', 'failover', 'failover moves the LB IP to another node'];
         for (let i = 0; i + 1 < path.length; i++) {
-          if (await page.getByText(path[i + 1]!, { exact: true }).first().isVisible()) continue;
+          if (
+            await page
+              .getByText(path[i + 1]!, { exact: true })
+              .first()
+              .isVisible()
+          )
+            continue;
           await page.getByText(path[i]!, { exact: true }).first().click();
         }
         await page.getByText(path.at(-1)!, { exact: true }).first().waitFor({ state: 'visible', timeout: 10_000 });
@@ -248,10 +279,17 @@ describe.skipIf(!haveChromium)(`npm run report for two Cilium versions (needs ${
 
     test('the cross-version page lists both versions, cell by cell, and links into each report', async () => {
       await page.goto(pathToFileURL(path.join(root, 'index.html')).href);
-      const heads = await Promise.all((await page.locator('#scenarios thead th[data-version]').all()).map((th) => th.getAttribute('data-version')));
+      const heads = await Promise.all(
+        (await page.locator('#scenarios thead th[data-version]').all()).map((th) => th.getAttribute('data-version')),
+      );
       expect(heads).toEqual([A, B]);
       const cell = async (title: string, v: string): Promise<string> =>
-        (await page.locator('#scenarios tr', { has: page.getByText(title, { exact: true }) }).locator(`td[data-version="${v}"]`).innerText()).replace(/\s+/g, ' ');
+        (
+          await page
+            .locator('#scenarios tr', { has: page.getByText(title, { exact: true }) })
+            .locator(`td[data-version="${v}"]`)
+            .innerText()
+        ).replace(/\s+/g, ' ');
       expect(await cell('failover moves the LB IP to another node', A)).toMatch(/^pass \d+ ms failover time 3\.4 s · outage 2\.75 s$/);
       expect(await cell('failover moves the LB IP to another node', B)).toMatch(/^pass \d+ ms failover time 7\.25 s · outage 6 s$/);
       expect(await cell('shared ingress answers on its LB IP', A)).toMatch(/^pass /);

@@ -33,11 +33,18 @@ describe('npm run report refuses what it cannot report', () => {
     const run = path.join(root, '9.9.9', 'runs', '20261122T034910.123Z-r1');
     const results = path.join(run, 'allure-results');
     mkdirSync(results, { recursive: true });
-    writeFileSync(path.join(results, 'aaa-result.json'), JSON.stringify({ name: 'ok', fullName: 'p:suites/a.test.ts#ok', status: 'passed', start: 1, stop: 2 }));
+    writeFileSync(
+      path.join(results, 'aaa-result.json'),
+      JSON.stringify({ name: 'ok', fullName: 'p:suites/a.test.ts#ok', status: 'passed', start: 1, stop: 2 }),
+    );
     writeFileSync(path.join(results, 'bbb-result.json'), '{"name":"half","fullName":"p:suites/a.test.ts#half","sta');
     const r = await report(root, []);
-    expect(r.out).toContain(`Cilium 9.9.9: unreadable result ${path.join(results, 'bbb-result.json')}: not JSON (Unterminated string in JSON at position 56)`);
-    expect(r.out).toContain('1 result file(s) could not be read (named above); their versions were not reported. Fix or remove them, or run: npm run report -- --allow-broken');
+    expect(r.out).toContain(
+      `Cilium 9.9.9: unreadable result ${path.join(results, 'bbb-result.json')}: not JSON (Unterminated string in JSON at position 56)`,
+    );
+    expect(r.out).toContain(
+      '1 result file(s) could not be read (named above); their versions were not reported. Fix or remove them, or run: npm run report -- --allow-broken',
+    );
     expect(r.code).toBe(1);
   });
 });

@@ -9,7 +9,12 @@ import { fileOf, parseSummary, readResults, summarize, withChanges, type Version
 const FIXTURE = fileURLToPath(new URL('../fixtures/report/allure-results', import.meta.url));
 
 function fixtureSummary(): VersionSummary {
-  return summarize({ version: '9.1.0-fake', reportHref: '9.1.0-fake/report/index.html', generatedAt: '2026-11-22T05:00:00.000Z', read: readResults(FIXTURE) });
+  return summarize({
+    version: '9.1.0-fake',
+    reportHref: '9.1.0-fake/report/index.html',
+    generatedAt: '2026-11-22T05:00:00.000Z',
+    read: readResults(FIXTURE),
+  });
 }
 
 describe('readResults + summarize on real allure-vitest results', () => {
@@ -55,14 +60,30 @@ describe('readResults + summarize on real allure-vitest results', () => {
     writeFileSync(path.join(dir, 'a-result.json'), '{ truncated');
     writeFileSync(path.join(dir, 'b-result.json'), JSON.stringify({ status: 'passed' })); // no name
     writeFileSync(path.join(dir, 'c-result.json'), JSON.stringify({ name: 'weird', status: 'weird' }));
-    writeFileSync(path.join(dir, 'd-result.json'), JSON.stringify({ name: 'ok', fullName: 'p:f.ts#ok', status: 'passed', start: 1, stop: 5 }));
-    writeFileSync(path.join(dir, 'e-result.json'), '{"uuid":"1","name":"failover moves the LB IP","fullName":"cilium-lab-harness:suites/90-l2-failover.test.ts#failover moves the LB IP","status":"pass');
+    writeFileSync(
+      path.join(dir, 'd-result.json'),
+      JSON.stringify({ name: 'ok', fullName: 'p:f.ts#ok', status: 'passed', start: 1, stop: 5 }),
+    );
+    writeFileSync(
+      path.join(dir, 'e-result.json'),
+      '{"uuid":"1","name":"failover moves the LB IP","fullName":"cilium-lab-harness:suites/90-l2-failover.test.ts#failover moves the LB IP","status":"pass',
+    );
     writeFileSync(path.join(dir, 'f-result.json'), '');
     const r = readResults(dir);
     expect(r.unreadable).toEqual([
       { file: 'a-result.json', reason: "not JSON (Expected property name or '}' in JSON at position 2)", id: null, title: null },
-      { file: 'b-result.json', reason: 'not an Allure result (name: Invalid input: expected string, received undefined)', id: null, title: null },
-      { file: 'c-result.json', reason: expect.stringMatching(/^not an Allure result \(status: Invalid option: expected one of/), id: null, title: 'weird' },
+      {
+        file: 'b-result.json',
+        reason: 'not an Allure result (name: Invalid input: expected string, received undefined)',
+        id: null,
+        title: null,
+      },
+      {
+        file: 'c-result.json',
+        reason: expect.stringMatching(/^not an Allure result \(status: Invalid option: expected one of/),
+        id: null,
+        title: 'weird',
+      },
       {
         file: 'e-result.json',
         reason: expect.stringMatching(/^not JSON \(Unterminated string in JSON/),
@@ -74,7 +95,11 @@ describe('readResults + summarize on real allure-vitest results', () => {
     expect(r.results).toHaveLength(1);
     const s = summarize({ version: '1.18.6', reportHref: 'h', generatedAt: 'g', read: r });
     const failover = s.scenarios.find((x) => x.title === 'failover moves the LB IP');
-    expect(failover).toMatchObject({ status: 'unreadable', file: 'suites/90-l2-failover.test.ts', message: expect.stringMatching(/^unreadable result e-result\.json: not JSON/) });
+    expect(failover).toMatchObject({
+      status: 'unreadable',
+      file: 'suites/90-l2-failover.test.ts',
+      message: expect.stringMatching(/^unreadable result e-result\.json: not JSON/),
+    });
     expect(s.counts).toMatchObject({ total: 6, passed: 1, unreadable: 5 });
     expect(readResults(path.join(dir, 'missing')).results).toEqual([]);
   });
@@ -107,7 +132,9 @@ describe('what changed since the previous report', () => {
     const before: VersionSummary = {
       ...now,
       generatedAt: '2026-11-21T05:00:00.000Z',
-      scenarios: now.scenarios.filter((s) => s.status !== 'skipped').map((s) => ({ ...s, status: s.status === 'failed' ? 'passed' : s.status })),
+      scenarios: now.scenarios
+        .filter((s) => s.status !== 'skipped')
+        .map((s) => ({ ...s, status: s.status === 'failed' ? 'passed' : s.status })),
     };
     const changed = withChanges(now, before);
     expect(changed.previousGeneratedAt).toBe('2026-11-21T05:00:00.000Z');

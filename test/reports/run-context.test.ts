@@ -42,7 +42,9 @@ describe('Cilium version of a run', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'broken-inputs-'));
     const versions = path.join(dir, 'versions.yaml');
     writeFileSync(versions, 'pins:\n  cilium: [unclosed\n');
-    expect(() => ciliumVersionFromEnv({ LAB_VERSIONS: versions })).toThrow(`Invalid versions file ${versions}: YAML syntax error at line 3, column 1`);
+    expect(() => ciliumVersionFromEnv({ LAB_VERSIONS: versions })).toThrow(
+      `Invalid versions file ${versions}: YAML syntax error at line 3, column 1`,
+    );
     expect(() => ciliumVersionFromEnv({ LAB_TOPOLOGY: path.join(dir, 'missing.yaml') })).toThrow(/Invalid lab topology .*missing\.yaml/);
     rmSync(dir, { recursive: true, force: true });
   });

@@ -9,7 +9,10 @@ const file = (name: string, statuses: string[], status = 'passed'): VitestJson['
 
 describe('CI summary line', () => {
   test('counts passed, failed and skipped', () => {
-    const s = summarize({ testResults: [file('/r/a.test.ts', ['passed', 'passed', 'skipped']), file('/r/b.test.ts', ['failed'], 'failed')] }, false);
+    const s = summarize(
+      { testResults: [file('/r/a.test.ts', ['passed', 'passed', 'skipped']), file('/r/b.test.ts', ['failed'], 'failed')] },
+      false,
+    );
     expect(s.line).toBe('2 passed, 1 failed, 1 skipped');
     expect(s.ok).toBe(false);
   });
@@ -24,7 +27,10 @@ describe('CI summary line', () => {
   });
 
   test('a file that failed to load counts as a failure', () => {
-    const s = summarize({ testResults: [{ name: '/r/c.test.ts', status: 'failed', message: 'SyntaxError: x\nmore', assertionResults: [] }] }, true);
+    const s = summarize(
+      { testResults: [{ name: '/r/c.test.ts', status: 'failed', message: 'SyntaxError: x\nmore', assertionResults: [] }] },
+      true,
+    );
     expect(s.line).toBe('0 passed, 1 failed');
     expect(s.problems).toContain('/r/c.test.ts: SyntaxError: x');
   });

@@ -95,7 +95,10 @@ describe('readiness judges', () => {
   });
 
   test('agents: done only with a Ready agent pod on each node', () => {
-    expect(judgeAgentsReady(list(NODES.map((n) => agent(n, true))), NODES)).toMatchObject({ done: true, value: { 'k8s-ctr': 'cilium-k8sctrx' } });
+    expect(judgeAgentsReady(list(NODES.map((n) => agent(n, true))), NODES)).toMatchObject({
+      done: true,
+      value: { 'k8s-ctr': 'cilium-k8sctrx' },
+    });
     const r = judgeAgentsReady(list([agent('k8s-ctr', true), agent('k8s-w1', false, 'Pending')]), NODES);
     expect(r).toEqual({ done: false, seen: 'k8s-w1: cilium-k8sw1x Pending, not Ready; k8s-w0: no agent pod' });
   });
@@ -115,7 +118,9 @@ describe('failedProvisioningStep', () => {
       '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "kubeadm init" (exit 1, line 62); log: /var/log/cilium-lab/control-plane.log',
       'The SSH command responded with a non-zero exit status.',
     ].join('\n');
-    expect(failedProvisioningStep(out)).toBe('FAILED k8s-ctr control-plane step "kubeadm init" (exit 1, line 62); log: /var/log/cilium-lab/control-plane.log');
+    expect(failedProvisioningStep(out)).toBe(
+      'FAILED k8s-ctr control-plane step "kubeadm init" (exit 1, line 62); log: /var/log/cilium-lab/control-plane.log',
+    );
     expect(failedProvisioningStep('no marker here')).toBeUndefined();
     // die inside a command substitution: its reason, then the step's exit and line from the script's shell.
     const twice = [
@@ -147,7 +152,8 @@ const versionsEnvText = (v: EffectiveVersions, done = true, override: Record<str
     ...(done ? ['PROVISIONED_OK="2026-11-22T03:00:00Z"'] : []),
   ].join('\n');
 
-const HOST_KEYS = (m: string) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${m.replace(/[^a-z0-9]/g, '')}key root@${m}\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQ${m.replace(/[^a-z0-9]/g, '')} root@${m}`;
+const HOST_KEYS = (m: string) =>
+  `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${m.replace(/[^a-z0-9]/g, '')}key root@${m}\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQ${m.replace(/[^a-z0-9]/g, '')} root@${m}`;
 
 interface Scenario {
   states: Record<string, string>;
@@ -177,7 +183,8 @@ function scripted(s: Scenario): { deps: LabDeps; calls: string[][]; logs: string
     exec: (cmd) => {
       calls.push([cmd, '--version']);
       if (cmd === 'vagrant') return Promise.resolve(ok(`Vagrant ${s.versions?.vagrant ?? '2.4.9'}\n`));
-      if (s.versions?.virtualbox === undefined && s.versions) return Promise.resolve({ exitCode: 127, stdout: '', stderr: 'VBoxManage: not found' });
+      if (s.versions?.virtualbox === undefined && s.versions)
+        return Promise.resolve({ exitCode: 127, stdout: '', stderr: 'VBoxManage: not found' });
       return Promise.resolve(ok(`${s.versions?.virtualbox ?? '7.2.4r170995'}\n`));
     },
     kubectl: (command) => {
@@ -192,7 +199,9 @@ function scripted(s: Scenario): { deps: LabDeps; calls: string[][]; logs: string
       calls.push(args);
       const [cmd, machine, , command] = args;
       if (cmd === 'status') {
-        return Promise.resolve(s.statusResult ?? ok(MACHINES.map((m) => `1,${m},provider-name,virtualbox\n1,${m},state,${s.states[m]}`).join('\n')));
+        return Promise.resolve(
+          s.statusResult ?? ok(MACHINES.map((m) => `1,${m},provider-name,virtualbox\n1,${m},state,${s.states[m]}`).join('\n')),
+        );
       }
       if (cmd === 'up') {
         const r = s.upResult?.[machine!] ?? ok();
@@ -235,7 +244,9 @@ describe('labUp', () => {
     const err = await labUp(topology, wanted, deps).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LabStepError);
     expect((err as LabStepError).step).toBe('compare versions with the running VMs');
-    expect((err as Error).message).toContain(`k8s-ctr was built with CILIUM_VERSION=1.17.18 but CILIUM_VERSION=${wanted.cilium.value} is asked for`);
+    expect((err as Error).message).toContain(
+      `k8s-ctr was built with CILIUM_VERSION=1.17.18 but CILIUM_VERSION=${wanted.cilium.value} is asked for`,
+    );
     expect(changing(calls)).toEqual([]);
   });
 
@@ -260,7 +271,8 @@ describe('labUp', () => {
       'k8s-ctr': {
         exitCode: 1,
         stdout: '    k8s-ctr: [cilium-lab] k8s-ctr control-plane: kubeadm init\n',
-        stderr: '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "kubeadm init" (exit 1, line 62); log: /var/log/cilium-lab/control-plane.log\nThe SSH command responded with a non-zero exit status.',
+        stderr:
+          '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "kubeadm init" (exit 1, line 62); log: /var/log/cilium-lab/control-plane.log\nThe SSH command responded with a non-zero exit status.',
       },
     };
     const { deps, calls } = scripted({ states, recorded: { 'k8s-ctr': versionsEnvText(wanted, false) }, provisionResult });
@@ -280,7 +292,8 @@ describe('labUp', () => {
     const upResult = {
       'k8s-ctr': {
         exitCode: 1,
-        stdout: '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "install Cilium 1.18.14 with helm" (exit 1, line 99); log: /var/log/cilium-lab/control-plane.log',
+        stdout:
+          '    k8s-ctr: [cilium-lab] FAILED k8s-ctr control-plane step "install Cilium 1.18.14 with helm" (exit 1, line 99); log: /var/log/cilium-lab/control-plane.log',
         stderr: 'The SSH command responded with a non-zero exit status.',
       },
     };
@@ -291,18 +304,26 @@ describe('labUp', () => {
     expect(changing(calls)).toEqual(upCalls(['router', 'k8s-ctr']));
   });
 
-  test('defect 4: vagrant up failing without a FAILED line shows Vagrant\'s own message', async () => {
-    const upResult = { router: { exitCode: 1, stdout: '', stderr: 'Error while connecting to Libvirt: Error making a connection to libvirt URI qemu:///system' } };
+  test("defect 4: vagrant up failing without a FAILED line shows Vagrant's own message", async () => {
+    const upResult = {
+      router: {
+        exitCode: 1,
+        stdout: '',
+        stderr: 'Error while connecting to Libvirt: Error making a connection to libvirt URI qemu:///system',
+      },
+    };
     const { deps } = scripted({ states: allStates('not_created'), upResult });
     await expect(labUp(topology, wanted, deps)).rejects.toThrow(/vagrant up router failed \(exit 1\): Error while connecting to Libvirt/);
   });
 
-  test('defect 4: a provider Vagrant cannot use: lab:up and lab:status print Vagrant\'s reason, unescaped', async () => {
+  test("defect 4: a provider Vagrant cannot use: lab:up and lab:status print Vagrant's reason, unescaped", async () => {
     const statusResult = { exitCode: 1, stdout: fixture('vagrant/status-virtualbox-not-usable.txt'), stderr: '' };
     for (const run of [(d: LabDeps) => labUp(topology, wanted, d), (d: LabDeps) => labStatus(wanted, d)]) {
       const { deps, calls } = scripted({ states: allStates('not_created'), statusResult });
       const err = (await run(deps).catch((e: unknown) => e)) as Error;
-      expect(err.message).toContain('vagrant status failed (exit 1): The provider \'virtualbox\' that was requested to back the machine\n\'router\'');
+      expect(err.message).toContain(
+        "vagrant status failed (exit 1): The provider 'virtualbox' that was requested to back the machine\n'router'",
+      );
       expect(err.message).toContain('Vagrant could not detect VirtualBox! Make sure VirtualBox is properly installed.');
       expect(err.message).toContain('ships with VirtualBox, and requires');
       expect(err.message).not.toMatch(/VAGRANT_COMMA|\\n/);
@@ -350,7 +371,7 @@ describe('labUp', () => {
     expect(err.message).toMatch(/Timed out after 300 s waiting for nodes/);
   });
 
-  test('host keys: recorded from each VM through vagrant ssh into the lab\'s known-hosts file', async () => {
+  test("host keys: recorded from each VM through vagrant ssh into the lab's known-hosts file", async () => {
     const { deps, saved } = scripted({ states: allStates('not_created') });
     await labUp(topology, wanted, deps);
     expect(saved).toHaveLength(1);
@@ -363,7 +384,9 @@ describe('labUp', () => {
     const { deps, kubectl } = scripted({ states: allStates('running') });
     deps.kubectl = (command) => {
       kubectl.push(command);
-      return Promise.reject(new Error('ssh k8s-ctr: `true`: connect to 192.168.10.100:22: host key check: 192.168.10.100 offered a key that differs'));
+      return Promise.reject(
+        new Error('ssh k8s-ctr: `true`: connect to 192.168.10.100:22: host key check: 192.168.10.100 offered a key that differs'),
+      );
     };
     const err = (await labUp(topology, wanted, deps).catch((e: unknown) => e)) as LabStepError;
     expect(err.step).toBe("connect to k8s-ctr over SSH (the harness's pool)");
@@ -393,7 +416,9 @@ describe('pure decisions', () => {
     const text = vagrantMessage({ exitCode: 1, stdout: fixture('vagrant/status-virtualbox-not-usable.txt'), stderr: '' });
     expect(text.split('\n')[0]).toBe("The provider 'virtualbox' that was requested to back the machine");
     expect(text).toContain('Vagrant uses the `VBoxManage` binary that ships with VirtualBox, and requires');
-    expect(vagrantMessage({ exitCode: 1, stdout: '1,,ui,error,only ui%!(VAGRANT_COMMA) no exit\\nline 2', stderr: '' })).toBe('only ui, no exit\nline 2');
+    expect(vagrantMessage({ exitCode: 1, stdout: '1,,ui,error,only ui%!(VAGRANT_COMMA) no exit\\nline 2', stderr: '' })).toBe(
+      'only ui, no exit\nline 2',
+    );
     expect(vagrantMessage({ exitCode: 1, stdout: '', stderr: '  plain error  \n' })).toBe('plain error');
     expect(vagrantMessage({ exitCode: 1, stdout: 'some\nhuman output\n', stderr: '' })).toBe('some\nhuman output');
     expect(vagrantMessage({ exitCode: 1, stdout: '', stderr: '' })).toBe('(Vagrant printed nothing)');
@@ -406,11 +431,20 @@ describe('pure decisions', () => {
       { virtualbox: '7.2', vagrant: '2.4.9' },
     ]);
     expect(checkProviderVersions('Vagrant 2.4.9', '7.2.0r170228')).toEqual({ ok: true });
-    expect(checkProviderVersions('Vagrant 2.4.8', '7.2.0r170228')).toMatchObject({ ok: false, message: expect.stringContaining('upgrade Vagrant') });
-    expect(checkProviderVersions('Vagrant 2.4.1', '7.1.6r167084')).toMatchObject({ ok: false, message: expect.stringContaining('VirtualBox 7.1.6 needs Vagrant 2.4.2 or newer') });
+    expect(checkProviderVersions('Vagrant 2.4.8', '7.2.0r170228')).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('upgrade Vagrant'),
+    });
+    expect(checkProviderVersions('Vagrant 2.4.1', '7.1.6r167084')).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('VirtualBox 7.1.6 needs Vagrant 2.4.2 or newer'),
+    });
     expect(checkProviderVersions('Vagrant 2.3.4', '7.0.20r163906')).toEqual({ ok: true });
     expect(checkProviderVersions('Vagrant 2.3.4', '6.1.50r161033')).toEqual({ ok: true });
-    expect(checkProviderVersions('Vagrant 2.4.9', '7.3.0r171000')).toMatchObject({ ok: true, warning: expect.stringContaining('newer than the table') });
+    expect(checkProviderVersions('Vagrant 2.4.9', '7.3.0r171000')).toMatchObject({
+      ok: true,
+      warning: expect.stringContaining('newer than the table'),
+    });
     expect(checkProviderVersions('Vagrant 2.10.0', '7.2.0')).toEqual({ ok: true });
     expect(checkProviderVersions(undefined, '7.2.0')).toEqual({ ok: true });
   });
@@ -418,15 +452,27 @@ describe('pure decisions', () => {
   test('README and docs/lab.md carry the same table', () => {
     for (const doc of ['README.md', 'docs/lab.md']) {
       const text = readFileSync(path.join(REPO_ROOT, doc), 'utf8');
-      for (const row of VIRTUALBOX_NEEDS_VAGRANT) expect(text, doc).toMatch(new RegExp(`\\|\\s*${row.virtualbox.replace('.', '\\.')}\\S*\\s*\\|\\s*${row.vagrant.replace(/\./g, '\\.')} or newer\\s*\\|`));
+      for (const row of VIRTUALBOX_NEEDS_VAGRANT)
+        expect(text, doc).toMatch(
+          new RegExp(`\\|\\s*${row.virtualbox.replace('.', '\\.')}\\S*\\s*\\|\\s*${row.vagrant.replace(/\./g, '\\.')} or newer\\s*\\|`),
+        );
     }
   });
 
   test('chooseProvider: VirtualBox unless the user chose another; says why', () => {
     expect(chooseProvider({ env: {}, created: {} })).toEqual({ provider: 'virtualbox', why: expect.stringContaining('the default') });
-    expect(chooseProvider({ env: { VAGRANT_DEFAULT_PROVIDER: 'libvirt' }, created: {} })).toEqual({ provider: 'libvirt', why: 'VAGRANT_DEFAULT_PROVIDER=libvirt' });
-    expect(chooseProvider({ option: 'libvirt', env: { VAGRANT_DEFAULT_PROVIDER: 'virtualbox' }, created: {} })).toEqual({ provider: 'libvirt', why: '--provider libvirt' });
-    expect(chooseProvider({ env: {}, created: { router: 'libvirt', 'k8s-ctr': 'libvirt' } })).toEqual({ provider: 'libvirt', why: expect.stringContaining('created with it') });
+    expect(chooseProvider({ env: { VAGRANT_DEFAULT_PROVIDER: 'libvirt' }, created: {} })).toEqual({
+      provider: 'libvirt',
+      why: 'VAGRANT_DEFAULT_PROVIDER=libvirt',
+    });
+    expect(chooseProvider({ option: 'libvirt', env: { VAGRANT_DEFAULT_PROVIDER: 'virtualbox' }, created: {} })).toEqual({
+      provider: 'libvirt',
+      why: '--provider libvirt',
+    });
+    expect(chooseProvider({ env: {}, created: { router: 'libvirt', 'k8s-ctr': 'libvirt' } })).toEqual({
+      provider: 'libvirt',
+      why: expect.stringContaining('created with it'),
+    });
   });
 
   test('bringUpOrder: router, control plane, workers, as the topology lists them', () => {
@@ -437,7 +483,11 @@ describe('pure decisions', () => {
   test('parseRecorded splits versions.env from the host keys', () => {
     const r = parseRecorded(`${versionsEnvText(wanted)}\n# --- ssh host keys\n${HOST_KEYS('router')}\n`);
     expect(r.versions.CILIUM_VERSION).toBe(wanted.cilium.value);
-    expect(r.hostKeys).toEqual(HOST_KEYS('router').split('\n').map((l) => l.split(' ').slice(0, 2).join(' ')));
+    expect(r.hostKeys).toEqual(
+      HOST_KEYS('router')
+        .split('\n')
+        .map((l) => l.split(' ').slice(0, 2).join(' ')),
+    );
   });
 
   test('knownHostsText: one line per key at the address the harness dials, other hosts kept', () => {
@@ -454,7 +504,11 @@ describe('lab:up through a stand-in `vagrant` executable on PATH (defects 2, 4, 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   // Records each call with the provider in its environment; keeps each machine's state in a file; a machine
   // that is "running" answers `vagrant ssh -c 'cat versions.env…'` with versions.env, finished or not.
-  const stub = (name: string, states: Record<string, string>, done: Record<string, boolean>): { env: NodeJS.ProcessEnv; calls: () => string[] } => {
+  const stub = (
+    name: string,
+    states: Record<string, string>,
+    done: Record<string, boolean>,
+  ): { env: NodeJS.ProcessEnv; calls: () => string[] } => {
     const root = path.join(dir, name);
     mkdirSync(path.join(root, 'bin'), { recursive: true });
     mkdirSync(path.join(root, 'state'));
@@ -481,13 +535,26 @@ esac
   };
 
   test('control plane running and unfinished, workers not created: provisioned first, then each worker, all on the chosen provider', async () => {
-    const s = stub('mixed', { router: 'running', 'k8s-ctr': 'running', 'k8s-w1': 'not_created', 'k8s-w0': 'not_created' }, { router: true, 'k8s-ctr': false });
+    const s = stub(
+      'mixed',
+      { router: 'running', 'k8s-ctr': 'running', 'k8s-w1': 'not_created', 'k8s-w0': 'not_created' },
+      { router: true, 'k8s-ctr': false },
+    );
     const provider = { provider: 'virtualbox', why: 'the default' };
     const { deps } = scripted({ states: {} });
     const logs: string[] = [];
-    await labUp(topology, wanted, { ...deps, provider, log: (l) => logs.push(l), vagrant: vagrantRunner(wanted, provider, { ...process.env, ...s.env }, { quiet: true }) });
+    await labUp(topology, wanted, {
+      ...deps,
+      provider,
+      log: (l) => logs.push(l),
+      vagrant: vagrantRunner(wanted, provider, { ...process.env, ...s.env }, { quiet: true }),
+    });
     const calls = s.calls().filter((c) => /\|(up|provision|destroy)/.test(c));
-    expect(calls).toEqual(['virtualbox|provision k8s-ctr', 'virtualbox|up k8s-w1 --provider virtualbox', 'virtualbox|up k8s-w0 --provider virtualbox']);
+    expect(calls).toEqual([
+      'virtualbox|provision k8s-ctr',
+      'virtualbox|up k8s-w1 --provider virtualbox',
+      'virtualbox|up k8s-w0 --provider virtualbox',
+    ]);
     expect(s.calls().every((c) => c.startsWith('virtualbox|'))).toBe(true);
   });
 
@@ -500,7 +567,7 @@ esac
 });
 
 describe('labStatus and labDown', () => {
-  test('status prints each VM\'s state and the versions recorded on the running ones', async () => {
+  test("status prints each VM's state and the versions recorded on the running ones", async () => {
     const states = { ...allStates('running'), 'k8s-w0': 'poweroff' };
     const { deps, calls } = scripted({ states });
     const out = await labStatus(wanted, deps);

@@ -10,7 +10,9 @@ describe('npm run plan', () => {
     const suiteLines = lines.filter((l) => /^\d+\. /.test(l));
     expect(suiteLines).toHaveLength(8);
     expect(suiteLines[2]).toMatch(/^3\. 20-vxlan\.test\.ts/);
-    expect(lines.join('\n')).toMatch(/helm upgrade #1[^]*--set routingMode=tunnel {3}was native[^]*--set l2announcements\.enabled=true {3}was false {2}\(folded in for 30-lb-ipam/);
+    expect(lines.join('\n')).toMatch(
+      /helm upgrade #1[^]*--set routingMode=tunnel {3}was native[^]*--set l2announcements\.enabled=true {3}was false {2}\(folded in for 30-lb-ipam/,
+    );
   });
 
   test('filters select a smaller run; --no-destructive drops the failover suite', () => {
@@ -22,7 +24,11 @@ describe('npm run plan', () => {
   });
 
   test('runs as a script with no lab, last line is the count', () => {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/plan.ts'], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, LAB_TOPOLOGY: '' } });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/plan.ts'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, LAB_TOPOLOGY: '' },
+    });
     expect(out.trimEnd().split('\n').at(-1)).toBe('helm upgrades: 1');
   });
 });

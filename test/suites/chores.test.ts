@@ -9,12 +9,18 @@ import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 
-const dir = (d: string): string[] => readdirSync(path.join(REPO_ROOT, d)).filter((f) => f.endsWith('.ts')).map((f) => path.join(d, f));
+const dir = (d: string): string[] =>
+  readdirSync(path.join(REPO_ROOT, d))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => path.join(d, f));
 const SUITES = dir('suites');
 const STEPS = dir('suites/steps');
 const text = (f: string): string => readFileSync(path.join(REPO_ROOT, f), 'utf8');
 /** The code without comments (a comment may well say "60 s" or "afterAll"). */
-const code = (f: string): string => text(f).replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1');
+const code = (f: string): string =>
+  text(f)
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/(^|[^:])\/\/.*$/gm, '$1');
 
 /**
  * Millisecond numbers that are not deadlines, each with why: intervals between checks, and the failover measurement's

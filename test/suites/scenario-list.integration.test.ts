@@ -30,13 +30,49 @@ async function listScenarios(extra: string[] = []): Promise<{ file: string; name
 /** file -> phrases that must each appear in one scenario name of that file. */
 const REQUIRED: Record<string, RegExp[]> = {
   '00-lab-health.test.ts': [/answers over SSH/, /node is Ready/, /Cilium agent runs on each node.*versions/],
-  '10-native-routing.test.ts': [/reaches the webpod on the same subnet \(ping and HTTP\)/, /cannot reach the webpod on the other subnet.*default route/, /static pod routes on the router/, /workaround routes are gone/],
-  '20-vxlan.test.ts': [/cilium_vxlan.*cilium_host with MTU 1450/, /other subnet by ping and HTTP, with no pod route on the router/, /UDP 8472 between node addresses/, /Hubble.*FORWARDED to-overlay/],
-  '30-lb-ipam.test.ts': [/pool offers every address.*no conflict/, /gets an IP from the block, IPAMRequestSatisfied True/, /from the router, HTTP to the LB IP.*more than one backend/, /specific IP/, /outside every pool.*no_pool/, /exhausted.*out_of_ips/],
-  '40-lb-sharing.test.ts': [/same key, the same requested IP and different ports both get it/, /clashing port.*already_allocated_incompatible_service, same port/, /different key.*different sharing key/, /no key.*already_allocated$/],
-  '50-l2-announcements.test.ts': [/lease cilium-l2announce-<namespace>-<service> is held by one of the selected nodes/, /arping the LB IP from the router.*holder's eth1 MAC/, /neighbour table maps the IP to the holder's MAC/, /l2-announce table/],
-  '60-ingress.test.ts': [/shared ingress Service gets an IP/, /from the router: \/ answers 200.*\/details\/1.*404 from Envoy/, /from curl-pod/],
-  '90-l2-failover.test.ts': [/reboot the lease holder: another selected node holds the lease within the bound/, /new holder's MAC/, /outage stays within the bound/, /comes back Ready with its Cilium agent healthy/],
+  '10-native-routing.test.ts': [
+    /reaches the webpod on the same subnet \(ping and HTTP\)/,
+    /cannot reach the webpod on the other subnet.*default route/,
+    /static pod routes on the router/,
+    /workaround routes are gone/,
+  ],
+  '20-vxlan.test.ts': [
+    /cilium_vxlan.*cilium_host with MTU 1450/,
+    /other subnet by ping and HTTP, with no pod route on the router/,
+    /UDP 8472 between node addresses/,
+    /Hubble.*FORWARDED to-overlay/,
+  ],
+  '30-lb-ipam.test.ts': [
+    /pool offers every address.*no conflict/,
+    /gets an IP from the block, IPAMRequestSatisfied True/,
+    /from the router, HTTP to the LB IP.*more than one backend/,
+    /specific IP/,
+    /outside every pool.*no_pool/,
+    /exhausted.*out_of_ips/,
+  ],
+  '40-lb-sharing.test.ts': [
+    /same key, the same requested IP and different ports both get it/,
+    /clashing port.*already_allocated_incompatible_service, same port/,
+    /different key.*different sharing key/,
+    /no key.*already_allocated$/,
+  ],
+  '50-l2-announcements.test.ts': [
+    /lease cilium-l2announce-<namespace>-<service> is held by one of the selected nodes/,
+    /arping the LB IP from the router.*holder's eth1 MAC/,
+    /neighbour table maps the IP to the holder's MAC/,
+    /l2-announce table/,
+  ],
+  '60-ingress.test.ts': [
+    /shared ingress Service gets an IP/,
+    /from the router: \/ answers 200.*\/details\/1.*404 from Envoy/,
+    /from curl-pod/,
+  ],
+  '90-l2-failover.test.ts': [
+    /reboot the lease holder: another selected node holds the lease within the bound/,
+    /new holder's MAC/,
+    /outage stays within the bound/,
+    /comes back Ready with its Cilium agent healthy/,
+  ],
 };
 
 describe('lab scenarios, listed without a lab', () => {
@@ -46,7 +82,11 @@ describe('lab scenarios, listed without a lab', () => {
     expect(files).toEqual(Object.keys(REQUIRED));
     for (const [file, phrases] of Object.entries(REQUIRED)) {
       const names = items.filter((i) => i.file === file).map((i) => i.name);
-      for (const phrase of phrases) expect(names.some((n) => phrase.test(n)), `${file}: ${phrase} in\n${names.join('\n')}`).toBe(true);
+      for (const phrase of phrases)
+        expect(
+          names.some((n) => phrase.test(n)),
+          `${file}: ${phrase} in\n${names.join('\n')}`,
+        ).toBe(true);
     }
   });
 

@@ -26,7 +26,9 @@ export function pickProtocol(req: http.IncomingMessage, ours: readonly string[] 
 /** Answers a non-upgrade HTTP error on the raw socket (before the handshake). */
 export function rejectUpgrade(socket: Duplex, code: number, statusText: string, body: unknown): void {
   const text = JSON.stringify(body);
-  socket.end(`HTTP/1.1 ${code} ${statusText}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${code} ${statusText}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
 }
 
 export class ServerWebSocket {
@@ -38,7 +40,17 @@ export class ServerWebSocket {
   static accept(req: http.IncomingMessage, socket: Duplex, protocol: string): ServerWebSocket {
     const key = String(req.headers['sec-websocket-key'] ?? '');
     const accept = createHash('sha1').update(`${key}${GUID}`).digest('base64');
-    socket.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, `Sec-WebSocket-Protocol: ${protocol}`, '', ''].join('\r\n'));
+    socket.write(
+      [
+        'HTTP/1.1 101 Switching Protocols',
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        `Sec-WebSocket-Accept: ${accept}`,
+        `Sec-WebSocket-Protocol: ${protocol}`,
+        '',
+        '',
+      ].join('\r\n'),
+    );
     return new ServerWebSocket(socket, protocol);
   }
 

@@ -67,10 +67,21 @@ function onSignal(sig: NodeJS.Signals): void {
 async function runOne(version: string, rest: string[], reportsDir: string): Promise<Counts> {
   const started = Date.now();
   process.stderr.write(`[twin] building a Cilium ${version} twin\n`);
-  twin = await startTwin({ ciliumVersion: version, log: (l) => (process.env.TWIN_DEBUG ? process.stderr.write(`[twin ${version}] ${l}\n`) : undefined) });
-  process.stderr.write(`[twin] ready in ${((Date.now() - started) / 1000).toFixed(1)} s: topology ${twin.topologyFile}, API ${twin.apiUrl}\n`);
+  twin = await startTwin({
+    ciliumVersion: version,
+    log: (l) => (process.env.TWIN_DEBUG ? process.stderr.write(`[twin ${version}] ${l}\n`) : undefined),
+  });
+  process.stderr.write(
+    `[twin] ready in ${((Date.now() - started) / 1000).toFixed(1)} s: topology ${twin.topologyFile}, API ${twin.apiUrl}\n`,
+  );
   const json = path.join(reportsDir, `vitest-${version}.json`);
-  const env: NodeJS.ProcessEnv = { ...process.env, LAB_TOPOLOGY: twin.topologyFile, CILIUM_VERSION: version, CLH_REPORTS_DIR: reportsDir, CLH_VITEST_JSON: json };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LAB_TOPOLOGY: twin.topologyFile,
+    CILIUM_VERSION: version,
+    CLH_REPORTS_DIR: reportsDir,
+    CLH_VITEST_JSON: json,
+  };
   delete env.KUBECONFIG;
   const code = await new Promise<number>((resolve) => {
     // Its own process group, so the whole tree (npm, tsx, vitest, workers) is ended by the group's PID.

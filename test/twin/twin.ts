@@ -60,7 +60,9 @@ export function installValues(t: Topology): Record<string, unknown> {
 
 /** /etc/cilium-lab/versions.env as provisioning records it (provision/lib.sh `record`), for one twin host. */
 export function versionsEnvFile(o: { ciliumVersion: string; node: string; role: string }): string {
-  const pins = versionsEnv(effectiveVersions(loadVersions(), { CILIUM_VERSION: o.ciliumVersion, LAB_BOX: 'lab-twin/netns', LAB_BOX_VERSION: '0' }));
+  const pins = versionsEnv(
+    effectiveVersions(loadVersions(), { CILIUM_VERSION: o.ciliumVersion, LAB_BOX: 'lab-twin/netns', LAB_BOX_VERSION: '0' }),
+  );
   const lines = Object.entries({
     ...pins,
     LAB_NODE: o.node,
@@ -103,16 +105,39 @@ export async function startTwin(o: StartTwinOptions): Promise<Twin> {
   try {
     const handler = (call: StandInCall): Promise<StandInResult> =>
       cluster ? cluster.standIn(call) : Promise.resolve({ stdout: '', stderr: 'the twin is still starting\n', code: 75 });
-    net = await startTwinNetwork({ apiEndpoint: { host: '127.0.0.1', port: server.port }, standIns: handler, ...(o.prefix ? { prefix: o.prefix } : {}) });
+    net = await startTwinNetwork({
+      apiEndpoint: { host: '127.0.0.1', port: server.port },
+      standIns: handler,
+      ...(o.prefix ? { prefix: o.prefix } : {}),
+    });
     const topology = net.topology;
-    cluster = new TwinCluster({ store, net, topology, ciliumVersion: o.ciliumVersion, kubernetesVersion, values: installValues(topology), log });
+    cluster = new TwinCluster({
+      store,
+      net,
+      topology,
+      ciliumVersion: o.ciliumVersion,
+      kubernetesVersion,
+      values: installValues(topology),
+      log,
+    });
     await cluster.start();
     await cluster.waitAgentsReady(60_000);
     const kubeconfig = adminKubeconfig(tls, server.url);
     const cp = controlPlane(topology).name;
     await net.writeHostFile(cp, '/etc/kubernetes/admin.conf', kubeconfig);
-    for (const n of topology.nodes) await net.writeHostFile(n.name, VM_VERSIONS_FILE, versionsEnvFile({ ciliumVersion: o.ciliumVersion, node: n.name, role: n.role }));
-    return { ciliumVersion: o.ciliumVersion, topologyFile: net.topologyFile, topology, apiUrl: server.url, kubeconfig, net, cluster, server, teardown };
+    for (const n of topology.nodes)
+      await net.writeHostFile(n.name, VM_VERSIONS_FILE, versionsEnvFile({ ciliumVersion: o.ciliumVersion, node: n.name, role: n.role }));
+    return {
+      ciliumVersion: o.ciliumVersion,
+      topologyFile: net.topologyFile,
+      topology,
+      apiUrl: server.url,
+      kubeconfig,
+      net,
+      cluster,
+      server,
+      teardown,
+    };
   } catch (err) {
     await teardown().catch(() => undefined);
     throw err;

@@ -35,8 +35,7 @@ import { PIN_KEYS, effectiveVersions, loadVersions, type EffectiveVersions } fro
 const has = (tool: string): boolean => execaSync('sh', ['-c', `command -v ${tool}`], { reject: false }).exitCode === 0;
 const missing = ['vagrant', 'ruby'].filter((t) => !has(t));
 const netplan = has('netplan');
-const libvirtPlugin =
-  missing.length === 0 && /vagrant-libvirt/.test(execaSync('vagrant', ['plugin', 'list'], { reject: false }).stdout);
+const libvirtPlugin = missing.length === 0 && /vagrant-libvirt/.test(execaSync('vagrant', ['plugin', 'list'], { reject: false }).stdout);
 
 interface VagrantMachine {
   name: string;
@@ -45,7 +44,14 @@ interface VagrantMachine {
   boxVersion: string;
   syncedFolders: Record<string, { disabled: boolean }>;
   networks: { ip: string; netmask: string; auto_config: boolean }[];
-  provisioners: { name: string; type: string; inline: string | null; env: Record<string, string> | null; source: string | null; destination: string | null }[];
+  provisioners: {
+    name: string;
+    type: string;
+    inline: string | null;
+    env: Record<string, string> | null;
+    source: string | null;
+    destination: string | null;
+  }[];
   providers: { virtualbox?: { customize: (string | number)[][] }; libvirt?: { cpus: number; memory: number } };
 }
 
@@ -74,7 +80,15 @@ async function run(name: string, cmd: string, args: string[], env: Record<string
   // Each run gets its own VAGRANT_HOME: nothing of the user's ~/.vagrant.d is read or written, and parallel
   // first runs do not race to create one.
   const home = path.join(work, `vagrant-home-${name}`);
-  const r = await execa(cmd, args, { cwd: copy, env: { ...env, VAGRANT_HOME: home, VAGRANT_CHECKPOINT_DISABLE: '1' }, extendEnv: false, reject: false, all: true, timeout: 120_000, stdin: 'ignore' });
+  const r = await execa(cmd, args, {
+    cwd: copy,
+    env: { ...env, VAGRANT_HOME: home, VAGRANT_CHECKPOINT_DISABLE: '1' },
+    extendEnv: false,
+    reject: false,
+    all: true,
+    timeout: 120_000,
+    stdin: 'ignore',
+  });
   runs[name] = { exitCode: r.exitCode ?? -1, output: String(r.all ?? r.message) };
 }
 
@@ -91,7 +105,8 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
     work = mkdtempSync(path.join(tmpdir(), 'clh-lab-vagrant-'));
     copy = path.join(work, 'repo');
     mkdirSync(copy);
-    for (const entry of ['Vagrantfile', 'lab', 'provision']) cpSync(path.join(REPO_ROOT, entry), path.join(copy, entry), { recursive: true });
+    for (const entry of ['Vagrantfile', 'lab', 'provision'])
+      cpSync(path.join(REPO_ROOT, entry), path.join(copy, entry), { recursive: true });
     const stub = path.join(work, 'bin');
     mkdirSync(stub);
     // The VirtualBox provider asks VBoxManage for its version; 7.0 is the newest Debian's Vagrant 2.3.4 accepts.
@@ -102,11 +117,20 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
     changedTopologyFile = path.join(work, 'changed-topology.yaml');
     writeFileSync(changedTopologyFile, stringify(doc));
 
-    const base: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? work, LAB_STATE_DIR: path.join(work, 'state') };
+    const base: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? work,
+      LAB_STATE_DIR: path.join(work, 'state'),
+    };
     const introspect = path.join(REPO_ROOT, 'test', 'vagrant', 'vagrant-config.rb');
     await Promise.all([
       run('validate-core', 'vagrant', ['validate', '--ignore-provider'], base),
-      run('validate-virtualbox', 'vagrant', ['validate'], { ...base, PATH: `${stub}:${base.PATH}`, VAGRANT_DEFAULT_PROVIDER: 'virtualbox', VAGRANT_NO_PLUGINS: '1' }),
+      run('validate-virtualbox', 'vagrant', ['validate'], {
+        ...base,
+        PATH: `${stub}:${base.PATH}`,
+        VAGRANT_DEFAULT_PROVIDER: 'virtualbox',
+        VAGRANT_NO_PLUGINS: '1',
+      }),
       ...(libvirtPlugin ? [run('validate-libvirt', 'vagrant', ['validate'], { ...base, VAGRANT_DEFAULT_PROVIDER: 'libvirt' })] : []),
       run('validate-bad-version', 'vagrant', ['validate', '--ignore-provider'], { ...base, CILIUM_VERSION: '1.18' }),
       run('config-default', 'ruby', [introspect], base),
@@ -143,8 +167,20 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
     });
   });
 
-  const cases: { label: string; key: 'default' | 'changed'; topology: () => Topology; versions: () => EffectiveVersions; env: Record<string, string> }[] = [
-    { label: 'reference topology', key: 'default', topology: () => loadTopology(), versions: () => effectiveVersions(loadVersions(), {}), env: {} },
+  const cases: {
+    label: string;
+    key: 'default' | 'changed';
+    topology: () => Topology;
+    versions: () => EffectiveVersions;
+    env: Record<string, string>;
+  }[] = [
+    {
+      label: 'reference topology',
+      key: 'default',
+      topology: () => loadTopology(),
+      versions: () => effectiveVersions(loadVersions(), {}),
+      env: {},
+    },
     {
       label: 'changed copy via LAB_TOPOLOGY',
       key: 'changed',
@@ -184,9 +220,17 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
       const t = topology();
       for (const n of t.nodes) {
         const m = configs[key]!.find((x) => x.name === n.name)!;
-        const want = ethernet(n).map((i) => ({ ip: addressOf(i.address), netmask: netmask(Number(i.address.split('/')[1])), auto_config: false }));
+        const want = ethernet(n).map((i) => ({
+          ip: addressOf(i.address),
+          netmask: netmask(Number(i.address.split('/')[1])),
+          auto_config: false,
+        }));
         expect(m.networks, n.name).toEqual(want);
-        expect(envOf(m).LAB_ADDRESSES).toBe(ethernet(n).map((i) => `${i.name}=${i.address}`).join(' '));
+        expect(envOf(m).LAB_ADDRESSES).toBe(
+          ethernet(n)
+            .map((i) => `${i.name}=${i.address}`)
+            .join(' '),
+        );
         expect(envOf(m).LAB_NODE_IP).toBe(primaryAddress(n));
       }
     });
@@ -205,7 +249,7 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
       }
     });
 
-    test('routes: none on the router; each node sends the pod CIDR, the other subnet and the corporate CIDR to its own subnet\'s router', () => {
+    test("routes: none on the router; each node sends the pod CIDR, the other subnet and the corporate CIDR to its own subnet's router", () => {
       const t = topology();
       for (const n of t.nodes) {
         const e = envOf(configs[key]!.find((x) => x.name === n.name)!);
@@ -231,9 +275,16 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
         });
         const netplanFile = path.join(root, 'etc', 'netplan', '60-cilium-lab.yaml');
         const netplanText = readFileSync(netplanFile, 'utf8');
-        const doc = parseYaml(netplanText) as { network: { version: number; ethernets: Record<string, { dhcp4: boolean; addresses: string[]; routes?: { to: string; via: string }[] }> } };
+        const doc = parseYaml(netplanText) as {
+          network: {
+            version: number;
+            ethernets: Record<string, { dhcp4: boolean; addresses: string[]; routes?: { to: string; via: string }[] }>;
+          };
+        };
         expect(doc.network.version).toBe(2);
-        const rendered = Object.entries(doc.network.ethernets).flatMap(([dev, cfg]) => (cfg.routes ?? []).map((x) => `${dev}:${x.to}:${x.via}`));
+        const rendered = Object.entries(doc.network.ethernets).flatMap(([dev, cfg]) =>
+          (cfg.routes ?? []).map((x) => `${dev}:${x.to}:${x.via}`),
+        );
         expect(rendered, n.name).toEqual(expectedRoutes(t, n));
         for (const i of ethernet(n)) {
           expect(doc.network.ethernets[i.name]!.addresses).toEqual([i.address]);
@@ -244,8 +295,12 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
         const dummies = n.interfaces.filter((i) => i.kind === 'dummy');
         const networkd = path.join(root, 'etc', 'systemd', 'network');
         for (const d of dummies) {
-          expect(readFileSync(path.join(networkd, `60-cilium-lab-${d.name}.netdev`), 'utf8')).toMatch(new RegExp(`\\[NetDev\\]\\nName=${d.name}\\nKind=dummy\\n`));
-          expect(readFileSync(path.join(networkd, `60-cilium-lab-${d.name}.network`), 'utf8')).toContain(`[Match]\nName=${d.name}\n\n[Network]\nAddress=${d.address}\n`);
+          expect(readFileSync(path.join(networkd, `60-cilium-lab-${d.name}.netdev`), 'utf8')).toMatch(
+            new RegExp(`\\[NetDev\\]\\nName=${d.name}\\nKind=dummy\\n`),
+          );
+          expect(readFileSync(path.join(networkd, `60-cilium-lab-${d.name}.network`), 'utf8')).toContain(
+            `[Match]\nName=${d.name}\n\n[Network]\nAddress=${d.address}\n`,
+          );
         }
         if (dummies.length === 0) expect(existsSync(networkd)).toBe(false);
         const sysctl = path.join(root, 'etc', 'sysctl.d', '60-cilium-lab-forwarding.conf');
@@ -255,7 +310,9 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
         // netplan itself turns the document into the systemd-networkd files the VM boots with.
         if (!netplan) continue;
         await execa('netplan', ['generate', '--root-dir', root], { stdin: 'ignore' });
-        const generated = readdirSync(path.join(root, 'run', 'systemd', 'network')).map((f) => readFileSync(path.join(root, 'run', 'systemd', 'network', f), 'utf8')).join('\n');
+        const generated = readdirSync(path.join(root, 'run', 'systemd', 'network'))
+          .map((f) => readFileSync(path.join(root, 'run', 'systemd', 'network', f), 'utf8'))
+          .join('\n');
         const networkdRoutes = [...generated.matchAll(/\[Route\]\nDestination=(\S+)\nGateway=(\S+)/g)].map((m) => `${m[1]}:${m[2]}`);
         expect(networkdRoutes, n.name).toEqual(expectedRoutes(t, n).map((r) => r.split(':').slice(1).join(':')));
         for (const i of ethernet(n)) expect(generated).toContain(`Address=${i.address}`);
@@ -287,7 +344,7 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
       if (env.CILIUM_VERSION) expect(envOf(configs[key]![0]!).CILIUM_VERSION).toBe(env.CILIUM_VERSION);
     });
 
-    test('CPUs and memory: the topology\'s resources, overridable per VM', () => {
+    test("CPUs and memory: the topology's resources, overridable per VM", () => {
       const t = topology();
       for (const n of t.nodes) {
         const m = configs[key]!.find((x) => x.name === n.name)!;
@@ -310,8 +367,13 @@ describe.skipIf(missing.length > 0)(`Vagrantfile${missing.length ? ` (skipped: $
       };
       for (const m of configs.default!) {
         const role = t.nodes.find((n) => n.name === m.name)!.role;
-        const scripts = m.provisioners.filter((p) => p.inline?.includes('/opt/cilium-lab/provision/')).map((p) => /provision\/([a-z-]+)\.sh/.exec(p.inline!)![1]);
-        expect(scripts.filter((s) => s !== undefined && s !== 'provision'), m.name).toEqual(expected[role]);
+        const scripts = m.provisioners
+          .filter((p) => p.inline?.includes('/opt/cilium-lab/provision/'))
+          .map((p) => /provision\/([a-z-]+)\.sh/.exec(p.inline!)![1]);
+        expect(
+          scripts.filter((s) => s !== undefined && s !== 'provision'),
+          m.name,
+        ).toEqual(expected[role]);
         for (const s of expected[role]!) expect(existsSync(path.join(REPO_ROOT, 'provision', `${s}.sh`))).toBe(true);
         expect(m.provisioners.find((p) => p.name === 'upload')?.source).toBe(path.join(copy, 'provision'));
         expect(m.syncedFolders['/vagrant']?.disabled).toBe(true);

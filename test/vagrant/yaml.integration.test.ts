@@ -29,64 +29,73 @@ const FILES: Record<string, string> = {
   syntax: 'name: [unclosed\n',
 };
 
-describe.skipIf(!hasRuby)(`topology YAML: the Vagrantfile and helpers/topology.ts agree${hasRuby ? '' : ' (skipped: ruby not installed)'}`, () => {
-  let work = '';
-  const ruby: Record<string, { value?: unknown; error?: string }> = {};
-  const file = (name: string): string => path.join(work, `${name}.yaml`);
+describe.skipIf(!hasRuby)(
+  `topology YAML: the Vagrantfile and helpers/topology.ts agree${hasRuby ? '' : ' (skipped: ruby not installed)'}`,
+  () => {
+    let work = '';
+    const ruby: Record<string, { value?: unknown; error?: string }> = {};
+    const file = (name: string): string => path.join(work, `${name}.yaml`);
 
-  beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'clh-lab-yaml-'));
-    for (const entry of ['Vagrantfile', 'lab', 'provision']) cpSync(path.join(REPO_ROOT, entry), path.join(work, entry), { recursive: true });
-    for (const [name, text] of Object.entries(FILES)) writeFileSync(file(name), text);
-    await Promise.all(
-      Object.keys(FILES).map(async (name) => {
-        const r = await execa('ruby', [path.join(REPO_ROOT, 'test', 'vagrant', 'lab-yaml.rb'), file(name)], {
-          cwd: work,
-          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, LAB_STATE_DIR: path.join(work, 'state') },
-          extendEnv: false,
-          reject: false,
-          stdin: 'ignore',
-          timeout: 60_000,
-        });
-        const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-        ruby[name] = line ? (JSON.parse(line) as { value?: unknown; error?: string }) : { error: `ruby printed no JSON (exit ${r.exitCode}): ${r.stderr}` };
-      }),
-    );
-  }, 120_000);
+    beforeAll(async () => {
+      work = mkdtempSync(path.join(tmpdir(), 'clh-lab-yaml-'));
+      for (const entry of ['Vagrantfile', 'lab', 'provision'])
+        cpSync(path.join(REPO_ROOT, entry), path.join(work, entry), { recursive: true });
+      for (const [name, text] of Object.entries(FILES)) writeFileSync(file(name), text);
+      await Promise.all(
+        Object.keys(FILES).map(async (name) => {
+          const r = await execa('ruby', [path.join(REPO_ROOT, 'test', 'vagrant', 'lab-yaml.rb'), file(name)], {
+            cwd: work,
+            env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, LAB_STATE_DIR: path.join(work, 'state') },
+            extendEnv: false,
+            reject: false,
+            stdin: 'ignore',
+            timeout: 60_000,
+          });
+          const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+          ruby[name] = line
+            ? (JSON.parse(line) as { value?: unknown; error?: string })
+            : { error: `ruby printed no JSON (exit ${r.exitCode}): ${r.stderr}` };
+        }),
+      );
+    }, 120_000);
 
-  afterAll(() => {
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
-
-  test('anchors, aliases and merge keys: both accept, with the same values', () => {
-    expect(anchored).toContain('<<: *worker');
-    const ts = parseLabYaml(FILES.anchored!);
-    expect(ts.problems).toEqual([]);
-    expect(ruby.anchored).toEqual({ value: ts.value });
-    const t = loadTopology(file('anchored'));
-    expect(t.nodes.find((n) => n.name === 'k8s-w1')!.resources).toEqual({ cpus: 2, memoryMb: 1536 });
-    expect(t.nodes.find((n) => n.name === 'k8s-w0')!.resources).toEqual({ cpus: 2, memoryMb: 2048 });
-  });
-
-  test('dates, times, yes/no and :symbols stay strings in both (YAML 1.2)', () => {
-    const ts = parseLabYaml(FILES.dates!);
-    expect(ts).toEqual({ value: { name: '2026-12-05', when: '2026-12-05 10:00:00', flag: 'yes', other: 'off', port: 6443, sym: ':lab' }, problems: [] });
-    expect(ruby.dates).toEqual({ value: ts.value });
-  });
-
-  for (const name of ['tagged', 'timestamp', 'duplicate', 'syntax']) {
-    test(`${name}: both refuse, each saying "Invalid lab topology FILE:\\n  (YAML syntax): ..."`, () => {
-      const prefix = `Invalid lab topology ${file(name)}:\n  (YAML syntax): `;
-      expect(ruby[name]!.value).toBeUndefined();
-      expect(ruby[name]!.error).toContain(prefix);
-      let tsError: unknown;
-      try {
-        loadTopology(file(name));
-      } catch (err) {
-        tsError = err;
-      }
-      expect(tsError).toBeInstanceOf(TopologyError);
-      expect((tsError as Error).message).toContain(prefix);
+    afterAll(() => {
+      if (work) rmSync(work, { recursive: true, force: true });
     });
-  }
-});
+
+    test('anchors, aliases and merge keys: both accept, with the same values', () => {
+      expect(anchored).toContain('<<: *worker');
+      const ts = parseLabYaml(FILES.anchored!);
+      expect(ts.problems).toEqual([]);
+      expect(ruby.anchored).toEqual({ value: ts.value });
+      const t = loadTopology(file('anchored'));
+      expect(t.nodes.find((n) => n.name === 'k8s-w1')!.resources).toEqual({ cpus: 2, memoryMb: 1536 });
+      expect(t.nodes.find((n) => n.name === 'k8s-w0')!.resources).toEqual({ cpus: 2, memoryMb: 2048 });
+    });
+
+    test('dates, times, yes/no and :symbols stay strings in both (YAML 1.2)', () => {
+      const ts = parseLabYaml(FILES.dates!);
+      expect(ts).toEqual({
+        value: { name: '2026-12-05', when: '2026-12-05 10:00:00', flag: 'yes', other: 'off', port: 6443, sym: ':lab' },
+        problems: [],
+      });
+      expect(ruby.dates).toEqual({ value: ts.value });
+    });
+
+    for (const name of ['tagged', 'timestamp', 'duplicate', 'syntax']) {
+      test(`${name}: both refuse, each saying "Invalid lab topology FILE:\\n  (YAML syntax): ..."`, () => {
+        const prefix = `Invalid lab topology ${file(name)}:\n  (YAML syntax): `;
+        expect(ruby[name]!.value).toBeUndefined();
+        expect(ruby[name]!.error).toContain(prefix);
+        let tsError: unknown;
+        try {
+          loadTopology(file(name));
+        } catch (err) {
+          tsError = err;
+        }
+        expect(tsError).toBeInstanceOf(TopologyError);
+        expect((tsError as Error).message).toContain(prefix);
+      });
+    }
+  },
+);

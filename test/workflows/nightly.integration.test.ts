@@ -36,7 +36,10 @@ interface Job {
   env?: Record<string, string>;
   steps: Step[];
 }
-const wf = parse(text) as { on: { schedule: { cron: string }[]; workflow_dispatch: { inputs: Record<string, { type: string }> } }; jobs: Record<string, Job> };
+const wf = parse(text) as {
+  on: { schedule: { cron: string }[]; workflow_dispatch: { inputs: Record<string, { type: string }> } };
+  jobs: Record<string, Job>;
+};
 
 async function validate(file: string): Promise<{ exitCode: number | undefined; output: string }> {
   const r = await execa(VALIDATOR, [file], { reject: false, all: true, timeout: 30_000 });
@@ -78,7 +81,11 @@ describe('the nightly workflow', () => {
     for (const v of versions) expect(text, `version ${v} written in the workflow`).not.toContain(v);
     expect(text).not.toMatch(/\b1\.1[0-9]\.\d+\b/);
     // What the step prints is exactly the list in the file.
-    const r = await execa(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['reports/matrix.ts'], { cwd: REPO_ROOT, env: { CILIUM_VERSION_INPUT: '' }, timeout: 30_000 });
+    const r = await execa(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['reports/matrix.ts'], {
+      cwd: REPO_ROOT,
+      env: { CILIUM_VERSION_INPUT: '' },
+      timeout: 30_000,
+    });
     expect(r.stdout.trim()).toBe(`versions=${JSON.stringify(versions)}`);
   });
 

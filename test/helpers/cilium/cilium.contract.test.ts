@@ -30,7 +30,9 @@ function fakeClock(): Clock {
 
 /** What a POSIX shell makes of the command line. */
 function argv(command: string): string[] {
-  return execFileSync('sh', ['-c', `printf '%s\\n' ${command}`], { encoding: 'utf8' }).split('\n').slice(0, -1);
+  return execFileSync('sh', ['-c', `printf '%s\\n' ${command}`], { encoding: 'utf8' })
+    .split('\n')
+    .slice(0, -1);
 }
 
 const BASE_CONFIG = {
@@ -85,16 +87,34 @@ class FakeHelm {
         if (name === 'router') {
           // The stale-run sweep (helpers/transport/probes.ts sweepHarnessRoutes): no route of a killed run here.
           this.routerCommands.push(command);
-          return Promise.resolve({ stdout: '', stderr: '', code: command === 'ip -4 route show proto 173' ? 0 : 127, signal: null, durationMs: 1 });
+          return Promise.resolve({
+            stdout: '',
+            stderr: '',
+            code: command === 'ip -4 route show proto 173' ? 0 : 127,
+            signal: null,
+            durationMs: 1,
+          });
         }
         this.commands.push({ command, sudo: opts.sudo === true });
         expect(name).toBe('k8s-ctr');
         const args = argv(command);
         const ok = (stdout: string): ExecResult => ({ stdout, stderr: '', code: 0, signal: null, durationMs: 1 });
-        if (args[0] === 'helm' && args[1] === 'list') return Promise.resolve(ok('[{"name":"cilium","namespace":"kube-system","revision":"1","status":"deployed","chart":"cilium-1.18.1","app_version":"1.18.1"}]\n'));
+        if (args[0] === 'helm' && args[1] === 'list')
+          return Promise.resolve(
+            ok(
+              '[{"name":"cilium","namespace":"kube-system","revision":"1","status":"deployed","chart":"cilium-1.18.1","app_version":"1.18.1"}]\n',
+            ),
+          );
         if (args[0] === 'helm' && args[1] === 'get') return Promise.resolve(ok(JSON.stringify(this.values)));
         if (args[0] === 'helm' && args[1] === 'upgrade') {
-          if (this.upgradeExit !== 0) return Promise.resolve({ stdout: '', stderr: 'Error: UPGRADE FAILED: template: cilium/templates/cilium-configmap.yaml: ipv4NativeRoutingCIDR must be set', code: this.upgradeExit, signal: null, durationMs: 1 });
+          if (this.upgradeExit !== 0)
+            return Promise.resolve({
+              stdout: '',
+              stderr: 'Error: UPGRADE FAILED: template: cilium/templates/cilium-configmap.yaml: ipv4NativeRoutingCIDR must be set',
+              code: this.upgradeExit,
+              signal: null,
+              durationMs: 1,
+            });
           return Promise.resolve(this.upgrade(args));
         }
         return Promise.resolve({ stdout: '', stderr: `unexpected command ${command}`, code: 127, signal: null, durationMs: 1 });
@@ -131,7 +151,11 @@ function agentStatusJson(): string {
   return JSON.stringify({
     cilium: { state: agentStates.shift() ?? 'Ok', msg: '1.18.1 (v1.18.1-0ff2b6d0)' },
     'kube-proxy-replacement': { mode: config['kube-proxy-replacement'] === 'true' ? 'True' : 'False' },
-    routing: { 'inter-host-routing-mode': tunnel ? 'Tunnel' : 'Native', 'intra-host-routing-mode': 'BPF', 'tunnel-protocol': config['tunnel-protocol'] },
+    routing: {
+      'inter-host-routing-mode': tunnel ? 'Tunnel' : 'Native',
+      'intra-host-routing-mode': 'BPF',
+      'tunnel-protocol': config['tunnel-protocol'],
+    },
   });
 }
 
@@ -143,8 +167,33 @@ const pod = (name: string, node: string, labels: Record<string, string>, image =
 
 const rolledOut = (kind: string, name: string) =>
   kind === 'DaemonSet'
-    ? { apiVersion: 'apps/v1', kind, metadata: { name, generation: 2 }, status: { observedGeneration: 2, desiredNumberScheduled: 3, updatedNumberScheduled: 3, numberAvailable: 3, currentNumberScheduled: 3, numberMisscheduled: 0, numberReady: 3 } }
-    : { apiVersion: 'apps/v1', kind, metadata: { name, generation: 2 }, spec: { replicas: name === 'webpod' ? 3 : 1 }, status: { observedGeneration: 2, replicas: name === 'webpod' ? 3 : 1, updatedReplicas: name === 'webpod' ? 3 : 1, availableReplicas: name === 'webpod' ? 3 : 1, conditions: [{ type: 'Available', status: 'True' }] } };
+    ? {
+        apiVersion: 'apps/v1',
+        kind,
+        metadata: { name, generation: 2 },
+        status: {
+          observedGeneration: 2,
+          desiredNumberScheduled: 3,
+          updatedNumberScheduled: 3,
+          numberAvailable: 3,
+          currentNumberScheduled: 3,
+          numberMisscheduled: 0,
+          numberReady: 3,
+        },
+      }
+    : {
+        apiVersion: 'apps/v1',
+        kind,
+        metadata: { name, generation: 2 },
+        spec: { replicas: name === 'webpod' ? 3 : 1 },
+        status: {
+          observedGeneration: 2,
+          replicas: name === 'webpod' ? 3 : 1,
+          updatedReplicas: name === 'webpod' ? 3 : 1,
+          availableReplicas: name === 'webpod' ? 3 : 1,
+          conditions: [{ type: 'Available', status: 'True' }],
+        },
+      };
 
 beforeEach(async () => {
   config = { ...BASE_CONFIG };
@@ -153,27 +202,32 @@ beforeEach(async () => {
   api = new FakeKubeApi();
   api.routes.push((r: FakeRequest, res) => {
     const p = r.path;
-    if (r.method === 'GET' && p === '/api/v1/namespaces/kube-system/configmaps/cilium-config') return sendJson(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cilium-config' }, data: config }), true;
+    if (r.method === 'GET' && p === '/api/v1/namespaces/kube-system/configmaps/cilium-config')
+      return (sendJson(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cilium-config' }, data: config }), true);
     if (r.method === 'GET' && p === '/api/v1/namespaces/kube-system/pods') {
       expect(r.query.get('labelSelector')).toBe('k8s-app=cilium');
       const node = /^spec\.nodeName=(.+)$/.exec(r.query.get('fieldSelector') ?? '')?.[1];
       const items = AGENTS.filter((a) => !node || a.node === node).map((a) => pod(a.pod, a.node, { 'k8s-app': 'cilium' }));
-      return sendJson(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items }), true;
+      return (sendJson(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items }), true);
     }
     const roll = /^\/apis\/apps\/v1\/namespaces\/(kube-system|clh-[a-z0-9-]+)\/(deployments|daemonsets)\/([a-z-]+)$/.exec(p);
     if (roll) {
       const kind = roll[2] === 'daemonsets' ? 'DaemonSet' : 'Deployment';
-      if (r.method === 'PATCH') return sendJson(res, 200, { ...JSON.parse(r.body), kind }), true;
-      if (r.method === 'GET') return sendJson(res, 200, rolledOut(kind, roll[3] as string)), true;
+      if (r.method === 'PATCH') return (sendJson(res, 200, { ...JSON.parse(r.body), kind }), true);
+      if (r.method === 'GET') return (sendJson(res, 200, rolledOut(kind, roll[3] as string)), true);
     }
-    if (r.method === 'PATCH' && p.startsWith(`/api/v1/namespaces/${NS}/`)) return sendJson(res, 200, JSON.parse(r.body)), true;
+    if (r.method === 'PATCH' && p.startsWith(`/api/v1/namespaces/${NS}/`)) return (sendJson(res, 200, JSON.parse(r.body)), true);
     if (r.method === 'GET' && p === `/api/v1/namespaces/${NS}/pods`) {
       const sel = r.query.get('labelSelector');
-      const items = sel === 'app=webpod' ? AGENTS.map((a, i) => pod(`webpod-${i}`, a.node, { app: 'webpod' }, 'traefik/whoami')) : [pod('curl-pod', 'k8s-ctr', { app: 'curl' }, 'nicolaka/netshoot')];
-      return sendJson(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items }), true;
+      const items =
+        sel === 'app=webpod'
+          ? AGENTS.map((a, i) => pod(`webpod-${i}`, a.node, { app: 'webpod' }, 'traefik/whoami'))
+          : [pod('curl-pod', 'k8s-ctr', { app: 'curl' }, 'nicolaka/netshoot')];
+      return (sendJson(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items }), true);
     }
     // stale-object cleanup: every list by label is empty
-    if (r.method === 'GET' && r.query.get('labelSelector')?.includes('cilium-lab-harness/run!=')) return sendJson(res, 200, { apiVersion: 'v1', kind: 'List', metadata: {}, items: [] }), true;
+    if (r.method === 'GET' && r.query.get('labelSelector')?.includes('cilium-lab-harness/run!='))
+      return (sendJson(res, 200, { apiVersion: 'v1', kind: 'List', metadata: {}, items: [] }), true);
     return false;
   });
   api.wsRoute = (r) => {
@@ -187,9 +241,20 @@ beforeEach(async () => {
       } else if (cmd.join(' ') === 'cilium-dbg shell -- db/show --format=json l2-announce') {
         if (agent.node === 'k8s-w0') {
           ws.channel(2, 'Error: table "l2-announce" not found');
-          ws.channel(3, JSON.stringify({ metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '1' }] } }));
+          ws.channel(
+            3,
+            JSON.stringify({
+              metadata: {},
+              status: 'Failure',
+              reason: 'NonZeroExitCode',
+              details: { causes: [{ reason: 'ExitCode', message: '1' }] },
+            }),
+          );
         } else {
-          ws.channel(1, agent.node === 'k8s-w1' ? '{\n  "IP": "192.168.10.211",\n  "NetworkInterface": "eth1",\n  "Origins": ["x"]\n}\n' : '');
+          ws.channel(
+            1,
+            agent.node === 'k8s-w1' ? '{\n  "IP": "192.168.10.211",\n  "NetworkInterface": "eth1",\n  "Origins": ["x"]\n}\n' : '',
+          );
           ws.channel(3, JSON.stringify({ metadata: {}, status: 'Success' }));
         }
       } else {
@@ -216,29 +281,54 @@ afterEach(async () => {
   await api.stop();
 });
 
-const restarts = (): string[] => api.requests.filter((r) => r.method === 'PATCH' && r.path.includes('/kube-system/')).map((r) => r.path.split('/').slice(-2).join('/'));
+const restarts = (): string[] =>
+  api.requests.filter((r) => r.method === 'PATCH' && r.path.includes('/kube-system/')).map((r) => r.path.split('/').slice(-2).join('/'));
 
 describe('ensureCilium', () => {
   test('already running as wanted: no helm upgrade, no restart, nothing changed', async () => {
-    expect(await ensureCilium(lab, { routingMode: 'native', autoDirectNodeRoutes: true, tunnelProtocol: 'vxlan' })).toEqual({ changed: [] });
+    expect(await ensureCilium(lab, { routingMode: 'native', autoDirectNodeRoutes: true, tunnelProtocol: 'vxlan' })).toEqual({
+      changed: [],
+    });
     expect(helm.upgrades).toEqual([]);
     expect(restarts()).toEqual([]);
   });
 
   test('different: one helm upgrade at the running chart version with only the changed keys, restarts, waits, returns the changes', async () => {
-    const { changed } = await ensureCilium(lab, { routingMode: 'tunnel', tunnelProtocol: 'vxlan', autoDirectNodeRoutes: false }, { clock: fakeClock() });
+    const { changed } = await ensureCilium(
+      lab,
+      { routingMode: 'tunnel', tunnelProtocol: 'vxlan', autoDirectNodeRoutes: false },
+      { clock: fakeClock() },
+    );
     expect(changed).toEqual([
       { key: 'routingMode', from: 'native', to: 'tunnel', via: 'cilium-config routing-mode' },
       { key: 'autoDirectNodeRoutes', from: true, to: false, via: 'cilium-config auto-direct-node-routes' },
     ]);
     expect(helm.upgrades).toEqual([
-      ['helm', 'upgrade', 'cilium', 'cilium/cilium', '--namespace', 'kube-system', '--kubeconfig', '/etc/kubernetes/admin.conf', '--version', '1.18.1', '--reuse-values', '--set-string', 'routingMode=tunnel', '--set', 'autoDirectNodeRoutes=false'],
+      [
+        'helm',
+        'upgrade',
+        'cilium',
+        'cilium/cilium',
+        '--namespace',
+        'kube-system',
+        '--kubeconfig',
+        '/etc/kubernetes/admin.conf',
+        '--version',
+        '1.18.1',
+        '--reuse-values',
+        '--set-string',
+        'routingMode=tunnel',
+        '--set',
+        'autoDirectNodeRoutes=false',
+      ],
     ]);
     expect(helm.commands.every((c) => c.sudo)).toBe(true);
     expect(restarts()).toEqual(['deployments/cilium-operator', 'daemonsets/cilium']);
     const patch = api.requests.find((r) => r.method === 'PATCH' && r.path.endsWith('/daemonsets/cilium'));
     expect(patch?.headers['content-type']).toBe('application/merge-patch+json');
-    expect(JSON.parse(patch?.body ?? '{}').spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt']).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(JSON.parse(patch?.body ?? '{}').spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt']).toMatch(
+      /^\d{4}-\d\d-\d\dT/,
+    );
     expect(config['routing-mode']).toBe('tunnel');
   });
 
@@ -247,7 +337,9 @@ describe('ensureCilium', () => {
     agentStates = ['Warning', 'Ok', 'Ok', 'Failure'];
     await ensureCilium(lab, { 'l2announcements.enabled': true }, { clock: fakeClock() });
     expect(agentStates).toEqual([]);
-    const statusCalls = api.requests.filter((r) => r.path.endsWith('/exec') && r.query.getAll('command').join(' ') === 'cilium-dbg status -o json');
+    const statusCalls = api.requests.filter(
+      (r) => r.path.endsWith('/exec') && r.query.getAll('command').join(' ') === 'cilium-dbg status -o json',
+    );
     expect(statusCalls).toHaveLength(9);
   });
 
@@ -268,7 +360,9 @@ describe('ensureCilium', () => {
     helm.ignored.add('l2announcements.enabled');
     const err = await ensureCilium(lab, { 'l2announcements.enabled': true }, { clock: fakeClock() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CiliumConvergeError);
-    expect((err as Error).message).toBe('after helm upgrade the running settings still differ: l2announcements.enabled=false (wanted true, read from cilium-config enable-l2-announcements (absent))');
+    expect((err as Error).message).toBe(
+      'after helm upgrade the running settings still differ: l2announcements.enabled=false (wanted true, read from cilium-config enable-l2-announcements (absent))',
+    );
   });
 
   test('an impossible combination is refused before helm runs', async () => {
@@ -311,7 +405,9 @@ describe('reading Cilium', () => {
   test("l2AnnounceTable runs in that node's agent; only the holder has rows; a failing cilium-dbg is an error", async () => {
     expect(await l2AnnounceTable(lab, 'k8s-w1')).toEqual([{ ip: '192.168.10.211', iface: 'eth1' }]);
     expect(await l2AnnounceTable(lab, 'k8s-ctr')).toEqual([]);
-    await expect(l2AnnounceTable(lab, 'k8s-w0')).rejects.toThrow(/cilium-dbg shell -- db\/show --format=json l2-announce in cilium-f4lzd exited 1: Error: table "l2-announce" not found/);
+    await expect(l2AnnounceTable(lab, 'k8s-w0')).rejects.toThrow(
+      /cilium-dbg shell -- db\/show --format=json l2-announce in cilium-f4lzd exited 1: Error: table "l2-announce" not found/,
+    );
     await expect(l2AnnounceTable(lab, 'router')).rejects.toThrow(/no running Cilium agent pod \(k8s-app=cilium\) on node router/);
   });
 });
@@ -320,7 +416,13 @@ describe('prepareSuite', () => {
   const file = (name: string): string => `${SUITES_DIR}/${name}`;
 
   test('a full run: 20-vxlan makes the one upgrade, folding in what 30 and 60 need; later suites change nothing; workloads deployed once', async () => {
-    lab.suiteFiles = ['00-lab-health.test.ts', '10-native-routing.test.ts', '20-vxlan.test.ts', '30-lb-ipam.test.ts', '60-ingress.test.ts'].map(file);
+    lab.suiteFiles = [
+      '00-lab-health.test.ts',
+      '10-native-routing.test.ts',
+      '20-vxlan.test.ts',
+      '30-lb-ipam.test.ts',
+      '60-ingress.test.ts',
+    ].map(file);
     for (const f of lab.suiteFiles) await prepareSuite(lab, needsOf(f), { file: f, plan: SUITES });
     expect(helm.upgrades).toHaveLength(1);
     const sets = (helm.upgrades[0] ?? []).filter((_, i, a) => a[i - 1] === '--set' || a[i - 1] === '--set-string');
@@ -336,7 +438,9 @@ describe('prepareSuite', () => {
     expect(applies.map((r) => r.path.split('/').slice(-2).join('/'))).toEqual(['deployments/webpod', 'services/webpod', 'pods/curl-pod']);
     const curl = JSON.parse(api.requests.find((r) => r.path.endsWith('/pods/curl-pod'))?.body ?? '{}');
     expect(curl.spec.nodeName).toBe('k8s-ctr');
-    const staleLists = api.requests.filter((r) => r.query.get('labelSelector') === `app.kubernetes.io/managed-by=cilium-lab-harness,cilium-lab-harness/run!=${RUN}`);
+    const staleLists = api.requests.filter(
+      (r) => r.query.get('labelSelector') === `app.kubernetes.io/managed-by=cilium-lab-harness,cilium-lab-harness/run!=${RUN}`,
+    );
     expect(new Set(staleLists.map((r) => r.path)).size).toBe(staleLists.length);
     // …and the routes a killed run left on the router looked for once, with the objects.
     expect(helm.routerCommands).toEqual(['ip -4 route show proto 173']);

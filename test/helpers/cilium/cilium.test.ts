@@ -23,19 +23,29 @@ function argvOf(commandLine: string): string[] {
 
 describe('helmUpgradeCommand', () => {
   test("the VXLAN switch of seed 002, with the running chart version and the control plane's admin kubeconfig", () => {
-    const cmd = helmUpgradeCommand({ version: '1.18.0', set: { routingMode: 'tunnel', tunnelProtocol: 'vxlan', autoDirectNodeRoutes: false } });
+    const cmd = helmUpgradeCommand({
+      version: '1.18.0',
+      set: { routingMode: 'tunnel', tunnelProtocol: 'vxlan', autoDirectNodeRoutes: false },
+    });
     expect(cmd).toBe(
       'helm upgrade cilium cilium/cilium --namespace kube-system --kubeconfig /etc/kubernetes/admin.conf --version 1.18.0 --reuse-values --set-string routingMode=tunnel --set-string tunnelProtocol=vxlan --set autoDirectNodeRoutes=false',
     );
   });
 
   test('values are quoted for the shell and escaped for helm --set, so they arrive as one literal value', () => {
-    const set = { 'hubble.metrics.enabled': '{dns,drop}', 'extraConfig.note': "it's a $HOME `x` \\ test", ipv4NativeRoutingCIDR: '172.20.0.0/16' };
+    const set = {
+      'hubble.metrics.enabled': '{dns,drop}',
+      'extraConfig.note': "it's a $HOME `x` \\ test",
+      ipv4NativeRoutingCIDR: '172.20.0.0/16',
+    };
     const argv = argvOf(helmUpgradeCommand({ version: '1.17.6', set }));
     expect(argv.slice(-6)).toEqual([
-      '--set-string', 'hubble.metrics.enabled=\\{dns\\,drop}',
-      '--set-string', "extraConfig.note=it's a $HOME `x` \\\\ test",
-      '--set-string', 'ipv4NativeRoutingCIDR=172.20.0.0/16',
+      '--set-string',
+      'hubble.metrics.enabled=\\{dns\\,drop}',
+      '--set-string',
+      "extraConfig.note=it's a $HOME `x` \\\\ test",
+      '--set-string',
+      'ipv4NativeRoutingCIDR=172.20.0.0/16',
     ]);
   });
 
@@ -63,7 +73,12 @@ describe('helmUpgradeCommand', () => {
 
 describe('helm outputs', () => {
   test('helm list -o json: the chart version of the release', () => {
-    expect(parseHelmList(fixture('helm/list.json'))).toEqual({ name: 'cilium', chartVersion: '1.18.0', appVersion: '1.18.0', status: 'deployed' });
+    expect(parseHelmList(fixture('helm/list.json'))).toEqual({
+      name: 'cilium',
+      chartVersion: '1.18.0',
+      appVersion: '1.18.0',
+      status: 'deployed',
+    });
     expect(parseHelmList('[{"name":"cilium","chart":"cilium-1.19.0-pre.1","status":"deployed"}]').chartVersion).toBe('1.19.0-pre.1');
   });
 
@@ -102,13 +117,23 @@ describe('ciliumVersionFromImage', () => {
 });
 
 describe('agentMismatches', () => {
-  const tunnel = parseCiliumDbgStatus('KubeProxyReplacement:    True   [eth1 (Direct Routing)]\nRouting:   Network: Tunnel [vxlan]   Host: BPF');
+  const tunnel = parseCiliumDbgStatus(
+    'KubeProxyReplacement:    True   [eth1 (Direct Routing)]\nRouting:   Network: Tunnel [vxlan]   Host: BPF',
+  );
   test('agrees with the settings it is asked about', () => {
-    expect(agentMismatches({ routingMode: 'tunnel', tunnelProtocol: 'vxlan', kubeProxyReplacement: true, 'l2announcements.enabled': true }, tunnel)).toEqual([]);
+    expect(
+      agentMismatches(
+        { routingMode: 'tunnel', tunnelProtocol: 'vxlan', kubeProxyReplacement: true, 'l2announcements.enabled': true },
+        tunnel,
+      ),
+    ).toEqual([]);
     expect(agentMismatches({}, tunnel)).toEqual([]);
   });
   test('names each contradiction', () => {
-    expect(agentMismatches({ routingMode: 'native', kubeProxyReplacement: false }, tunnel)).toEqual(['routing Tunnel, wanted Native', 'KubeProxyReplacement True, wanted False']);
+    expect(agentMismatches({ routingMode: 'native', kubeProxyReplacement: false }, tunnel)).toEqual([
+      'routing Tunnel, wanted Native',
+      'KubeProxyReplacement True, wanted False',
+    ]);
     expect(agentMismatches({ routingMode: 'tunnel', tunnelProtocol: 'geneve' }, tunnel)).toEqual(['tunnel protocol vxlan, wanted geneve']);
   });
   test('a tunnel protocol is not checked in native mode (the agent prints none there)', () => {

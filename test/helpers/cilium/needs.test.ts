@@ -15,7 +15,10 @@ import {
 } from '../../../helpers/cilium/needs.ts';
 
 function baseConfig(): Record<string, string> {
-  const doc = JSON.parse(readFileSync(new URL('../../fixtures/kube/cilium-config-base.json', import.meta.url), 'utf8')) as Record<string, string>;
+  const doc = JSON.parse(readFileSync(new URL('../../fixtures/kube/cilium-config-base.json', import.meta.url), 'utf8')) as Record<
+    string,
+    string
+  >;
   delete doc._comment;
   return doc;
 }
@@ -36,7 +39,10 @@ describe('normalizeSetting', () => {
 });
 
 describe('runningLookup over cilium-config (cilium-behaviour.md 4, 4.2)', () => {
-  const running = runningLookup({ config: baseConfig(), helmValues: { loadBalancer: { l7: { backend: 'envoy' } }, hubble: { relay: { enabled: true } } } });
+  const running = runningLookup({
+    config: baseConfig(),
+    helmValues: { loadBalancer: { l7: { backend: 'envoy' } }, hubble: { relay: { enabled: true } } },
+  });
 
   test('reads mapped keys from the ConfigMap', () => {
     expect(running('routingMode')).toEqual({ value: 'native', via: 'cilium-config routing-mode' });
@@ -64,7 +70,10 @@ describe('runningLookup over cilium-config (cilium-behaviour.md 4, 4.2)', () => 
     expect(running('loadBalancer.l7.backend')).toEqual({ value: 'envoy', via: 'helm user-supplied values' });
     expect(running('hubble.relay.enabled').value).toBe(true);
     expect(running('hubble.ui.enabled').value).toBeUndefined();
-    expect(runningLookup({ config: {}, helmValues: null })('loadBalancer.l7.backend')).toEqual({ value: undefined, via: 'helm values (not read)' });
+    expect(runningLookup({ config: {}, helmValues: null })('loadBalancer.l7.backend')).toEqual({
+      value: undefined,
+      via: 'helm values (not read)',
+    });
   });
 });
 
@@ -72,7 +81,12 @@ describe('diffSettings', () => {
   const base = runningLookup({ config: baseConfig(), helmValues: {} });
 
   test('nothing to change when the running config already has the wanted values', () => {
-    expect(diffSettings({ routingMode: 'native', autoDirectNodeRoutes: true, ipv4NativeRoutingCIDR: '172.20.0.0/16', tunnelProtocol: 'vxlan' }, base)).toEqual([]);
+    expect(
+      diffSettings(
+        { routingMode: 'native', autoDirectNodeRoutes: true, ipv4NativeRoutingCIDR: '172.20.0.0/16', tunnelProtocol: 'vxlan' },
+        base,
+      ),
+    ).toEqual([]);
   });
 
   test('the VXLAN switch of seed 002 on the base lab', () => {
@@ -89,7 +103,10 @@ describe('diffSettings', () => {
   });
 
   test('after the seed 002 upgrade (`cilium config view`: enable-l2-announcements true) nothing is left to do', () => {
-    const after = runningLookup({ config: { ...baseConfig(), 'enable-l2-announcements': 'true', 'enable-l2-neigh-discovery': 'true' }, helmValues: {} });
+    const after = runningLookup({
+      config: { ...baseConfig(), 'enable-l2-announcements': 'true', 'enable-l2-neigh-discovery': 'true' },
+      helmValues: {},
+    });
     expect(diffSettings({ 'l2announcements.enabled': true, kubeProxyReplacement: true }, after)).toEqual([]);
   });
 
@@ -103,8 +120,13 @@ describe('diffSettings', () => {
 describe('checkSettings', () => {
   const base = runningLookup({ config: baseConfig(), helmValues: {} });
 
-  test('the suites\' settings on the base lab are consistent', () => {
-    expect(checkSettings({ routingMode: 'tunnel', autoDirectNodeRoutes: false, 'l2announcements.enabled': true, 'ingressController.enabled': true }, base)).toEqual({ implied: [], problems: [] });
+  test("the suites' settings on the base lab are consistent", () => {
+    expect(
+      checkSettings(
+        { routingMode: 'tunnel', autoDirectNodeRoutes: false, 'l2announcements.enabled': true, 'ingressController.enabled': true },
+        base,
+      ),
+    ).toEqual({ implied: [], problems: [] });
   });
 
   test('native routing without ipv4NativeRoutingCIDR is refused before helm fails to render', () => {
@@ -115,7 +137,9 @@ describe('checkSettings', () => {
   test('L2 announcements and the ingress controller without kube-proxy replacement are refused', () => {
     const r = checkSettings({ kubeProxyReplacement: false, 'l2announcements.enabled': true, 'ingressController.enabled': true }, base);
     expect(r.problems).toHaveLength(2);
-    expect(checkSettings({ kubeProxyReplacement: false, 'ingressController.enabled': true, 'nodePort.enabled': true }, base).problems).toEqual([]);
+    expect(
+      checkSettings({ kubeProxyReplacement: false, 'ingressController.enabled': true, 'nodePort.enabled': true }, base).problems,
+    ).toEqual([]);
   });
 
   test('turning auto-direct-node-routes off also turns direct-routing-skip-unreachable off when it is on', () => {
@@ -151,14 +175,22 @@ describe('foldLater', () => {
 });
 
 describe('planRun', () => {
-  const s = (file: string, cilium?: Record<string, string | boolean>): PlannedSuite => ({ file, title: file, needs: cilium ? { cilium } : {} });
+  const s = (file: string, cilium?: Record<string, string | boolean>): PlannedSuite => ({
+    file,
+    title: file,
+    needs: cilium ? { cilium } : {},
+  });
 
   test('no needs, no upgrade', () => {
     expect(planRun([s('a'), s('b')], {}).helmUpgrades).toBe(0);
   });
 
   test('a suite run alone converges only to its own needs', () => {
-    const plan = planRun([s('60', { routingMode: 'tunnel', 'ingressController.enabled': true })], { routingMode: 'native', ipv4NativeRoutingCIDR: '172.20.0.0/16', kubeProxyReplacement: true });
+    const plan = planRun([s('60', { routingMode: 'tunnel', 'ingressController.enabled': true })], {
+      routingMode: 'native',
+      ipv4NativeRoutingCIDR: '172.20.0.0/16',
+      kubeProxyReplacement: true,
+    });
     expect(plan.helmUpgrades).toBe(1);
     expect(plan.steps[0]?.upgrade?.changes.map((c) => c.key)).toEqual(['routingMode', 'ingressController.enabled']);
     expect(plan.steps[0]?.upgrade?.folded).toEqual([]);
@@ -182,7 +214,9 @@ describe('planRun', () => {
 
   test('a plan that cannot render is an error naming the suite', () => {
     expect(() => planRun([s('10-native', { routingMode: 'native' })], { routingMode: 'tunnel' })).toThrow(PlanError);
-    expect(() => planRun([s('10-native', { routingMode: 'native' })], { routingMode: 'tunnel' })).toThrow(/10-native: routingMode=native needs ipv4NativeRoutingCIDR/);
+    expect(() => planRun([s('10-native', { routingMode: 'native' })], { routingMode: 'tunnel' })).toThrow(
+      /10-native: routingMode=native needs ipv4NativeRoutingCIDR/,
+    );
   });
 });
 

@@ -20,7 +20,9 @@ describe('who answered', () => {
     expect(judgeAnsweredBy(answer('ingress-details'), { label: 'details', name: 'details', path: '/details/1' }).ok).toBe(true);
     const r = judgeAnsweredBy(answer('ingress-productpage'), { label: 'details', name: 'details' });
     expect(r.explanation).toBe('expected details (Name details); answered by Name productpage (Hostname productpage-5b6f8f7c9d-q7wzp)');
-    expect(judgeAnsweredBy(answer('router-webpod-a'), { label: 'details', name: 'details' }).explanation).toMatch(/answered by a backend with no Name/);
+    expect(judgeAnsweredBy(answer('router-webpod-a'), { label: 'details', name: 'details' }).explanation).toMatch(
+      /answered by a backend with no Name/,
+    );
   });
 
   test('the backend must receive the path unchanged', () => {
@@ -29,10 +31,18 @@ describe('who answered', () => {
   });
 
   test('no answer, another status, a body that is not whoami: each a no that says what came back', () => {
-    expect(judgeAnsweredBy(answer('refused'), { label: 'webpod' }).explanation).toBe("expected HTTP 200 from webpod; got no HTTP answer (curl: (7) Failed to connect to 192.168.10.211 port 80 after 3 ms: Couldn't connect to server)");
-    expect(judgeAnsweredBy(answer('route-miss'), { label: 'webpod' }).explanation).toBe('expected HTTP 200 from webpod; got HTTP 404 body (empty body)');
-    expect(judgeAnsweredBy(answer('truncated'), { label: 'webpod' }).explanation).toBe('expected a whoami answer from webpod; got HTTP 200 body "Hostnam"');
-    expect(judgeAnsweredBy(answer('app-404'), { label: 'x', status: 404 }).explanation).toMatch(/expected a whoami answer from x; got HTTP 404 body "<!doctype html> <html lang=en>/);
+    expect(judgeAnsweredBy(answer('refused'), { label: 'webpod' }).explanation).toBe(
+      "expected HTTP 200 from webpod; got no HTTP answer (curl: (7) Failed to connect to 192.168.10.211 port 80 after 3 ms: Couldn't connect to server)",
+    );
+    expect(judgeAnsweredBy(answer('route-miss'), { label: 'webpod' }).explanation).toBe(
+      'expected HTTP 200 from webpod; got HTTP 404 body (empty body)',
+    );
+    expect(judgeAnsweredBy(answer('truncated'), { label: 'webpod' }).explanation).toBe(
+      'expected a whoami answer from webpod; got HTTP 200 body "Hostnam"',
+    );
+    expect(judgeAnsweredBy(answer('app-404'), { label: 'x', status: 404 }).explanation).toMatch(
+      /expected a whoami answer from x; got HTTP 404 body "<!doctype html> <html lang=en>/,
+    );
   });
 
   test('describeAnswer never throws on odd input', () => {
@@ -62,16 +72,24 @@ describe('a burst spread over backends', () => {
     const r = judgeSpread([a, b, answer('refused'), answer('truncated')], { label: 'webpod', hostnames: WEBPODS, minDistinct: 2 });
     expect(r.ok).toBe(false);
     expect(r.failed).toBe(2);
-    expect(r.explanation).toMatch(/^4 requests: .*; 2 failed \(#3: expected HTTP 200 from webpod; got no HTTP answer.*#4: expected a whoami answer/);
+    expect(r.explanation).toMatch(
+      /^4 requests: .*; 2 failed \(#3: expected HTTP 200 from webpod; got no HTTP answer.*#4: expected a whoami answer/,
+    );
   });
 
   test('a foreign pod counts as a failure; no requests is a no', () => {
     expect(judgeSpread([a, answer('ingress-details')], { label: 'webpod', hostnames: WEBPODS, minDistinct: 1 }).failed).toBe(1);
-    expect(judgeSpread([], { label: 'webpod', hostnames: WEBPODS, minDistinct: 1 })).toMatchObject({ ok: false, explanation: 'no requests were made' });
+    expect(judgeSpread([], { label: 'webpod', hostnames: WEBPODS, minDistinct: 1 })).toMatchObject({
+      ok: false,
+      explanation: 'no requests were made',
+    });
   });
 
   test('long failure lists are cut after three', () => {
-    const r = judgeSpread(Array.from({ length: 6 }, () => answer('refused')), { label: 'webpod', hostnames: WEBPODS, minDistinct: 1 });
+    const r = judgeSpread(
+      Array.from({ length: 6 }, () => answer('refused')),
+      { label: 'webpod', hostnames: WEBPODS, minDistinct: 1 },
+    );
     expect(r.explanation).toMatch(/#3: [^#]*; …\)$/);
   });
 });

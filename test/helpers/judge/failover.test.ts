@@ -85,28 +85,42 @@ describe('leaseTimings and failoverBudget', () => {
     expect(b.formula).toContain('leaseDuration 15 s + renewDeadline 5 s + 2.2 × retryPeriod 2 s = 24.4 s');
   });
 
-  test('configured values win (the docs\' fast example 3s / 1s / 200ms)', () => {
-    const t = leaseTimings({ 'l2-announcements-lease-duration': '3s', 'l2-announcements-renew-deadline': '1s', 'l2-announcements-retry-period': '200ms' });
+  test("configured values win (the docs' fast example 3s / 1s / 200ms)", () => {
+    const t = leaseTimings({
+      'l2-announcements-lease-duration': '3s',
+      'l2-announcements-renew-deadline': '1s',
+      'l2-announcements-retry-period': '200ms',
+    });
     expect(t).toMatchObject({ leaseDurationMs: 3_000, renewDeadlineMs: 1_000, retryPeriodMs: 200 });
     expect(failoverBudget(t, PROBE, 0).holderMs).toBe(3_000 + 1_000 + 440);
   });
 
-  test('the agent\'s corrections: renew ≥ duration → duration / 2; renew ≤ 1.2 × retry → retry = renew / 2', () => {
-    const a = leaseTimings({ 'l2-announcements-lease-duration': '4s', 'l2-announcements-renew-deadline': '6s', 'l2-announcements-retry-period': '1s' });
+  test("the agent's corrections: renew ≥ duration → duration / 2; renew ≤ 1.2 × retry → retry = renew / 2", () => {
+    const a = leaseTimings({
+      'l2-announcements-lease-duration': '4s',
+      'l2-announcements-renew-deadline': '6s',
+      'l2-announcements-retry-period': '1s',
+    });
     expect(a).toMatchObject({ leaseDurationMs: 4_000, renewDeadlineMs: 2_000, retryPeriodMs: 1_000 });
     const b = leaseTimings({ 'l2-announcements-renew-deadline': '2s', 'l2-announcements-retry-period': '2s' });
     expect(b).toMatchObject({ leaseDurationMs: 15_000, renewDeadlineMs: 2_000, retryPeriodMs: 1_000 });
     expect(b.notes.join('\n')).toContain('retry = renew / 2');
   });
 
-  test('too small or zero values get the agent\'s floors', () => {
-    const t = leaseTimings({ 'l2-announcements-lease-duration': '500ms', 'l2-announcements-renew-deadline': '0', 'l2-announcements-retry-period': '0s' });
+  test("too small or zero values get the agent's floors", () => {
+    const t = leaseTimings({
+      'l2-announcements-lease-duration': '500ms',
+      'l2-announcements-renew-deadline': '0',
+      'l2-announcements-retry-period': '0s',
+    });
     // duration → 1 s; renew → 1 s, then ≥ duration → 0.5 s; retry → 200 ms, 0.5 s > 1.2 × 0.2 s: kept.
     expect(t).toMatchObject({ leaseDurationMs: 1_000, renewDeadlineMs: 500, retryPeriodMs: 200 });
   });
 
   test('a value that is not a duration stops the suite with the key named', () => {
-    expect(() => leaseTimings({ 'l2-announcements-lease-duration': '15' })).toThrow(/cilium-config l2-announcements-lease-duration: "15" is not a Go duration/);
+    expect(() => leaseTimings({ 'l2-announcements-lease-duration': '15' })).toThrow(
+      /cilium-config l2-announcements-lease-duration: "15" is not a Go duration/,
+    );
   });
 });
 
@@ -153,7 +167,7 @@ describe('measureOutage / judgeOutage on synthetic timelines', () => {
     expect(v.explanation).toContain('No probe failed');
   });
 
-  test('the study\'s failover (about 15 s): 50 probes time out, then answers', () => {
+  test("the study's failover (about 15 s): 50 probes time out, then answers", () => {
     const s = probes(`${'o'.repeat(10)}${'x'.repeat(50)}${'o'.repeat(20)}`);
     const r = measureOutage(s, rebootBefore(11));
     expect(r.kind).toBe('recovered');
@@ -190,7 +204,9 @@ describe('measureOutage / judgeOutage on synthetic timelines', () => {
     const s = probes('oooo?xxx??xxoooo?');
     const r = measureOutage(s, rebootBefore(5));
     expect(r.kind).toBe('recovered');
-    expect(r.windows).toEqual([{ start: T0 + 5 * INTERVAL, end: T0 + 12 * INTERVAL, firstSeq: 6, endSeq: 13, failed: 5, lost: 2, durationMs: 7 * INTERVAL }]);
+    expect(r.windows).toEqual([
+      { start: T0 + 5 * INTERVAL, end: T0 + 12 * INTERVAL, firstSeq: 6, endSeq: 13, failed: 5, lost: 2, durationMs: 7 * INTERVAL },
+    ]);
     expect(r.after).toEqual({ ok: 4, failed: 5, lost: 4, last: 'ok' });
   });
 
@@ -226,7 +242,7 @@ describe('measureOutage / judgeOutage on synthetic timelines', () => {
     expect(r.windows[0]).toMatchObject({ firstSeq: 5, endSeq: 8, failed: 3 });
   });
 
-  test('flapping: two outages; the issue\'s outage is the first, settled covers both', () => {
+  test("flapping: two outages; the issue's outage is the first, settled covers both", () => {
     const s = probes(`oooo${'x'.repeat(10)}oo${'r'.repeat(5)}oooo`);
     const r = measureOutage(s, rebootBefore(5));
     expect(r.windows).toHaveLength(2);
@@ -245,8 +261,12 @@ describe('measureOutage / judgeOutage on synthetic timelines', () => {
   });
 
   test('a service already failing before the reboot is not a failover result', () => {
-    expect(judgeOutage({ report: measureOutage(probes('xxxxoooo'), rebootBefore(5)), budget: defaults(), summary: '' }).explanation).toContain('did not answer to begin with');
-    expect(judgeOutage({ report: measureOutage(probes('ooxxoooo'), rebootBefore(5)), budget: defaults(), summary: '' }).explanation).toContain('already down');
+    expect(
+      judgeOutage({ report: measureOutage(probes('xxxxoooo'), rebootBefore(5)), budget: defaults(), summary: '' }).explanation,
+    ).toContain('did not answer to begin with');
+    expect(
+      judgeOutage({ report: measureOutage(probes('ooxxoooo'), rebootBefore(5)), budget: defaults(), summary: '' }).explanation,
+    ).toContain('already down');
   });
 
   test('steadyAgain: the last n probes with a result after the reboot all answered', () => {
@@ -260,7 +280,9 @@ describe('measureOutage / judgeOutage on synthetic timelines', () => {
   });
 
   test('summarizeProbes: runs relative to the reboot', () => {
-    expect(summarizeProbes(probes('oox?oo'), T0 + 2 * INTERVAL)).toBe('2 ok (−0.6..−0.3 s), 1 failed (+0.0 s), 1 lost (+0.3 s), 2 ok (+0.6..+0.9 s)');
+    expect(summarizeProbes(probes('oox?oo'), T0 + 2 * INTERVAL)).toBe(
+      '2 ok (−0.6..−0.3 s), 1 failed (+0.0 s), 1 lost (+0.3 s), 2 ok (+0.6..+0.9 s)',
+    );
     expect(summarizeProbes([], T0)).toBe('no probes');
   });
 });
@@ -269,7 +291,13 @@ describe('leaseTakeover / judgeFailover on synthetic lease timelines', () => {
   const R = T0 + 10_000; // the reboot
   const leaseName = 'cilium-l2announce-clh-r1-webpod-l2';
   const candidates = ['k8s-ctr', 'k8s-w1'];
-  const read = (dt: number, holder: string | null, renew: string | null, source: 'watch' | 'poll' = 'watch', transitions = 0): LeaseTimelineEvent => ({
+  const read = (
+    dt: number,
+    holder: string | null,
+    renew: string | null,
+    source: 'watch' | 'poll' = 'watch',
+    transitions = 0,
+  ): LeaseTimelineEvent => ({
     at: R + dt,
     kind: 'lease',
     source,
@@ -280,7 +308,16 @@ describe('leaseTakeover / judgeFailover on synthetic lease timelines', () => {
   const renewed = (n: number): string => `2025-08-09T10:00:${String(n).padStart(2, '0')}.000000Z`;
   const steady = [read(-6_000, 'k8s-w1', renewed(0)), read(-4_000, 'k8s-w1', renewed(2)), read(-2_000, 'k8s-w1', renewed(4))];
   const judge = (events: LeaseTimelineEvent[], extra: Partial<Parameters<typeof judgeFailover>[0]> = {}) =>
-    judgeFailover({ leaseName, oldHolder: 'k8s-w1', candidates, rebootAt: R, observedUntil: R + 60_000, budget: defaults(), events, ...extra });
+    judgeFailover({
+      leaseName,
+      oldHolder: 'k8s-w1',
+      candidates,
+      rebootAt: R,
+      observedUntil: R + 60_000,
+      budget: defaults(),
+      events,
+      ...extra,
+    });
 
   test('the study: k8s-w1 rebooted, k8s-ctr holds the lease about 15 s later', () => {
     const events = [...steady, read(15_200, 'k8s-ctr', renewed(21), 'watch', 1)];
@@ -366,11 +403,19 @@ describe('leaseTakeover / judgeFailover on synthetic lease timelines', () => {
 
   test('formatFailoverTimeline merges lease reads and probes on the harness clock', () => {
     const offset = 250; // router clock runs 250 ms ahead
-    const samples = probes('ox?').map((p, i) => ({ ...p, startedAt: R + offset - 300 + i * 300, endedAt: p.endedAt === null ? null : R + offset + i * 300 }));
+    const samples = probes('ox?').map((p, i) => ({
+      ...p,
+      startedAt: R + offset - 300 + i * 300,
+      endedAt: p.endedAt === null ? null : R + offset + i * 300,
+    }));
     const text = formatFailoverTimeline({
       rebootAt: R,
       oldHolder: 'k8s-w1',
-      events: [read(-1_000, 'k8s-w1', renewed(4)), { at: R + 200, kind: 'watch-disconnected', error: null }, read(400, 'k8s-ctr', renewed(6), 'poll', 1)],
+      events: [
+        read(-1_000, 'k8s-w1', renewed(4)),
+        { at: R + 200, kind: 'watch-disconnected', error: null },
+        read(400, 'k8s-ctr', renewed(6), 'poll', 1),
+      ],
       samples,
       probeClockOffsetMs: offset,
     });

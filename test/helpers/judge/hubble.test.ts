@@ -38,7 +38,10 @@ describe('judgeOverlayFlow', () => {
 describe('hubbleState', () => {
   test('on only when cilium-config says enable-hubble "true"', () => {
     expect(hubbleState({ 'enable-hubble': 'true' }).on).toBe(true);
-    expect(hubbleState({ 'enable-hubble': 'false' })).toEqual({ on: false, reason: 'Hubble is off in this lab (cilium-config enable-hubble is "false")' });
+    expect(hubbleState({ 'enable-hubble': 'false' })).toEqual({
+      on: false,
+      reason: 'Hubble is off in this lab (cilium-config enable-hubble is "false")',
+    });
     expect(hubbleState({}).reason).toContain('absent');
   });
 });

@@ -17,7 +17,13 @@ import { parseCurlOutput } from '../../../helpers/parse/index.ts';
 /** A curl output fixture read the way curlFrom reads it (helpers/transport/probes.ts). */
 function curled(file: string): HttpAnswer {
   const out = parseCurlOutput(readFileSync(new URL(`../../fixtures/lb/${file}`, import.meta.url), 'utf8'));
-  return { ok: out.status !== null, status: out.status, headers: out.headers, body: out.body, error: out.status === null ? 'curl: (7) Failed to connect' : null };
+  return {
+    ok: out.status !== null,
+    status: out.status,
+    headers: out.headers,
+    body: out.body,
+    error: out.status === null ? 'curl: (7) Failed to connect' : null,
+  };
 }
 
 /** Seed 003's `curl -v` response header lines ("< name: value") as the lower-case map curlFrom returns. */
@@ -81,7 +87,11 @@ describe('judging what curl printed (through helpers/parse parseCurlOutput)', ()
 describe('a route miss', () => {
   test("Envoy's own 404: yes", () => {
     const r = judgeRouteMiss(answer('route-miss'));
-    expect(r).toEqual({ ok: true, explanation: "Envoy answered 404 itself (route miss): server: envoy, x-envoy-upstream-service-time: (none), content-length: 0", notes: [] });
+    expect(r).toEqual({
+      ok: true,
+      explanation: 'Envoy answered 404 itself (route miss): server: envoy, x-envoy-upstream-service-time: (none), content-length: 0',
+      notes: [],
+    });
   });
 
   test("a backend's 404 through Envoy (the seed's /ratings case) is not a route miss", () => {
@@ -108,13 +118,21 @@ describe('routed to a backend', () => {
   test('/details/1 reached the details backend through Envoy, path unchanged', () => {
     const r = judgeRoutedTo(answer('ingress-details'), { label: 'details', name: 'details', path: '/details/1' });
     expect(r.ok).toBe(true);
-    expect(r.explanation).toBe('HTTP 200 from details-7d9c8b7b5-x2m4k (Name details) for GET /details/1 via Envoy (server: envoy, x-envoy-upstream-service-time: 20, content-length: 480)');
+    expect(r.explanation).toBe(
+      'HTTP 200 from details-7d9c8b7b5-x2m4k (Name details) for GET /details/1 via Envoy (server: envoy, x-envoy-upstream-service-time: 20, content-length: 480)',
+    );
   });
 
   test('the wrong backend, a route miss, a direct answer, no answer: no', () => {
-    expect(judgeRoutedTo(answer('ingress-productpage'), { label: 'details', name: 'details', path: '/details/1' }).explanation).toMatch(/answered by Name productpage/);
-    expect(judgeRoutedTo(answer('route-miss'), { label: 'productpage', name: 'productpage', path: '/' }).explanation).toMatch(/Envoy's own reply/);
-    expect(judgeRoutedTo(answer('router-webpod-a'), { label: 'productpage', name: 'productpage', path: '/' }).explanation).toMatch(/not from Envoy/);
+    expect(judgeRoutedTo(answer('ingress-productpage'), { label: 'details', name: 'details', path: '/details/1' }).explanation).toMatch(
+      /answered by Name productpage/,
+    );
+    expect(judgeRoutedTo(answer('route-miss'), { label: 'productpage', name: 'productpage', path: '/' }).explanation).toMatch(
+      /Envoy's own reply/,
+    );
+    expect(judgeRoutedTo(answer('router-webpod-a'), { label: 'productpage', name: 'productpage', path: '/' }).explanation).toMatch(
+      /not from Envoy/,
+    );
     expect(judgeRoutedTo(answer('refused'), { label: 'productpage', path: '/' }).explanation).toMatch(/no HTTP answer/);
   });
 });
@@ -136,8 +154,13 @@ describe('config and objects', () => {
   });
 
   test('dedicated mode and an absent key are named', () => {
-    const r = judgeConfig({ ...lab, 'ingress-default-lb-mode': 'dedicated', 'enable-l2-announcements': undefined as unknown as string }, INGRESS_CONFIG);
-    expect(r.explanation).toBe('cilium-config differs from what the suite needs: enable-l2-announcements=(absent) (want "true"), ingress-default-lb-mode="dedicated" (want "shared")');
+    const r = judgeConfig(
+      { ...lab, 'ingress-default-lb-mode': 'dedicated', 'enable-l2-announcements': undefined as unknown as string },
+      INGRESS_CONFIG,
+    );
+    expect(r.explanation).toBe(
+      'cilium-config differs from what the suite needs: enable-l2-announcements=(absent) (want "true"), ingress-default-lb-mode="dedicated" (want "shared")',
+    );
   });
 
   test('the shared ingress service: kube-system/cilium-ingress, or the configured name', () => {
@@ -160,7 +183,9 @@ describe('config and objects', () => {
   test('judging the ADDRESS: the shared service IP, or what it shows instead', () => {
     const ing = { metadata: { name: 'paths' }, status: { loadBalancer: { ingress: [{ ip: '192.168.10.211' }] } } };
     expect(judgeIngressAddress(ing, '192.168.10.211')).toEqual({ ok: true, explanation: 'Ingress ADDRESS 192.168.10.211', notes: [] });
-    expect(judgeIngressAddress(ing, '192.168.10.212').explanation).toBe('expected the Ingress ADDRESS 192.168.10.212; it shows 192.168.10.211');
+    expect(judgeIngressAddress(ing, '192.168.10.212').explanation).toBe(
+      'expected the Ingress ADDRESS 192.168.10.212; it shows 192.168.10.211',
+    );
     expect(judgeIngressAddress({ metadata: { name: 'paths' } }, '192.168.10.211').explanation).toMatch(/it shows \(none\)$/);
   });
 });

@@ -30,7 +30,14 @@ const macs = { 'k8s-w1': SEED_MAC, 'k8s-ctr': '08:00:27:11:22:33' };
 
 describe('the seed 002 lines, parsed by the contract parsers', () => {
   test('arping, arp -a and the l2-announce table read as the judges expect', () => {
-    expect(seedArping).toMatchObject({ flavour: 'habets', target: LB_IP, replies: [{ ip: LB_IP, mac: SEED_MAC }, { ip: LB_IP, mac: SEED_MAC }] });
+    expect(seedArping).toMatchObject({
+      flavour: 'habets',
+      target: LB_IP,
+      replies: [
+        { ip: LB_IP, mac: SEED_MAC },
+        { ip: LB_IP, mac: SEED_MAC },
+      ],
+    });
     expect(parseNeighbours(seed('arp-a-router.txt'))).toEqual([{ ip: LB_IP, mac: SEED_MAC, iface: 'eth1', state: null }]);
     expect(parseL2AnnounceTable(seed('l2-announce-ctr.txt'))).toEqual([{ ip: LB_IP, iface: 'eth1' }]);
   });
@@ -89,7 +96,11 @@ describe('normalizeMac', () => {
 describe('judgeLeaseHolder', () => {
   const leaseName = 'cilium-l2announce-default-webpod';
   test('seed 002: holderIdentity k8s-w1 is one of the selected nodes', () => {
-    const v = judgeLeaseHolder({ leaseName, lease: { holder: 'k8s-w1', renewTime: null, transitions: 0 }, candidates: ['k8s-ctr', 'k8s-w1'] });
+    const v = judgeLeaseHolder({
+      leaseName,
+      lease: { holder: 'k8s-w1', renewTime: null, transitions: 0 },
+      candidates: ['k8s-ctr', 'k8s-w1'],
+    });
     expect(v.ok).toBe(true);
     expect(v.holder).toBe('k8s-w1');
   });
@@ -99,20 +110,28 @@ describe('judgeLeaseHolder', () => {
     expect(v.explanation).toContain('does not exist');
   });
   test('an empty holder (released lease) is no holder', () => {
-    const v = judgeLeaseHolder({ leaseName, lease: { holder: '', renewTime: '2025-08-09T10:00:00.000000Z', transitions: 3 }, candidates: ['k8s-w1'] });
+    const v = judgeLeaseHolder({
+      leaseName,
+      lease: { holder: '', renewTime: '2025-08-09T10:00:00.000000Z', transitions: 3 },
+      candidates: ['k8s-w1'],
+    });
     expect(v.ok).toBe(false);
     expect(v.holder).toBeNull();
     expect(v.explanation).toContain('no holder');
   });
   test('a holder the policy does not select is a failure', () => {
-    const v = judgeLeaseHolder({ leaseName, lease: { holder: 'k8s-w0', renewTime: null, transitions: 1 }, candidates: ['k8s-ctr', 'k8s-w1'] });
+    const v = judgeLeaseHolder({
+      leaseName,
+      lease: { holder: 'k8s-w0', renewTime: null, transitions: 1 },
+      candidates: ['k8s-ctr', 'k8s-w1'],
+    });
     expect(v.ok).toBe(false);
     expect(v.explanation).toContain('k8s-w0');
   });
 });
 
 describe('judgeArpAnswer: which node answers ARP', () => {
-  test('seed 002: both replies carry the holder k8s-w1\'s MAC', () => {
+  test("seed 002: both replies carry the holder k8s-w1's MAC", () => {
     const v = judgeArpAnswer({ ip: LB_IP, arping: seedArping, holder: 'k8s-w1', nodeMacs: macs });
     expect(v.ok).toBe(true);
     expect(v.answerers).toEqual([{ mac: SEED_MAC, node: 'k8s-w1', replies: 2 }]);
@@ -125,12 +144,21 @@ describe('judgeArpAnswer: which node answers ARP', () => {
   });
 
   test('upper-case MACs (iputils) are matched case-insensitively', () => {
-    const arping: ArpingResult = { ...seedArping, flavour: 'iputils', replies: seedArping.replies.map((r) => ({ ...r, mac: r.mac.toUpperCase() })) };
+    const arping: ArpingResult = {
+      ...seedArping,
+      flavour: 'iputils',
+      replies: seedArping.replies.map((r) => ({ ...r, mac: r.mac.toUpperCase() })),
+    };
     expect(judgeArpAnswer({ ip: LB_IP, arping, holder: 'k8s-w1', nodeMacs: macs }).ok).toBe(true);
   });
 
   test('two nodes answering (the address moved mid-arping, or split brain) is a failure naming both', () => {
-    const arping: ArpingResult = { ...seedArping, sent: 2, received: 2, replies: [seedArping.replies[0]!, { ip: LB_IP, mac: macs['k8s-ctr'], timeMs: 0.2 }] };
+    const arping: ArpingResult = {
+      ...seedArping,
+      sent: 2,
+      received: 2,
+      replies: [seedArping.replies[0]!, { ip: LB_IP, mac: macs['k8s-ctr'], timeMs: 0.2 }],
+    };
     const v = judgeArpAnswer({ ip: LB_IP, arping, holder: 'k8s-w1', nodeMacs: macs });
     expect(v.ok).toBe(false);
     expect(whoAnswersArp(arping, LB_IP, macs).map((a) => a.node)).toEqual(['k8s-w1', 'k8s-ctr']);
@@ -164,8 +192,8 @@ describe('judgeArpAnswer: which node answers ARP', () => {
   });
 });
 
-describe('judgeNeighbour: the router\'s neighbour table', () => {
-  test('seed 002 (`arp -a`): the LB IP maps to the holder\'s MAC', () => {
+describe("judgeNeighbour: the router's neighbour table", () => {
+  test("seed 002 (`arp -a`): the LB IP maps to the holder's MAC", () => {
     const v = judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: SEED_MAC, state: 'REACHABLE' }, holder: 'k8s-w1', holderMac: SEED_MAC });
     expect(v.ok).toBe(true);
   });
@@ -174,17 +202,28 @@ describe('judgeNeighbour: the router\'s neighbour table', () => {
     expect(judgeNeighbour({ ip: LB_IP, entry: entry!, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(true);
   });
   test('STALE still names a usable MAC', () => {
-    expect(judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: SEED_MAC, state: 'stale' }, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(true);
+    expect(
+      judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: SEED_MAC, state: 'stale' }, holder: 'k8s-w1', holderMac: SEED_MAC }).ok,
+    ).toBe(true);
   });
-  test('the old holder\'s MAC after a failover is a failure', () => {
-    const v = judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: SEED_MAC, state: 'REACHABLE' }, holder: 'k8s-ctr', holderMac: macs['k8s-ctr'] });
+  test("the old holder's MAC after a failover is a failure", () => {
+    const v = judgeNeighbour({
+      ip: LB_IP,
+      entry: { ip: LB_IP, mac: SEED_MAC, state: 'REACHABLE' },
+      holder: 'k8s-ctr',
+      holderMac: macs['k8s-ctr'],
+    });
     expect(v.ok).toBe(false);
     expect(v.explanation).toContain('not to the holder');
   });
   test('missing, FAILED and INCOMPLETE entries are failures', () => {
     expect(judgeNeighbour({ ip: LB_IP, entry: null, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(false);
-    expect(judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: null, state: 'FAILED' }, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(false);
-    expect(judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: null, state: 'INCOMPLETE' }, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(false);
+    expect(judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: null, state: 'FAILED' }, holder: 'k8s-w1', holderMac: SEED_MAC }).ok).toBe(
+      false,
+    );
+    expect(
+      judgeNeighbour({ ip: LB_IP, entry: { ip: LB_IP, mac: null, state: 'INCOMPLETE' }, holder: 'k8s-w1', holderMac: SEED_MAC }).ok,
+    ).toBe(false);
   });
 });
 
@@ -192,23 +231,54 @@ describe('judgeAnnounceTables: only the holder lists the IP', () => {
   // Seed 002's row (l2-announce-ctr.txt): "192.168.10.241   eth1".
   const [row] = parseL2AnnounceTable(seed('l2-announce-ctr.txt')) as [{ ip: string; iface: string }];
   test('the holder lists the IP on eth1 and the other agent has no row', () => {
-    const v = judgeAnnounceTables({ ip: LB_IP, iface: 'eth1', holder: 'k8s-ctr', tables: [{ node: 'k8s-ctr', entries: [row] }, { node: 'k8s-w1', entries: [] }] });
+    const v = judgeAnnounceTables({
+      ip: LB_IP,
+      iface: 'eth1',
+      holder: 'k8s-ctr',
+      tables: [
+        { node: 'k8s-ctr', entries: [row] },
+        { node: 'k8s-w1', entries: [] },
+      ],
+    });
     expect(v.ok).toBe(true);
   });
   test('seed 002 as printed (row on k8s-ctr, lease on k8s-w1) is judged a failure on both counts', () => {
-    const v = judgeAnnounceTables({ ip: LB_IP, iface: 'eth1', holder: 'k8s-w1', tables: [{ node: 'k8s-ctr', entries: [row] }, { node: 'k8s-w1', entries: [] }] });
+    const v = judgeAnnounceTables({
+      ip: LB_IP,
+      iface: 'eth1',
+      holder: 'k8s-w1',
+      tables: [
+        { node: 'k8s-ctr', entries: [row] },
+        { node: 'k8s-w1', entries: [] },
+      ],
+    });
     expect(v.ok).toBe(false);
     expect(v.explanation).toContain('k8s-ctr is not the holder');
     expect(v.explanation).toContain('does not list');
   });
   test('a row on another interface of the holder (regex too wide) is a failure', () => {
-    const v = judgeAnnounceTables({ ip: LB_IP, iface: 'eth1', holder: 'k8s-ctr', tables: [{ node: 'k8s-ctr', entries: [row, { ip: LB_IP, iface: 'eth0' }] }] });
+    const v = judgeAnnounceTables({
+      ip: LB_IP,
+      iface: 'eth1',
+      holder: 'k8s-ctr',
+      tables: [{ node: 'k8s-ctr', entries: [row, { ip: LB_IP, iface: 'eth0' }] }],
+    });
     expect(v.ok).toBe(false);
     expect(v.explanation).toContain('eth0');
   });
   test('rows for other IPs do not count; a missing holder table is a failure', () => {
     const other = { ip: '192.168.10.212', iface: 'eth1' };
-    expect(judgeAnnounceTables({ ip: LB_IP, iface: 'eth1', holder: 'k8s-ctr', tables: [{ node: 'k8s-ctr', entries: [row] }, { node: 'k8s-w1', entries: [other] }] }).ok).toBe(true);
+    expect(
+      judgeAnnounceTables({
+        ip: LB_IP,
+        iface: 'eth1',
+        holder: 'k8s-ctr',
+        tables: [
+          { node: 'k8s-ctr', entries: [row] },
+          { node: 'k8s-w1', entries: [other] },
+        ],
+      }).ok,
+    ).toBe(true);
     expect(judgeAnnounceTables({ ip: LB_IP, iface: 'eth1', holder: 'k8s-ctr', tables: [{ node: 'k8s-w1', entries: [] }] }).ok).toBe(false);
   });
 });
@@ -218,7 +288,10 @@ describe('judgeHttpAnswer', () => {
   test('200 passes; other statuses and no answer fail', () => {
     expect(judgeHttpAnswer({ url, answer: { ok: true, status: 200, headers: {}, body: '', error: null, timeMs: 3 } }).ok).toBe(true);
     expect(judgeHttpAnswer({ url, answer: { ok: true, status: 503, headers: {}, body: '', error: null, timeMs: 3 } }).ok).toBe(false);
-    const v = judgeHttpAnswer({ url, answer: { ok: false, status: null, headers: {}, body: '', error: 'Connection timed out', timeMs: 1000 } });
+    const v = judgeHttpAnswer({
+      url,
+      answer: { ok: false, status: null, headers: {}, body: '', error: 'Connection timed out', timeMs: 1000 },
+    });
     expect(v.ok).toBe(false);
     expect(v.explanation).toContain('Connection timed out');
   });

@@ -52,7 +52,10 @@ describe('reading a Service', () => {
     expect(externalIpColumn(readServiceIpam(service('webpod')))).toBe(columns(afterPatch!)[3]);
     expect(externalIpColumn(readServiceIpam(service('webpod-moved')))).toBe(columns(afterAnnotate!)[3]);
     const shared = seedBlock('002-lbipam.txt', 'kubectl get svc | grep webpod').map(columns);
-    for (const [name, fixture] of [['webpod', 'webpod-moved'], ['webpod-alt', 'webpod-alt']] as const) {
+    for (const [name, fixture] of [
+      ['webpod', 'webpod-moved'],
+      ['webpod-alt', 'webpod-alt'],
+    ] as const) {
       const row = shared.find((c) => c[0] === name)!;
       const s = readServiceIpam(service(fixture));
       expect(externalIpColumn(s)).toBe(row[3]);
@@ -84,7 +87,11 @@ describe('reading a Service', () => {
     ['no metadata', { spec: {} }, /cannot read Service: metadata/],
     ['no name', { metadata: {} }, /metadata\.name/],
     ['a port that is not a number', { metadata: { name: 'x' }, spec: { ports: [{ port: '80' }] } }, /spec\.ports\.0\.port/],
-    ['a condition without a type', { metadata: { name: 'x' }, status: { conditions: [{ status: 'True' }] } }, /status\.conditions\.0\.type/],
+    [
+      'a condition without a type',
+      { metadata: { name: 'x' }, status: { conditions: [{ status: 'True' }] } },
+      /status\.conditions\.0\.type/,
+    ],
   ])('unreadable input (%s) throws, naming the field', (_what, input, msg) => {
     expect(() => readServiceIpam(input)).toThrow(UnreadableObjectError);
     expect(() => readServiceIpam(input)).toThrow(msg);
@@ -120,14 +127,18 @@ describe('judging a Service that must hold an IP', () => {
   test('pending, with nothing written yet, says so', () => {
     const r = judgeServiceAssigned(service('just-created'), { block: SEED_BLOCK });
     expect(r.ok).toBe(false);
-    expect(r.explanation).toBe('expected an IP from the pool; service default/just-created: EXTERNAL-IP <pending>, cilium.io/IPAMRequestSatisfied not written yet');
+    expect(r.explanation).toBe(
+      'expected an IP from the pool; service default/just-created: EXTERNAL-IP <pending>, cilium.io/IPAMRequestSatisfied not written yet',
+    );
   });
 
   test('an IP with a condition that is not True/satisfied is a no', () => {
     const o = service('webpod');
     o.status.conditions[0].status = 'False';
     o.status.conditions[0].reason = 'out_of_ips';
-    expect(judgeServiceAssigned(o, { block: SEED_BLOCK }).explanation).toMatch(/expected cilium\.io\/IPAMRequestSatisfied True\/satisfied; .*False\/out_of_ips/);
+    expect(judgeServiceAssigned(o, { block: SEED_BLOCK }).explanation).toMatch(
+      /expected cilium\.io\/IPAMRequestSatisfied True\/satisfied; .*False\/out_of_ips/,
+    );
     delete o.status.conditions;
     expect(judgeServiceAssigned(o, { block: SEED_BLOCK }).ok).toBe(false);
   });
@@ -139,7 +150,10 @@ describe('judging a Service that must hold an IP', () => {
   });
 
   test('garbage is a no, not an exception', () => {
-    expect(judgeServiceAssigned(undefined, { block: SEED_BLOCK })).toMatchObject({ ok: false, explanation: expect.stringMatching(/cannot read Service/) });
+    expect(judgeServiceAssigned(undefined, { block: SEED_BLOCK })).toMatchObject({
+      ok: false,
+      explanation: expect.stringMatching(/cannot read Service/),
+    });
   });
 });
 
@@ -154,7 +168,9 @@ describe('judging a Service that must be refused', () => {
   test('an exhausted pool: out_of_ips', () => {
     const r = judgeServiceRefused(service('one-too-many'), { reason: REASON.outOfIps });
     expect(r.ok).toBe(true);
-    expect(r.explanation).toContain('False/out_of_ips "All enabled CiliumLoadBalancerIPPools that match this service ran out of allocatable IPs"');
+    expect(r.explanation).toContain(
+      'False/out_of_ips "All enabled CiliumLoadBalancerIPPools that match this service ran out of allocatable IPs"',
+    );
   });
 
   test('same key, same IP, clashing port: incompatible service, message names the same port', () => {
@@ -166,7 +182,8 @@ describe('judging a Service that must be refused', () => {
 
   test('newer wording "same port and protocol" still matches the loose pattern', () => {
     const o = service('same-port');
-    o.status.conditions[0].message = "The IP '192.168.10.245' is already allocated to an incompatible service. Reason: same port and protocol";
+    o.status.conditions[0].message =
+      "The IP '192.168.10.245' is already allocated to an incompatible service. Reason: same port and protocol";
     expect(judgeServiceRefused(o, incompatibleSharing(v118, 'same port')).ok).toBe(true);
   });
 
@@ -219,7 +236,9 @@ describe('reading and judging a pool', () => {
   });
 
   test('a blank IPsAvailable (1.18.1 bug, #41536) is a no unless counts may lag; then it is noted', () => {
-    expect(judgePool(pool('blank-available'), { available: 5, countsMayLag: false }).explanation).toMatch(/IPsAvailable 5, the count is blank/);
+    expect(judgePool(pool('blank-available'), { available: 5, countsMayLag: false }).explanation).toMatch(
+      /IPsAvailable 5, the count is blank/,
+    );
     const tolerated = judgePool(pool('blank-available'), { available: 5, total: 5, countsMayLag: true });
     expect(tolerated.ok).toBe(true);
     expect(tolerated.notes).toEqual([expect.stringMatching(/IPsAvailable is blank: tolerated.*#41536/)]);
@@ -236,7 +255,9 @@ describe('reading and judging a pool', () => {
   test('a pool the operator has not processed yet has no PoolConflict condition: not yet', () => {
     const r = judgePool(pool('unprocessed'), { available: 5, countsMayLag: true });
     expect(r.ok).toBe(false);
-    expect(r.explanation).toMatch(/expected cilium\.io\/PoolConflict False \(set on every new pool\); pool unprocessed: .*CONFLICTING \(blank\)/);
+    expect(r.explanation).toMatch(
+      /expected cilium\.io\/PoolConflict False \(set on every new pool\); pool unprocessed: .*CONFLICTING \(blank\)/,
+    );
   });
 
   test('a disabled pool is a no; start without stop is one address', () => {
@@ -252,23 +273,35 @@ describe('reading and judging a pool', () => {
 
   test('garbage: no spec, a block with neither cidr nor start, not an object', () => {
     expect(() => readPool({ metadata: { name: 'x' } })).toThrow(/cannot read CiliumLoadBalancerIPPool: spec/);
-    expect(() => readPool({ metadata: { name: 'x' }, spec: { blocks: [{ stop: '1.2.3.4' }] } })).toThrow(/spec\.blocks\.0: neither cidr nor start/);
+    expect(() => readPool({ metadata: { name: 'x' }, spec: { blocks: [{ stop: '1.2.3.4' }] } })).toThrow(
+      /spec\.blocks\.0: neither cidr nor start/,
+    );
     expect(judgePool('pool', { countsMayLag: true })).toMatchObject({ ok: false });
   });
 });
 
 describe('the lab config the LB suites need', () => {
   // cilium config view of the base lab (team contract: native routing, KPR, L2 announcements off: key absent, cb 2.1)
-  const base = { 'routing-mode': 'native', 'tunnel-protocol': 'vxlan', 'auto-direct-node-routes': 'true', 'kube-proxy-replacement': 'true' };
+  const base = {
+    'routing-mode': 'native',
+    'tunnel-protocol': 'vxlan',
+    'auto-direct-node-routes': 'true',
+    'kube-proxy-replacement': 'true',
+  };
 
   test('the base lab is not ready for LB suites: native routing and no L2 announcements, both named', () => {
     const r = judgeConfig(base, LB_CONFIG);
     expect(r.ok).toBe(false);
-    expect(r.explanation).toBe('cilium-config differs from what the suite needs: routing-mode="native" (want "tunnel"), enable-l2-announcements=(absent) (want "true")');
+    expect(r.explanation).toBe(
+      'cilium-config differs from what the suite needs: routing-mode="native" (want "tunnel"), enable-l2-announcements=(absent) (want "true")',
+    );
   });
 
   test('after the converge (tunnel/vxlan, L2 announcements on) it is', () => {
-    expect(judgeConfig({ ...base, 'routing-mode': 'tunnel', 'auto-direct-node-routes': 'false', 'enable-l2-announcements': 'true' }, LB_CONFIG).ok).toBe(true);
+    expect(
+      judgeConfig({ ...base, 'routing-mode': 'tunnel', 'auto-direct-node-routes': 'false', 'enable-l2-announcements': 'true' }, LB_CONFIG)
+        .ok,
+    ).toBe(true);
   });
 
   test('values are compared as the strings cilium-config holds', () => {
@@ -280,7 +313,10 @@ describe('version rules', () => {
   test.each([
     ['1.18.1', { major: 1, minor: 18, patch: 1, pre: null }],
     ['v1.17.6', { major: 1, minor: 17, patch: 6, pre: null }],
-    ['quay.io/cilium/cilium:v1.17.6@sha256:5649db451c88d928ea585514746d50d91e6210801b300c897283ea319d68de15', { major: 1, minor: 17, patch: 6, pre: null }],
+    [
+      'quay.io/cilium/cilium:v1.17.6@sha256:5649db451c88d928ea585514746d50d91e6210801b300c897283ea319d68de15',
+      { major: 1, minor: 17, patch: 6, pre: null },
+    ],
     ['1.19.0-pre.0', { major: 1, minor: 19, patch: 0, pre: 'pre.0' }],
   ])('parses %s', (text, want) => {
     expect(parseCiliumVersion(text)).toEqual(want);
@@ -298,8 +334,14 @@ describe('version rules', () => {
   });
 
   test('the sharing refusal reason changed in 1.17 (PR #33808)', () => {
-    expect(incompatibleSharing(v('1.17.0'), 'same port')).toEqual({ reason: 'already_allocated_incompatible_service', message: /same port/i });
-    expect(incompatibleSharing(v('1.18.1'), 'different sharing key')).toEqual({ reason: 'already_allocated_incompatible_service', message: /different sharing key/i });
+    expect(incompatibleSharing(v('1.17.0'), 'same port')).toEqual({
+      reason: 'already_allocated_incompatible_service',
+      message: /same port/i,
+    });
+    expect(incompatibleSharing(v('1.18.1'), 'different sharing key')).toEqual({
+      reason: 'already_allocated_incompatible_service',
+      message: /different sharing key/i,
+    });
     expect(incompatibleSharing(v('1.16.2'), 'same port')).toEqual({ reason: 'already_allocated_different_sharing_key' });
     expect(incompatibleSharing(null, 'same port').reason).toBe('already_allocated_incompatible_service');
   });
@@ -330,9 +372,13 @@ describe('picking addresses', () => {
     const avoid = t.nodes.flatMap((n) => n.interfaces.map((i) => i.address));
     const pools = [topologyBlock(t)];
     expect(pickAddressOutsidePools({ subnet: '192.168.10.0/24', pools, avoid })).toBe('192.168.10.254');
-    expect(pickAddressOutsidePools({ subnet: '192.168.10.0/24', pools: [...pools, { cidr: '192.168.10.240/28' }], avoid })).toBe('192.168.10.239');
+    expect(pickAddressOutsidePools({ subnet: '192.168.10.0/24', pools: [...pools, { cidr: '192.168.10.240/28' }], avoid })).toBe(
+      '192.168.10.239',
+    );
     expect(pickAddressOutsidePools({ subnet: '192.168.10.0/24', pools, avoid: [...avoid, '192.168.10.254/24'] })).toBe('192.168.10.253');
-    expect(() => pickAddressOutsidePools({ subnet: '192.168.10.0/30', pools: [{ start: '192.168.10.1', stop: '192.168.10.2' }], avoid: [] })).toThrow(/every address of 192\.168\.10\.0\/30/);
+    expect(() =>
+      pickAddressOutsidePools({ subnet: '192.168.10.0/30', pools: [{ start: '192.168.10.1', stop: '192.168.10.2' }], avoid: [] }),
+    ).toThrow(/every address of 192\.168\.10\.0\/30/);
   });
 
   test('block membership: inclusive ranges and CIDRs', () => {

@@ -54,8 +54,24 @@ const NETLAB_MISROUTED = parseTcpdump(fixture('tcpdump/netlab-any-misrouted.txt'
 test('the parsers read every line of the seed fixtures', () => {
   expect(SEED_MISROUTED.map((p) => `${p.iface} ${p.direction}`)).toEqual(['eth1 In', 'eth0 Out', 'eth1 In', 'eth0 Out']);
   expect(SEED_FIXED).toHaveLength(8);
-  expect(SEED_W0_VXLAN.map((p) => p.iface)).toEqual(['cilium_vxlan', 'lxca2047e9fb417', 'cilium_vxlan', 'cilium_vxlan', 'lxca2047e9fb417', 'cilium_vxlan']);
-  expect(SEED_ROUTER_ROUTES.map((r) => r.dst)).toEqual(['default', '10.0.2.0/24', '10.0.2.2', '10.0.2.3', '10.10.1.0/24', '10.10.2.0/24', '192.168.10.0/24', '192.168.20.0/24']);
+  expect(SEED_W0_VXLAN.map((p) => p.iface)).toEqual([
+    'cilium_vxlan',
+    'lxca2047e9fb417',
+    'cilium_vxlan',
+    'cilium_vxlan',
+    'lxca2047e9fb417',
+    'cilium_vxlan',
+  ]);
+  expect(SEED_ROUTER_ROUTES.map((r) => r.dst)).toEqual([
+    'default',
+    '10.0.2.0/24',
+    '10.0.2.2',
+    '10.0.2.3',
+    '10.10.1.0/24',
+    '10.10.2.0/24',
+    '192.168.10.0/24',
+    '192.168.20.0/24',
+  ]);
   expect(SEED_VXLAN_ROUTES.map((r) => r.mtu)).toEqual([null, null, 1450, 1450]);
 });
 
@@ -144,7 +160,13 @@ describe('judgeMisrouted', () => {
   const path = { ...SEED_PATH_MISROUTED, defaultIface: 'eth0' };
 
   test('passes on the netlab capture of the same pattern', () => {
-    const v = judgeMisrouted(NETLAB_MISROUTED, { client: '198.18.10.100', target: '198.19.2.10', arrivalIface: 'eth1', towardIface: 'eth2', defaultIface: 'eth0' });
+    const v = judgeMisrouted(NETLAB_MISROUTED, {
+      client: '198.18.10.100',
+      target: '198.19.2.10',
+      arrivalIface: 'eth1',
+      towardIface: 'eth2',
+      defaultIface: 'eth0',
+    });
     expect(v.ok, v.explanation).toBe(true);
   });
 
@@ -166,13 +188,19 @@ describe('judgeMisrouted', () => {
   });
 
   test('fails when packets arrived but did not leave at all (dropped, not misrouted)', () => {
-    const v = judgeMisrouted(SEED_MISROUTED.filter((p) => p.iface === 'eth1'), path);
+    const v = judgeMisrouted(
+      SEED_MISROUTED.filter((p) => p.iface === 'eth1'),
+      path,
+    );
     expect(v.ok).toBe(false);
     expect(v.explanation).toContain('default-route interface eth0');
   });
 
   test('fails when they arrive on another interface than the client subnet', () => {
-    const v = judgeMisrouted(SEED_MISROUTED.map((p) => (p.iface === 'eth1' ? { ...p, iface: 'eth2' } : p)), path);
+    const v = judgeMisrouted(
+      SEED_MISROUTED.map((p) => (p.iface === 'eth1' ? { ...p, iface: 'eth2' } : p)),
+      path,
+    );
     expect(v.ok).toBe(false);
   });
 
@@ -192,7 +220,12 @@ describe('judgeMisrouted', () => {
   });
 
   test('lines without a direction (capture not on "any") are no evidence', () => {
-    expect(judgeMisrouted(SEED_MISROUTED.map((p) => ({ ...p, direction: null })), path).ok).toBe(false);
+    expect(
+      judgeMisrouted(
+        SEED_MISROUTED.map((p) => ({ ...p, direction: null })),
+        path,
+      ).ok,
+    ).toBe(false);
   });
 
   test('refuses to judge without a default route, or when the default route is the target side', () => {
@@ -215,13 +248,19 @@ describe('judgeRoutedAcross', () => {
   });
 
   test('fails when requests cross but no reply comes back', () => {
-    const v = judgeRoutedAcross(SEED_FIXED.filter((p) => p.srcIp === '172.20.0.204'), SEED_PATH_FIXED);
+    const v = judgeRoutedAcross(
+      SEED_FIXED.filter((p) => p.srcIp === '172.20.0.204'),
+      SEED_PATH_FIXED,
+    );
     expect(v.ok).toBe(false);
     expect(v.explanation).toContain('no reply');
   });
 
   test('fails when replies come in but are not sent back to the client subnet', () => {
-    const v = judgeRoutedAcross(SEED_FIXED.filter((p) => !(p.iface === 'eth1' && p.direction === 'Out')), SEED_PATH_FIXED);
+    const v = judgeRoutedAcross(
+      SEED_FIXED.filter((p) => !(p.iface === 'eth1' && p.direction === 'Out')),
+      SEED_PATH_FIXED,
+    );
     expect(v.ok).toBe(false);
   });
 
@@ -249,7 +288,11 @@ describe('planRouterPodRoutes (the workaround from CiliumNode objects)', () => {
     },
   });
   // The three nodes of seed 002's workaround (lines 122-128): one route per node pod CIDR via the node.
-  const seedNodes = [cn('k8s-ctr', '192.168.10.100', ['172.20.0.0/24']), cn('k8s-w1', '192.168.10.101', ['172.20.1.0/24']), cn('k8s-w0', '192.168.20.100', ['172.20.2.0/24'])];
+  const seedNodes = [
+    cn('k8s-ctr', '192.168.10.100', ['172.20.0.0/24']),
+    cn('k8s-w1', '192.168.10.101', ['172.20.1.0/24']),
+    cn('k8s-w0', '192.168.20.100', ['172.20.2.0/24']),
+  ];
   const routerSubnets = ['192.168.10.0/24', '192.168.20.0/24'];
 
   test('gives the seed workaround routes', () => {
@@ -328,7 +371,9 @@ describe('VXLAN', () => {
     expect(judgeLinkUp(links, 'cilium_vxlan').ok).toBe(true);
     expect(judgeLinkUp(links, 'cilium_geneve').ok).toBe(false);
     expect(judgeLinkUp([], 'cilium_vxlan').ok).toBe(false);
-    expect(judgeLinkUp(parseIpLink('7: cilium_vxlan: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN'), 'cilium_vxlan').ok).toBe(false);
+    expect(judgeLinkUp(parseIpLink('7: cilium_vxlan: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN'), 'cilium_vxlan').ok).toBe(
+      false,
+    );
   });
 
   test('judgeOverlayOnNode passes on the seed k8s-w0 capture (cilium_vxlan P / Out)', () => {
@@ -347,21 +392,37 @@ describe('VXLAN', () => {
 
   // Not in the seed (the note shows only the node capture); the outer headers of a router capture
   // `tcpdump -i any -nn 'udp port 8472 or net 172.20.0.0/16'` as the contract's parser returns them.
-  const udp = (iface: string, direction: Packet['direction'], src: string, sport: number, dst: string, dport: number): Packet =>
-    ({ iface, direction, srcIp: src, srcPort: sport, dstIp: dst, dstPort: dport });
+  const udp = (iface: string, direction: Packet['direction'], src: string, sport: number, dst: string, dport: number): Packet => ({
+    iface,
+    direction,
+    srcIp: src,
+    srcPort: sport,
+    dstIp: dst,
+    dstPort: dport,
+  });
   const ENCAP: Packet[] = [
     udp('eth1', 'In', '192.168.10.100', 54321, '192.168.20.100', 8472),
     udp('eth2', 'Out', '192.168.10.100', 54321, '192.168.20.100', 8472),
     udp('eth2', 'In', '192.168.20.100', 40001, '192.168.10.100', 8472),
     udp('eth1', 'Out', '192.168.20.100', 40001, '192.168.10.100', 8472),
   ];
-  const encapCtx = { fromNode: '192.168.10.100', toNode: '192.168.20.100', nodeAddresses: ['192.168.10.100', '192.168.10.101', '192.168.20.100'], podCidr: '172.20.0.0/16' };
+  const encapCtx = {
+    fromNode: '192.168.10.100',
+    toNode: '192.168.20.100',
+    nodeAddresses: ['192.168.10.100', '192.168.10.101', '192.168.20.100'],
+    podCidr: '172.20.0.0/16',
+  };
 
   test('judgeEncapsulated passes on UDP 8472 both ways between node addresses', () => {
     expect(judgeEncapsulated(ENCAP, encapCtx).ok).toBe(true);
   });
 
-  const netlabCtx = { fromNode: '198.18.10.100', toNode: '198.18.20.100', nodeAddresses: ['198.18.10.100', '198.18.20.100'], podCidr: '198.19.0.0/16' };
+  const netlabCtx = {
+    fromNode: '198.18.10.100',
+    toNode: '198.18.20.100',
+    nodeAddresses: ['198.18.10.100', '198.18.20.100'],
+    podCidr: '198.19.0.0/16',
+  };
 
   test('judgeEncapsulated passes on the netlab router captures, decoded as OTV (tcpdump default) and as VXLAN', () => {
     for (const capture of [NETLAB_OTV, NETLAB_VXLAN]) {
@@ -399,7 +460,12 @@ describe('VXLAN', () => {
     expect(judgeEncapsulated(ENCAP.slice(0, 2), encapCtx).explanation).toContain('back to 192.168.10.100');
     const foreign = [...ENCAP, udp('eth1', 'In', '192.168.10.77', 1, '192.168.20.100', 8472)];
     expect(judgeEncapsulated(foreign, encapCtx).explanation).toContain('non-node addresses');
-    expect(judgeEncapsulated(ENCAP.map((p) => ({ ...p, dstPort: 6081 })), encapCtx).ok).toBe(false);
+    expect(
+      judgeEncapsulated(
+        ENCAP.map((p) => ({ ...p, dstPort: 6081 })),
+        encapCtx,
+      ).ok,
+    ).toBe(false);
     expect(judgeEncapsulated([], encapCtx).ok).toBe(false);
   });
 });
@@ -431,7 +497,9 @@ describe('reachability', () => {
     expect(judgeWhoamiFrom(ok, 'webpod-697b545f57-lq7nw').ok).toBe(true);
     expect(judgeWhoamiFrom(ok, 'webpod-697b545f57-other').explanation).toContain('names webpod-697b545f57-lq7nw');
     expect(judgeWhoamiFrom({ ...ok, status: 503 }, 'webpod-697b545f57-lq7nw').ok).toBe(false);
-    expect(judgeWhoamiFrom({ ok: false, status: null, headers: {}, body: '', error: 'connect timeout' }, 'x').explanation).toContain('connect timeout');
+    expect(judgeWhoamiFrom({ ok: false, status: null, headers: {}, body: '', error: 'connect timeout' }, 'x').explanation).toContain(
+      'connect timeout',
+    );
     expect(judgeWhoamiFrom({ ...ok, body: '<h1>Web Server : router</h1>' }, 'webpod-697b545f57-lq7nw').ok).toBe(false);
   });
 });
@@ -443,7 +511,10 @@ describe('judgeRoutingMode', () => {
   });
 
   test('every agent must run the wanted mode', () => {
-    const tunnel = [{ node: 'k8s-ctr', status: st('Tunnel', 'vxlan') }, { node: 'k8s-w0', status: st('Tunnel', 'vxlan') }];
+    const tunnel = [
+      { node: 'k8s-ctr', status: st('Tunnel', 'vxlan') },
+      { node: 'k8s-w0', status: st('Tunnel', 'vxlan') },
+    ];
     expect(judgeRoutingMode(tunnel, { network: 'Tunnel', tunnelProtocol: 'vxlan' }).ok).toBe(true);
     expect(judgeRoutingMode(tunnel, { network: 'Native' }).ok).toBe(false);
     expect(judgeRoutingMode(tunnel, { network: 'Tunnel', tunnelProtocol: 'geneve' }).ok).toBe(false);

@@ -30,9 +30,16 @@ afterEach(async () => {
 });
 
 const kube = (o: { token?: string; retries?: number; requestTimeoutMs?: number } = {}): Kube =>
-  new Kube(api.kubeConfig(o.token), { runId: RUN, retries: o.retries ?? 1, clock: fakeClock(), manifestDir: MANIFEST_DIR, ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}) });
+  new Kube(api.kubeConfig(o.token), {
+    runId: RUN,
+    retries: o.retries ?? 1,
+    clock: fakeClock(),
+    manifestDir: MANIFEST_DIR,
+    ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+  });
 
-const calls = (method: string, pathPrefix: string): FakeRequest[] => api.requests.filter((r) => r.method === method && r.path.startsWith(pathPrefix));
+const calls = (method: string, pathPrefix: string): FakeRequest[] =>
+  api.requests.filter((r) => r.method === method && r.path.startsWith(pathPrefix));
 
 describe('server-side apply', () => {
   test('PATCH apply-patch with field manager cilium-lab-harness and force; the rendered manifest carries the run labels', async () => {
@@ -54,7 +61,11 @@ describe('server-side apply', () => {
 
   test('a cluster-scoped pool goes to the cluster-scoped path, with its per-run name', async () => {
     api.routes.push((r, res) => (r.method === 'PATCH' ? (sendJson(res, 200, JSON.parse(r.body)), true) : false));
-    await kube().apply({ apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumLoadBalancerIPPool', metadata: { name: `clh-${RUN}-pool`, labels: runLabels(RUN) } });
+    await kube().apply({
+      apiVersion: 'cilium.io/v2alpha1',
+      kind: 'CiliumLoadBalancerIPPool',
+      metadata: { name: `clh-${RUN}-pool`, labels: runLabels(RUN) },
+    });
     expect(calls('PATCH', '/apis/cilium.io/v2alpha1')[0]?.path).toBe(`/apis/cilium.io/v2alpha1/ciliumloadbalancerippools/clh-${RUN}-pool`);
   });
 
@@ -62,7 +73,8 @@ describe('server-side apply', () => {
     let n = 0;
     api.routes.push((r, res) => {
       if (r.method !== 'PATCH') return false;
-      if (++n === 1) sendJson(res, 409, status(409, 'Conflict', 'Operation cannot be fulfilled on services "webpod": the object has been modified'));
+      if (++n === 1)
+        sendJson(res, 409, status(409, 'Conflict', 'Operation cannot be fulfilled on services "webpod": the object has been modified'));
       else sendJson(res, 200, JSON.parse(r.body));
       return true;
     });
@@ -74,10 +86,18 @@ describe('server-side apply', () => {
   test('409 Conflict every time: KubeApiError 409 naming the object and the conflicting fields', async () => {
     api.routes.push((r, res) => {
       if (r.method !== 'PATCH') return false;
-      sendJson(res, 409, status(409, 'Conflict', 'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply"', [{ reason: 'FieldManagerConflict', field: '.spec.replicas', message: 'conflict with "kubectl-client-side-apply" using apps/v1' }]));
+      sendJson(
+        res,
+        409,
+        status(409, 'Conflict', 'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply"', [
+          { reason: 'FieldManagerConflict', field: '.spec.replicas', message: 'conflict with "kubectl-client-side-apply" using apps/v1' },
+        ]),
+      );
       return true;
     });
-    const err = await kube({ retries: 2 }).apply({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'webpod', namespace: NS } }).catch((e: unknown) => e);
+    const err = await kube({ retries: 2 })
+      .apply({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'webpod', namespace: NS } })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeApiError);
     expect((err as KubeApiError).code).toBe(409);
     expect((err as Error).message).toBe(
@@ -87,17 +107,23 @@ describe('server-side apply', () => {
   });
 
   test('401: KubeApiError 401 with what to check, and no retry', async () => {
-    const err = await kube({ token: 'stale-token', retries: 3 }).apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: NS } }).catch((e: unknown) => e);
+    const err = await kube({ token: 'stale-token', retries: 3 })
+      .apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: NS } })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeApiError);
     expect((err as KubeApiError).code).toBe(401);
-    expect((err as Error).message).toMatch(/HTTP 401 Unauthorized: Unauthorized \(the API server did not accept the credentials: check LAB_KUBECONFIG/);
+    expect((err as Error).message).toMatch(
+      /HTTP 401 Unauthorized: Unauthorized \(the API server did not accept the credentials: check LAB_KUBECONFIG/,
+    );
     expect(api.requests).toHaveLength(1);
   });
 
   test('a request that gets no answer fails at the request deadline, saying so', async () => {
     api.routes.push(() => new Promise<boolean>(() => undefined));
     const started = Date.now();
-    const err = await kube({ retries: 0, requestTimeoutMs: 300 }).apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: NS } }).catch((e: unknown) => e);
+    const err = await kube({ retries: 0, requestTimeoutMs: 300 })
+      .apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: NS } })
+      .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/apply ConfigMap clh-.*\/x: no answer: request timed out/);
     expect(Date.now() - started).toBeLessThan(5000);
   });
@@ -111,9 +137,13 @@ describe('404', () => {
   });
 
   test('a wait on an object that does not exist times out saying it was not found', async () => {
-    const err = await kube().waitDeploymentAvailable(NS, 'webpod', 5000).catch((e: unknown) => e);
+    const err = await kube()
+      .waitDeploymentAvailable(NS, 'webpod', 5000)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WaitTimeoutError);
-    expect((err as Error).message).toMatch(/^Timed out after 5 s waiting for Deployment clh-.*\/webpod to be available; last seen: not found/);
+    expect((err as Error).message).toMatch(
+      /^Timed out after 5 s waiting for Deployment clh-.*\/webpod to be available; last seen: not found/,
+    );
   });
 
   test('a wait on a Service sees the LB IP appear', async () => {
@@ -121,7 +151,13 @@ describe('404', () => {
     api.routes.push((r, res) => {
       if (r.path !== `/api/v1/namespaces/${NS}/services/web`) return false;
       n++;
-      sendJson(res, 200, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS }, spec: { type: 'LoadBalancer' }, status: { loadBalancer: n < 3 ? {} : { ingress: [{ ip: '192.168.10.211' }] } } });
+      sendJson(res, 200, {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: NS },
+        spec: { type: 'LoadBalancer' },
+        status: { loadBalancer: n < 3 ? {} : { ingress: [{ ip: '192.168.10.211' }] } },
+      });
       return true;
     });
     expect(await kube().waitServiceLbIp(NS, 'web', 60_000)).toBe('192.168.10.211');
@@ -143,7 +179,14 @@ describe('404', () => {
         sendJson(res, 200, { apiVersion: 'v1', kind: 'List', metadata: {}, items: n <= 2 ? items[r.path] : [] });
         return true;
       }
-      if (r.method === 'GET' && (r.path.endsWith('/pods') || r.path.endsWith('/deployments') || r.path.endsWith('/ingresses') || r.path.endsWith('/configmaps') || r.path.endsWith('/ciliuml2announcementpolicies'))) {
+      if (
+        r.method === 'GET' &&
+        (r.path.endsWith('/pods') ||
+          r.path.endsWith('/deployments') ||
+          r.path.endsWith('/ingresses') ||
+          r.path.endsWith('/configmaps') ||
+          r.path.endsWith('/ciliuml2announcementpolicies'))
+      ) {
         sendJson(res, 200, { apiVersion: 'v1', kind: 'List', metadata: {}, items: [] });
         return true;
       }
@@ -157,7 +200,11 @@ describe('404', () => {
     const deleted = await kube().deleteByRunLabel();
     expect(deleted).toEqual([`CiliumLoadBalancerIPPool clh-${RUN}-pool`, `Namespace ${NS}`]);
     const deletes = api.requests.filter((r) => r.method === 'DELETE').map((r) => r.path);
-    expect(deletes).toEqual([`/apis/cilium.io/v2alpha1/ciliumloadbalancerippools/clh-${RUN}-pool`, `/api/v1/namespaces/${NS}/services/webpod`, `/api/v1/namespaces/${NS}`]);
+    expect(deletes).toEqual([
+      `/apis/cilium.io/v2alpha1/ciliumloadbalancerippools/clh-${RUN}-pool`,
+      `/api/v1/namespaces/${NS}/services/webpod`,
+      `/api/v1/namespaces/${NS}`,
+    ]);
     expect(listed.get('/api/v1/namespaces')).toBe(3);
   });
 });
@@ -172,7 +219,16 @@ describe('exec in a pod (websocket status channel)', () => {
         ws.channel(1, '{"cilium":');
         ws.channel(1, '{"state":"Warning"}}\n');
         ws.channel(2, 'level=warning msg=degraded\n');
-        ws.channel(3, JSON.stringify({ metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', message: 'command terminated with non-zero exit code', details: { causes: [{ reason: 'ExitCode', message: '1' }] } }));
+        ws.channel(
+          3,
+          JSON.stringify({
+            metadata: {},
+            status: 'Failure',
+            reason: 'NonZeroExitCode',
+            message: 'command terminated with non-zero exit code',
+            details: { causes: [{ reason: 'ExitCode', message: '1' }] },
+          }),
+        );
         ws.close();
       };
     };
@@ -187,11 +243,16 @@ describe('exec in a pod (websocket status channel)', () => {
       ws.channel(3, JSON.stringify({ metadata: {}, status: 'Success' }));
       ws.close();
     };
-    expect(await kube().execInPod('kube-system', 'cilium-abcde', ['cilium-dbg', 'shell', '--', 'db/show', 'l2-announce'])).toMatchObject({ code: 0, stdout: expect.stringContaining('192.168.10.211') });
+    expect(await kube().execInPod('kube-system', 'cilium-abcde', ['cilium-dbg', 'shell', '--', 'db/show', 'l2-announce'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('192.168.10.211'),
+    });
   });
 
   test('a pod that does not exist: KubeApiError 404', async () => {
-    const err = await kube().execInPod(NS, 'nope', ['true']).catch((e: unknown) => e);
+    const err = await kube()
+      .execInPod(NS, 'nope', ['true'])
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeApiError);
     expect((err as KubeApiError).code).toBe(404);
     expect((err as Error).message).toMatch(/^exec \[true\] in clh-.*\/nope: HTTP 404/);
@@ -202,12 +263,16 @@ describe('exec in a pod (websocket status channel)', () => {
       ws.channel(1, 'partial');
       ws.close();
     };
-    await expect(kube().execInPod(NS, 'curl-pod', ['curl', 'webpod'])).rejects.toThrow(/exec stream closed without a status \(exit code lost\)/);
+    await expect(kube().execInPod(NS, 'curl-pod', ['curl', 'webpod'])).rejects.toThrow(
+      /exec stream closed without a status \(exit code lost\)/,
+    );
   });
 
   test('a command that never ends hits the deadline', async () => {
     api.wsRoute = () => (ws) => ws.channel(1, 'still running');
-    await expect(kube().execInPod(NS, 'curl-pod', ['sleep', '1000'], { timeoutMs: 300 })).rejects.toThrow(/waiting for exec \[sleep 1000\] in clh-.*\/curl-pod; last seen: stdout: still running/);
+    await expect(kube().execInPod(NS, 'curl-pod', ['sleep', '1000'], { timeoutMs: 300 })).rejects.toThrow(
+      /waiting for exec \[sleep 1000\] in clh-.*\/curl-pod; last seen: stdout: still running/,
+    );
   });
 });
 
@@ -217,10 +282,18 @@ describe('lease watcher', () => {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
     metadata: { name: 'cilium-l2announce-clh-x-webpod', namespace: 'kube-system', resourceVersion: rv },
-    spec: { ...(holder !== null ? { holderIdentity: holder } : {}), leaseDurationSeconds: 15, leaseTransitions: transitions, renewTime: `2026-11-22T03:49:${rv.slice(-2)}.000000Z` },
+    spec: {
+      ...(holder !== null ? { holderIdentity: holder } : {}),
+      leaseDurationSeconds: 15,
+      leaseTransitions: transitions,
+      renewTime: `2026-11-22T03:49:${rv.slice(-2)}.000000Z`,
+    },
   });
 
-  function leaseServer(script: { list: () => object; watches: ((w: ReturnType<typeof startWatch>, r: FakeRequest, res: http.ServerResponse) => void)[] }): { watchRvs: (string | null)[]; lists: number } {
+  function leaseServer(script: {
+    list: () => object;
+    watches: ((w: ReturnType<typeof startWatch>, r: FakeRequest, res: http.ServerResponse) => void)[];
+  }): { watchRvs: (string | null)[]; lists: number } {
     const seen = { watchRvs: [] as (string | null)[], lists: 0 };
     let watchNo = 0;
     api.routes.push((r, res: http.ServerResponse) => {
@@ -244,7 +317,10 @@ describe('lease watcher', () => {
   type Logged = { change: LeaseHolderChange } | { conn: WatchConnectionEvent };
 
   /** Watches until `until` holds after a report (or 10 s pass); returns everything reported, in order. */
-  async function watchLog(k: Kube, until: (log: Logged[]) => boolean): Promise<{ log: Logged[]; changes: LeaseHolderChange[]; conns: WatchConnectionEvent[] }> {
+  async function watchLog(
+    k: Kube,
+    until: (log: Logged[]) => boolean,
+  ): Promise<{ log: Logged[]; changes: LeaseHolderChange[]; conns: WatchConnectionEvent[] }> {
     const log: Logged[] = [];
     const ac = new AbortController();
     const push = (l: Logged): void => {
@@ -268,18 +344,37 @@ describe('lease watcher', () => {
   }
 
   /** The log as short words: holder changes as the holder, connection events as their state (and error). */
-  const story = (log: Logged[]): string[] => log.map((l) => ('change' in l ? `holder ${l.change.holder ?? 'none'}` : `${l.conn.state}${l.conn.error !== undefined ? `: ${l.conn.error}` : ''}`));
+  const story = (log: Logged[]): string[] =>
+    log.map((l) =>
+      'change' in l ? `holder ${l.change.holder ?? 'none'}` : `${l.conn.state}${l.conn.error !== undefined ? `: ${l.conn.error}` : ''}`,
+    );
   /** Every report has a timestamp, strictly later than the one before (the fake clock moves 1 ms per now()). */
   const inClockOrder = (log: Logged[]): boolean =>
-    log.map((l) => ('change' in l ? l.change.at : l.conn.at)).every((at, i, all) => Number.isInteger(at) && at > 1_700_000_000_000 && (i === 0 || at > all[i - 1]!));
-  const HOLDER_ONLY = (n: number) => (log: Logged[]): boolean => log.filter((l) => 'change' in l).length === n;
+    log
+      .map((l) => ('change' in l ? l.change.at : l.conn.at))
+      .every((at, i, all) => Number.isInteger(at) && at > 1_700_000_000_000 && (i === 0 || at > all[i - 1]!));
+  const HOLDER_ONLY =
+    (n: number) =>
+    (log: Logged[]): boolean =>
+      log.filter((l) => 'change' in l).length === n;
 
   test('each holder change is reported once with a timestamp; a watch the server ends is resumed from the last resourceVersion; 410 Gone relists', async () => {
     let listNo = 0;
     const seen = leaseServer({
-      list: () => (++listNo === 1
-        ? { apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '100' }, items: [lease('k8s-w1', '100', 0)] }
-        : { apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '200' }, items: [lease('k8s-w1', '199', 2)] }),
+      list: () =>
+        ++listNo === 1
+          ? {
+              apiVersion: 'coordination.k8s.io/v1',
+              kind: 'LeaseList',
+              metadata: { resourceVersion: '100' },
+              items: [lease('k8s-w1', '100', 0)],
+            }
+          : {
+              apiVersion: 'coordination.k8s.io/v1',
+              kind: 'LeaseList',
+              metadata: { resourceVersion: '200' },
+              items: [lease('k8s-w1', '199', 2)],
+            },
       watches: [
         (w) => {
           w.event('MODIFIED', lease('k8s-w1', '101', 0)); // renewal: same holder
@@ -290,7 +385,14 @@ describe('lease watcher', () => {
         (w) => {
           w.event('MODIFIED', lease('k8s-ctr', '151', 1)); // renewal
           w.event('MODIFIED', lease('k8s-w1', '152', 2)); // back
-          w.event('ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version: 152 (180)' });
+          w.event('ERROR', {
+            kind: 'Status',
+            apiVersion: 'v1',
+            status: 'Failure',
+            code: 410,
+            reason: 'Expired',
+            message: 'too old resource version: 152 (180)',
+          });
         },
         (w) => w.event('DELETED', lease('k8s-w1', '201', 2)),
       ],
@@ -329,7 +431,12 @@ describe('lease watcher', () => {
       return false;
     });
     const seen = leaseServer({
-      list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '300' }, items: [lease('k8s-w0', '300', 4)] }),
+      list: () => ({
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'LeaseList',
+        metadata: { resourceVersion: '300' },
+        items: [lease('k8s-w0', '300', 4)],
+      }),
       watches: [(w) => w.event('MODIFIED', lease('k8s-w1', '301', 5))],
     });
     const { log, changes: events, conns } = await watchLog(kube(), HOLDER_ONLY(2));
@@ -347,9 +454,24 @@ describe('lease watcher', () => {
     let t = 0;
     const clock: Clock = { now: () => ++t, sleep: (ms) => (slept.push(ms), (t += ms), Promise.resolve()) };
     const seen = leaseServer({
-      list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '40' }, items: [lease('k8s-ctr', '40', 1)] }),
+      list: () => ({
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'LeaseList',
+        metadata: { resourceVersion: '40' },
+        items: [lease('k8s-ctr', '40', 1)],
+      }),
       watches: [
-        (w) => (w.event('ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 500, reason: 'InternalError', message: 'etcd leader changed' }), w.end()),
+        (w) => (
+          w.event('ERROR', {
+            kind: 'Status',
+            apiVersion: 'v1',
+            status: 'Failure',
+            code: 500,
+            reason: 'InternalError',
+            message: 'etcd leader changed',
+          }),
+          w.end()
+        ),
         (w) => w.end(),
         (w) => w.event('MODIFIED', lease('k8s-w0', '41', 2)),
       ],
@@ -380,7 +502,9 @@ describe('lease watcher', () => {
 
   test('401 on the list rejects instead of retrying forever', async () => {
     const ac = new AbortController();
-    const err = await kube({ token: 'bad' }).watchLeaseHolder('kube-system', 'x', () => undefined, ac.signal).catch((e: unknown) => e);
+    const err = await kube({ token: 'bad' })
+      .watchLeaseHolder('kube-system', 'x', () => undefined, ac.signal)
+      .catch((e: unknown) => e);
     expect((err as KubeApiError).code).toBe(401);
   });
 
@@ -394,7 +518,9 @@ describe('lease watcher', () => {
     const events: LeaseHolderChange[] = [];
     const conns: WatchConnectionEvent[] = [];
     const err = await kube()
-      .watchLeaseHolder('kube-system', 'cilium-l2announce-clh-x-webpod', (e) => events.push(e), new AbortController().signal, { onConnection: (c) => conns.push(c) })
+      .watchLeaseHolder('kube-system', 'cilium-l2announce-clh-x-webpod', (e) => events.push(e), new AbortController().signal, {
+        onConnection: (c) => conns.push(c),
+      })
       .catch((e: unknown) => e);
     expect((err as KubeApiError).code).toBe(401);
     expect((err as Error).message).toMatch(/^watch Lease kube-system\/cilium-l2announce-clh-x-webpod: HTTP 401/);
@@ -406,7 +532,12 @@ describe('lease watcher', () => {
   describe('connection events: each once, in order, with a timestamp', () => {
     test('a watch the server closes: disconnected (no error), then resumed from the last resourceVersion', async () => {
       const seen = leaseServer({
-        list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '100' }, items: [lease('k8s-w1', '100', 0)] }),
+        list: () => ({
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'LeaseList',
+          metadata: { resourceVersion: '100' },
+          items: [lease('k8s-w1', '100', 0)],
+        }),
         watches: [
           (w) => (w.event('MODIFIED', lease('k8s-w1', '101', 0)), w.end()), // a renewal, then the server's timeout
           (w) => w.event('MODIFIED', lease('k8s-ctr', '102', 1)),
@@ -423,9 +554,22 @@ describe('lease watcher', () => {
     test('410 Gone: disconnected naming the 410, relisted, then connected from the new list (not resumed)', async () => {
       let listNo = 0;
       const seen = leaseServer({
-        list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: listNo++ === 0 ? '100' : '500' }, items: [lease(listNo === 1 ? 'k8s-w1' : 'k8s-ctr', '100', listNo)] }),
+        list: () => ({
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'LeaseList',
+          metadata: { resourceVersion: listNo++ === 0 ? '100' : '500' },
+          items: [lease(listNo === 1 ? 'k8s-w1' : 'k8s-ctr', '100', listNo)],
+        }),
         watches: [
-          (w) => w.event('ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version: 100 (450)' }),
+          (w) =>
+            w.event('ERROR', {
+              kind: 'Status',
+              apiVersion: 'v1',
+              status: 'Failure',
+              code: 410,
+              reason: 'Expired',
+              message: 'too old resource version: 100 (450)',
+            }),
           (w) => w.event('MODIFIED', lease('k8s-w0', '501', 3)),
         ],
       });
@@ -448,7 +592,12 @@ describe('lease watcher', () => {
 
     test('a connection dropped mid-stream: disconnected with the transport error, then resumed from the last event', async () => {
       const seen = leaseServer({
-        list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '300' }, items: [lease('k8s-w0', '300', 4)] }),
+        list: () => ({
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'LeaseList',
+          metadata: { resourceVersion: '300' },
+          items: [lease('k8s-w0', '300', 4)],
+        }),
         watches: [
           (w, _r, res) => {
             w.event('MODIFIED', lease('k8s-w1', '301', 5));
@@ -458,7 +607,14 @@ describe('lease watcher', () => {
         ],
       });
       const { log, conns } = await watchLog(kube(), HOLDER_ONLY(3));
-      expect(story(log).map((x) => x.replace(/:.*/, ''))).toEqual(['holder k8s-w0', 'connected', 'holder k8s-w1', 'disconnected', 'resumed', 'holder k8s-ctr']);
+      expect(story(log).map((x) => x.replace(/:.*/, ''))).toEqual([
+        'holder k8s-w0',
+        'connected',
+        'holder k8s-w1',
+        'disconnected',
+        'resumed',
+        'holder k8s-ctr',
+      ]);
       expect(conns[1]?.error).toMatch(/^watch Lease kube-system\/cilium-l2announce-clh-x-webpod: no answer: ./);
       expect(inClockOrder(log)).toBe(true);
       expect(seen.watchRvs).toEqual(['300', '301']);
@@ -476,36 +632,66 @@ describe('lease watcher', () => {
         return false;
       });
       const seen = leaseServer({
-        list: () => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '60' }, items: [lease('k8s-w1', '60', 0)] }),
-        watches: [(w, _r, res) => (w.event('MODIFIED', lease('k8s-w1', '61', 0)), setTimeout(() => res.socket?.destroy(), 50)), (w) => w.event('MODIFIED', lease('k8s-ctr', '62', 1))],
+        list: () => ({
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'LeaseList',
+          metadata: { resourceVersion: '60' },
+          items: [lease('k8s-w1', '60', 0)],
+        }),
+        watches: [
+          (w, _r, res) => (w.event('MODIFIED', lease('k8s-w1', '61', 0)), setTimeout(() => res.socket?.destroy(), 50)),
+          (w) => w.event('MODIFIED', lease('k8s-ctr', '62', 1)),
+        ],
       });
       const { log } = await watchLog(kube(), HOLDER_ONLY(2));
-      expect(story(log).map((x) => x.replace(/:.*/, ''))).toEqual(['holder k8s-w1', 'connected', 'disconnected', 'resumed', 'holder k8s-ctr']);
+      expect(story(log).map((x) => x.replace(/:.*/, ''))).toEqual([
+        'holder k8s-w1',
+        'connected',
+        'disconnected',
+        'resumed',
+        'holder k8s-ctr',
+      ]);
       expect(watchNo).toBe(4);
       expect(seen.watchRvs).toEqual(['60', '61']);
-      expect(api.requests.filter((r) => r.query.get('watch') === 'true').map((r) => r.query.get('resourceVersion'))).toEqual(['60', '61', '61', '61']);
+      expect(api.requests.filter((r) => r.query.get('watch') === 'true').map((r) => r.query.get('resourceVersion'))).toEqual([
+        '60',
+        '61',
+        '61',
+        '61',
+      ]);
     });
   });
 
-  test('a stop that comes while the lease is being listed ends the watcher without opening a watch, and reports no connection event', { timeout: 10_000 }, async () => {
-    const ac = new AbortController();
-    const changes: LeaseHolderChange[] = [];
-    const conns: WatchConnectionEvent[] = [];
-    api.routes.push((r, res) => {
-      if (r.path !== LEASE_PATH) return false;
-      if (r.query.get('watch') === 'true') {
-        startWatch(res); // would stay open for good
+  test(
+    'a stop that comes while the lease is being listed ends the watcher without opening a watch, and reports no connection event',
+    { timeout: 10_000 },
+    async () => {
+      const ac = new AbortController();
+      const changes: LeaseHolderChange[] = [];
+      const conns: WatchConnectionEvent[] = [];
+      api.routes.push((r, res) => {
+        if (r.path !== LEASE_PATH) return false;
+        if (r.query.get('watch') === 'true') {
+          startWatch(res); // would stay open for good
+          return true;
+        }
+        ac.abort(); // the harness stops while the list is on its way
+        sendJson(res, 200, {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'LeaseList',
+          metadata: { resourceVersion: '7' },
+          items: [lease('k8s-w1', '7', 0)],
+        });
         return true;
-      }
-      ac.abort(); // the harness stops while the list is on its way
-      sendJson(res, 200, { apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: '7' }, items: [lease('k8s-w1', '7', 0)] });
-      return true;
-    });
-    const started = Date.now();
-    await kube().watchLeaseHolder('kube-system', 'cilium-l2announce-clh-x-webpod', (e) => changes.push(e), ac.signal, { onConnection: (c) => conns.push(c) });
-    expect(Date.now() - started).toBeLessThan(5_000);
-    expect(changes.map((e) => e.holder)).toEqual(['k8s-w1']);
-    expect(conns).toEqual([]); // stopping is not a disconnect
-    expect(api.requests.filter((r) => r.query.get('watch') === 'true')).toEqual([]);
-  });
+      });
+      const started = Date.now();
+      await kube().watchLeaseHolder('kube-system', 'cilium-l2announce-clh-x-webpod', (e) => changes.push(e), ac.signal, {
+        onConnection: (c) => conns.push(c),
+      });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(changes.map((e) => e.holder)).toEqual(['k8s-w1']);
+      expect(conns).toEqual([]); // stopping is not a disconnect
+      expect(api.requests.filter((r) => r.query.get('watch') === 'true')).toEqual([]);
+    },
+  );
 });

@@ -48,8 +48,22 @@ export function sendJson(res: http.ServerResponse, code: number, body: unknown):
   res.end(text);
 }
 
-export function status(code: number, reason: string, message: string, causes?: { reason?: string; field?: string; message: string }[]): object {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code, ...(causes ? { details: { causes } } : {}) };
+export function status(
+  code: number,
+  reason: string,
+  message: string,
+  causes?: { reason?: string; field?: string; message: string }[],
+): object {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    code,
+    ...(causes ? { details: { causes } } : {}),
+  };
 }
 
 /** Starts a chunked watch response; call `event` per event and `end()` to close it like the server does. */
@@ -117,7 +131,12 @@ export class FakeKubeApi {
     }
     const resources = DISCOVERY[r.path];
     if (r.method === 'GET' && resources) {
-      sendJson(res, 200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: r.path.replace(/^\/apis?\//, ''), resources: resources.map((x) => ({ ...x, singularName: '', verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] })) });
+      sendJson(res, 200, {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: r.path.replace(/^\/apis?\//, ''),
+        resources: resources.map((x) => ({ ...x, singularName: '', verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] })),
+      });
       return;
     }
     for (const route of this.routes) {

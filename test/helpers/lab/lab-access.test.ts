@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkKubeconfigServer, kubeconfigChoice, loadKubeConfig, nodesMismatch, readKubeconfigFile } from '../../../helpers/lab/lab-access.ts';
+import {
+  checkKubeconfigServer,
+  kubeconfigChoice,
+  loadKubeConfig,
+  nodesMismatch,
+  readKubeconfigFile,
+} from '../../../helpers/lab/lab-access.ts';
 import { connectLab } from '../../../helpers/lab/lab.ts';
 import { apiEndpoint, preflight } from '../../../helpers/lab/preflight.ts';
 import type { SshPool } from '../../../helpers/transport/ssh.ts';
@@ -58,7 +64,15 @@ const nodeList = (nodes: { name: string; ip: string }[]): object => ({
   kind: 'NodeList',
   apiVersion: 'v1',
   metadata: {},
-  items: nodes.map((n) => ({ metadata: { name: n.name }, status: { addresses: [{ type: 'InternalIP', address: n.ip }, { type: 'Hostname', address: n.name }] } })),
+  items: nodes.map((n) => ({
+    metadata: { name: n.name },
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: n.ip },
+        { type: 'Hostname', address: n.name },
+      ],
+    },
+  })),
 });
 
 describe('an ambient KUBECONFIG (another cluster) is never contacted', () => {
@@ -86,7 +100,10 @@ describe('an ambient KUBECONFIG (another cluster) is never contacted', () => {
     // loadKubeConfig, and one request with what it gave
     const reads: string[] = [];
     const { kc, source } = await loadKubeConfig(t, adminConfSsh(reads), env);
-    await kc.makeApiClient(CoreV1Api).listNode().catch(() => undefined);
+    await kc
+      .makeApiClient(CoreV1Api)
+      .listNode()
+      .catch(() => undefined);
     expect(work.requests.map((r) => `${r.method} ${r.path}`)).toEqual([]);
     // it was admin.conf from the control plane, server set to the topology's endpoint
     expect(reads).toEqual(['k8s-ctr: cat /etc/kubernetes/admin.conf']);
@@ -96,11 +113,15 @@ describe('an ambient KUBECONFIG (another cluster) is never contacted', () => {
     // pre-flight: the API endpoint it probes is the topology's, and it says the ambient one is ignored
     const api = apiEndpoint(t, env);
     expect({ host: api.host, port: api.port }).toEqual({ host: '127.0.0.1', port: t.apiEndpoint.port });
-    expect(api.notice).toBe(`KUBECONFIG=${ambient} is ignored: the lab's kubeconfig is /etc/kubernetes/admin.conf on k8s-ctr (set LAB_KUBECONFIG to use another kubeconfig of this lab)`);
+    expect(api.notice).toBe(
+      `KUBECONFIG=${ambient} is ignored: the lab's kubeconfig is /etc/kubernetes/admin.conf on k8s-ctr (set LAB_KUBECONFIG to use another kubeconfig of this lab)`,
+    );
 
     // connectLab: the whole connect path (creating the run namespace fails: the stand-in lab answers nothing)
     const log: string[] = [];
-    await expect(connectLab({ topology: t, env: { ...env, LAB_RUN_ID: 'r-test' }, ssh: adminConfSsh([]), suiteFiles: null, log: (l) => log.push(l) })).rejects.toThrow();
+    await expect(
+      connectLab({ topology: t, env: { ...env, LAB_RUN_ID: 'r-test' }, ssh: adminConfSsh([]), suiteFiles: null, log: (l) => log.push(l) }),
+    ).rejects.toThrow();
     expect(log[0]).toMatch(/^KUBECONFIG=.* is ignored/);
 
     expect(work.requests).toEqual([]);
@@ -136,7 +157,7 @@ describe('LAB_KUBECONFIG: used only for this lab', () => {
     }
   });
 
-  test('the right server with other nodes is refused naming both node lists; the lab\'s nodes are accepted', async () => {
+  test("the right server with other nodes is refused naming both node lists; the lab's nodes are accepted", async () => {
     const file = write('lab.kubeconfig', kubeconfigFor(api.url));
     const env = { LAB_KUBECONFIG: file };
     nodes = [
@@ -157,7 +178,13 @@ describe('LAB_KUBECONFIG: used only for this lab', () => {
   test('same names at other addresses are another cluster', () => {
     const wanted = kubeNodes(t).map((n) => ({ name: n.name, internalIp: primaryAddress(n) }));
     expect(nodesMismatch(t, wanted, 'x')).toBeNull();
-    expect(nodesMismatch(t, wanted.map((n) => ({ ...n, internalIp: '198.18.9.9' })), 'x')).toMatch(/^Refusing x: the cluster's nodes are k8s-ctr \(198\.18\.9\.9\)/);
+    expect(
+      nodesMismatch(
+        t,
+        wanted.map((n) => ({ ...n, internalIp: '198.18.9.9' })),
+        'x',
+      ),
+    ).toMatch(/^Refusing x: the cluster's nodes are k8s-ctr \(198\.18\.9\.9\)/);
     expect(nodesMismatch(t, wanted.slice(1), 'x')).not.toBeNull();
   });
 
@@ -177,9 +204,21 @@ describe('every kubeconfig problem names the kubeconfig and the problem', () => 
     ['not YAML', write('not-yaml.conf', 'clusters: [unclosed\n'), /^kubeconfig .*not-yaml\.conf: YAML syntax error at line 2, column 1: /],
     ['empty', write('empty.conf', ''), /^kubeconfig .*empty\.conf: is empty/],
     ['a YAML list', write('list.conf', '- a\n- b\n'), /^kubeconfig .*list\.conf: is not a kubeconfig \(expected a mapping/],
-    ['no current context', write('no-ctx.conf', kubeconfigFor('https://127.0.0.1:6443').replace('current-context: ctx', '')), /^kubeconfig .*no-ctx\.conf: has no current-context$/],
-    ['a current context that is not there', write('bad-ctx.conf', kubeconfigFor('https://127.0.0.1:6443').replace('current-context: ctx', 'current-context: gone')), /current-context "gone" is not among its contexts \(ctx\)$/],
-    ['a server that is not a URL', write('bad-url.conf', kubeconfigFor('192.168.10.100:6443')), /^kubeconfig .*bad-url\.conf: the server of cluster "c" is "192\.168\.10\.100:6443", which is not a URL \(expected https:\/\/host:port\)$/],
+    [
+      'no current context',
+      write('no-ctx.conf', kubeconfigFor('https://127.0.0.1:6443').replace('current-context: ctx', '')),
+      /^kubeconfig .*no-ctx\.conf: has no current-context$/,
+    ],
+    [
+      'a current context that is not there',
+      write('bad-ctx.conf', kubeconfigFor('https://127.0.0.1:6443').replace('current-context: ctx', 'current-context: gone')),
+      /current-context "gone" is not among its contexts \(ctx\)$/,
+    ],
+    [
+      'a server that is not a URL',
+      write('bad-url.conf', kubeconfigFor('192.168.10.100:6443')),
+      /^kubeconfig .*bad-url\.conf: the server of cluster "c" is "192\.168\.10\.100:6443", which is not a URL \(expected https:\/\/host:port\)$/,
+    ],
   ])('%s', (_name, file, message) => {
     expect(() => readKubeconfigFile(file)).toThrow(message);
   });
@@ -187,6 +226,8 @@ describe('every kubeconfig problem names the kubeconfig and the problem', () => 
   test('a good one gives host and port', () => {
     const k = readKubeconfigFile(write('good.conf', kubeconfigFor('https://198.18.0.10:16443')));
     expect([k.host, k.port]).toEqual(['198.18.0.10', 16443]);
-    expect(() => checkKubeconfigServer(k, reference)).toThrow(/its server https:\/\/198\.18\.0\.10:16443 is not the API endpoint of topology cilium-lab \(192\.168\.10\.100:6443\)/);
+    expect(() => checkKubeconfigServer(k, reference)).toThrow(
+      /its server https:\/\/198\.18\.0\.10:16443 is not the API endpoint of topology cilium-lab \(192\.168\.10\.100:6443\)/,
+    );
   });
 });

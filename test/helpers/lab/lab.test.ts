@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { apiServerUrl, Cleanups, makeRunId, resolveRunId, rewriteKubeconfigServer, suitesForConvergence } from '../../../helpers/lab/lab.ts';
+import {
+  apiServerUrl,
+  Cleanups,
+  makeRunId,
+  resolveRunId,
+  rewriteKubeconfigServer,
+  suitesForConvergence,
+} from '../../../helpers/lab/lab.ts';
 import { SUITES } from '../../../suites/support/plan.ts';
 import { loadTopology } from '../../../helpers/lab/topology.ts';
 
@@ -43,7 +50,11 @@ describe('rewriteKubeconfigServer', () => {
     ['empty', '', /no clusters/],
     ['not YAML', 'clusters: [unclosed', /not YAML/],
     ['no clusters', 'apiVersion: v1\nkind: Config\nclusters: []\n', /no clusters/],
-    ['a context naming a missing cluster', 'clusters:\n- name: a\n  cluster: {server: https://x}\n- name: b\n  cluster: {server: https://y}\ncontexts:\n- name: c\n  context: {cluster: zzz}\ncurrent-context: c\n', /cannot tell which cluster/],
+    [
+      'a context naming a missing cluster',
+      'clusters:\n- name: a\n  cluster: {server: https://x}\n- name: b\n  cluster: {server: https://y}\ncontexts:\n- name: c\n  context: {cluster: zzz}\ncurrent-context: c\n',
+      /cannot tell which cluster/,
+    ],
   ])('%s is an error', (_n, text, message) => {
     expect(() => rewriteKubeconfigServer(text, 'https://1.2.3.4:6443')).toThrow(message);
   });
@@ -66,7 +77,9 @@ describe('Cleanups', () => {
     const err = await c.run().catch((e: unknown) => e);
     expect(order).toEqual(['delete pool', 'delete run objects', 'close ssh']);
     expect(err).toBeInstanceOf(AggregateError);
-    expect((err as Error).message).toBe('2 cleanups failed: cleanup "undo routes" failed: router unreachable; cleanup "delete run objects" failed: API down');
+    expect((err as Error).message).toBe(
+      '2 cleanups failed: cleanup "undo routes" failed: router unreachable; cleanup "delete run objects" failed: API down',
+    );
     expect(c.size).toBe(0);
     await expect(c.run()).resolves.toBeUndefined();
   });
@@ -89,7 +102,10 @@ describe('suitesForConvergence', () => {
   });
 
   test('without a selection, or for a file outside it: only this suite', () => {
-    expect(suitesForConvergence('20-vxlan.test.ts', needs, null, SUITES)).toEqual({ suites: [{ file: '20-vxlan.test.ts', title: '20-vxlan.test.ts', needs }], index: 0 });
+    expect(suitesForConvergence('20-vxlan.test.ts', needs, null, SUITES)).toEqual({
+      suites: [{ file: '20-vxlan.test.ts', title: '20-vxlan.test.ts', needs }],
+      index: 0,
+    });
     expect(suitesForConvergence('/x/suites/99-extra.test.ts', needs, ['/x/suites/20-vxlan.test.ts'], SUITES).suites).toHaveLength(1);
     expect(suitesForConvergence(undefined, needs, null, SUITES).suites[0]?.file).toBe('(suite)');
   });

@@ -38,7 +38,10 @@ describe('Vagrant state', () => {
     });
     expect(probes).toBe(0);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.message).toMatch(/router, k8s-ctr, k8s-w1, k8s-w0 have not been created.*No packet was sent\. Start the lab with: npm run lab:up/);
+    if (!r.ok)
+      expect(r.message).toMatch(
+        /router, k8s-ctr, k8s-w1, k8s-w0 have not been created.*No packet was sent\. Start the lab with: npm run lab:up/,
+      );
   });
 });
 
@@ -57,11 +60,23 @@ describe('endpoints', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kc-'));
     const file = path.join(dir, 'config');
     const kubeconfig = (server: string): string =>
-      ['apiVersion: v1', 'clusters:', `- cluster: {server: "${server}"}`, '  name: lab', 'contexts:', '- context: {cluster: lab, user: admin}', '  name: lab', 'current-context: lab', ''].join('\n');
+      [
+        'apiVersion: v1',
+        'clusters:',
+        `- cluster: {server: "${server}"}`,
+        '  name: lab',
+        'contexts:',
+        '- context: {cluster: lab, user: admin}',
+        '  name: lab',
+        'current-context: lab',
+        '',
+      ].join('\n');
     writeFileSync(file, kubeconfig('https://192.168.10.100:6443'));
     expect(endpointsToCheck(t, { LAB_KUBECONFIG: file }).at(-1)).toEqual({ what: 'Kubernetes API', host: '192.168.10.100', port: 6443 });
     writeFileSync(file, kubeconfig('https://198.18.0.10:16443'));
-    expect(() => endpointsToCheck(t, { LAB_KUBECONFIG: file })).toThrow(/^Refusing LAB_KUBECONFIG .*: its server https:\/\/198\.18\.0\.10:16443 is not the API endpoint of topology cilium-lab \(192\.168\.10\.100:6443\)/);
+    expect(() => endpointsToCheck(t, { LAB_KUBECONFIG: file })).toThrow(
+      /^Refusing LAB_KUBECONFIG .*: its server https:\/\/198\.18\.0\.10:16443 is not the API endpoint of topology cilium-lab \(192\.168\.10\.100:6443\)/,
+    );
     expect(endpointsToCheck(t, { KUBECONFIG: file }).at(-1)).toEqual({ what: 'Kubernetes API', host: '192.168.10.100', port: 6443 });
     expect(endpointsToCheck(t, { KUBECONFIG: path.join(dir, 'missing') }).at(-1)).toMatchObject({ host: '192.168.10.100' });
   });

@@ -34,7 +34,8 @@ function store(o: { lingerMs?: number; refuse?: string[] } = {}): Map<string, un
       objects.set(r.path, JSON.parse(r.body));
       sendJson(res, 200, objects.get(r.path));
     } else if (r.method === 'GET' && objects.has(r.path)) sendJson(res, 200, objects.get(r.path));
-    else if (r.method === 'DELETE' && o.refuse?.includes(r.path)) sendJson(res, 403, status(403, 'Forbidden', 'deleting is not allowed here'));
+    else if (r.method === 'DELETE' && o.refuse?.includes(r.path))
+      sendJson(res, 403, status(403, 'Forbidden', 'deleting is not allowed here'));
     else if (r.method === 'DELETE' && objects.has(r.path)) {
       const body = objects.get(r.path);
       if (o.lingerMs === undefined) objects.delete(r.path);
@@ -46,9 +47,18 @@ function store(o: { lingerMs?: number; refuse?: string[] } = {}): Map<string, un
   return objects;
 }
 
-const lab = () => ({ kube: new Kube(api.kubeConfig(), { runId: 'r1', retries: 0, manifestDir: MANIFEST_DIR }), runId: 'r1', namespace: 'clh-r1' });
+const lab = () => ({
+  kube: new Kube(api.kubeConfig(), { runId: 'r1', retries: 0, manifestDir: MANIFEST_DIR }),
+  runId: 'r1',
+  namespace: 'clh-r1',
+});
 const deletes = (): string[] => api.requests.filter((r) => r.method === 'DELETE').map((r) => r.path);
-const service = (name: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'clh-r1' }, spec: { type: 'LoadBalancer' } });
+const service = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace: 'clh-r1' },
+  spec: { type: 'LoadBalancer' },
+});
 const POOL_PATH = '/apis/cilium.io/v2alpha1/ciliumloadbalancerippools/clh-r1-l2';
 const SERVICE_PATH = '/api/v1/namespaces/clh-r1/services/webpod-l2';
 
@@ -56,7 +66,9 @@ describe('refs', () => {
   test('Kind namespace/name, Kind name for cluster-scoped objects; v1 and ? where the object leaves them out', () => {
     expect(refOf(service('a'))).toEqual({ apiVersion: 'v1', kind: 'Service', namespace: 'clh-r1', name: 'a' });
     expect(refText(refOf(service('a')))).toBe('Service clh-r1/a');
-    expect(refText(refOf({ apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumLoadBalancerIPPool', metadata: { name: 'p' } }))).toBe('CiliumLoadBalancerIPPool p');
+    expect(refText(refOf({ apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumLoadBalancerIPPool', metadata: { name: 'p' } }))).toBe(
+      'CiliumLoadBalancerIPPool p',
+    );
     expect(refOf({ metadata: {} })).toEqual({ apiVersion: 'v1', kind: '?', name: '?' });
   });
 });
@@ -67,12 +79,19 @@ describe('SuiteObjects: what a suite creates is removed, last first, and checked
     const o = new SuiteObjects(lab(), { label: 'l2-announcements' });
     await o.createFromManifest('l2-pool.yaml', { name: 'l2', start: '198.18.10.211', stop: '198.18.10.215', service: 'webpod-l2' });
     await o.createFromManifest('l2-service.yaml', { name: 'webpod-l2', backend: 'webpod' });
-    const policy = (nodes: string[]) => o.createFromManifest('l2-policy.yaml', { name: 'l2', service: 'webpod-l2' }, (p) => withPolicyNodes(p, { nodes, interfaces: ['eth1'] }));
+    const policy = (nodes: string[]) =>
+      o.createFromManifest('l2-policy.yaml', { name: 'l2', service: 'webpod-l2' }, (p) =>
+        withPolicyNodes(p, { nodes, interfaces: ['eth1'] }),
+      );
     await policy(['k8s-w1']);
     const [widened] = await policy(['k8s-ctr', 'k8s-w1']);
     expect((widened as any).spec.nodeSelector.matchExpressions[0].values).toEqual(['k8s-ctr', 'k8s-w1']);
     expect(objects.size).toBe(3);
-    expect(o.refs.map(refText)).toEqual(['CiliumLoadBalancerIPPool clh-r1-l2', 'Service clh-r1/webpod-l2', 'CiliumL2AnnouncementPolicy clh-r1-l2']);
+    expect(o.refs.map(refText)).toEqual([
+      'CiliumLoadBalancerIPPool clh-r1-l2',
+      'Service clh-r1/webpod-l2',
+      'CiliumL2AnnouncementPolicy clh-r1-l2',
+    ]);
     expect(await o.dump()).toContain('clh-r1-l2');
 
     const deleted = await o.remove({ timeoutMs: 10_000 });
@@ -89,7 +108,9 @@ describe('SuiteObjects: what a suite creates is removed, last first, and checked
     await o.createFromManifest('l2-service.yaml', { name: 'webpod-l2', backend: 'webpod' });
     const err = await o.remove({ timeoutMs: 1_500 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WaitTimeoutError);
-    expect((err as Error).message).toMatch(/the l2-announcements objects to be gone \(Service clh-r1\/webpod-l2\).*still there: Service clh-r1\/webpod-l2/);
+    expect((err as Error).message).toMatch(
+      /the l2-announcements objects to be gone \(Service clh-r1\/webpod-l2\).*still there: Service clh-r1\/webpod-l2/,
+    );
     expect(o.refs.map(refText)).toEqual(['Service clh-r1/webpod-l2']);
   });
 
@@ -133,7 +154,10 @@ describe('SuiteObjects: what a person reads when a test fails', () => {
     const objects = store();
     const o = new SuiteObjects(lab(), { label: 'lbipam' });
     await o.create(service('a'));
-    objects.set('/api/v1/namespaces/clh-r1/services/a', { ...service('a'), metadata: { name: 'a', namespace: 'clh-r1', managedFields: [{ manager: 'x' }] } });
+    objects.set('/api/v1/namespaces/clh-r1/services/a', {
+      ...service('a'),
+      metadata: { name: 'a', namespace: 'clh-r1', managedFields: [{ manager: 'x' }] },
+    });
     const yaml = await o.yamlOf(refOf(service('a')));
     expect(yaml).toContain('name: a');
     expect(yaml).not.toContain('managedFields');
@@ -163,7 +187,16 @@ describe('SuiteObjects: what a person reads when a test fails', () => {
         apiVersion: 'v1',
         kind: 'EventList',
         metadata: {},
-        items: [{ metadata: { name: 'a.1' }, involvedObject: { kind: 'Service', name: 'a' }, type: 'Warning', reason: 'AllocationFailed', message: 'out of IPs', lastTimestamp: '2026-11-22T03:49:00Z' }],
+        items: [
+          {
+            metadata: { name: 'a.1' },
+            involvedObject: { kind: 'Service', name: 'a' },
+            type: 'Warning',
+            reason: 'AllocationFailed',
+            message: 'out of IPs',
+            lastTimestamp: '2026-11-22T03:49:00Z',
+          },
+        ],
       });
       return true;
     });

@@ -44,41 +44,65 @@ describe('the cleanup stack', () => {
 });
 
 test("the run's last suite file is known by name; unknown files never are", () => {
-  expect(isLastSuiteFile('/repo/suites/90-l2-failover.test.ts', ['/r/suites/00-lab-health.test.ts', '/r/suites/90-l2-failover.test.ts'])).toBe(true);
-  expect(isLastSuiteFile('/repo/suites/00-lab-health.test.ts', ['/r/suites/00-lab-health.test.ts', '/r/suites/90-l2-failover.test.ts'])).toBe(false);
+  expect(
+    isLastSuiteFile('/repo/suites/90-l2-failover.test.ts', ['/r/suites/00-lab-health.test.ts', '/r/suites/90-l2-failover.test.ts']),
+  ).toBe(true);
+  expect(
+    isLastSuiteFile('/repo/suites/00-lab-health.test.ts', ['/r/suites/00-lab-health.test.ts', '/r/suites/90-l2-failover.test.ts']),
+  ).toBe(false);
   expect(isLastSuiteFile('/repo/suites/00-lab-health.test.ts', null)).toBe(false);
   expect(isLastSuiteFile('file:///repo/suites/10-native-routing.test.ts', ['10-native-routing.test.ts'])).toBe(true);
 });
 
 describe('the Lab fixture does the chores (a child vitest run)', () => {
-  test('a failing test still undoes its change at the suite end, diagnostics are attached per failing test, a timed-out test polls no more, the run cleans up after its last file', { timeout: 90_000 }, async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'clh-chores-'));
-    const log = path.join(dir, 'events.jsonl');
-    try {
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^VITEST|^TEST$|^NODE_ENV$/.test(k)) env[k] = v;
-      const r = await execa(path.join(REPO_ROOT, 'node_modules', '.bin', 'vitest'), ['run', '--config', path.join('test', 'fixtures', 'chores-fixture', 'vitest.config.ts')], {
-        cwd: REPO_ROOT,
-        env: { ...env, NO_COLOR: '1', CHORES_LOG: log },
-        extendEnv: false,
-        reject: false,
-        timeout: 80_000,
-        all: true,
-      });
-      expect(r.all).toMatch(/Tests\s+2 failed \(2\)/);
-      expect(r.all).toMatch(/Test timed out in 400ms/);
-      const events = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { at: number; event: string; name?: string });
-      const names = events.map((e) => (e.name ? `${e.event}: ${e.name}` : e.event)).filter((e) => e !== 'poll');
-      // Diagnostics once per failing test; the stack after afterAll, newest first; then, the run's last file having
-      // ended, the run's own cleanup (before the worker's teardown, which vitest cuts after 60 s), once.
-      expect(names).toEqual(['diagnostics', 'aborted', 'diagnostics', 'afterAll', 'afterAll done', 'cleanup: failing test', 'cleanup: beforeAll', 'run cleanup']);
-      const aborted = events.find((e) => e.event === 'aborted')!.at;
-      const polls = events.filter((e) => e.event === 'poll').map((e) => e.at);
-      expect(polls.length).toBeGreaterThan(2);
-      // No poll after the test timed out, though the wait's own deadline (10 s) was far off and afterAll idled 500 ms.
-      expect(polls.filter((t) => t > aborted)).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  test(
+    'a failing test still undoes its change at the suite end, diagnostics are attached per failing test, a timed-out test polls no more, the run cleans up after its last file',
+    { timeout: 90_000 },
+    async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'clh-chores-'));
+      const log = path.join(dir, 'events.jsonl');
+      try {
+        const env: Record<string, string> = {};
+        for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^VITEST|^TEST$|^NODE_ENV$/.test(k)) env[k] = v;
+        const r = await execa(
+          path.join(REPO_ROOT, 'node_modules', '.bin', 'vitest'),
+          ['run', '--config', path.join('test', 'fixtures', 'chores-fixture', 'vitest.config.ts')],
+          {
+            cwd: REPO_ROOT,
+            env: { ...env, NO_COLOR: '1', CHORES_LOG: log },
+            extendEnv: false,
+            reject: false,
+            timeout: 80_000,
+            all: true,
+          },
+        );
+        expect(r.all).toMatch(/Tests\s+2 failed \(2\)/);
+        expect(r.all).toMatch(/Test timed out in 400ms/);
+        const events = readFileSync(log, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { at: number; event: string; name?: string });
+        const names = events.map((e) => (e.name ? `${e.event}: ${e.name}` : e.event)).filter((e) => e !== 'poll');
+        // Diagnostics once per failing test; the stack after afterAll, newest first; then, the run's last file having
+        // ended, the run's own cleanup (before the worker's teardown, which vitest cuts after 60 s), once.
+        expect(names).toEqual([
+          'diagnostics',
+          'aborted',
+          'diagnostics',
+          'afterAll',
+          'afterAll done',
+          'cleanup: failing test',
+          'cleanup: beforeAll',
+          'run cleanup',
+        ]);
+        const aborted = events.find((e) => e.event === 'aborted')!.at;
+        const polls = events.filter((e) => e.event === 'poll').map((e) => e.at);
+        expect(polls.length).toBeGreaterThan(2);
+        // No poll after the test timed out, though the wait's own deadline (10 s) was far off and afterAll idled 500 ms.
+        expect(polls.filter((t) => t > aborted)).toEqual([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -21,8 +21,7 @@ import {
   node,
 } from '../../../helpers/lab/topology.ts';
 
-const reference = (): Record<string, unknown> =>
-  parseYaml(readFileSync(DEFAULT_TOPOLOGY_FILE, 'utf8')) as Record<string, unknown>;
+const reference = (): Record<string, unknown> => parseYaml(readFileSync(DEFAULT_TOPOLOGY_FILE, 'utf8')) as Record<string, unknown>;
 
 /** Applies `change` to a fresh copy of the reference document and returns the loader's error. */
 function errorFor(change: (doc: any) => void): TopologyError {
@@ -156,7 +155,9 @@ describe('bad input is rejected with the field named', () => {
   test('LB pool outside the lab subnets, reversed, or overlapping a node', () => {
     expect(errorFor((d) => (d.lbPool = { start: '10.1.0.1', stop: '10.1.0.5' })).problems[0]?.field).toBe('lbPool');
     expect(errorFor((d) => (d.lbPool = { start: '192.168.10.215', stop: '192.168.10.211' })).problems[0]?.field).toBe('lbPool.stop');
-    expect(errorFor((d) => (d.lbPool = { start: '192.168.10.99', stop: '192.168.10.101' })).message).toMatch(/lbPool: contains 192\.168\.10\.100/);
+    expect(errorFor((d) => (d.lbPool = { start: '192.168.10.99', stop: '192.168.10.101' })).message).toMatch(
+      /lbPool: contains 192\.168\.10\.100/,
+    );
   });
 
   test('two control planes', () => {

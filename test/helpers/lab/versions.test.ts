@@ -29,7 +29,10 @@ describe('lab/versions.yaml', () => {
     const minors = v.ciliumMatrix.map((x) => x.split('.').slice(0, 2).join('.'));
     expect(minors).toContain('1.17');
     expect(minors).toContain('1.18');
-    const newest118 = v.ciliumMatrix.filter((x) => x.startsWith('1.18.')).sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2])).at(-1);
+    const newest118 = v.ciliumMatrix
+      .filter((x) => x.startsWith('1.18.'))
+      .sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]))
+      .at(-1);
     expect(v.pins.cilium.value).toBe(newest118);
   });
 
@@ -54,7 +57,7 @@ describe('lab/versions.yaml', () => {
 });
 
 describe('effectiveVersions', () => {
-  test('the file\'s values without overrides', () => {
+  test("the file's values without overrides", () => {
     const v = effectiveVersions(loadVersions(), {});
     expect(v.cilium).toEqual({ key: 'cilium', value: loadVersions().pins.cilium.value, env: 'CILIUM_VERSION', source: 'file' });
   });

@@ -100,9 +100,13 @@ describe('parseArping: bad input', () => {
   });
 
   test('a malformed MAC is an error, not a made-up address (both flavours)', () => {
-    expect(() => parseArping('ARPING 198.18.10.5\n42 bytes from 0a:00:00:00:01 (198.18.10.5): index=0 time=1.5 usec\n')).toThrow(/"0a:00:00:00:01" is not a MAC address/);
+    expect(() => parseArping('ARPING 198.18.10.5\n42 bytes from 0a:00:00:00:01 (198.18.10.5): index=0 time=1.5 usec\n')).toThrow(
+      /"0a:00:00:00:01" is not a MAC address/,
+    );
     expect(() =>
-      parseArping('ARPING 198.18.10.5 from 198.18.10.200 eth1\nUnicast reply from 198.18.10.5 [0A:00:00:00:00:01:02]  0.5ms\nSent 1 probes (1 broadcast(s))\nReceived 1 response(s)\n'),
+      parseArping(
+        'ARPING 198.18.10.5 from 198.18.10.200 eth1\nUnicast reply from 198.18.10.5 [0A:00:00:00:00:01:02]  0.5ms\nSent 1 probes (1 broadcast(s))\nReceived 1 response(s)\n',
+      ),
     ).toThrow(/is not a MAC address/);
   });
 

@@ -23,11 +23,15 @@ describe('parseCiliumDbgStatus: text output', () => {
 
   test('KubeProxyReplacement False and geneve', () => {
     const text = 'KubeProxyReplacement:    False\nRouting:                 Network: Tunnel [geneve]   Host: Legacy\n';
-    expect(parseCiliumDbgStatus(text)).toMatchObject({ kubeProxyReplacement: false, routing: { network: 'Tunnel', tunnelProtocol: 'geneve', host: 'Legacy' } });
+    expect(parseCiliumDbgStatus(text)).toMatchObject({
+      kubeProxyReplacement: false,
+      routing: { network: 'Tunnel', tunnelProtocol: 'geneve', host: 'Legacy' },
+    });
   });
 
   test('ANSI colour codes are ignored', () => {
-    const text = '\u001b[32mKubeProxyReplacement:\u001b[0m    True   [eth1 (Direct Routing)]\nRouting:   Network: \u001b[1mNative\u001b[0m   Host: BPF';
+    const text =
+      '\u001b[32mKubeProxyReplacement:\u001b[0m    True   [eth1 (Direct Routing)]\nRouting:   Network: \u001b[1mNative\u001b[0m   Host: BPF';
     expect(parseCiliumDbgStatus(text).routing.network).toBe('Native');
   });
 
@@ -36,7 +40,9 @@ describe('parseCiliumDbgStatus: text output', () => {
   });
 
   test('an old KPR mode (Strict) is not mapped to a boolean', () => {
-    expect(() => parseCiliumDbgStatus('KubeProxyReplacement:   Strict   [eth0]\nRouting: Network: Native   Host: BPF')).toThrow(/expected True or False/);
+    expect(() => parseCiliumDbgStatus('KubeProxyReplacement:   Strict   [eth0]\nRouting: Network: Native   Host: BPF')).toThrow(
+      /expected True or False/,
+    );
   });
 
   test('Tunnel without a protocol is an error', () => {
@@ -85,7 +91,14 @@ describe('parseCiliumDbgStatus: -o json', () => {
     ['no routing', (d: any) => delete d.routing, /no "routing" object/],
     ['unknown inter-host mode', (d: any) => (d.routing['inter-host-routing-mode'] = 'Overlay'), /"Overlay", expected "Tunnel" or "Native"/],
     ['no intra-host mode', (d: any) => delete d.routing['intra-host-routing-mode'], /intra-host-routing-mode/],
-    ['tunnel without protocol', (d: any) => { d.routing['inter-host-routing-mode'] = 'Tunnel'; delete d.routing['tunnel-protocol']; }, /tunnel-protocol" is missing/],
+    [
+      'tunnel without protocol',
+      (d: any) => {
+        d.routing['inter-host-routing-mode'] = 'Tunnel';
+        delete d.routing['tunnel-protocol'];
+      },
+      /tunnel-protocol" is missing/,
+    ],
     ['no KPR object', (d: any) => delete d['kube-proxy-replacement'], /no "kube-proxy-replacement" object/],
     ['KPR mode Disabled', (d: any) => (d['kube-proxy-replacement'].mode = 'Disabled'), /expected "True" or "False"/],
     ['unknown agent state', (d: any) => (d.cilium.state = 'Fine'), /cilium.state is "Fine"/],

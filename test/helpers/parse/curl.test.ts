@@ -3,14 +3,21 @@ import { CURL_MARKER, parseCurlOutput } from '../../../helpers/parse/curl.ts';
 import { ParseError } from '../../../helpers/parse/common.ts';
 
 // Captured from `curl -sS -i -w …` (helpers/probes curlCommand) against a netlab host.
-const OK = 'HTTP/1.1 200 OK\r\nX-Node: k8s-w0\r\nDate: Sun, 22 Nov 2026 04:05:53 GMT\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 8\r\n\r\nhello /x\n__CLH_CURL__ 200 0.004348\n';
+const OK =
+  'HTTP/1.1 200 OK\r\nX-Node: k8s-w0\r\nDate: Sun, 22 Nov 2026 04:05:53 GMT\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 8\r\n\r\nhello /x\n__CLH_CURL__ 200 0.004348\n';
 const REFUSED = '\n__CLH_CURL__ 000 0.000138\n';
 
 describe('parseCurlOutput', () => {
   test('status, lower-case headers, body, time in ms', () => {
     expect(parseCurlOutput(OK)).toEqual({
       status: 200,
-      headers: { 'x-node': 'k8s-w0', date: 'Sun, 22 Nov 2026 04:05:53 GMT', connection: 'keep-alive', 'keep-alive': 'timeout=5', 'content-length': '8' },
+      headers: {
+        'x-node': 'k8s-w0',
+        date: 'Sun, 22 Nov 2026 04:05:53 GMT',
+        connection: 'keep-alive',
+        'keep-alive': 'timeout=5',
+        'content-length': '8',
+      },
       body: 'hello /x',
       timeMs: expect.closeTo(4.348, 6),
     });

@@ -53,7 +53,12 @@ describe('parseHttpProbeLog', () => {
       { seq: 1, startedAt: T, endedAt: T + 3, curlExit: 0, httpCode: 200, totalMs: 3 },
       { seq: 2, startedAt: T + 300, endedAt: null, curlExit: null, httpCode: null, totalMs: null },
     ]);
-    expect(log.ignored).toEqual(['Warning: Permanently added router', `clhp S 1 ${T + 999}`, `clhp R 1 ${T + 5} 28 000 1.0`, `clhp R 2 ${T + 1300} 0 20`]);
+    expect(log.ignored).toEqual([
+      'Warning: Permanently added router',
+      `clhp S 1 ${T + 999}`,
+      `clhp R 1 ${T + 5} 28 000 1.0`,
+      `clhp R 2 ${T + 1300} 0 20`,
+    ]);
   });
 
   test('empty and garbage input give no samples', () => {
@@ -65,7 +70,9 @@ describe('parseHttpProbeLog', () => {
   });
 
   test('a probe whose curl the stop interrupted (exit 130) is lost in flight, not a failure', () => {
-    const log = parseHttpProbeLog([`clhp S 1 ${T}`, `clhp R 1 ${T + 40} 0 200 0.004`, `clhp S 2 ${T + 300}`, `clhp R 2 ${T + 339} 130 000 0`].join('\n'));
+    const log = parseHttpProbeLog(
+      [`clhp S 1 ${T}`, `clhp R 1 ${T + 40} 0 200 0.004`, `clhp S 2 ${T + 300}`, `clhp R 2 ${T + 339} 130 000 0`].join('\n'),
+    );
     expect(log.samples).toEqual([
       { seq: 1, startedAt: T, endedAt: T + 40, curlExit: 0, httpCode: 200, totalMs: 4 },
       { seq: 2, startedAt: T + 300, endedAt: null, curlExit: null, httpCode: null, totalMs: null },

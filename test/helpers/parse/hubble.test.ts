@@ -36,7 +36,9 @@ describe('parseHubbleFlows', () => {
     expect(compact).toContain(`${first.source.namespace}/${first.source.podName}:`);
     expect(compact).toContain(`(ID:${first.source.identity}) -> ${first.destination.namespace}/${first.destination.podName}:`);
     expect(compact).toContain(`(ID:${first.destination.identity}) ${first.observationPoint} ${first.verdict} (${first.summary})`);
-    expect(describeFlow(first)).toBe('default/curl-pod (172.20.0.204) -> default/webpod-697b545f57-lq7nw (172.20.2.6) to-overlay FORWARDED');
+    expect(describeFlow(first)).toBe(
+      'default/curl-pod (172.20.0.204) -> default/webpod-697b545f57-lq7nw (172.20.2.6) to-overlay FORWARDED',
+    );
   });
 
   test('falls back to trace_observation_point when there is no trace event type', () => {

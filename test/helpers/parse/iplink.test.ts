@@ -4,7 +4,9 @@ import { parseIpLink } from '../../../helpers/parse/index.ts';
 
 test('the seed 002 cilium_vxlan line (copied without its index)', () => {
   const text = readFileSync(new URL('../../fixtures/seeds/002/k8s-ctr-ip-link-cilium_vxlan.txt', import.meta.url), 'utf8');
-  expect(parseIpLink(text)).toEqual([{ name: 'cilium_vxlan', flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], mtu: 1500, state: null }]);
+  expect(parseIpLink(text)).toEqual([
+    { name: 'cilium_vxlan', flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], mtu: 1500, state: null },
+  ]);
 });
 
 test('full `ip link show` output with continuation lines and a veth peer', () => {

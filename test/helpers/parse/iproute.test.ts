@@ -8,7 +8,16 @@ describe('parseIpRoute: text', () => {
     const routes = parseIpRoute(fixture('iproute/seed-router-no-pod-routes.txt'));
     expect(routes).toHaveLength(8);
     expect(routes[0]).toEqual({ dst: 'default', via: '10.0.2.2', dev: 'eth0', src: '10.0.2.15', proto: 'dhcp', mtu: null, metric: 100 });
-    expect(routes[7]).toEqual({ dst: '192.168.20.0/24', via: null, dev: 'eth2', src: '192.168.20.200', proto: 'kernel', mtu: null, metric: null, scope: 'link' });
+    expect(routes[7]).toEqual({
+      dst: '192.168.20.0/24',
+      via: null,
+      dev: 'eth2',
+      src: '192.168.20.200',
+      proto: 'kernel',
+      mtu: null,
+      metric: null,
+      scope: 'link',
+    });
     expect(routes.some((r) => r.dst.startsWith('172.20.'))).toBe(false);
   });
 
@@ -24,7 +33,16 @@ describe('parseIpRoute: text', () => {
 
   test('netlab node: trailing spaces, a route over a VXLAN device', () => {
     const routes = parseIpRoute(fixture('iproute/netlab-ctr-vxlan-mtu.txt'));
-    expect(routes.find((r) => r.dst === '198.19.2.0/24')).toEqual({ dst: '198.19.2.0/24', via: null, dev: 'vx0', src: '198.19.0.10', proto: null, mtu: null, metric: null, scope: 'link' });
+    expect(routes.find((r) => r.dst === '198.19.2.0/24')).toEqual({
+      dst: '198.19.2.0/24',
+      via: null,
+      dev: 'vx0',
+      src: '198.19.0.10',
+      proto: null,
+      mtu: null,
+      metric: null,
+      scope: 'link',
+    });
     expect(routes.find((r) => r.dst === '198.19.1.0/24')?.mtu).toBe(1450);
   });
 
@@ -42,7 +60,14 @@ describe('parseIpRoute: text', () => {
     expect(routes[0]).toMatchObject({ dst: '198.19.9.0/24', type: 'blackhole', proto: 'static', dev: null });
     expect(routes[1]).toMatchObject({ dst: '198.19.8.0/24', type: 'unreachable' });
     expect(routes[2]).toMatchObject({ via: '198.18.10.1', dev: 'eth1', mtu: 1400 });
-    expect(routes[3]).toMatchObject({ metric: 20, via: null, nexthops: [{ via: '198.18.10.100', dev: 'eth1', weight: 1 }, { via: '198.18.10.101', dev: 'eth1', weight: 2 }] });
+    expect(routes[3]).toMatchObject({
+      metric: 20,
+      via: null,
+      nexthops: [
+        { via: '198.18.10.100', dev: 'eth1', weight: 1 },
+        { via: '198.18.10.101', dev: 'eth1', weight: 2 },
+      ],
+    });
     expect(routes[4]).toMatchObject({ type: 'local', table: 'local', scope: 'host', src: '198.18.10.200' });
   });
 });
@@ -63,11 +88,26 @@ describe('parseIpRoute: ip -j route', () => {
   test('multipath and typed routes in JSON', () => {
     const json = JSON.stringify([
       { type: 'blackhole', dst: '198.19.9.0/24', protocol: 'static', flags: [] },
-      { dst: '198.19.5.0/24', protocol: 'static', metric: 20, flags: [], nexthops: [{ gateway: '198.18.10.100', dev: 'eth1', weight: 1, flags: [] }] },
+      {
+        dst: '198.19.5.0/24',
+        protocol: 'static',
+        metric: 20,
+        flags: [],
+        nexthops: [{ gateway: '198.18.10.100', dev: 'eth1', weight: 1, flags: [] }],
+      },
     ]);
     expect(parseIpRoute(json)).toEqual([
       { dst: '198.19.9.0/24', via: null, dev: null, src: null, proto: 'static', mtu: null, metric: null, type: 'blackhole' },
-      { dst: '198.19.5.0/24', via: null, dev: null, src: null, proto: 'static', mtu: null, metric: 20, nexthops: [{ via: '198.18.10.100', dev: 'eth1', weight: 1 }] },
+      {
+        dst: '198.19.5.0/24',
+        via: null,
+        dev: null,
+        src: null,
+        proto: 'static',
+        mtu: null,
+        metric: 20,
+        nexthops: [{ via: '198.18.10.100', dev: 'eth1', weight: 1 }],
+      },
     ]);
   });
 });

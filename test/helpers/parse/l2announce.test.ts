@@ -28,7 +28,9 @@ describe('parseL2AnnounceTable', () => {
   });
 
   test('a compact stream on one line and a single object', () => {
-    expect(parseL2AnnounceTable('{"IP":"10.0.0.1","NetworkInterface":"eth1","Origins":[]}{"IP":"10.0.0.2","NetworkInterface":"eth2"}')).toHaveLength(2);
+    expect(
+      parseL2AnnounceTable('{"IP":"10.0.0.1","NetworkInterface":"eth1","Origins":[]}{"IP":"10.0.0.2","NetworkInterface":"eth2"}'),
+    ).toHaveLength(2);
     expect(parseL2AnnounceTable('{"IP":"fd00::5","NetworkInterface":"eth1"}\n')).toEqual([{ ip: 'fd00::5', iface: 'eth1' }]);
   });
 
@@ -39,7 +41,9 @@ describe('parseL2AnnounceTable', () => {
   });
 
   test('columns in another order are found by name', () => {
-    expect(parseL2AnnounceTable('NetworkInterface   IP\neth1               192.168.10.213\n')).toEqual([{ ip: '192.168.10.213', iface: 'eth1' }]);
+    expect(parseL2AnnounceTable('NetworkInterface   IP\neth1               192.168.10.213\n')).toEqual([
+      { ip: '192.168.10.213', iface: 'eth1' },
+    ]);
   });
 
   test.each([

@@ -4,7 +4,10 @@ import { fixture } from '../../fixtures/load.ts';
 
 /** Compact view: what a person reads off a capture. */
 const view = (text: string): string[] =>
-  parseTcpdump(text).map((p) => `${p.iface ?? '-'} ${p.direction ?? '-'} ${p.protocol} ${p.srcIp}${p.srcPort === null ? '' : `:${p.srcPort}`} > ${p.dstIp}${p.dstPort === null ? '' : `:${p.dstPort}`}`);
+  parseTcpdump(text).map(
+    (p) =>
+      `${p.iface ?? '-'} ${p.direction ?? '-'} ${p.protocol} ${p.srcIp}${p.srcPort === null ? '' : `:${p.srcPort}`} > ${p.dstIp}${p.dstPort === null ? '' : `:${p.dstPort}`}`,
+  );
 
 describe('parseTcpdump: -i any (interface and direction columns)', () => {
   test('seed: the study router sends pod traffic out eth0 (misrouted)', () => {
@@ -81,7 +84,9 @@ describe('parseTcpdump: VXLAN', () => {
   test('without -T vxlan tcpdump says OTV: reported as the UDP it is, inner packet still attached', () => {
     const packets = parseTcpdump(fixture('tcpdump/netlab-any-vxlan-as-otv.txt'));
     expect(packets).toHaveLength(4);
-    expect(packets.map((p) => `${p.protocol} ${p.srcIp}:${p.srcPort} > ${p.dstIp}:${p.dstPort} [${p.inner?.srcIp} > ${p.inner?.dstIp}]`)).toEqual([
+    expect(
+      packets.map((p) => `${p.protocol} ${p.srcIp}:${p.srcPort} > ${p.dstIp}:${p.dstPort} [${p.inner?.srcIp} > ${p.inner?.dstIp}]`),
+    ).toEqual([
       'UDP 198.18.10.100:38586 > 198.18.20.100:8472 [198.19.0.10 > 198.19.2.10]',
       'UDP 198.18.10.100:38586 > 198.18.20.100:8472 [198.19.0.10 > 198.19.2.10]',
       'UDP 198.18.20.100:38586 > 198.18.10.100:8472 [198.19.2.10 > 198.19.0.10]',

@@ -7,7 +7,8 @@ import { parseWhoami } from '../../../helpers/parse/index.ts';
 import { answer, seedBlock } from '../../fixtures/lb/load.ts';
 
 test('a traefik/whoami answer (Hostname line as in seed 002 line 219)', () => {
-  const body = 'Hostname: webpod-697b545f57-lq7nw\nIP: 127.0.0.1\nIP: ::1\nIP: 172.20.2.6\nRemoteAddr: 172.20.0.204:40372\nGET / HTTP/1.1\nHost: 172.20.2.6\n';
+  const body =
+    'Hostname: webpod-697b545f57-lq7nw\nIP: 127.0.0.1\nIP: ::1\nIP: 172.20.2.6\nRemoteAddr: 172.20.0.204:40372\nGET / HTTP/1.1\nHost: 172.20.2.6\n';
   expect(parseWhoami(body)).toEqual({
     name: null,
     hostname: 'webpod-697b545f57-lq7nw',
@@ -42,7 +43,11 @@ describe('reading a whoami answer', () => {
   });
 
   test('CRLF line ends (whoami writes the request with r.Write)', () => {
-    expect(parseWhoami(answer('router-webpod-b').body)).toMatchObject({ hostname: 'webpod-65794679cc-7x2lq', path: '/', headers: { host: '192.168.10.211' } });
+    expect(parseWhoami(answer('router-webpod-b').body)).toMatchObject({
+      hostname: 'webpod-65794679cc-7x2lq',
+      path: '/',
+      headers: { host: '192.168.10.211' },
+    });
   });
 
   test('Name: (WHOAMI_NAME) and the headers Envoy added', () => {

@@ -149,9 +149,27 @@ describe('redact on other places secrets hide', () => {
   });
 
   test('isSecretKey', () => {
-    for (const k of ['token', 'client-key-data', 'client-certificate-data', 'accessToken', 'LAB_SSH_PASSWORD', 'client_secret', 'id-token', 'apiKey'])
+    for (const k of [
+      'token',
+      'client-key-data',
+      'client-certificate-data',
+      'accessToken',
+      'LAB_SSH_PASSWORD',
+      'client_secret',
+      'id-token',
+      'apiKey',
+    ])
       expect(isSecretKey(k), k).toBe(true);
-    for (const k of ['secretName', 'name', 'key', 'server', 'tokenExpirationSeconds', 'certificate-authority-data', 'token-ttl', 'secretRef'])
+    for (const k of [
+      'secretName',
+      'name',
+      'key',
+      'server',
+      'tokenExpirationSeconds',
+      'certificate-authority-data',
+      'token-ttl',
+      'secretRef',
+    ])
       expect(isSecretKey(k), k).toBe(false);
   });
 });

@@ -39,7 +39,11 @@ function messages(): Msg[] {
 function attachments(): { name: string; contentType: string; text: string }[] {
   return messages()
     .filter((m) => m.type === 'attachment_content')
-    .map((m) => ({ name: m.data.name as string, contentType: m.data.contentType as string, text: Buffer.from(m.data.content as string, 'base64').toString('utf8') }));
+    .map((m) => ({
+      name: m.data.name as string,
+      contentType: m.data.contentType as string,
+      text: Buffer.from(m.data.content as string, 'base64').toString('utf8'),
+    }));
 }
 function metadata(): { labels: { name: string; value: string }[]; parameters: { name: string; value: string; excluded?: boolean }[] } {
   const meta = messages().filter((m) => m.type === 'metadata');
@@ -61,7 +65,12 @@ describe('attach always redacts', () => {
   });
 
   test('a Secret object as YAML and as JSON; a JSON string; plain text', async () => {
-    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, data: { password: 'c2VjcmV0LXZhbHVl', 'tls.key': 'a2V5LWJ5dGVz' } };
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db' },
+      data: { password: 'c2VjcmV0LXZhbHVl', 'tls.key': 'a2V5LWJ5dGVz' },
+    };
     await attach('secret yaml', secret, 'yaml');
     await attach('secret json', secret);
     await attach('api answer', JSON.stringify({ status: { token: c.token } }), 'json');
@@ -100,7 +109,9 @@ describe('steps, measurements, scenario labels', () => {
     await expect(step('Ping webpod from the router', () => Promise.resolve(42))).resolves.toBe(42);
     await expect(step('fails', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     await step('curl --token abcdefghijkl https://x', () => Promise.resolve());
-    const names = messages().filter((m) => m.type === 'step_start').map((m) => m.data.name as string);
+    const names = messages()
+      .filter((m) => m.type === 'step_start')
+      .map((m) => m.data.name as string);
     expect(names).toEqual(['Ping webpod from the router', 'fails', 'curl --token [REDACTED] https://x']);
   });
 
@@ -112,7 +123,13 @@ describe('steps, measurements, scenario labels', () => {
   });
 
   test('describeScenario: epic, feature, story, severity, and the run id outside history identity', async () => {
-    await describeScenario({ epic: 'Load balancing', feature: 'L2 announcements', story: 'failover', severity: 'critical', runId: 'r20261122-0349-ab12' });
+    await describeScenario({
+      epic: 'Load balancing',
+      feature: 'L2 announcements',
+      story: 'failover',
+      severity: 'critical',
+      runId: 'r20261122-0349-ab12',
+    });
     const { labels, parameters } = metadata();
     expect(labels).toEqual(
       expect.arrayContaining([
@@ -170,12 +187,27 @@ describe('the run environment (global setup)', () => {
     const dir = tempDir('clh-env-');
     writeFileSync(path.join(dir, 'environment.properties'), toProperties({ cilium_version_requested: '1.18.6', harness_commit: 'abc' }));
     const file = recordLabEnvironment(
-      { ciliumVersion: '1.18.6', kubernetesVersion: 'v1.33.4', kernel: '6.8.0-71-generic', box: 'bento/ubuntu-24.04 202508.03.0', provider: 'virtualbox', routingMode: 'native', note: 'token: abcdefghijklmnop' },
+      {
+        ciliumVersion: '1.18.6',
+        kubernetesVersion: 'v1.33.4',
+        kernel: '6.8.0-71-generic',
+        box: 'bento/ubuntu-24.04 202508.03.0',
+        provider: 'virtualbox',
+        routingMode: 'native',
+        note: 'token: abcdefghijklmnop',
+      },
       dir,
     );
     expect(file).toBe(path.join(dir, 'environment.properties'));
     const props = parseProperties(readFileSync(file ?? '', 'utf8'));
-    expect(props).toMatchObject({ cilium_version_requested: '1.18.6', harness_commit: 'abc', cilium_version: '1.18.6', kubernetes_version: 'v1.33.4', routing_mode: 'native', provider: 'virtualbox' });
+    expect(props).toMatchObject({
+      cilium_version_requested: '1.18.6',
+      harness_commit: 'abc',
+      cilium_version: '1.18.6',
+      kubernetes_version: 'v1.33.4',
+      routing_mode: 'native',
+      provider: 'virtualbox',
+    });
     expect(props.note).not.toContain('abcdefghijklmnop');
     expect(recordLabEnvironment({ ciliumVersion: '1' }, undefined)).toBeNull();
   });

@@ -8,7 +8,13 @@ import { expectVerdict } from '../../../helpers/report/verdict.ts';
 
 describe('expected and actual', () => {
   test('compare: equal values are a yes, different ones a no naming both; both values are kept', () => {
-    expect(compare('the holder', 'k8s-w1', 'k8s-w1')).toEqual({ ok: true, explanation: 'the holder: k8s-w1', notes: [], expected: 'k8s-w1', actual: 'k8s-w1' });
+    expect(compare('the holder', 'k8s-w1', 'k8s-w1')).toEqual({
+      ok: true,
+      explanation: 'the holder: k8s-w1',
+      notes: [],
+      expected: 'k8s-w1',
+      actual: 'k8s-w1',
+    });
     expect(compare('addresses', ['198.18.10.211'], [])).toEqual({
       ok: false,
       explanation: 'addresses: expected [], saw ["198.18.10.211"]',
@@ -19,7 +25,9 @@ describe('expected and actual', () => {
   });
 
   test('expectVerdict fails with the explanation, which names expected and actual', async () => {
-    await expect(expectVerdict('lease', compare('the holder', 'k8s-w0', 'k8s-w1'))).rejects.toThrow('lease: the holder: expected k8s-w1, saw k8s-w0');
+    await expect(expectVerdict('lease', compare('the holder', 'k8s-w0', 'k8s-w1'))).rejects.toThrow(
+      'lease: the holder: expected k8s-w1, saw k8s-w0',
+    );
     await expectVerdict('lease', compare('the holder', 'k8s-w1', 'k8s-w1'));
   });
 });

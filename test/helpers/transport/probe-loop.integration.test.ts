@@ -14,7 +14,11 @@ import { parseHttpProbeLog } from '../../../helpers/parse/http-probe-loop.ts';
 import { httpProbeLoopCommand, httpProbeLoopScript } from '../../../helpers/transport/probe-loop.ts';
 
 function missingTool(): string | null {
-  for (const [tool, args] of [['bash', ['--version']], ['curl', ['--version']], ['date', ['+%s%3N']]] as const) {
+  for (const [tool, args] of [
+    ['bash', ['--version']],
+    ['curl', ['--version']],
+    ['date', ['+%s%3N']],
+  ] as const) {
     try {
       const out = execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       if (tool === 'date' && !/^\d{13}$/.test(out.trim())) return 'date does not support %3N (GNU coreutils needed)';
@@ -60,15 +64,19 @@ afterEach(async () => {
 });
 
 describe.skipIf(missing !== null)(`HTTP probe loop on real bash + curl${missing ? ` (skipped: ${missing})` : ''}`, () => {
-  test('an outage of about 1.5 s is measured from the loop\'s own output', async () => {
+  test("an outage of about 1.5 s is measured from the loop's own output", async () => {
     const srv = await flakyServer();
     cleanups.push(() => srv.close());
     const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-    const loop = execa('bash', ['-c', httpProbeLoopScript({ url: srv.url, intervalMs: 200, timeoutMs: 400, maxProbes: 40, maxDurationMs: 4_000 })], {
-      detached: true,
-      reject: false,
-      timeout: 15_000,
-    });
+    const loop = execa(
+      'bash',
+      ['-c', httpProbeLoopScript({ url: srv.url, intervalMs: 200, timeoutMs: 400, maxProbes: 40, maxDurationMs: 4_000 })],
+      {
+        detached: true,
+        reject: false,
+        timeout: 15_000,
+      },
+    );
     cleanups.push(() => {
       if (loop.pid !== undefined && loop.exitCode === null) {
         try {
@@ -110,10 +118,14 @@ describe.skipIf(missing !== null)(`HTTP probe loop on real bash + curl${missing 
     cleanups.push(() => srv.close());
     srv.setHang(true);
     // through `bash -c '<quoted script>'`, as SshHost.background will run it
-    const loop = execa('sh', ['-c', httpProbeLoopCommand({ url: srv.url, intervalMs: 200, timeoutMs: 2_000, maxProbes: 100, maxDurationMs: 20_000 })], {
-      detached: true,
-      reject: false,
-    });
+    const loop = execa(
+      'sh',
+      ['-c', httpProbeLoopCommand({ url: srv.url, intervalMs: 200, timeoutMs: 2_000, maxProbes: 100, maxDurationMs: 20_000 })],
+      {
+        detached: true,
+        reject: false,
+      },
+    );
     const pid = loop.pid!;
     cleanups.push(() => {
       try {

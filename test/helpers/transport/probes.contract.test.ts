@@ -13,7 +13,13 @@ import { FakeKubeApi, type FakeRequest } from '../kube/fake-kube-api.ts';
 const NS = 'clh-r1';
 const OK = JSON.stringify({ metadata: {}, status: 'Success' });
 const exitCode = (code: number) =>
-  JSON.stringify({ metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', message: 'command terminated with non-zero exit code', details: { causes: [{ reason: 'ExitCode', message: String(code) }] } });
+  JSON.stringify({
+    metadata: {},
+    status: 'Failure',
+    reason: 'NonZeroExitCode',
+    message: 'command terminated with non-zero exit code',
+    details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
+  });
 
 let api: FakeKubeApi;
 let seen: FakeRequest[];
@@ -46,7 +52,9 @@ describe('curlFromPod', () => {
     execAnswers({ stdout: fixture('lb/curl-details.txt'), status: OK });
     const a = await curlFromPod(lab(), { url: 'http://198.18.10.211/details/1', headers: { Host: 'r1.clh.test' }, timeoutMs: 5_000 });
     expect(seen.map((r) => r.path)).toEqual([`/api/v1/namespaces/${NS}/pods/curl-pod/exec`]);
-    expect(seen[0]!.query.getAll('command')).toEqual(curlArgv({ url: 'http://198.18.10.211/details/1', headers: { Host: 'r1.clh.test' }, timeoutMs: 5_000 }));
+    expect(seen[0]!.query.getAll('command')).toEqual(
+      curlArgv({ url: 'http://198.18.10.211/details/1', headers: { Host: 'r1.clh.test' }, timeoutMs: 5_000 }),
+    );
     expect(a).toMatchObject({ ok: true, status: 200, error: null, timeMs: 21.877, raw: { code: 0 } });
     expect(a.headers.server).toBe('envoy');
     expect(a.body).toContain('Hostname: details-7d9c8b7b5-x2m4k');
@@ -59,15 +67,32 @@ describe('curlFromPod', () => {
   });
 
   test('no answer (connection refused, exit 7): not ok, status null, curl’s own words as the error', async () => {
-    execAnswers({ stdout: fixture('lb/curl-refused.txt'), stderr: 'curl: (7) Failed to connect to 198.18.10.211 port 80 after 3 ms: Couldn\'t connect to server\n', status: exitCode(7) });
+    execAnswers({
+      stdout: fixture('lb/curl-refused.txt'),
+      stderr: "curl: (7) Failed to connect to 198.18.10.211 port 80 after 3 ms: Couldn't connect to server\n",
+      status: exitCode(7),
+    });
     const a = await curlFromPod(lab(), { url: 'http://198.18.10.211/' });
-    expect(a).toMatchObject({ ok: false, status: null, error: "curl: (7) Failed to connect to 198.18.10.211 port 80 after 3 ms: Couldn't connect to server", raw: { code: 7 } });
+    expect(a).toMatchObject({
+      ok: false,
+      status: null,
+      error: "curl: (7) Failed to connect to 198.18.10.211 port 80 after 3 ms: Couldn't connect to server",
+      raw: { code: 7 },
+    });
   });
 
   test('an answer that began but did not end cleanly (exit 28): the status is kept and the error says why', async () => {
-    execAnswers({ stdout: fixture('lb/curl-details.txt'), stderr: 'curl: (28) Operation timed out after 5001 milliseconds with 100 bytes received\n', status: exitCode(28) });
+    execAnswers({
+      stdout: fixture('lb/curl-details.txt'),
+      stderr: 'curl: (28) Operation timed out after 5001 milliseconds with 100 bytes received\n',
+      status: exitCode(28),
+    });
     const a = await curlFromPod(lab(), { url: 'http://198.18.10.211/details/1' });
-    expect(a).toMatchObject({ ok: true, status: 200, error: 'curl: (28) Operation timed out after 5001 milliseconds with 100 bytes received' });
+    expect(a).toMatchObject({
+      ok: true,
+      status: 200,
+      error: 'curl: (28) Operation timed out after 5001 milliseconds with 100 bytes received',
+    });
   });
 
   test('an exit without stderr still names the exit code', async () => {
@@ -79,7 +104,9 @@ describe('curlFromPod', () => {
     execAnswers({ stdout: '', stderr: 'sh: curl: not found\n', status: exitCode(127) });
     const err = await curlFromPod(lab(), { url: 'http://198.18.10.211/' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PodProbeError);
-    expect((err as PodProbeError).message).toMatch(new RegExp(`^curl .* in ${NS}/curl-pod: .*__CLH_CURL__.*; stderr: sh: curl: not found \\(exit code 127\\)$`));
+    expect((err as PodProbeError).message).toMatch(
+      new RegExp(`^curl .* in ${NS}/curl-pod: .*__CLH_CURL__.*; stderr: sh: curl: not found \\(exit code 127\\)$`),
+    );
     expect((err as PodProbeError).raw).toMatchObject({ code: 127, stderr: 'sh: curl: not found\n' });
   });
 

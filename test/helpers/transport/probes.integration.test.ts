@@ -58,7 +58,11 @@ describe('arping from the router: who answers for an address', () => {
     const { lab, ssh } = netlab.need(ctx);
     const w1 = primaryAddress(node(lab.topology, 'k8s-w1'));
     await pingFrom(ssh, { target: w1, count: 1 });
-    expect(await neighbourOf(ssh, 'router', w1)).toEqual({ ip: w1, mac: await macOf(ssh, 'k8s-w1', 'eth1'), state: expect.stringMatching(/REACHABLE|STALE|DELAY/) });
+    expect(await neighbourOf(ssh, 'router', w1)).toEqual({
+      ip: w1,
+      mac: await macOf(ssh, 'k8s-w1', 'eth1'),
+      state: expect.stringMatching(/REACHABLE|STALE|DELAY/),
+    });
     expect(await neighbourOf(ssh, 'router', '198.18.10.77')).toBeNull();
   });
 });
@@ -112,7 +116,9 @@ describe('pod traffic across the router', () => {
           { dst: '198.19.3.0/24', via: w0 },
           { dst: '198.19.2.0/24', via: w0 },
         ]),
-      ).rejects.toThrow(/ssh router: `ip route add '198\.19\.2\.0\/24' via '198\.18\.20\.100' proto 173`: exited with code 2: RTNETLINK answers: File exists/);
+      ).rejects.toThrow(
+        /ssh router: `ip route add '198\.19\.2\.0\/24' via '198\.18\.20\.100' proto 173`: exited with code 2: RTNETLINK answers: File exists/,
+      );
       const dsts = (await routesOn(ssh, 'router')).routes.map((r) => r.dst);
       expect(dsts).toContain('198.19.2.0/24');
       expect(dsts).not.toContain('198.19.3.0/24');
@@ -146,7 +152,10 @@ describe('pod traffic across the router', () => {
     const w0 = primaryAddress(node(lab.topology, 'k8s-w0'));
     const router = ssh.host('router');
     // A killed run: its routes were added with the harness's proto and never undone; a route of someone else beside them.
-    await router.run(`ip route add 198.19.5.0/24 via ${w0} proto ${HARNESS_ROUTE_PROTO} && ip route add 198.19.6.0/24 via ${w0} proto ${HARNESS_ROUTE_PROTO}`, { sudo: true });
+    await router.run(
+      `ip route add 198.19.5.0/24 via ${w0} proto ${HARNESS_ROUTE_PROTO} && ip route add 198.19.6.0/24 via ${w0} proto ${HARNESS_ROUTE_PROTO}`,
+      { sudo: true },
+    );
     await router.run(`ip route add 198.19.7.0/24 via ${w0}`, { sudo: true });
     try {
       const swept = await sweepHarnessRoutes(ssh, ['router']);
@@ -167,7 +176,8 @@ describe('pod traffic across the router', () => {
     const w0Pod = lab.pod('k8s-w0');
     const ctr = primaryAddress(node(lab.topology, 'k8s-ctr'));
     const w0 = primaryAddress(node(lab.topology, 'k8s-w0'));
-    const podPing = () => pingFrom(ssh, { from: 'k8s-ctr', source: ctrPod.address, target: w0Pod.address, count: 2, timeoutSec: 1, intervalSec: 0.2 });
+    const podPing = () =>
+      pingFrom(ssh, { from: 'k8s-ctr', source: ctrPod.address, target: w0Pod.address, count: 2, timeoutSec: 1, intervalSec: 0.2 });
     const vxlan = (local: string, remote: string, peerPods: string, src: string) =>
       `ip link add tnvx0 type vxlan id 42 local ${local} remote ${remote} dstport 8472 dev eth1 && ip link set tnvx0 up && ip route add ${peerPods} dev tnvx0 src ${src}`;
 
@@ -180,9 +190,13 @@ describe('pod traffic across the router', () => {
       expect(packets.length).toBeGreaterThan(0);
       for (const p of packets) {
         expect(p.protocol).toBe('VXLAN');
-        expect([`${p.srcIp} > ${p.dstIp}:${p.dstPort}`]).toEqual([expect.stringMatching(new RegExp(`^(${ctr} > ${w0}|${w0} > ${ctr}):8472$`))]);
+        expect([`${p.srcIp} > ${p.dstIp}:${p.dstPort}`]).toEqual([
+          expect.stringMatching(new RegExp(`^(${ctr} > ${w0}|${w0} > ${ctr}):8472$`)),
+        ]);
       }
-      const inner = packets.filter((p) => p.inner?.protocol === 'ICMP').map((p) => `${p.iface} ${p.direction} ${p.srcIp} > ${p.dstIp} [${p.inner!.srcIp} > ${p.inner!.dstIp}]`);
+      const inner = packets
+        .filter((p) => p.inner?.protocol === 'ICMP')
+        .map((p) => `${p.iface} ${p.direction} ${p.srcIp} > ${p.dstIp} [${p.inner!.srcIp} > ${p.inner!.dstIp}]`);
       expect(inner).toContain(`eth1 In ${ctr} > ${w0} [${ctrPod.address} > ${w0Pod.address}]`);
       expect(inner).toContain(`eth2 In ${w0} > ${ctr} [${w0Pod.address} > ${ctrPod.address}]`);
       expect((await routesOn(ssh, 'router')).routes.filter((r) => r.dst.startsWith('198.19.'))).toEqual([]);
@@ -194,7 +208,7 @@ describe('pod traffic across the router', () => {
 });
 
 describe('curl and captures', () => {
-  test('curl from the router: status, lower-case headers, body and time; a refused connection is no answer with curl\'s reason', async (ctx) => {
+  test("curl from the router: status, lower-case headers, body and time; a refused connection is no answer with curl's reason", async (ctx) => {
     const { lab, ssh } = netlab.need(ctx);
     const w0 = primaryAddress(node(lab.topology, 'k8s-w0'));
     const server = await ssh

@@ -5,14 +5,24 @@ import { shellQuote, SshError, SshPool } from '../../../helpers/transport/ssh.ts
 import { loadTopology } from '../../../helpers/lab/topology.ts';
 
 /** What a POSIX shell makes of a command line: its argv. */
-const argv = (command: string): string[] => JSON.parse(execFileSync('sh', ['-c', `exec node -e 'console.log(JSON.stringify(process.argv.slice(1)))' -- ${command.replace(/^\S+/, '')}`]).toString()) as string[];
+const argv = (command: string): string[] =>
+  JSON.parse(
+    execFileSync('sh', [
+      '-c',
+      `exec node -e 'console.log(JSON.stringify(process.argv.slice(1)))' -- ${command.replace(/^\S+/, '')}`,
+    ]).toString(),
+  ) as string[];
 
 describe('command lines', () => {
   test('arping: iputils takes -I, Habets -i', () => {
     expect(arpingCommand('iputils', { iface: 'eth1', target: '198.18.10.211', count: 2 })).toBe("arping -c 2 -I 'eth1' '198.18.10.211'");
     expect(arpingCommand('habets', { iface: 'eth1', target: '198.18.10.211', count: 3 })).toBe("arping -c 3 -i 'eth1' '198.18.10.211'");
-    expect(arpingCommand('habets', { iface: 'eth1', target: '198.18.10.211', count: 3, intervalSec: 0.2 })).toBe("arping -c 3 -W 0.2 -i 'eth1' '198.18.10.211'");
-    expect(arpingCommand('iputils', { iface: 'eth1', target: '198.18.10.211', count: 3, intervalSec: 0.2 })).toBe("arping -c 3 -i 0.2 -I 'eth1' '198.18.10.211'");
+    expect(arpingCommand('habets', { iface: 'eth1', target: '198.18.10.211', count: 3, intervalSec: 0.2 })).toBe(
+      "arping -c 3 -W 0.2 -i 'eth1' '198.18.10.211'",
+    );
+    expect(arpingCommand('iputils', { iface: 'eth1', target: '198.18.10.211', count: 3, intervalSec: 0.2 })).toBe(
+      "arping -c 3 -i 0.2 -I 'eth1' '198.18.10.211'",
+    );
   });
 
   test('ping: count, per-reply timeout, optional interval and source', () => {
@@ -23,15 +33,54 @@ describe('command lines', () => {
   });
 
   test('curl: headers and URL reach curl as single arguments, whatever they contain', () => {
-    const cmd = curlCommand({ url: "http://198.18.10.211/a b?x='1'", timeoutMs: 2500, headers: { Host: 'bookinfo.example', 'X-Q': "it's" } });
-    expect(argv(cmd)).toEqual(['-sS', '-i', '--max-time', '2.500', '-w', '\\n__CLH_CURL__ %{http_code} %{time_total}\\n', '-H', 'Host: bookinfo.example', '-H', "X-Q: it's", '--', "http://198.18.10.211/a b?x='1'"]);
+    const cmd = curlCommand({
+      url: "http://198.18.10.211/a b?x='1'",
+      timeoutMs: 2500,
+      headers: { Host: 'bookinfo.example', 'X-Q': "it's" },
+    });
+    expect(argv(cmd)).toEqual([
+      '-sS',
+      '-i',
+      '--max-time',
+      '2.500',
+      '-w',
+      '\\n__CLH_CURL__ %{http_code} %{time_total}\\n',
+      '-H',
+      'Host: bookinfo.example',
+      '-H',
+      "X-Q: it's",
+      '--',
+      "http://198.18.10.211/a b?x='1'",
+    ]);
   });
 
   test('curl argv (exec in a pod, no shell): the whole deadline in seconds, the marker write-out, headers and URL as single arguments', () => {
     expect(curlArgv({ url: 'http://198.18.10.211/details/1', timeoutMs: 5_000, headers: { Host: 'r1.clh.test', 'X-Q': "it's" } })).toEqual([
-      'curl', '-sS', '-i', '--max-time', '5.000', '-w', '\\n__CLH_CURL__ %{http_code} %{time_total}\\n', '-H', 'Host: r1.clh.test', '-H', "X-Q: it's", '--', 'http://198.18.10.211/details/1',
+      'curl',
+      '-sS',
+      '-i',
+      '--max-time',
+      '5.000',
+      '-w',
+      '\\n__CLH_CURL__ %{http_code} %{time_total}\\n',
+      '-H',
+      'Host: r1.clh.test',
+      '-H',
+      "X-Q: it's",
+      '--',
+      'http://198.18.10.211/details/1',
     ]);
-    expect(curlArgv({ url: 'http://198.18.10.211/', timeoutMs: 2_500 })).toEqual(['curl', '-sS', '-i', '--max-time', '2.500', '-w', '\\n__CLH_CURL__ %{http_code} %{time_total}\\n', '--', 'http://198.18.10.211/']);
+    expect(curlArgv({ url: 'http://198.18.10.211/', timeoutMs: 2_500 })).toEqual([
+      'curl',
+      '-sS',
+      '-i',
+      '--max-time',
+      '2.500',
+      '-w',
+      '\\n__CLH_CURL__ %{http_code} %{time_total}\\n',
+      '--',
+      'http://198.18.10.211/',
+    ]);
   });
 
   test('curl over SSH is the same argv, quoted for the shell', () => {
@@ -40,12 +89,14 @@ describe('command lines', () => {
   });
 
   test('tcpdump: line-buffered, immediate, bounded in time; -T vxlan only when asked', () => {
-    expect(tcpdumpCommand({ iface: 'any', filter: 'udp port 8472', vxlan: true, maxSeconds: 60 })).toBe("timeout -s INT 60 tcpdump -nn -l --immediate-mode -i 'any' -T vxlan 'udp port 8472'");
+    expect(tcpdumpCommand({ iface: 'any', filter: 'udp port 8472', vxlan: true, maxSeconds: 60 })).toBe(
+      "timeout -s INT 60 tcpdump -nn -l --immediate-mode -i 'any' -T vxlan 'udp port 8472'",
+    );
     expect(tcpdumpCommand({ iface: 'eth1', filter: 'icmp', vxlan: false, maxSeconds: 600 })).not.toMatch(/-T/);
   });
 
   test('shellQuote survives quotes', () => {
-    expect(argv(`x ${shellQuote("a'b\"c $HOME `x`")}`)).toEqual(["a'b\"c $HOME `x`"]);
+    expect(argv(`x ${shellQuote('a\'b"c $HOME `x`')}`)).toEqual(['a\'b"c $HOME `x`']);
   });
 });
 
@@ -61,7 +112,9 @@ describe('probe host and errors', () => {
 
   test('SshError names host, command and cause', () => {
     const e = new SshError('k8s-w0', 'ip route add 198.19.2.0/24 via 198.18.20.100', 'exited with code 2: RTNETLINK answers: File exists');
-    expect(e.message).toBe('ssh k8s-w0: `ip route add 198.19.2.0/24 via 198.18.20.100`: exited with code 2: RTNETLINK answers: File exists');
+    expect(e.message).toBe(
+      'ssh k8s-w0: `ip route add 198.19.2.0/24 via 198.18.20.100`: exited with code 2: RTNETLINK answers: File exists',
+    );
     expect(e).toMatchObject({ host: 'k8s-w0', command: 'ip route add 198.19.2.0/24 via 198.18.20.100' });
   });
 

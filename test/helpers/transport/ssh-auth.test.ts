@@ -24,7 +24,10 @@ function topologyWith(ssh: Partial<Topology['ssh']>): Topology {
 }
 
 /** A fake file system and vagrant that count what they were asked. */
-function fakeDeps(files: Record<string, string>, opts: { sshConfig?: string; env?: NodeJS.ProcessEnv } = {}): AuthDeps & { vagrantCalls: number } {
+function fakeDeps(
+  files: Record<string, string>,
+  opts: { sshConfig?: string; env?: NodeJS.ProcessEnv } = {},
+): AuthDeps & { vagrantCalls: number } {
   const deps = {
     vagrantCalls: 0,
     env: opts.env ?? { HOME: '/home/me' },
@@ -33,7 +36,13 @@ function fakeDeps(files: Record<string, string>, opts: { sshConfig?: string; env
       return Buffer.from(files[p]!);
     },
     exists: (p: string) => p in files,
-    listDir: (p: string) => [...new Set(Object.keys(files).filter((f) => f.startsWith(`${p}/`)).map((f) => f.slice(p.length + 1).split('/')[0]!))],
+    listDir: (p: string) => [
+      ...new Set(
+        Object.keys(files)
+          .filter((f) => f.startsWith(`${p}/`))
+          .map((f) => f.slice(p.length + 1).split('/')[0]!),
+      ),
+    ],
     vagrantSshConfig: () => {
       deps.vagrantCalls++;
       return opts.sshConfig === undefined ? Promise.reject(new Error('vagrant: command not found')) : Promise.resolve(opts.sshConfig);
@@ -121,7 +130,12 @@ describe('host keys of the Vagrant lab (issue 13)', () => {
     expect(bad.lastRefusal).toBe(
       `host key check: 192.168.10.100 offered a key that differs from the one in ${file} (host re-created, or someone in the middle); \`npm run lab:up\` records the lab VMs' host keys again`,
     );
-    const none = hostKeyPolicy(loadTopology(), '192.168.10.100', 22, { env, readFile: () => { throw new Error('ENOENT: no such file'); } });
+    const none = hostKeyPolicy(loadTopology(), '192.168.10.100', 22, {
+      env,
+      readFile: () => {
+        throw new Error('ENOENT: no such file');
+      },
+    });
     expect(none.verify(KEY1)).toBe(false);
     expect(none.lastRefusal).toContain(`cannot read known-hosts file ${file} (ENOENT: no such file); \`npm run lab:up\``);
   });
@@ -139,8 +153,12 @@ describe('credentials from the topology', () => {
   });
 
   test('key: missing keyFile setting or unreadable file say so', async () => {
-    await expect(credentialsFromTopology(topologyWith({ auth: 'key', keyFile: undefined }), fakeDeps({}))(ctr)).rejects.toThrow(/ssh.keyFile is not set/);
-    await expect(credentialsFromTopology(topologyWith({ auth: 'key', keyFile: '/x/id' }), fakeDeps({}))(ctr)).rejects.toThrow(/cannot read SSH private key \/x\/id/);
+    await expect(credentialsFromTopology(topologyWith({ auth: 'key', keyFile: undefined }), fakeDeps({}))(ctr)).rejects.toThrow(
+      /ssh.keyFile is not set/,
+    );
+    await expect(credentialsFromTopology(topologyWith({ auth: 'key', keyFile: '/x/id' }), fakeDeps({}))(ctr)).rejects.toThrow(
+      /cannot read SSH private key \/x\/id/,
+    );
   });
 
   test('password: from the variable named by passwordEnv, never stored', async () => {
@@ -153,7 +171,10 @@ describe('credentials from the topology', () => {
   });
 
   test("vagrant: the machine's own private_key under VAGRANT_CWD, whatever the provider", async () => {
-    const deps = fakeDeps({ '/lab/.vagrant/machines/k8s-ctr/virtualbox/private_key': 'VBOX', '/lab/.vagrant/machines/k8s-ctr/virtualbox/id': 'x' }, { env: { VAGRANT_CWD: '/lab' } });
+    const deps = fakeDeps(
+      { '/lab/.vagrant/machines/k8s-ctr/virtualbox/private_key': 'VBOX', '/lab/.vagrant/machines/k8s-ctr/virtualbox/id': 'x' },
+      { env: { VAGRANT_CWD: '/lab' } },
+    );
     const c = await credentialsFromTopology(t, deps)(ctr);
     expect(c.privateKey?.toString()).toBe('VBOX');
     expect(c.source).toBe('Vagrant key /lab/.vagrant/machines/k8s-ctr/virtualbox/private_key');
@@ -162,7 +183,10 @@ describe('credentials from the topology', () => {
 
   test('vagrant: without a machine key, `vagrant ssh-config` is read once for all hosts', async () => {
     const deps = fakeDeps(
-      { '/home/me/.vagrant.d/insecure_private_keys/vagrant.key.rsa': 'INSECURE', '/work/lab/.vagrant/machines/router/virtualbox/private_key.moved': '' },
+      {
+        '/home/me/.vagrant.d/insecure_private_keys/vagrant.key.rsa': 'INSECURE',
+        '/work/lab/.vagrant/machines/router/virtualbox/private_key.moved': '',
+      },
       { sshConfig: fixture('ssh/vagrant-ssh-config.txt'), env: { VAGRANT_CWD: '/lab', HOME: '/home/me' } },
     );
     const resolve = credentialsFromTopology(t, deps);
@@ -176,15 +200,25 @@ describe('credentials from the topology', () => {
 
   test('vagrant: no key and no vagrant → one clear error', async () => {
     const deps = fakeDeps({}, { env: { VAGRANT_CWD: '/lab' } });
-    await expect(credentialsFromTopology(t, deps)(ctr)).rejects.toThrow(/no Vagrant key in \/lab\/.vagrant\/machines\/k8s-ctr and `vagrant ssh-config` in \/lab failed: vagrant: command not found/);
+    await expect(credentialsFromTopology(t, deps)(ctr)).rejects.toThrow(
+      /no Vagrant key in \/lab\/.vagrant\/machines\/k8s-ctr and `vagrant ssh-config` in \/lab failed: vagrant: command not found/,
+    );
   });
 });
 
 describe('parseSshConfig and paths', () => {
   test('vagrant ssh-config: one block per machine, quoted IdentityFile, several files', () => {
     const hosts = parseSshConfig(fixture('ssh/vagrant-ssh-config.txt'));
-    expect(hosts.get('router')).toEqual({ hostName: '127.0.0.1', port: 60009, user: 'vagrant', identityFiles: ['/work/lab/.vagrant/machines/router/virtualbox/private_key'] });
-    expect(hosts.get('k8s-ctr')?.identityFiles).toEqual(['/home/me/.vagrant.d/insecure_private_keys/vagrant.key.ed25519', '/home/me/.vagrant.d/insecure_private_keys/vagrant.key.rsa']);
+    expect(hosts.get('router')).toEqual({
+      hostName: '127.0.0.1',
+      port: 60009,
+      user: 'vagrant',
+      identityFiles: ['/work/lab/.vagrant/machines/router/virtualbox/private_key'],
+    });
+    expect(hosts.get('k8s-ctr')?.identityFiles).toEqual([
+      '/home/me/.vagrant.d/insecure_private_keys/vagrant.key.ed25519',
+      '/home/me/.vagrant.d/insecure_private_keys/vagrant.key.rsa',
+    ]);
     expect(parseSshConfig('')).toEqual(new Map());
     expect(parseSshConfig('garbage without host\n')).toEqual(new Map());
   });

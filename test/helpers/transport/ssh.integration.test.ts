@@ -44,7 +44,9 @@ describe('exec over the persistent connection', () => {
     const { ssh } = netlab.need(ctx);
     const host = ssh.host('k8s-ctr');
     const spans = await Promise.all(
-      Array.from({ length: 12 }, () => host.run('date +%s.%N; sleep 0.3; date +%s.%N').then((out) => out.trim().split('\n').map(Number) as [number, number])),
+      Array.from({ length: 12 }, () =>
+        host.run('date +%s.%N; sleep 0.3; date +%s.%N').then((out) => out.trim().split('\n').map(Number) as [number, number]),
+      ),
     );
     // Most commands running at the same moment, by the host's own clock.
     const events = spans.flatMap(([s, e]): [number, number][] => [
@@ -74,7 +76,9 @@ describe('exec over the persistent connection', () => {
       .run('ip route add 198.18.10.0/24 via 198.18.20.200', { sudo: true })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SshError);
-    expect((err as SshError).message).toBe('ssh k8s-w0: `ip route add 198.18.10.0/24 via 198.18.20.200`: exited with code 2: RTNETLINK answers: File exists');
+    expect((err as SshError).message).toBe(
+      'ssh k8s-w0: `ip route add 198.18.10.0/24 via 198.18.20.200`: exited with code 2: RTNETLINK answers: File exists',
+    );
     expect((err as SshError).result?.code).toBe(2);
   });
 
@@ -94,7 +98,9 @@ describe('exec over the persistent connection', () => {
     const { ssh } = netlab.need(ctx);
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error('test gave up')), 200);
-    await expect(ssh.host('k8s-w1').exec('sleep 7', { signal: ac.signal })).rejects.toThrow(/^ssh k8s-w1: `sleep 7`: aborted \(test gave up\)$/);
+    await expect(ssh.host('k8s-w1').exec('sleep 7', { signal: ac.signal })).rejects.toThrow(
+      /^ssh k8s-w1: `sleep 7`: aborted \(test gave up\)$/,
+    );
   });
 });
 
@@ -173,7 +179,9 @@ describe('credentials and host keys', () => {
     const wrong = path.join(lab.dir, 'known_hosts.wrong');
     // Every host's port paired with the router's key: only the router matches.
     const routerPort = lab.topology.nodes.find((n) => n.name === 'router')!.ssh!.port!;
-    const good = readFileSync(path.join(lab.dir, 'known_hosts'), 'utf8').split('\n').find((l) => l.startsWith(`[127.0.0.1]:${routerPort} `))!;
+    const good = readFileSync(path.join(lab.dir, 'known_hosts'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`[127.0.0.1]:${routerPort} `))!;
     const key = good.split(' ').slice(1).join(' ');
     writeFileSync(wrong, lab.topology.nodes.map((n) => `[127.0.0.1]:${n.ssh!.port} ${key}`).join('\n') + '\n');
     const strict = new SshPool({ ...lab.topology, ssh: { ...lab.topology.ssh, knownHostsFile: wrong } });
@@ -195,13 +203,20 @@ describe('credentials and host keys', () => {
   test('the Vagrant lab checks host keys by default against the file lab:up writes; a mismatch fails before any command, naming the host and npm run lab:up', async (ctx) => {
     const { lab } = netlab.need(ctx);
     // The topology as the Vagrant lab's: provider vagrant, no hostKeys, no knownHostsFile (the defaults apply).
-    const vagrantLab = { ...lab.topology, provider: 'vagrant' as const, ssh: { user: lab.topology.ssh.user, auth: lab.topology.ssh.auth, keyFile: lab.topology.ssh.keyFile } };
+    const vagrantLab = {
+      ...lab.topology,
+      provider: 'vagrant' as const,
+      ssh: { user: lab.topology.ssh.user, auth: lab.topology.ssh.auth, keyFile: lab.topology.ssh.keyFile },
+    };
     const cwd = path.join(lab.dir, 'vagrant-cwd');
     const file = path.join(cwd, '.vagrant', 'cilium-lab', 'known_hosts');
     mkdirSync(path.dirname(file), { recursive: true });
     // Each VM's keys as lab:up reads them (`type base64`), written by lab:up's own function.
     const keyOf = (port: number): string[] =>
-      readFileSync(path.join(lab.dir, 'known_hosts'), 'utf8').split('\n').filter((l) => l.startsWith(`[127.0.0.1]:${port} `)).map((l) => l.split(' ').slice(1, 3).join(' '));
+      readFileSync(path.join(lab.dir, 'known_hosts'), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith(`[127.0.0.1]:${port} `))
+        .map((l) => l.split(' ').slice(1, 3).join(' '));
     const keys = Object.fromEntries(lab.topology.nodes.map((n) => [n.name, keyOf(n.ssh!.port!)]));
     vi.stubEnv('VAGRANT_CWD', cwd);
     const right = new SshPool(vagrantLab);
@@ -231,7 +246,9 @@ describe('credentials and host keys', () => {
     await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const pool = new SshPool({ ...lab.topology, ssh: { ...lab.topology.ssh, keyFile: other } });
     try {
-      await expect(pool.host('router').exec('true')).rejects.toThrow(`ssh router: \`true\`: connect to 127.0.0.1:${lab.topology.nodes[0]!.ssh!.port}: authentication failed as vagrant (key file ${other})`);
+      await expect(pool.host('router').exec('true')).rejects.toThrow(
+        `ssh router: \`true\`: connect to 127.0.0.1:${lab.topology.nodes[0]!.ssh!.port}: authentication failed as vagrant (key file ${other})`,
+      );
       expect(pool.stats('router').connects).toBe(0);
     } finally {
       await pool.close();

@@ -43,7 +43,9 @@ describe('every named deadline fits inside the vitest timeout around it', () => 
   });
 
   test('the lab project takes its test and hook timeouts, and the run its teardown timeout, from the deadlines', () => {
-    const lab = (config.test?.projects ?? []).find((p) => typeof p === 'object' && 'test' in p && p.test?.name === 'lab') as { test: { testTimeout: number; hookTimeout: number } };
+    const lab = (config.test?.projects ?? []).find((p) => typeof p === 'object' && 'test' in p && p.test?.name === 'lab') as {
+      test: { testTimeout: number; hookTimeout: number };
+    };
     expect(lab.test.testTimeout).toBe(VITEST_TIMEOUT.testMs);
     expect(lab.test.hookTimeout).toBe(VITEST_TIMEOUT.hookMs);
     expect(config.test?.teardownTimeout).toBe(VITEST_TIMEOUT.teardownMs);

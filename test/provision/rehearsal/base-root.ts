@@ -67,7 +67,10 @@ export function baseRecipe(): BaseRecipe {
     // No Debian mirror inside the rehearsal: only the stand-in repositories.
     '--customize-hook=rm -f "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/*',
   ];
-  const hash = createHash('sha256').update(JSON.stringify({ v: 1, suite, sources: sources.text, args })).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(JSON.stringify({ v: 1, suite, sources: sources.text, args }))
+    .digest('hex')
+    .slice(0, 16);
   return { suite, sourcesFile: sources.file, args, hash };
 }
 

@@ -20,7 +20,14 @@ import { execa } from 'execa';
 export const STANDINS = path.join(import.meta.dirname, 'standins');
 
 /** Every host name the provision scripts fetch from; all resolve to the server inside the root. */
-export const MIRROR_HOSTS = ['pkgs.k8s.io', 'download.docker.com', 'get.helm.sh', 'helm.cilium.io', 'github.com', 'release-assets.githubusercontent.com'];
+export const MIRROR_HOSTS = [
+  'pkgs.k8s.io',
+  'download.docker.com',
+  'get.helm.sh',
+  'helm.cilium.io',
+  'github.com',
+  'release-assets.githubusercontent.com',
+];
 
 export interface MirrorVersions {
   k8s: string;
@@ -60,11 +67,58 @@ async function makeCa(dir: string, apiAddress: string): Promise<Pick<Mirror, 'ca
   const serverCert = path.join(dir, 'server.crt');
   const csr = path.join(dir, 'server.csr');
   const ext = path.join(dir, 'server.ext');
-  await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '2', '-subj', '/CN=cilium-lab rehearsal CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  await execa('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', serverKey, '-out', csr, '-subj', '/CN=cilium-lab rehearsal mirror']);
-  writeFileSync(ext, `subjectAltName=${[...MIRROR_HOSTS.map((h) => `DNS:${h}`), `IP:${apiAddress}`].join(',')}\nextendedKeyUsage=serverAuth\n`);
-  await execa('openssl', ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', serverCert, '-days', '2', '-extfile', ext]);
+  await execa('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=cilium-lab rehearsal CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  await execa('openssl', [
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    serverKey,
+    '-out',
+    csr,
+    '-subj',
+    '/CN=cilium-lab rehearsal mirror',
+  ]);
+  writeFileSync(
+    ext,
+    `subjectAltName=${[...MIRROR_HOSTS.map((h) => `DNS:${h}`), `IP:${apiAddress}`].join(',')}\nextendedKeyUsage=serverAuth\n`,
+  );
+  await execa('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caCert,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-out',
+    serverCert,
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+  ]);
   return { caCert, serverCert, serverKey };
 }
 
@@ -111,7 +165,10 @@ export function standin(program: string, version: string, upstream: string): str
 /** Writes Packages for `debs` into `indexDir` (paths in Filename relative to `repoRoot`), returns it. */
 function packagesIndex(debs: { file: string; control: string }[], repoRoot: string): string {
   return debs
-    .map(({ file, control }) => `${control}\nFilename: ${path.relative(repoRoot, file)}\nSize: ${statSync(file).size}\nSHA256: ${sha256(file)}\n`)
+    .map(
+      ({ file, control }) =>
+        `${control}\nFilename: ${path.relative(repoRoot, file)}\nSize: ${statSync(file).size}\nSHA256: ${sha256(file)}\n`,
+    )
     .join('\n');
 }
 
@@ -148,7 +205,11 @@ export async function buildMirror(dir: string, v: MirrorVersions, apiAddress: st
 
   const gnupg = path.join(dir, 'gnupg');
   mkdirSync(gnupg, { mode: 0o700 });
-  await execa('gpg', ['--batch', '--passphrase', '', '--quick-gen-key', 'cilium-lab rehearsal <rehearsal@invalid>', 'ed25519', 'sign', '2d'], { env: { GNUPGHOME: gnupg } });
+  await execa(
+    'gpg',
+    ['--batch', '--passphrase', '', '--quick-gen-key', 'cilium-lab rehearsal <rehearsal@invalid>', 'ed25519', 'sign', '2d'],
+    { env: { GNUPGHOME: gnupg } },
+  );
   const publicKey = (await execa('gpg', ['--armor', '--export'], { env: { GNUPGHOME: gnupg } })).stdout;
 
   const packages: string[] = [];
@@ -160,11 +221,23 @@ export async function buildMirror(dir: string, v: MirrorVersions, apiAddress: st
   for (const upstream of [v.k8s, nextPatch(v.k8s)]) {
     const version = `${upstream}-1.1`;
     k8sDebs.push(await buildDeb(dir, { name: 'kubelet', version, upstream, programs: { kubelet: 'usr/bin/kubelet' } }, v.arch));
-    k8sDebs.push(await buildDeb(dir, { name: 'kubeadm', version, upstream, depends: 'cri-tools (>= 1.30.0)', programs: { kubeadm: 'usr/bin/kubeadm' } }, v.arch));
+    k8sDebs.push(
+      await buildDeb(
+        dir,
+        { name: 'kubeadm', version, upstream, depends: 'cri-tools (>= 1.30.0)', programs: { kubeadm: 'usr/bin/kubeadm' } },
+        v.arch,
+      ),
+    );
     k8sDebs.push(await buildDeb(dir, { name: 'kubectl', version, upstream, programs: { kubectl: 'usr/bin/kubectl' } }, v.arch));
     packages.push(`kubelet=${version}`, `kubeadm=${version}`, `kubectl=${version}`);
   }
-  k8sDebs.push(await buildDeb(dir, { name: 'cri-tools', version: `${minor}.0-1.1`, upstream: `${minor}.0`, programs: { crictl: 'usr/bin/crictl' } }, v.arch));
+  k8sDebs.push(
+    await buildDeb(
+      dir,
+      { name: 'cri-tools', version: `${minor}.0-1.1`, upstream: `${minor}.0`, programs: { crictl: 'usr/bin/crictl' } },
+      v.arch,
+    ),
+  );
   packages.push(`cri-tools=${minor}.0-1.1`);
   const k8sPool = k8sDebs.map((d) => {
     const dest = path.join(k8sRepo, 'pool', path.basename(d.file));
@@ -172,7 +245,16 @@ export async function buildMirror(dir: string, v: MirrorVersions, apiAddress: st
     return { file: dest, control: d.control };
   });
   writeFileSync(path.join(k8sRepo, 'Packages'), packagesIndex(k8sPool, k8sRepo));
-  await signRelease(gnupg, k8sRepo, ['Origin: obs://build.opensuse.org/isv:kubernetes:core:stable:v' + minor + '/deb', 'Label: isv:kubernetes:core:stable:v' + minor, 'Architectures: ' + v.arch], ['Packages']);
+  await signRelease(
+    gnupg,
+    k8sRepo,
+    [
+      'Origin: obs://build.opensuse.org/isv:kubernetes:core:stable:v' + minor + '/deb',
+      'Label: isv:kubernetes:core:stable:v' + minor,
+      'Architectures: ' + v.arch,
+    ],
+    ['Packages'],
+  );
   writeFileSync(path.join(k8sRepo, 'Release.key'), `${publicKey}\n`);
 
   // download.docker.com: linux/ubuntu dists/<codename>/stable, containerd.io <upstream>-1.
@@ -191,17 +273,41 @@ export async function buildMirror(dir: string, v: MirrorVersions, apiAddress: st
     packages.push(`containerd.io=${version}`);
   }
   writeFileSync(path.join(binary, 'Packages'), packagesIndex(dockerPool, docker));
-  await signRelease(gnupg, dist, ['Origin: Docker', 'Label: Docker CE', `Suite: ${v.codename}`, `Codename: ${v.codename}`, `Architectures: ${v.arch}`, 'Components: stable'], [`stable/binary-${v.arch}/Packages`]);
+  await signRelease(
+    gnupg,
+    dist,
+    [
+      'Origin: Docker',
+      'Label: Docker CE',
+      `Suite: ${v.codename}`,
+      `Codename: ${v.codename}`,
+      `Architectures: ${v.arch}`,
+      'Components: stable',
+    ],
+    [`stable/binary-${v.arch}/Packages`],
+  );
   writeFileSync(path.join(docker, 'gpg'), `${publicKey}\n`);
 
   // Release tarballs, pinned and next patch.
   for (const version of [v.helm, nextPatch(v.helm)]) {
     await tarball(dir, path.join(tree, 'get.helm.sh', `helm-v${version}-linux-${v.arch}.tar.gz`), `linux-${v.arch}/helm`, 'helm', version);
   }
-  for (const [repo, program, pinned] of [['cilium-cli', 'cilium', v.ciliumCli], ['hubble', 'hubble', v.hubbleCli]] as const) {
+  for (const [repo, program, pinned] of [
+    ['cilium-cli', 'cilium', v.ciliumCli],
+    ['hubble', 'hubble', v.hubbleCli],
+  ] as const) {
     for (const version of [pinned, nextPatch(pinned)]) {
       // github.com answers release downloads with a redirect to release-assets.githubusercontent.com (server.ts).
-      const out = path.join(tree, 'release-assets.githubusercontent.com', 'cilium', repo, 'releases', 'download', `v${version}`, `${program}-linux-${v.arch}.tar.gz`);
+      const out = path.join(
+        tree,
+        'release-assets.githubusercontent.com',
+        'cilium',
+        repo,
+        'releases',
+        'download',
+        `v${version}`,
+        `${program}-linux-${v.arch}.tar.gz`,
+      );
       await tarball(dir, out, program, program, version);
     }
   }
@@ -209,7 +315,10 @@ export async function buildMirror(dir: string, v: MirrorVersions, apiAddress: st
   // helm.cilium.io: the chart repository index (the stand-in helm fetches it on `repo add`).
   mkdirSync(path.join(tree, 'helm.cilium.io'), { recursive: true });
   const entries = [v.cilium, nextPatch(v.cilium)]
-    .map((ver) => `    - name: cilium\n      version: ${ver}\n      appVersion: ${ver}\n      urls: [https://helm.cilium.io/cilium-${ver}.tgz]`)
+    .map(
+      (ver) =>
+        `    - name: cilium\n      version: ${ver}\n      appVersion: ${ver}\n      urls: [https://helm.cilium.io/cilium-${ver}.tgz]`,
+    )
     .join('\n');
   writeFileSync(path.join(tree, 'helm.cilium.io', 'index.yaml'), `apiVersion: v1\nentries:\n  cilium:\n${entries}\n`);
   rmSync(path.join(dir, 'stage'), { recursive: true, force: true });

@@ -31,7 +31,8 @@ export const MIRROR_ADDRESS = '198.18.0.1';
  * the scripts' `exec > >(tee -a log)`, which still has the last lines to write: when PID 1 exits the kernel
  * kills everything else in the namespace. On a VM the script's tee simply finishes on its own.
  */
-const INIT = 'bash -c "$1" & child=$!; wait "$child"; rc=$?; for _ in $(seq 100); do procs=(/proc/[0-9]*); [ "${#procs[@]}" -le 1 ] && break; sleep 0.1; done; exit "$rc"';
+const INIT =
+  'bash -c "$1" & child=$!; wait "$child"; rc=$?; for _ in $(seq 100); do procs=(/proc/[0-9]*); [ "${#procs[@]}" -le 1 ] && break; sleep 0.1; done; exit "$rc"';
 const PATH_IN_ROOT = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Programs replaced in every node root by a recorder (their real path in Ubuntu 24.04). */
@@ -116,7 +117,8 @@ export function rehearsalTopology(): string {
   const doc = parseYaml(text) as unknown;
   const all = JSON.stringify(doc);
   // Nothing private may reach an interface, even in our own namespaces.
-  if (/"(10\.|172\.(1[6-9]|2\d|3[01])\.|192\.168\.)/.test(all)) throw new Error(`the rehearsal topology still has a private address: ${all}`);
+  if (/"(10\.|172\.(1[6-9]|2\d|3[01])\.|192\.168\.)/.test(all))
+    throw new Error(`the rehearsal topology still has a private address: ${all}`);
   return stringify(doc);
 }
 
@@ -134,11 +136,19 @@ export class Rehearsal {
     // Vagrant's own view of the machines, for the rehearsal topology (a copy of the repository's files).
     const copy = path.join(work, 'repo');
     mkdirSync(copy);
-    for (const entry of ['Vagrantfile', 'lab', 'provision']) cpSync(path.join(REPO_ROOT, entry), path.join(copy, entry), { recursive: true });
+    for (const entry of ['Vagrantfile', 'lab', 'provision'])
+      cpSync(path.join(REPO_ROOT, entry), path.join(copy, entry), { recursive: true });
     writeFileSync(path.join(work, 'topology.yaml'), rehearsalTopology());
     const r = await execa('ruby', [path.join(REPO_ROOT, 'test', 'vagrant', 'vagrant-config.rb')], {
       cwd: copy,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, LAB_TOPOLOGY: path.join(work, 'topology.yaml'), LAB_STATE_DIR: path.join(work, 'state'), VAGRANT_HOME: path.join(work, 'vagrant-home'), VAGRANT_CHECKPOINT_DISABLE: '1' },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: work,
+        LAB_TOPOLOGY: path.join(work, 'topology.yaml'),
+        LAB_STATE_DIR: path.join(work, 'state'),
+        VAGRANT_HOME: path.join(work, 'vagrant-home'),
+        VAGRANT_CHECKPOINT_DISABLE: '1',
+      },
       extendEnv: false,
       stdin: 'ignore',
       timeout: 120_000,
@@ -241,7 +251,10 @@ export class RehearsalNode {
     // Ubuntu's stub resolver address, with nothing listening: names resolve through /etc/hosts only (the
     // base root carries the build host's resolv.conf, which means nothing here).
     writeFileSync(up('etc/resolv.conf'), '# rehearsal: no DNS; the mirror names are in /etc/hosts\nnameserver 127.0.0.53\n');
-    writeFileSync(up('etc/fstab'), '# <file system> <mount point> <type> <options> <dump> <pass>\n/dev/disk/by-uuid/0000 / ext4 defaults 0 1\n/swap.img\tnone\tswap\tsw\t0\t0\n');
+    writeFileSync(
+      up('etc/fstab'),
+      '# <file system> <mount point> <type> <options> <dump> <pass>\n/dev/disk/by-uuid/0000 / ext4 defaults 0 1\n/swap.img\tnone\tswap\tsw\t0\t0\n',
+    );
     mkdirSync(up('usr/local/share/ca-certificates'), { recursive: true });
     cpSync(this.rehearsal.mirror.caCert, up('usr/local/share/ca-certificates/cilium-lab-rehearsal.crt'));
 
@@ -263,7 +276,10 @@ export class RehearsalNode {
     // What update-ca-certificates makes of the run's CA (it takes many seconds; this is the same bundle).
     const bundle = 'etc/ssl/certs/ca-certificates.crt';
     mkdirSync(path.dirname(up(bundle)), { recursive: true });
-    writeFileSync(up(bundle), readFileSync(path.join(this.rehearsal.base, bundle), 'utf8') + readFileSync(this.rehearsal.mirror.caCert, 'utf8'));
+    writeFileSync(
+      up(bundle),
+      readFileSync(path.join(this.rehearsal.base, bundle), 'utf8') + readFileSync(this.rehearsal.mirror.caCert, 'utf8'),
+    );
     await this.startServer();
   }
 
@@ -281,11 +297,15 @@ export class RehearsalNode {
         address: '0.0.0.0',
       }),
     );
-    const server = execa('ip', ['netns', 'exec', this.netns, process.execPath, '--import', 'tsx', path.join(import.meta.dirname, 'server.ts'), config], {
-      cwd: REPO_ROOT,
-      reject: false,
-      stdin: 'ignore',
-    });
+    const server = execa(
+      'ip',
+      ['netns', 'exec', this.netns, process.execPath, '--import', 'tsx', path.join(import.meta.dirname, 'server.ts'), config],
+      {
+        cwd: REPO_ROOT,
+        reject: false,
+        stdin: 'ignore',
+      },
+    );
     this.server = server;
     this.serverPid = server.pid;
     await new Promise<void>((resolve, reject) => {
@@ -325,11 +345,38 @@ export class RehearsalNode {
       `hostname "${this.machine.name}"`,
       'exec "$@"',
     ].join('\n');
-    const envArgs = Object.entries({ PATH: PATH_IN_ROOT, HOME: '/root', USER: 'root', LOGNAME: 'root', LANG: 'C.UTF-8', ...env }).map(([k, v]) => `${k}=${v}`);
+    const envArgs = Object.entries({ PATH: PATH_IN_ROOT, HOME: '/root', USER: 'root', LOGNAME: 'root', LANG: 'C.UTF-8', ...env }).map(
+      ([k, v]) => `${k}=${v}`,
+    );
     const r = await execa(
       'ip',
-      ['netns', 'exec', this.netns, 'unshare', '--mount', '--pid', '--uts', '--fork', '--kill-child', '--propagation', 'private', 'sh', '-c', setup, 'rehearsal',
-        'chroot', merged, '/usr/bin/env', '-i', ...envArgs, '/bin/bash', '-c', INIT, 'rehearsal-init', command],
+      [
+        'netns',
+        'exec',
+        this.netns,
+        'unshare',
+        '--mount',
+        '--pid',
+        '--uts',
+        '--fork',
+        '--kill-child',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        setup,
+        'rehearsal',
+        'chroot',
+        merged,
+        '/usr/bin/env',
+        '-i',
+        ...envArgs,
+        '/bin/bash',
+        '-c',
+        INIT,
+        'rehearsal-init',
+        command,
+      ],
       { reject: false, all: true, stdin: 'ignore', timeout: timeoutMs },
     );
     return { exitCode: r.exitCode ?? -1, output: String(r.all ?? r.message) };
@@ -386,7 +433,10 @@ export class RehearsalNode {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) walk(full);
         else if (entry.isFile()) {
-          out.set(`/${path.relative(this.upper, full)}`, { mtimeMs: statSync(full).mtimeMs, sha256: createHash('sha256').update(readFileSync(full)).digest('hex') });
+          out.set(`/${path.relative(this.upper, full)}`, {
+            mtimeMs: statSync(full).mtimeMs,
+            sha256: createHash('sha256').update(readFileSync(full)).digest('hex'),
+          });
         }
       }
     };

@@ -36,7 +36,14 @@ function faults(): Faults {
   return existsSync(config.faults) ? (JSON.parse(readFileSync(config.faults, 'utf8')) as Faults) : {};
 }
 
-function answer(req: IncomingMessage, res: ServerResponse, port: number, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
+function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  port: number,
+  status: number,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-length': String(Buffer.byteLength(body)), ...headers });
   res.end(req.method === 'HEAD' ? undefined : body);
   const host = (req.headers.host ?? '').replace(/:\d+$/, '');
@@ -69,10 +76,17 @@ function mirror(req: IncomingMessage, res: ServerResponse): void {
 const tls = { cert: readFileSync(config.cert), key: readFileSync(config.key) };
 const servers = [
   [https.createServer(tls, mirror), 443],
-  [https.createServer(tls, (req, res) => answer(req, res, 6443, req.url === '/readyz' ? 200 : 404, req.url === '/readyz' ? 'ok' : 'not found')), 6443],
+  [
+    https.createServer(tls, (req, res) =>
+      answer(req, res, 6443, req.url === '/readyz' ? 200 : 404, req.url === '/readyz' ? 'ok' : 'not found'),
+    ),
+    6443,
+  ],
   [
     http.createServer((req, res) => {
-      const found = config.webLayers.map((layer) => file(path.join(layer, 'var/www/html'), req.url === '/' ? '/index.html' : (req.url ?? '/'))).find(Boolean);
+      const found = config.webLayers
+        .map((layer) => file(path.join(layer, 'var/www/html'), req.url === '/' ? '/index.html' : (req.url ?? '/')))
+        .find(Boolean);
       if (found) answer(req, res, 80, 200, readFileSync(found));
       else answer(req, res, 80, 404, 'Not Found\n');
     }),

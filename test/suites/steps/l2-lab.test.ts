@@ -6,7 +6,13 @@
  */
 import type http from 'node:http';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { failoverBudget, formatFailoverTimeline, judgeFailover, leaseTimings, type LeaseTimelineEvent } from '../../../helpers/judge/failover.ts';
+import {
+  failoverBudget,
+  formatFailoverTimeline,
+  judgeFailover,
+  leaseTimings,
+  type LeaseTimelineEvent,
+} from '../../../helpers/judge/failover.ts';
 import { Kube } from '../../../helpers/kube/index.ts';
 import { connectionTimelineEvent, readLease, recordLease } from '../../../suites/steps/l2-lab.ts';
 import { FakeKubeApi, sendJson, startWatch, status } from '../../helpers/kube/fake-kube-api.ts';
@@ -15,7 +21,11 @@ const NAME = 'cilium-l2announce-clh-x-l2-failover';
 const LEASE_PATH = '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases';
 /** Fast timings so the test runs in about two seconds: bound 1 s + 0.5 s + 2.2 × 0.1 s = 1.72 s. */
 const budget = failoverBudget(
-  leaseTimings({ 'l2-announcements-lease-duration': '1s', 'l2-announcements-renew-deadline': '500ms', 'l2-announcements-retry-period': '100ms' }),
+  leaseTimings({
+    'l2-announcements-lease-duration': '1s',
+    'l2-announcements-renew-deadline': '500ms',
+    'l2-announcements-retry-period': '100ms',
+  }),
   { intervalMs: 300, timeoutMs: 100 },
 );
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -31,7 +41,12 @@ function lease(): object {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
     metadata: { name: NAME, namespace: 'kube-system', resourceVersion: String(state.rv) },
-    spec: { ...(state.holder ? { holderIdentity: state.holder } : {}), leaseDurationSeconds: 1, leaseTransitions: state.holder === 'k8s-w1' ? 0 : 1, renewTime: new Date().toISOString() },
+    spec: {
+      ...(state.holder ? { holderIdentity: state.holder } : {}),
+      leaseDurationSeconds: 1,
+      leaseTransitions: state.holder === 'k8s-w1' ? 0 : 1,
+      renewTime: new Date().toISOString(),
+    },
   };
 }
 
@@ -60,7 +75,13 @@ beforeEach(async () => {
       watchers.add(res);
       res.on('close', () => watchers.delete(res));
       w.event('MODIFIED', lease());
-    } else sendJson(res, 200, { apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: String(state.rv) }, items: [lease()] });
+    } else
+      sendJson(res, 200, {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'LeaseList',
+        metadata: { resourceVersion: String(state.rv) },
+        items: [lease()],
+      });
     return true;
   });
   await api.start();
@@ -95,7 +116,15 @@ describe('recordLease + judgeFailover', () => {
     await rec.stop(); // idempotent
     const kinds = rec.events.map((e) => e.kind);
     expect(kinds).toContain('api-error');
-    const v = judgeFailover({ leaseName: NAME, oldHolder: 'k8s-w1', candidates: ['k8s-ctr', 'k8s-w1'], rebootAt, observedUntil: Date.now(), budget, events: rec.events });
+    const v = judgeFailover({
+      leaseName: NAME,
+      oldHolder: 'k8s-w1',
+      candidates: ['k8s-ctr', 'k8s-w1'],
+      rebootAt,
+      observedUntil: Date.now(),
+      budget,
+      events: rec.events,
+    });
     expect(v.kind, v.explanation).toBe('moved');
     expect(v.newHolder).toBe('k8s-ctr');
     expect(v.failoverMs!).toBeGreaterThanOrEqual(500);
@@ -105,7 +134,11 @@ describe('recordLease + judgeFailover', () => {
   });
 
   test('the watch lost during the "reboot" and back after it shows in the merged timeline and in the verdict', async () => {
-    const rec = recordLease({ kube: kube() }, NAME, { pollMs: 100, readTimeoutMs: 500, watch: { reconnectDelayMs: 50, maxReconnectDelayMs: 100 } });
+    const rec = recordLease({ kube: kube() }, NAME, {
+      pollMs: 100,
+      readTimeoutMs: 500,
+      watch: { reconnectDelayMs: 50, maxReconnectDelayMs: 100 },
+    });
     await sleep(400);
     const rebootAt = Date.now();
     setDown(true); // drops the open watch, and every request gets 503 until the API is back
@@ -131,7 +164,9 @@ describe('recordLease + judgeFailover', () => {
     expect(seenByWatch?.at).toBeGreaterThanOrEqual(back.at);
 
     // the merged timeline: the reboot, then the disconnect (with its error), then the reconnect
-    const lines = formatFailoverTimeline({ rebootAt, oldHolder: 'k8s-w1', events: rec.events, samples: [], probeClockOffsetMs: 0 }).split('\n');
+    const lines = formatFailoverTimeline({ rebootAt, oldHolder: 'k8s-w1', events: rec.events, samples: [], probeClockOffsetMs: 0 }).split(
+      '\n',
+    );
     const reboot = lines.findIndex((l) => l.endsWith('harness  reboot k8s-w1'));
     const disconnect = lines.findIndex((l) => /^ +\+0\.\d{3} {2}watch {4}disconnected: watch Lease kube-system\/\S+: no answer: ./.test(l));
     const reconnect = lines.findIndex((l, i) => i > disconnect && /^ +\+\d\.\d{3} {2}watch {4}connected$/.test(l));
@@ -140,7 +175,15 @@ describe('recordLease + judgeFailover', () => {
     expect(reconnect, lines.join('\n')).toBeGreaterThan(disconnect);
     expect(lines.filter((l) => / watch {4}(dis)?connected/.test(l))).toHaveLength(3);
 
-    const v = judgeFailover({ leaseName: NAME, oldHolder: 'k8s-w1', candidates: ['k8s-ctr', 'k8s-w1'], rebootAt, observedUntil: Date.now(), budget, events: rec.events });
+    const v = judgeFailover({
+      leaseName: NAME,
+      oldHolder: 'k8s-w1',
+      candidates: ['k8s-ctr', 'k8s-w1'],
+      rebootAt,
+      observedUntil: Date.now(),
+      budget,
+      events: rec.events,
+    });
     expect(v.kind, v.explanation).toBe('moved');
     expect(v.explanation).toMatch(/watch 1 disconnects \(at \+0\.\d s\) \/ 2 \(re\)connects \(at −0\.\d s, \+\d\.\d s\)/);
   });
@@ -152,7 +195,15 @@ describe('recordLease + judgeFailover', () => {
     setDown(true);
     await sleep(budget.holderMs + 300);
     await rec.stop();
-    const v = judgeFailover({ leaseName: NAME, oldHolder: 'k8s-w1', candidates: ['k8s-ctr', 'k8s-w1'], rebootAt, observedUntil: Date.now(), budget, events: rec.events });
+    const v = judgeFailover({
+      leaseName: NAME,
+      oldHolder: 'k8s-w1',
+      candidates: ['k8s-ctr', 'k8s-w1'],
+      rebootAt,
+      observedUntil: Date.now(),
+      budget,
+      events: rec.events,
+    });
     expect(v.kind, v.explanation).toBe('api-lost');
     expect(v.explanation).toContain('lost the API server');
     // the watch was lost once at the "reboot" and never came back
@@ -165,7 +216,15 @@ describe('recordLease + judgeFailover', () => {
     const rebootAt = Date.now();
     await sleep(budget.holderMs + 300);
     await rec.stop();
-    const v = judgeFailover({ leaseName: NAME, oldHolder: 'k8s-w1', candidates: ['k8s-ctr', 'k8s-w1'], rebootAt, observedUntil: Date.now(), budget, events: rec.events });
+    const v = judgeFailover({
+      leaseName: NAME,
+      oldHolder: 'k8s-w1',
+      candidates: ['k8s-ctr', 'k8s-w1'],
+      rebootAt,
+      observedUntil: Date.now(),
+      budget,
+      events: rec.events,
+    });
     expect(v.kind, v.explanation).toBe('not-moved');
     expect(v.explanation).toContain('Cilium did not fail over');
     // the poll saw every renewal (renewTime moves on each read here), which the message counts
@@ -173,11 +232,15 @@ describe('recordLease + judgeFailover', () => {
   });
 });
 
-describe('connectionTimelineEvent: the watcher\'s connection events in the failover timeline', () => {
+describe("connectionTimelineEvent: the watcher's connection events in the failover timeline", () => {
   test('connected and resumed are (re)connects, disconnected keeps its error (null when none), relisted has no kind', () => {
     expect(connectionTimelineEvent({ at: 1, state: 'connected' })).toEqual({ at: 1, kind: 'watch-connected' });
     expect(connectionTimelineEvent({ at: 2, state: 'resumed' })).toEqual({ at: 2, kind: 'watch-connected' });
-    expect(connectionTimelineEvent({ at: 3, state: 'disconnected', error: 'HTTP 410 Expired: too old resource version' })).toEqual({ at: 3, kind: 'watch-disconnected', error: 'HTTP 410 Expired: too old resource version' });
+    expect(connectionTimelineEvent({ at: 3, state: 'disconnected', error: 'HTTP 410 Expired: too old resource version' })).toEqual({
+      at: 3,
+      kind: 'watch-disconnected',
+      error: 'HTTP 410 Expired: too old resource version',
+    });
     expect(connectionTimelineEvent({ at: 4, state: 'disconnected' })).toEqual({ at: 4, kind: 'watch-disconnected', error: null });
     expect(connectionTimelineEvent({ at: 5, state: 'relisted' })).toBeNull();
   });

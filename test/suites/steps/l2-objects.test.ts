@@ -9,14 +9,17 @@ import { loadTopology, REPO_ROOT } from '../../../helpers/lab/topology.ts';
 /** A manifest rendered for a run exactly as the suites do it (helpers/kube/client.ts renderManifest). */
 function rendered(file: string, vars: Record<string, string>): Record<string, any>[] {
   const text = readFileSync(path.join(REPO_ROOT, 'suites', 'manifests', file), 'utf8');
-  return renderManifest(text, { runId: 'r20261122-0349-ab12', namespace: 'clh-r20261122-0349-ab12', vars, source: file }) as Record<string, any>[];
+  return renderManifest(text, { runId: 'r20261122-0349-ab12', namespace: 'clh-r20261122-0349-ab12', vars, source: file }) as Record<
+    string,
+    any
+  >[];
 }
 
 describe('the L2 manifests, rendered for a run', () => {
   const t = loadTopology();
   const run = { 'app.kubernetes.io/managed-by': 'cilium-lab-harness', 'cilium-lab-harness/run': 'r20261122-0349-ab12' };
 
-  test('the pool: the topology\'s block, a per-run name, selecting only the suite\'s own service', () => {
+  test("the pool: the topology's block, a per-run name, selecting only the suite's own service", () => {
     const [pool] = rendered('l2-pool.yaml', { name: 'l2', start: t.lbPool.start, stop: t.lbPool.stop, service: 'webpod-l2' });
     expect(pool!.apiVersion).toBe('cilium.io/v2alpha1');
     expect(pool!.metadata).toEqual({ name: 'clh-r20261122-0349-ab12-l2', labels: run });
@@ -43,12 +46,17 @@ describe('the L2 manifests, rendered for a run', () => {
 describe('withPolicyNodes', () => {
   const [policy] = rendered('l2-policy.yaml', { name: 'l2', service: 'webpod-l2' });
 
-  test('reference lab: selects k8s-ctr and k8s-w1 on ^eth1$ (as seed 002\'s policy, anchored), LB IPs only, for the suite\'s service', () => {
+  test("reference lab: selects k8s-ctr and k8s-w1 on ^eth1$ (as seed 002's policy, anchored), LB IPs only, for the suite's service", () => {
     expect(policy!.metadata.name).toBe('clh-r20261122-0349-ab12-l2');
-    expect(policy!.spec.serviceSelector.matchLabels).toEqual({ 'io.kubernetes.service.namespace': 'clh-r20261122-0349-ab12', 'io.kubernetes.service.name': 'webpod-l2' });
+    expect(policy!.spec.serviceSelector.matchLabels).toEqual({
+      'io.kubernetes.service.namespace': 'clh-r20261122-0349-ab12',
+      'io.kubernetes.service.name': 'webpod-l2',
+    });
     const c = l2Candidates(loadTopology());
     const p = withPolicyNodes(policy!, { nodes: c.map((x) => x.node), interfaces: c.map((x) => x.iface) });
-    expect(p.spec.nodeSelector.matchExpressions).toEqual([{ key: 'kubernetes.io/hostname', operator: 'In', values: ['k8s-ctr', 'k8s-w1'] }]);
+    expect(p.spec.nodeSelector.matchExpressions).toEqual([
+      { key: 'kubernetes.io/hostname', operator: 'In', values: ['k8s-ctr', 'k8s-w1'] },
+    ]);
     expect(p.spec.interfaces).toEqual(['^eth1$']);
     expect(p.spec.loadBalancerIPs).toBe(true);
     expect(p.spec.externalIPs).toBe(false);
@@ -66,7 +74,9 @@ describe('withPolicyNodes', () => {
   });
 
   test('refuses another kind or a manifest without the hostname expression', () => {
-    expect(() => withPolicyNodes({ kind: 'Service', metadata: { name: 'x' } }, { nodes: ['a'], interfaces: ['eth1'] })).toThrow(/not a CiliumL2AnnouncementPolicy/);
+    expect(() => withPolicyNodes({ kind: 'Service', metadata: { name: 'x' } }, { nodes: ['a'], interfaces: ['eth1'] })).toThrow(
+      /not a CiliumL2AnnouncementPolicy/,
+    );
     const broken = structuredClone(policy!);
     broken.spec.nodeSelector = { matchLabels: { a: 'b' } };
     expect(() => withPolicyNodes(broken, { nodes: ['a'], interfaces: ['eth1'] })).toThrow(/kubernetes.io\/hostname/);

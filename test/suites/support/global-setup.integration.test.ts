@@ -76,12 +76,15 @@ describe('npm test without a lab', () => {
       let text = readFileSync(DEFAULT_TOPOLOGY_FILE, 'utf8')
         .replace('provider: vagrant', 'provider: existing')
         .replace('  host: 192.168.10.100\n  port: 6443', `  host: 127.0.0.1\n  port: ${port}`);
-      for (const n of ['router', 'k8s-ctr', 'k8s-w1', 'k8s-w0']) text = text.replace(`  - name: ${n}\n`, `  - name: ${n}\n    ssh: { host: 127.0.0.1, port: ${port} }\n`);
+      for (const n of ['router', 'k8s-ctr', 'k8s-w1', 'k8s-w0'])
+        text = text.replace(`  - name: ${n}\n`, `  - name: ${n}\n    ssh: { host: 127.0.0.1, port: ${port} }\n`);
       writeFileSync(file, text);
       const reports = tempDir('reports-');
       const r = await npmTest({ LAB_TOPOLOGY: file, CILIUM_VERSION: 'garbage', CLH_REPORTS_DIR: reports });
       expect(r.code).not.toBe(0);
-      expect(r.output).toContain(`CILIUM_VERSION is "garbage", which does not match ^[0-9]+\\.[0-9]+\\.[0-9]+(-(pre|rc)\\.[0-9]+)?$ (pins.cilium.pattern in ${path.join(REPO_ROOT, 'lab', 'versions.yaml')})`);
+      expect(r.output).toContain(
+        `CILIUM_VERSION is "garbage", which does not match ^[0-9]+\\.[0-9]+\\.[0-9]+(-(pre|rc)\\.[0-9]+)?$ (pins.cilium.pattern in ${path.join(REPO_ROOT, 'lab', 'versions.yaml')})`,
+      );
       expect(readdirSync(reports)).toEqual([]);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -25,7 +25,11 @@ describe('suites/support/plan.ts', () => {
     for (const f of ['30-lb-ipam.test.ts', '40-lb-sharing.test.ts', '50-l2-announcements.test.ts', '90-l2-failover.test.ts']) {
       expect(needsOf(f).cilium).toMatchObject({ routingMode: 'tunnel', tunnelProtocol: 'vxlan', 'l2announcements.enabled': true });
     }
-    expect(needsOf('60-ingress.test.ts').cilium).toMatchObject({ 'ingressController.enabled': true, 'ingressController.loadbalancerMode': 'shared', 'loadBalancer.l7.backend': 'envoy' });
+    expect(needsOf('60-ingress.test.ts').cilium).toMatchObject({
+      'ingressController.enabled': true,
+      'ingressController.loadbalancerMode': 'shared',
+      'loadBalancer.l7.backend': 'envoy',
+    });
     expect(SUITES.filter((s) => s.needs.destructive).map((s) => s.file)).toEqual(['90-l2-failover.test.ts']);
   });
 
@@ -55,7 +59,9 @@ describe('suites/support/plan.ts', () => {
   test('suite names from paths and file: URLs; selection keeps plan order; unknown files are errors for needsOf', () => {
     expect(suiteFileName('file:///work/repo/suites/30-lb-ipam.test.ts')).toBe('30-lb-ipam.test.ts');
     expect(suiteFileName('/work/repo/suites/30-lb-ipam.test.ts')).toBe('30-lb-ipam.test.ts');
-    expect(selectSuites(['/x/suites/60-ingress.test.ts', '/x/suites/30-lb-ipam.test.ts', '/x/suites/other.test.ts']).map((s) => s.file)).toEqual(['30-lb-ipam.test.ts', '60-ingress.test.ts']);
+    expect(
+      selectSuites(['/x/suites/60-ingress.test.ts', '/x/suites/30-lb-ipam.test.ts', '/x/suites/other.test.ts']).map((s) => s.file),
+    ).toEqual(['30-lb-ipam.test.ts', '60-ingress.test.ts']);
     expect(() => needsOf('99-nope.test.ts')).toThrow(/not in suites\/support\/plan\.ts SUITES/);
   });
 });

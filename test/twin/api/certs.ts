@@ -23,11 +23,46 @@ export async function makeTls(o: { ip?: string } = {}): Promise<TwinTls> {
   try {
     const f = (n: string): string => path.join(dir, n);
     const run = (args: string[]): Promise<unknown> => execa('openssl', args, { timeout: 30_000 });
-    await run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=twin-kubernetes-ca']);
+    await run([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      f('ca.key'),
+      '-out',
+      f('ca.crt'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=twin-kubernetes-ca',
+    ]);
     await run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('tls.key'), '-out', f('tls.csr'), '-subj', '/CN=kube-apiserver']);
     writeFileSync(f('ext.cnf'), `subjectAltName=IP:${ip},DNS:kubernetes,DNS:localhost\nextendedKeyUsage=serverAuth\n`);
-    await run(['x509', '-req', '-in', f('tls.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('tls.crt'), '-days', '2', '-extfile', f('ext.cnf')]);
-    return { ca: readFileSync(f('ca.crt'), 'utf8'), cert: readFileSync(f('tls.crt'), 'utf8'), key: readFileSync(f('tls.key'), 'utf8'), token: randomBytes(24).toString('hex') };
+    await run([
+      'x509',
+      '-req',
+      '-in',
+      f('tls.csr'),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f('tls.crt'),
+      '-days',
+      '2',
+      '-extfile',
+      f('ext.cnf'),
+    ]);
+    return {
+      ca: readFileSync(f('ca.crt'), 'utf8'),
+      cert: readFileSync(f('tls.crt'), 'utf8'),
+      key: readFileSync(f('tls.key'), 'utf8'),
+      token: randomBytes(24).toString('hex'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

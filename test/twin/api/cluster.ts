@@ -19,8 +19,28 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { ExecIo, NodeState, PodServer, StandInCall, StandInResult, TwinNetwork, Frontend, IngressRoute } from '../contract.ts';
 import { controlPlane, kubeNodes, type Topology } from '../../../helpers/lab/topology.ts';
 import { answerAgentExec, type HubbleFlowModel } from '../cilium/agent-outputs.ts';
-import { agentRouting, agentStartError, chartIngressObjects, ciliumConfigFromValues, installRelease, routingSettings, runHelm, type HelmReleaseState, type Values } from '../cilium/helm.ts';
-import { electionStep, l2LeaseName, l2Timings, selection, type L2Node, type L2Policy, type L2Row, type L2Service, type LeaseSpec } from '../cilium/l2.ts';
+import {
+  agentRouting,
+  agentStartError,
+  chartIngressObjects,
+  ciliumConfigFromValues,
+  installRelease,
+  routingSettings,
+  runHelm,
+  type HelmReleaseState,
+  type Values,
+} from '../cilium/helm.ts';
+import {
+  electionStep,
+  l2LeaseName,
+  l2Timings,
+  selection,
+  type L2Node,
+  type L2Policy,
+  type L2Row,
+  type L2Service,
+  type LeaseSpec,
+} from '../cilium/l2.ts';
 import { twinVersion, type TwinCiliumVersion } from '../cilium/versions.ts';
 import { lbIpamConfigFrom, reconcileLbIpam, type Pool as LbPool, type Service as LbService } from '../cilium/lbipam.ts';
 import { matchSelectorObject, type LabelSelectorObject } from './selectors.ts';
@@ -68,14 +88,17 @@ function now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
-
 function rand(n: number): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
   return [...randomBytes(n)].map((b) => alphabet[b % alphabet.length]).join('');
 }
 
 function hashOf(v: unknown): string {
-  return createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 10).replace(/[aeiou]/g, 'b');
+  return createHash('sha256')
+    .update(JSON.stringify(v))
+    .digest('hex')
+    .slice(0, 10)
+    .replace(/[aeiou]/g, 'b');
 }
 
 type Spec = Record<string, unknown>;
@@ -88,8 +111,14 @@ interface PodTemplate {
     hostNetwork?: boolean;
     containers?: { name: string; image?: string; env?: { name: string; value?: string }[]; ports?: { containerPort: number }[] }[];
     affinity?: {
-      nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: { matchExpressions?: { key: string; operator: string; values?: string[] }[] }[] } };
-      podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { labelSelector?: LabelSelectorObject; topologyKey?: string }[] };
+      nodeAffinity?: {
+        requiredDuringSchedulingIgnoredDuringExecution?: {
+          nodeSelectorTerms?: { matchExpressions?: { key: string; operator: string; values?: string[] }[] }[];
+        };
+      };
+      podAntiAffinity?: {
+        requiredDuringSchedulingIgnoredDuringExecution?: { labelSelector?: LabelSelectorObject; topologyKey?: string }[];
+      };
     };
   };
 }
@@ -161,7 +190,12 @@ export class TwinCluster {
 
   async start(): Promise<void> {
     const s = this.store;
-    for (const n of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) s.create(this.r.ns as ResourceDef, { metadata: { name: n, labels: { 'kubernetes.io/metadata.name': n } }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
+    for (const n of ['default', 'kube-system', 'kube-public', 'kube-node-lease'])
+      s.create(this.r.ns as ResourceDef, {
+        metadata: { name: n, labels: { 'kubernetes.io/metadata.name': n } },
+        spec: { finalizers: ['kubernetes'] },
+        status: { phase: 'Active' },
+      });
     for (const n of this.net.nodes) {
       this.nodeUp.set(n, true);
       this.bootIds.set(n, randomBytes(16).toString('hex'));
@@ -184,12 +218,31 @@ export class TwinCluster {
     }
     const agentTemplate = {
       metadata: { labels: { 'k8s-app': 'cilium', 'app.kubernetes.io/name': 'cilium-agent', 'app.kubernetes.io/part-of': 'cilium' } },
-      spec: { hostNetwork: true, containers: [{ name: 'cilium-agent', image: this.agentImage }], initContainers: [], serviceAccountName: 'cilium' },
+      spec: {
+        hostNetwork: true,
+        containers: [{ name: 'cilium-agent', image: this.agentImage }],
+        initContainers: [],
+        serviceAccountName: 'cilium',
+      },
     };
-    s.create(this.r.ds as ResourceDef, { metadata: { name: 'cilium', namespace: 'kube-system', labels: { 'k8s-app': 'cilium', 'app.kubernetes.io/managed-by': 'Helm' } }, spec: { selector: { matchLabels: { 'k8s-app': 'cilium' } }, template: agentTemplate, updateStrategy: { type: 'RollingUpdate' } } });
+    s.create(this.r.ds as ResourceDef, {
+      metadata: { name: 'cilium', namespace: 'kube-system', labels: { 'k8s-app': 'cilium', 'app.kubernetes.io/managed-by': 'Helm' } },
+      spec: { selector: { matchLabels: { 'k8s-app': 'cilium' } }, template: agentTemplate, updateStrategy: { type: 'RollingUpdate' } },
+    });
     s.create(this.r.deploy as ResourceDef, {
-      metadata: { name: 'cilium-operator', namespace: 'kube-system', labels: { 'io.cilium/app': 'operator', name: 'cilium-operator', 'app.kubernetes.io/managed-by': 'Helm' } },
-      spec: { replicas: 1, selector: { matchLabels: { 'io.cilium/app': 'operator', name: 'cilium-operator' } }, template: { metadata: { labels: { 'io.cilium/app': 'operator', name: 'cilium-operator' } }, spec: { hostNetwork: true, containers: [{ name: 'cilium-operator', image: this.operatorImage }] } } },
+      metadata: {
+        name: 'cilium-operator',
+        namespace: 'kube-system',
+        labels: { 'io.cilium/app': 'operator', name: 'cilium-operator', 'app.kubernetes.io/managed-by': 'Helm' },
+      },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { 'io.cilium/app': 'operator', name: 'cilium-operator' } },
+        template: {
+          metadata: { labels: { 'io.cilium/app': 'operator', name: 'cilium-operator' } },
+          spec: { hostNetwork: true, containers: [{ name: 'cilium-operator', image: this.operatorImage }] },
+        },
+      },
     });
     // The agents of the first install program the routing of its values before anything else runs.
     const initial = routingSettings(ciliumConfigFromValues(this.values));
@@ -210,13 +263,13 @@ export class TwinCluster {
       if (this.net.nodes.every((n) => this.agentReadyOn(n))) return;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const seen = this.store
-      .list(this.r.pod as ResourceDef, { namespace: 'kube-system', labelSelector: 'k8s-app=cilium' })
-      .map((p) => {
-        const rt = this.pods.get(`kube-system/${p.metadata.name}`);
-        return `${p.metadata.name}@${(p.spec as { nodeName?: string }).nodeName ?? '?'} ready=${String(this.podReady(p))} started=${String(rt?.netReady ?? false)}`;
-      });
-    throw new Error(`twin: the Cilium agents were not all Ready within ${timeoutMs / 1000} s: ${seen.join(', ') || 'no agent pods'}; nodes up: ${this.net.nodes.filter((n) => this.nodeIsReady(n)).join(', ')}`);
+    const seen = this.store.list(this.r.pod as ResourceDef, { namespace: 'kube-system', labelSelector: 'k8s-app=cilium' }).map((p) => {
+      const rt = this.pods.get(`kube-system/${p.metadata.name}`);
+      return `${p.metadata.name}@${(p.spec as { nodeName?: string }).nodeName ?? '?'} ready=${String(this.podReady(p))} started=${String(rt?.netReady ?? false)}`;
+    });
+    throw new Error(
+      `twin: the Cilium agents were not all Ready within ${timeoutMs / 1000} s: ${seen.join(', ') || 'no agent pods'}; nodes up: ${this.net.nodes.filter((n) => this.nodeIsReady(n)).join(', ')}`,
+    );
   }
 
   async stop(): Promise<void> {
@@ -234,7 +287,10 @@ export class TwinCluster {
       const key = `${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`;
       const rt = this.pods.get(key);
       this.pods.delete(key);
-      if (rt?.ip && !(e.obj.spec as PodTemplate['spec'])?.hostNetwork) void this.net.removePod(e.obj.metadata.namespace ?? '', e.obj.metadata.name).catch((err: unknown) => this.log(`removePod ${key}: ${(err as Error).message}`));
+      if (rt?.ip && !(e.obj.spec as PodTemplate['spec'])?.hostNetwork)
+        void this.net
+          .removePod(e.obj.metadata.namespace ?? '', e.obj.metadata.name)
+          .catch((err: unknown) => this.log(`removePod ${key}: ${(err as Error).message}`));
     }
     if (e.res === this.r.lease || e.res === this.r.event) return;
     this.schedule();
@@ -323,7 +379,8 @@ export class TwinCluster {
     try {
       // Node grace and pods that became ready by time.
       let changed = false;
-      for (const [node, since] of this.nodeDownSince) if (Date.now() - since > NODE_GRACE_MS && this.nodeReadyStatus(node) === 'True') changed = true;
+      for (const [node, since] of this.nodeDownSince)
+        if (Date.now() - since > NODE_GRACE_MS && this.nodeReadyStatus(node) === 'True') changed = true;
       for (const rt of this.pods.values()) if (!rt.netReady && rt.readyAt <= Date.now() && rt.ip !== null) changed = true;
       // A periodic resync (every 2 s), as controllers relist: nothing waits on an event that never comes.
       if (changed || ++this.ticks % 10 === 0) this.schedule();
@@ -339,7 +396,9 @@ export class TwinCluster {
 
   private nodeReadyStatus(node: string): string | undefined {
     const n = this.store.get(this.r.node as ResourceDef, undefined, node);
-    return ((n?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).find((c) => c.type === 'Ready')?.status;
+    return ((n?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).find(
+      (c) => c.type === 'Ready',
+    )?.status;
   }
 
   private nodeIsReady(node: string): boolean {
@@ -353,19 +412,43 @@ export class TwinCluster {
       const downFor = Date.now() - (this.nodeDownSince.get(n) ?? Date.now());
       const ready = up ? 'True' : downFor > NODE_GRACE_MS ? 'Unknown' : 'True';
       const prev = this.store.get(this.r.node as ResourceDef, undefined, n);
-      const prevReady = ((prev?.status as { conditions?: { type: string; status: string; lastTransitionTime?: string }[] } | undefined)?.conditions ?? []).find((c) => c.type === 'Ready');
+      const prevReady = (
+        (prev?.status as { conditions?: { type: string; status: string; lastTransitionTime?: string }[] } | undefined)?.conditions ?? []
+      ).find((c) => c.type === 'Ready');
       const since = prevReady && prevReady.status === ready ? (prevReady.lastTransitionTime ?? now()) : now();
-      const labels: Record<string, string> = { 'kubernetes.io/hostname': n, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': 'amd64' };
+      const labels: Record<string, string> = {
+        'kubernetes.io/hostname': n,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'beta.kubernetes.io/os': 'linux',
+        'beta.kubernetes.io/arch': 'amd64',
+      };
       if (n === cp) {
         labels['node-role.kubernetes.io/control-plane'] = '';
         labels['node.kubernetes.io/exclude-from-external-load-balancers'] = '';
       }
       const obj: Obj = {
-        metadata: { name: n, labels, annotations: { 'node.alpha.kubernetes.io/ttl': '0' }, ...(prev ? { resourceVersion: prev.metadata.resourceVersion } : {}) },
-        spec: { podCIDR: this.net.podCidr(n), podCIDRs: [this.net.podCidr(n)], ...(ready === 'True' ? {} : { taints: [{ key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule' }] }) },
+        metadata: {
+          name: n,
+          labels,
+          annotations: { 'node.alpha.kubernetes.io/ttl': '0' },
+          ...(prev ? { resourceVersion: prev.metadata.resourceVersion } : {}),
+        },
+        spec: {
+          podCIDR: this.net.podCidr(n),
+          podCIDRs: [this.net.podCidr(n)],
+          ...(ready === 'True' ? {} : { taints: [{ key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule' }] }),
+        },
         status: {
           conditions: [
-            { type: 'MemoryPressure', status: ready === 'True' ? 'False' : 'Unknown', reason: ready === 'True' ? 'KubeletHasSufficientMemory' : 'NodeStatusUnknown', message: ready === 'True' ? 'kubelet has sufficient memory available' : 'Kubelet stopped posting node status.', lastTransitionTime: since, lastHeartbeatTime: since },
+            {
+              type: 'MemoryPressure',
+              status: ready === 'True' ? 'False' : 'Unknown',
+              reason: ready === 'True' ? 'KubeletHasSufficientMemory' : 'NodeStatusUnknown',
+              message: ready === 'True' ? 'kubelet has sufficient memory available' : 'Kubelet stopped posting node status.',
+              lastTransitionTime: since,
+              lastHeartbeatTime: since,
+            },
             {
               type: 'Ready',
               status: ready,
@@ -394,7 +477,13 @@ export class TwinCluster {
         },
       };
       if (!prev) this.store.create(this.r.node as ResourceDef, obj);
-      else this.store.update(this.r.node as ResourceDef, { ...prev, metadata: { ...prev.metadata, labels: { ...prev.metadata.labels, ...labels } }, spec: obj.spec, status: obj.status });
+      else
+        this.store.update(this.r.node as ResourceDef, {
+          ...prev,
+          metadata: { ...prev.metadata, labels: { ...prev.metadata.labels, ...labels } },
+          spec: obj.spec,
+          status: obj.status,
+        });
     }
   }
 
@@ -405,16 +494,35 @@ export class TwinCluster {
   }
 
   private podsOwnedBy(owner: Obj): Obj[] {
-    return this.store.list(this.r.pod as ResourceDef, { namespace: owner.metadata.namespace }).filter((p) => (p.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid));
+    return this.store
+      .list(this.r.pod as ResourceDef, { namespace: owner.metadata.namespace })
+      .filter((p) => (p.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid));
   }
 
   private newPod(owner: Obj, kind: string, name: string, template: PodTemplate, hash: string, nodeName?: string): void {
     const spec = structuredClone(template.spec ?? {}) as Spec;
     if (nodeName) spec.nodeName = nodeName;
-    const labels = { ...(template.metadata?.labels ?? {}), ...(kind === 'DaemonSet' ? { 'controller-revision-hash': hash } : { 'pod-template-hash': hash }) };
+    const labels = {
+      ...(template.metadata?.labels ?? {}),
+      ...(kind === 'DaemonSet' ? { 'controller-revision-hash': hash } : { 'pod-template-hash': hash }),
+    };
     try {
       this.store.create(this.r.pod as ResourceDef, {
-        metadata: { name, namespace: owner.metadata.namespace, labels, annotations: template.metadata?.annotations ?? {}, ownerReferences: [{ apiVersion: kind === 'DaemonSet' ? 'apps/v1' : 'apps/v1', kind: kind === 'DaemonSet' ? 'DaemonSet' : 'ReplicaSet', name: kind === 'DaemonSet' ? owner.metadata.name : `${owner.metadata.name}-${hash}`, uid: owner.metadata.uid as string, controller: true }] },
+        metadata: {
+          name,
+          namespace: owner.metadata.namespace,
+          labels,
+          annotations: template.metadata?.annotations ?? {},
+          ownerReferences: [
+            {
+              apiVersion: kind === 'DaemonSet' ? 'apps/v1' : 'apps/v1',
+              kind: kind === 'DaemonSet' ? 'DaemonSet' : 'ReplicaSet',
+              name: kind === 'DaemonSet' ? owner.metadata.name : `${owner.metadata.name}-${hash}`,
+              uid: owner.metadata.uid as string,
+              controller: true,
+            },
+          ],
+        },
         spec: { restartPolicy: 'Always', schedulerName: 'default-scheduler', terminationGracePeriodSeconds: 30, ...spec },
         status: { phase: 'Pending', conditions: [], qosClass: 'BestEffort' },
       });
@@ -433,7 +541,9 @@ export class TwinCluster {
         if (p.metadata.labels?.['controller-revision-hash'] !== hash || !this.net.nodes.includes(node)) this.deletePod(p);
       }
       for (const n of this.net.nodes) {
-        if (!pods.some((p) => (p.spec as { nodeName?: string }).nodeName === n && p.metadata.labels?.['controller-revision-hash'] === hash)) {
+        if (
+          !pods.some((p) => (p.spec as { nodeName?: string }).nodeName === n && p.metadata.labels?.['controller-revision-hash'] === hash)
+        ) {
           this.newPod(ds, 'DaemonSet', `${ds.metadata.name}-${rand(5)}`, template, hash, n);
         }
       }
@@ -475,10 +585,19 @@ export class TwinCluster {
       if (((n.spec as { taints?: unknown[] } | undefined)?.taints ?? []).length > 0) return false;
       for (const [k, v] of Object.entries(spec.nodeSelector ?? {})) if (labels[k] !== v) return false;
       const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-      if (terms && terms.length > 0 && !terms.some((t) => matchSelectorObject({ matchExpressions: t.matchExpressions ?? [] }, labels))) return false;
+      if (terms && terms.length > 0 && !terms.some((t) => matchSelectorObject({ matchExpressions: t.matchExpressions ?? [] }, labels)))
+        return false;
       for (const term of spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
         if (term.topologyKey !== 'kubernetes.io/hostname') continue;
-        if (allPods.some((p) => p.metadata.namespace === namespace && (p.spec as { nodeName?: string }).nodeName === n.metadata.name && matchSelectorObject(term.labelSelector, p.metadata.labels))) return false;
+        if (
+          allPods.some(
+            (p) =>
+              p.metadata.namespace === namespace &&
+              (p.spec as { nodeName?: string }).nodeName === n.metadata.name &&
+              matchSelectorObject(term.labelSelector, p.metadata.labels),
+          )
+        )
+          return false;
       }
       return true;
     });
@@ -552,7 +671,11 @@ export class TwinCluster {
       const rt = this.pods.get(key);
       const spec = (p.spec ?? {}) as PodTemplate['spec'];
       const node = spec?.nodeName;
-      const prev = (p.status ?? {}) as { startTime?: string; containerStatuses?: { name: string; restartCount?: number; state?: unknown }[]; conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
+      const prev = (p.status ?? {}) as {
+        startTime?: string;
+        containerStatuses?: { name: string; restartCount?: number; state?: unknown }[];
+        conditions?: { type: string; status: string; lastTransitionTime?: string }[];
+      };
       if (!node || !rt) continue;
       const nodeGone = !this.nodeIsReady(node);
       const ready = rt.netReady && !nodeGone && rt.ip !== null;
@@ -561,11 +684,22 @@ export class TwinCluster {
       const cond = (type: string, status: boolean): unknown => {
         const before = (prev.conditions ?? []).find((c) => c.type === type);
         const s = status ? 'True' : 'False';
-        return { type, status: s, lastProbeTime: null, lastTransitionTime: before && before.status === s ? before.lastTransitionTime : now() };
+        return {
+          type,
+          status: s,
+          lastProbeTime: null,
+          lastTransitionTime: before && before.status === s ? before.lastTransitionTime : now(),
+        };
       };
       const status = {
         phase: ready || wasReady || prev.startTime ? 'Running' : 'Pending',
-        conditions: [cond('PodReadyToStartContainers', ready), cond('Initialized', true), cond('Ready', ready), cond('ContainersReady', ready), cond('PodScheduled', true)],
+        conditions: [
+          cond('PodReadyToStartContainers', ready),
+          cond('Initialized', true),
+          cond('Ready', ready),
+          cond('ContainersReady', ready),
+          cond('PodScheduled', true),
+        ],
         hostIP: this.net.nodeAddress(node),
         hostIPs: [{ ip: this.net.nodeAddress(node) }],
         ...(rt.ip ? { podIP: rt.ip, podIPs: [{ ip: rt.ip }] } : {}),
@@ -580,7 +714,9 @@ export class TwinCluster {
             ready,
             started: ready,
             restartCount: before?.restartCount ?? 0,
-            state: ready ? { running: { startedAt: started ?? now() } } : { waiting: { reason: nodeGone ? 'NodeUnreachable' : 'ContainerCreating' } },
+            state: ready
+              ? { running: { startedAt: started ?? now() } }
+              : { waiting: { reason: nodeGone ? 'NodeUnreachable' : 'ContainerCreating' } },
             containerID: `containerd://${hashOf(`${key}/${c.name}`)}`,
           };
         }),
@@ -597,7 +733,9 @@ export class TwinCluster {
   }
 
   private podReady(p: Obj): boolean {
-    return ((p.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    return ((p.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some(
+      (c) => c.type === 'Ready' && c.status === 'True',
+    );
   }
 
   private workloadStatuses(): void {
@@ -617,8 +755,18 @@ export class TwinCluster {
         availableReplicas: ready,
         ...(ready < pods.length ? { unavailableReplicas: pods.length - ready } : {}),
         conditions: [
-          { type: 'Available', status: available ? 'True' : 'False', reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', message: available ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.' },
-          { type: 'Progressing', status: 'True', reason: available ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated', message: `ReplicaSet "${d.metadata.name}-${hash}" ${available ? 'has successfully progressed.' : 'is progressing.'}` },
+          {
+            type: 'Available',
+            status: available ? 'True' : 'False',
+            reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+            message: available ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.',
+          },
+          {
+            type: 'Progressing',
+            status: 'True',
+            reason: available ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
+            message: `ReplicaSet "${d.metadata.name}-${hash}" ${available ? 'has successfully progressed.' : 'is progressing.'}`,
+          },
         ],
       };
       this.writeStatus(this.r.deploy as ResourceDef, d, status);
@@ -645,7 +793,8 @@ export class TwinCluster {
     // Kept exactly when nothing but timestamps would change (no watch noise).
     const prevStatus = (o.status ?? {}) as Record<string, unknown>;
     const next = status as Record<string, unknown>;
-    const strip = (x: unknown): string => JSON.stringify(x, (k, v: unknown) => (k === 'lastTransitionTime' || k === 'lastUpdateTime' ? undefined : v));
+    const strip = (x: unknown): string =>
+      JSON.stringify(x, (k, v: unknown) => (k === 'lastTransitionTime' || k === 'lastUpdateTime' ? undefined : v));
     if (strip(prevStatus) === strip(next)) return;
     try {
       this.store.update(res, { ...o, status }, { onlyStatus: true });
@@ -659,7 +808,15 @@ export class TwinCluster {
   private writeCiliumConfig(): void {
     const data = ciliumConfigFromValues(this.values);
     const prev = this.store.get(this.r.cm as ResourceDef, 'kube-system', 'cilium-config');
-    const obj: Obj = { metadata: { name: 'cilium-config', namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'Helm' }, annotations: { 'meta.helm.sh/release-name': 'cilium', 'meta.helm.sh/release-namespace': 'kube-system' } }, data };
+    const obj: Obj = {
+      metadata: {
+        name: 'cilium-config',
+        namespace: 'kube-system',
+        labels: { 'app.kubernetes.io/managed-by': 'Helm' },
+        annotations: { 'meta.helm.sh/release-name': 'cilium', 'meta.helm.sh/release-namespace': 'kube-system' },
+      },
+      data,
+    };
     if (!prev) this.store.create(this.r.cm as ResourceDef, obj);
     else this.store.update(this.r.cm as ResourceDef, { ...prev, data });
     // What else the chart renders (the ingress controller's IngressClass and shared Service), created once.
@@ -724,8 +881,29 @@ export class TwinCluster {
         }
       }
       used.add(ip);
-      const ports = (spec.ports ?? []).map((p, i) => (spec.type === 'LoadBalancer' || spec.type === 'NodePort' ? { protocol: 'TCP', ...p, nodePort: p.nodePort ?? 30000 + ((baseN + i + ip.length * 7) % 2767) } : { protocol: 'TCP', ...p }));
-      this.store.update(this.r.svc as ResourceDef, { ...s, spec: { ...spec, clusterIP: ip, clusterIPs: [ip], ports, sessionAffinity: 'None', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', ...(spec.type === 'LoadBalancer' ? { externalTrafficPolicy: 'Cluster', allocateLoadBalancerNodePorts: true } : {}), internalTrafficPolicy: 'Cluster' } }, { keepStatus: true });
+      const ports = (spec.ports ?? []).map((p, i) =>
+        spec.type === 'LoadBalancer' || spec.type === 'NodePort'
+          ? { protocol: 'TCP', ...p, nodePort: p.nodePort ?? 30000 + ((baseN + i + ip.length * 7) % 2767) }
+          : { protocol: 'TCP', ...p },
+      );
+      this.store.update(
+        this.r.svc as ResourceDef,
+        {
+          ...s,
+          spec: {
+            ...spec,
+            clusterIP: ip,
+            clusterIPs: [ip],
+            ports,
+            sessionAffinity: 'None',
+            ipFamilies: ['IPv4'],
+            ipFamilyPolicy: 'SingleStack',
+            ...(spec.type === 'LoadBalancer' ? { externalTrafficPolicy: 'Cluster', allocateLoadBalancerNodePorts: true } : {}),
+            internalTrafficPolicy: 'Cluster',
+          },
+        },
+        { keepStatus: true },
+      );
     }
     // LB-IPAM: the operator's reconcile over every pool and service (test/twin/cilium/lbipam.ts), statuses written
     // back only where they changed.
@@ -746,7 +924,7 @@ export class TwinCluster {
     for (const [name, r] of result.pools) {
       if (!r.changed) continue;
       const pool = this.store.get(this.r.pool as ResourceDef, undefined, name);
-      if (pool) this.writeStatus(this.r.pool as ResourceDef, pool, { ...((pool.status ?? {})), conditions: r.conditions });
+      if (pool) this.writeStatus(this.r.pool as ResourceDef, pool, { ...(pool.status ?? {}), conditions: r.conditions });
     }
   }
 
@@ -773,7 +951,13 @@ export class TwinCluster {
     const ip = ((existing.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress ?? [])[0]?.ip;
     const routes: IngressRoute[] = [];
     for (const ing of this.store.list(this.r.ing as ResourceDef)) {
-      const spec = (ing.spec ?? {}) as { ingressClassName?: string; rules?: { host?: string; http?: { paths?: { path?: string; pathType?: string; backend?: { service?: { name: string; port?: { number?: number } } } }[] } }[] };
+      const spec = (ing.spec ?? {}) as {
+        ingressClassName?: string;
+        rules?: {
+          host?: string;
+          http?: { paths?: { path?: string; pathType?: string; backend?: { service?: { name: string; port?: { number?: number } } } }[] };
+        }[];
+      };
       const cls = spec.ingressClassName ?? ing.metadata.annotations?.['kubernetes.io/ingress.class'];
       if (cls !== 'cilium') continue;
       const mode = ing.metadata.annotations?.['ingress.cilium.io/loadbalancer-mode'] ?? defaultMode;
@@ -785,7 +969,12 @@ export class TwinCluster {
           const svc = this.store.get(this.r.svc as ResourceDef, ing.metadata.namespace, svcName);
           const backend = svc ? this.backendsOf(svc, p.backend?.service?.port?.number ?? 80)[0] : undefined;
           if (!backend) continue;
-          routes.push({ ...(rule.host ? { host: rule.host } : {}), path: p.path ?? '/', pathType: p.pathType === 'Exact' ? 'Exact' : 'Prefix', backend });
+          routes.push({
+            ...(rule.host ? { host: rule.host } : {}),
+            path: p.path ?? '/',
+            pathType: p.pathType === 'Exact' ? 'Exact' : 'Prefix',
+            backend,
+          });
         }
       }
       if (ip) {
@@ -817,12 +1006,17 @@ export class TwinCluster {
    * ingress IP: see test/twin/README.md.
    */
   private async formerIngressIps(shared: Obj | undefined): Promise<void> {
-    const current = ((shared?.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress ?? [])[0]?.ip;
+    const current = ((shared?.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress ?? [])[0]
+      ?.ip;
     for (const ip of this.ingressSigs.keys()) {
       if (ip === current) continue;
       const svc = this.store
         .list(this.r.svc as ResourceDef)
-        .find((x) => ((x.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress ?? []).some((i) => i.ip === ip));
+        .find((x) =>
+          ((x.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress ?? []).some(
+            (i) => i.ip === ip,
+          ),
+        );
       const backend = svc ? this.backendsOf(svc, 80)[0] : undefined;
       await this.setIngressRoutes(ip, backend ? [{ path: '/', pathType: 'Prefix', backend }] : []);
     }
@@ -831,12 +1025,18 @@ export class TwinCluster {
   // -- L2 announcements: leases and ARP (cb 2.2-2.4) ----------------------------------------
 
   private agentReadyOn(node: string): boolean {
-    const p = this.store.list(this.r.pod as ResourceDef, { namespace: 'kube-system', labelSelector: 'k8s-app=cilium', fieldSelector: `spec.nodeName=${node}` })[0];
+    const p = this.store.list(this.r.pod as ResourceDef, {
+      namespace: 'kube-system',
+      labelSelector: 'k8s-app=cilium',
+      fieldSelector: `spec.nodeName=${node}`,
+    })[0];
     return !!p && this.podReady(p) && this.nodeIsReady(node);
   }
 
   private async leases(): Promise<void> {
-    const nodes: L2Node[] = this.store.list(this.r.node as ResourceDef).map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {}, devices: ['eth1'] }));
+    const nodes: L2Node[] = this.store
+      .list(this.r.node as ResourceDef)
+      .map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {}, devices: ['eth1'] }));
     const policies = this.store.list(this.r.l2pol as ResourceDef) as unknown as L2Policy[];
     const t = Date.now();
     const wanted = new Set<string>();
@@ -867,7 +1067,8 @@ export class TwinCluster {
         holderAliveOutsideCandidates: holderNow !== '' && !sel.candidates.some((c) => c.node === holderNow) && this.agentReadyOn(holderNow),
       });
       if (r.changed && r.lease) {
-        if (!lease) this.store.create(this.r.lease as ResourceDef, { metadata: { name: leaseName, namespace: 'kube-system' }, spec: r.lease });
+        if (!lease)
+          this.store.create(this.r.lease as ResourceDef, { metadata: { name: leaseName, namespace: 'kube-system' }, spec: r.lease });
         else this.store.update(this.r.lease as ResourceDef, { ...lease, spec: r.lease });
         if (r.action !== 'renew') this.log(`lease ${leaseName}: ${r.why}`);
       }
@@ -875,7 +1076,9 @@ export class TwinCluster {
       const announcer = holder && this.agentReadyOn(holder) ? holder : null;
       const cand = sel.candidates.find((c) => c.node === announcer);
       if (announcer && cand) rows.set(announcer, [...(rows.get(announcer) ?? []), ...cand.rows]);
-      const frontends: Frontend[] = (((svc.spec as { ports?: { port: number; protocol?: string }[] } | undefined)?.ports) ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ port: p.port, protocol: 'TCP' as const, backends: this.backendsForFrontend(svc, p.port) }));
+      const frontends: Frontend[] = ((svc.spec as { ports?: { port: number; protocol?: string }[] } | undefined)?.ports ?? [])
+        .filter((p) => (p.protocol ?? 'TCP') === 'TCP')
+        .map((p) => ({ port: p.port, protocol: 'TCP' as const, backends: this.backendsForFrontend(svc, p.port) }));
       for (const ip of sel.ips) {
         const iface = cand?.rows.find((x) => x.ip === ip)?.iface ?? 'eth1';
         const entry = perIp.get(ip);
@@ -930,11 +1133,13 @@ export class TwinCluster {
     const p = this.store.get(this.r.pod as ResourceDef, r.namespace, r.pod);
     if (!p) throw new ApiError(404, 'NotFound', `pods "${r.pod}" not found`);
     const containers = ((p.spec as PodTemplate['spec'])?.containers ?? []).map((c) => c.name);
-    if (r.container && !containers.includes(r.container)) throw new ApiError(400, 'BadRequest', `container ${r.container} is not valid for pod ${r.pod}`);
+    if (r.container && !containers.includes(r.container))
+      throw new ApiError(400, 'BadRequest', `container ${r.container} is not valid for pod ${r.pod}`);
     if (r.argv.length === 0) throw new ApiError(400, 'BadRequest', 'you must specify at least one command for the container');
     const rt = this.pods.get(`${r.namespace}/${r.pod}`);
     const node = (p.spec as { nodeName?: string }).nodeName ?? '';
-    if (!rt?.netReady || !this.nodeIsReady(node)) throw new ApiError(400, 'BadRequest', `unable to upgrade connection: container not found ("${r.container || containers[0] || ''}")`);
+    if (!rt?.netReady || !this.nodeIsReady(node))
+      throw new ApiError(400, 'BadRequest', `unable to upgrade connection: container not found ("${r.container || containers[0] || ''}")`);
   }
 
   async exec(r: ExecRequest, io: ExecStreams): Promise<number> {
@@ -951,11 +1156,23 @@ export class TwinCluster {
         node,
         kubernetesVersion: this.o.kubernetesVersion,
         routing: agentRouting(config),
-        devices: [{ name: 'eth1', index: 2, mac: this.macs.get(node) ?? '00:00:00:00:00:00', mtu: 1500, ips: [this.net.nodeAddress(node)], selected: true }],
+        devices: [
+          {
+            name: 'eth1',
+            index: 2,
+            mac: this.macs.get(node) ?? '00:00:00:00:00:00',
+            mtu: 1500,
+            ips: [this.net.nodeAddress(node)],
+            selected: true,
+          },
+        ],
         directRoutingDevice: 'eth1',
         podCidr: this.net.podCidr(node),
         ciliumHostIp: this.net.ciliumHostIp(node),
-        allocatedIPs: this.store.list(this.r.pod as ResourceDef, { fieldSelector: `spec.nodeName=${node}` }).filter((x) => !(x.spec as { hostNetwork?: boolean }).hostNetwork).length + 1,
+        allocatedIPs:
+          this.store
+            .list(this.r.pod as ResourceDef, { fieldSelector: `spec.nodeName=${node}` })
+            .filter((x) => !(x.spec as { hostNetwork?: boolean }).hostNetwork).length + 1,
         hubble: config['enable-hubble'] === 'true',
         state: startError ? 'Failure' : 'Ok',
         clusterHealth: { reachable: up, total: this.net.nodes.length },
@@ -987,13 +1204,18 @@ export class TwinCluster {
     const ip = (p.status as { podIP?: string } | undefined)?.podIP;
     if (!dest || !ip || !/^\d+\.\d+\.\d+\.\d+$/.test(dest)) return;
     if (argv[0] !== 'curl') return; // Hubble flows here are TCP (the models' flow shape); pings are not recorded.
-    const target = this.store.list(this.r.pod as ResourceDef).find((x) => (x.status as { podIP?: string } | undefined)?.podIP === dest && !(x.spec as { hostNetwork?: boolean }).hostNetwork);
+    const target = this.store
+      .list(this.r.pod as ResourceDef)
+      .find((x) => (x.status as { podIP?: string } | undefined)?.podIP === dest && !(x.spec as { hostNetwork?: boolean }).hostNetwork);
     const node = (p.spec as { nodeName?: string }).nodeName ?? '';
     const targetNode = (target?.spec as { nodeName?: string } | undefined)?.nodeName;
     const tunnel = this.agentConfig(node)['routing-mode'] !== 'native';
     // Where the agent's datapath hands the packet on (cilium-behaviour.md 4; hubble's trace points).
     const point = targetNode === node ? 'to-endpoint' : tunnel ? 'to-overlay' : 'to-stack';
-    const labels = (o: Obj | undefined): string[] => Object.entries(o?.metadata.labels ?? {}).filter(([k]) => !k.startsWith('cilium-lab-harness') && !k.startsWith('pod-template-hash')).map(([k, v]) => `k8s:${k}=${v}`);
+    const labels = (o: Obj | undefined): string[] =>
+      Object.entries(o?.metadata.labels ?? {})
+        .filter(([k]) => !k.startsWith('cilium-lab-harness') && !k.startsWith('pod-template-hash'))
+        .map(([k, v]) => `k8s:${k}=${v}`);
     this.flows.push({
       timeMs: Date.now(),
       verdict: 'FORWARDED',
@@ -1003,8 +1225,20 @@ export class TwinCluster {
       srcPort: 40000 + Math.floor(Math.random() * 20000),
       dstPort: port ?? 80,
       tcpFlags: ['SYN'],
-      source: { namespace: p.metadata.namespace ?? '', pod: p.metadata.name, identity: 20000 + (Number.parseInt(hashOf(labels(p)).slice(0, 4), 36) % 40000), labels: labels(p) },
-      destination: target ? { namespace: target.metadata.namespace ?? '', pod: target.metadata.name, identity: 20000 + (Number.parseInt(hashOf(labels(target)).slice(0, 4), 36) % 40000), labels: labels(target) } : { identity: 2, labels: ['reserved:world'] },
+      source: {
+        namespace: p.metadata.namespace ?? '',
+        pod: p.metadata.name,
+        identity: 20000 + (Number.parseInt(hashOf(labels(p)).slice(0, 4), 36) % 40000),
+        labels: labels(p),
+      },
+      destination: target
+        ? {
+            namespace: target.metadata.namespace ?? '',
+            pod: target.metadata.name,
+            identity: 20000 + (Number.parseInt(hashOf(labels(target)).slice(0, 4), 36) % 40000),
+            labels: labels(target),
+          }
+        : { identity: 2, labels: ['reserved:world'] },
       node,
       observationPoint: point,
       isReply: false,
@@ -1036,11 +1270,18 @@ export class TwinCluster {
       if (!this.net.nodes.includes(call.host)) return { stdout: '', stderr: `${call.host} is not a twin node\n`, code: 1 };
       // The command returns before the host goes away, as `systemctl reboot` does.
       setTimeout(() => {
-        void this.net.reboot(call.host, { downMs: REBOOT_DOWN_MS }).catch((err: unknown) => this.log(`reboot ${call.host}: ${(err as Error).message}`));
+        void this.net
+          .reboot(call.host, { downMs: REBOOT_DOWN_MS })
+          .catch((err: unknown) => this.log(`reboot ${call.host}: ${(err as Error).message}`));
       }, 200);
       return { stdout: '', stderr: '', code: 0 };
     }
-    if (name === 'systemctl') return { stdout: '', stderr: `System has not been booted with systemd as init system (PID 1). (twin: systemctl ${args.join(' ')} is not emulated)\n`, code: 1 };
+    if (name === 'systemctl')
+      return {
+        stdout: '',
+        stderr: `System has not been booted with systemd as init system (PID 1). (twin: systemctl ${args.join(' ')} is not emulated)\n`,
+        code: 1,
+      };
     return { stdout: '', stderr: `${name ?? '?'}: not available on the twin\n`, code: 127 };
   }
 

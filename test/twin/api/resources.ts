@@ -17,22 +17,116 @@ export interface ResourceDef {
 }
 
 const CORE: ResourceDef[] = [
-  { group: '', versions: ['v1'], plural: 'namespaces', singular: 'namespace', kind: 'Namespace', namespaced: false, shortNames: ['ns'], subresources: ['status'] },
-  { group: '', versions: ['v1'], plural: 'nodes', singular: 'node', kind: 'Node', namespaced: false, shortNames: ['no'], subresources: ['status'] },
-  { group: '', versions: ['v1'], plural: 'pods', singular: 'pod', kind: 'Pod', namespaced: true, shortNames: ['po'], subresources: ['status', 'exec'] },
-  { group: '', versions: ['v1'], plural: 'services', singular: 'service', kind: 'Service', namespaced: true, shortNames: ['svc'], subresources: ['status'] },
+  {
+    group: '',
+    versions: ['v1'],
+    plural: 'namespaces',
+    singular: 'namespace',
+    kind: 'Namespace',
+    namespaced: false,
+    shortNames: ['ns'],
+    subresources: ['status'],
+  },
+  {
+    group: '',
+    versions: ['v1'],
+    plural: 'nodes',
+    singular: 'node',
+    kind: 'Node',
+    namespaced: false,
+    shortNames: ['no'],
+    subresources: ['status'],
+  },
+  {
+    group: '',
+    versions: ['v1'],
+    plural: 'pods',
+    singular: 'pod',
+    kind: 'Pod',
+    namespaced: true,
+    shortNames: ['po'],
+    subresources: ['status', 'exec'],
+  },
+  {
+    group: '',
+    versions: ['v1'],
+    plural: 'services',
+    singular: 'service',
+    kind: 'Service',
+    namespaced: true,
+    shortNames: ['svc'],
+    subresources: ['status'],
+  },
   { group: '', versions: ['v1'], plural: 'endpoints', singular: 'endpoints', kind: 'Endpoints', namespaced: true, shortNames: ['ep'] },
   { group: '', versions: ['v1'], plural: 'configmaps', singular: 'configmap', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'] },
   { group: '', versions: ['v1'], plural: 'secrets', singular: 'secret', kind: 'Secret', namespaced: true },
-  { group: '', versions: ['v1'], plural: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'] },
+  {
+    group: '',
+    versions: ['v1'],
+    plural: 'serviceaccounts',
+    singular: 'serviceaccount',
+    kind: 'ServiceAccount',
+    namespaced: true,
+    shortNames: ['sa'],
+  },
   { group: '', versions: ['v1'], plural: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev'] },
-  { group: 'apps', versions: ['v1'], plural: 'deployments', singular: 'deployment', kind: 'Deployment', namespaced: true, shortNames: ['deploy'], subresources: ['status'] },
-  { group: 'apps', versions: ['v1'], plural: 'daemonsets', singular: 'daemonset', kind: 'DaemonSet', namespaced: true, shortNames: ['ds'], subresources: ['status'] },
-  { group: 'apps', versions: ['v1'], plural: 'replicasets', singular: 'replicaset', kind: 'ReplicaSet', namespaced: true, shortNames: ['rs'], subresources: ['status'] },
+  {
+    group: 'apps',
+    versions: ['v1'],
+    plural: 'deployments',
+    singular: 'deployment',
+    kind: 'Deployment',
+    namespaced: true,
+    shortNames: ['deploy'],
+    subresources: ['status'],
+  },
+  {
+    group: 'apps',
+    versions: ['v1'],
+    plural: 'daemonsets',
+    singular: 'daemonset',
+    kind: 'DaemonSet',
+    namespaced: true,
+    shortNames: ['ds'],
+    subresources: ['status'],
+  },
+  {
+    group: 'apps',
+    versions: ['v1'],
+    plural: 'replicasets',
+    singular: 'replicaset',
+    kind: 'ReplicaSet',
+    namespaced: true,
+    shortNames: ['rs'],
+    subresources: ['status'],
+  },
   { group: 'coordination.k8s.io', versions: ['v1'], plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true },
-  { group: 'networking.k8s.io', versions: ['v1'], plural: 'ingresses', singular: 'ingress', kind: 'Ingress', namespaced: true, shortNames: ['ing'], subresources: ['status'] },
-  { group: 'networking.k8s.io', versions: ['v1'], plural: 'ingressclasses', singular: 'ingressclass', kind: 'IngressClass', namespaced: false },
-  { group: 'discovery.k8s.io', versions: ['v1'], plural: 'endpointslices', singular: 'endpointslice', kind: 'EndpointSlice', namespaced: true },
+  {
+    group: 'networking.k8s.io',
+    versions: ['v1'],
+    plural: 'ingresses',
+    singular: 'ingress',
+    kind: 'Ingress',
+    namespaced: true,
+    shortNames: ['ing'],
+    subresources: ['status'],
+  },
+  {
+    group: 'networking.k8s.io',
+    versions: ['v1'],
+    plural: 'ingressclasses',
+    singular: 'ingressclass',
+    kind: 'IngressClass',
+    namespaced: false,
+  },
+  {
+    group: 'discovery.k8s.io',
+    versions: ['v1'],
+    plural: 'endpointslices',
+    singular: 'endpointslice',
+    kind: 'EndpointSlice',
+    namespaced: true,
+  },
   { group: 'events.k8s.io', versions: ['v1'], plural: 'events', singular: 'event', kind: 'Event', namespaced: true },
 ];
 
@@ -41,11 +135,53 @@ export function ciliumResources(ciliumVersion: string): ResourceDef[] {
   const minor = Number(ciliumVersion.split('.')[1]);
   const poolVersions = minor >= 18 ? ['v2', 'v2alpha1'] : ['v2alpha1'];
   return [
-    { group: 'cilium.io', versions: poolVersions, plural: 'ciliumloadbalancerippools', singular: 'ciliumloadbalancerippool', kind: 'CiliumLoadBalancerIPPool', namespaced: false, shortNames: ['ippools', 'ippool', 'lbippool', 'lbippools'], subresources: ['status'] },
-    { group: 'cilium.io', versions: ['v2alpha1'], plural: 'ciliuml2announcementpolicies', singular: 'ciliuml2announcementpolicy', kind: 'CiliumL2AnnouncementPolicy', namespaced: false, shortNames: ['l2announcement'], subresources: ['status'] },
-    { group: 'cilium.io', versions: ['v2'], plural: 'ciliumnodes', singular: 'ciliumnode', kind: 'CiliumNode', namespaced: false, shortNames: ['cn', 'ciliumn'] },
-    { group: 'cilium.io', versions: ['v2'], plural: 'ciliumendpoints', singular: 'ciliumendpoint', kind: 'CiliumEndpoint', namespaced: true, shortNames: ['cep'] },
-    { group: 'cilium.io', versions: ['v2'], plural: 'ciliumenvoyconfigs', singular: 'ciliumenvoyconfig', kind: 'CiliumEnvoyConfig', namespaced: true, shortNames: ['cec'] },
+    {
+      group: 'cilium.io',
+      versions: poolVersions,
+      plural: 'ciliumloadbalancerippools',
+      singular: 'ciliumloadbalancerippool',
+      kind: 'CiliumLoadBalancerIPPool',
+      namespaced: false,
+      shortNames: ['ippools', 'ippool', 'lbippool', 'lbippools'],
+      subresources: ['status'],
+    },
+    {
+      group: 'cilium.io',
+      versions: ['v2alpha1'],
+      plural: 'ciliuml2announcementpolicies',
+      singular: 'ciliuml2announcementpolicy',
+      kind: 'CiliumL2AnnouncementPolicy',
+      namespaced: false,
+      shortNames: ['l2announcement'],
+      subresources: ['status'],
+    },
+    {
+      group: 'cilium.io',
+      versions: ['v2'],
+      plural: 'ciliumnodes',
+      singular: 'ciliumnode',
+      kind: 'CiliumNode',
+      namespaced: false,
+      shortNames: ['cn', 'ciliumn'],
+    },
+    {
+      group: 'cilium.io',
+      versions: ['v2'],
+      plural: 'ciliumendpoints',
+      singular: 'ciliumendpoint',
+      kind: 'CiliumEndpoint',
+      namespaced: true,
+      shortNames: ['cep'],
+    },
+    {
+      group: 'cilium.io',
+      versions: ['v2'],
+      plural: 'ciliumenvoyconfigs',
+      singular: 'ciliumenvoyconfig',
+      kind: 'CiliumEnvoyConfig',
+      namespaced: true,
+      shortNames: ['cec'],
+    },
   ];
 }
 
@@ -70,7 +206,8 @@ export class Resources {
 
   groupVersions(): { group: string; version: string }[] {
     const out: { group: string; version: string }[] = [];
-    for (const r of this.all) for (const v of r.versions) if (!out.some((x) => x.group === r.group && x.version === v)) out.push({ group: r.group, version: v });
+    for (const r of this.all)
+      for (const v of r.versions) if (!out.some((x) => x.group === r.group && x.version === v)) out.push({ group: r.group, version: v });
     return out;
   }
 

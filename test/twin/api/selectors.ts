@@ -35,7 +35,15 @@ export function parseLabelSelector(text: string | null | undefined): Requirement
   if (!text) return [];
   return splitTop(text).map((part) => {
     let m = /^(\S+?)\s+(in|notin)\s+\((.*)\)$/.exec(part);
-    if (m) return { key: m[1] as string, op: m[2] as 'in' | 'notin', values: (m[3] as string).split(',').map((v) => v.trim()).filter(Boolean) };
+    if (m)
+      return {
+        key: m[1] as string,
+        op: m[2] as 'in' | 'notin',
+        values: (m[3] as string)
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean),
+      };
     m = /^([^=!\s]+)\s*(==|=|!=)\s*(.*)$/.exec(part);
     if (m) return { key: m[1] as string, op: m[2] === '!=' ? 'neq' : 'eq', values: [(m[3] as string).trim()] };
     m = /^!\s*(\S+)$/.exec(part);

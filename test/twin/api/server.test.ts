@@ -20,14 +20,18 @@ beforeAll(async () => {
   const store = new Store(new Resources('1.18.14'));
   store.create(store.resources.byKind('v1', 'Namespace'), { metadata: { name: 'kube-system' } });
   store.create(store.resources.byKind('v1', 'Namespace'), { metadata: { name: 'demo' } });
-  store.create(store.resources.byKind('v1', 'Pod'), { metadata: { name: 'p1', namespace: 'demo', labels: { app: 'x' } }, spec: { nodeName: 'n1', containers: [{ name: 'c' }] } });
+  store.create(store.resources.byKind('v1', 'Pod'), {
+    metadata: { name: 'p1', namespace: 'demo', labels: { app: 'x' } },
+    spec: { nodeName: 'n1', containers: [{ name: 'c' }] },
+  });
   const tls = await makeTls();
   server = new TwinApiServer({
     store,
     tls,
     kubernetesVersion: '1.33.13',
     execPrecheck: (r) => {
-      if (!store.get(store.resources.byKind('v1', 'Pod'), r.namespace, r.pod)) throw new ApiError(404, 'NotFound', `pods "${r.pod}" not found`);
+      if (!store.get(store.resources.byKind('v1', 'Pod'), r.namespace, r.pod))
+        throw new ApiError(404, 'NotFound', `pods "${r.pod}" not found`);
     },
     exec: (r, io) => {
       io.stdout(Buffer.from(`ran ${r.argv.join(' ')} in ${r.pod}/${r.container}\n`));
@@ -49,7 +53,9 @@ describe('twin API server', () => {
   it('answers discovery, version, reads and lists with selectors', async () => {
     expect((await kc.makeApiClient(VersionApi).getCode()).gitVersion).toBe('v1.33.13');
     const core = kc.makeApiClient(CoreV1Api);
-    expect((await core.listNamespacedPod({ namespace: 'demo', labelSelector: 'app=x' })).items.map((p) => p.metadata?.name)).toEqual(['p1']);
+    expect((await core.listNamespacedPod({ namespace: 'demo', labelSelector: 'app=x' })).items.map((p) => p.metadata?.name)).toEqual([
+      'p1',
+    ]);
     expect((await core.listNamespacedPod({ namespace: 'demo', labelSelector: 'app in (y,z)' })).items).toEqual([]);
     expect((await core.listNamespacedPod({ namespace: 'demo', fieldSelector: 'spec.nodeName=n1' })).items).toHaveLength(1);
     expect(await kube.list('cilium.io/v2', 'CiliumLoadBalancerIPPool')).toEqual([]);
@@ -57,12 +63,22 @@ describe('twin API server', () => {
 
   it('applies server-side, removes fields a manager dropped, keeps status, deletes a namespace with its contents', async () => {
     await kube.ensureNamespace();
-    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: kube.namespace, labels: { a: '1' }, annotations: { 'lbipam.cilium.io/ips': '198.18.10.211' } }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } };
+    const svc = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 's', namespace: kube.namespace, labels: { a: '1' }, annotations: { 'lbipam.cilium.io/ips': '198.18.10.211' } },
+      spec: { type: 'LoadBalancer', ports: [{ port: 80 }] },
+    };
     await kube.apply(svc);
     const res = server.store.resources.byKind('v1', 'Service');
     server.store.patch(res, kube.namespace, 's', { status: { loadBalancer: { ingress: [{ ip: '198.18.10.211' }] } } }, { status: true });
     await kube.apply({ ...svc, metadata: { ...svc.metadata, annotations: {} } });
-    const got = await kube.read<typeof svc & { status?: unknown }>({ apiVersion: 'v1', kind: 'Service', namespace: kube.namespace, name: 's' });
+    const got = await kube.read<typeof svc & { status?: unknown }>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      namespace: kube.namespace,
+      name: 's',
+    });
     expect(got?.metadata.annotations ?? {}).toEqual({});
     expect(got?.status).toEqual({ loadBalancer: { ingress: [{ ip: '198.18.10.211' }] } });
     expect(await kube.deleteByRunLabel('r1', { timeoutMs: 10_000 })).toContain(`Namespace ${kube.namespace}`);
@@ -75,7 +91,11 @@ describe('twin API server', () => {
     const seen: (string | null)[] = [];
     const states: string[] = [];
     const ac = new AbortController();
-    const done = kube.watchLeaseHolder('kube-system', 'l', (c) => seen.push(c.holder), ac.signal, { timeoutSeconds: 1, reconnectDelayMs: 50, onConnection: (e) => states.push(e.state) });
+    const done = kube.watchLeaseHolder('kube-system', 'l', (c) => seen.push(c.holder), ac.signal, {
+      timeoutSeconds: 1,
+      reconnectDelayMs: 50,
+      onConnection: (e) => states.push(e.state),
+    });
     await new Promise((r) => setTimeout(r, 300));
     server.store.patch(leases, 'kube-system', 'l', { spec: { holderIdentity: 'n2' } });
     await new Promise((r) => setTimeout(r, 300));

@@ -62,7 +62,16 @@ interface Target {
   sub?: string;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 410: 'Gone', 422: 'Unprocessable Entity', 500: 'Internal Server Error' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  410: 'Gone',
+  422: 'Unprocessable Entity',
+  500: 'Internal Server Error',
+};
 
 export class TwinApiServer {
   private server: https.Server | undefined;
@@ -128,9 +137,24 @@ export class TwinApiServer {
   private discovery(path: string): unknown {
     if (path === '/version') {
       const [major, minor] = this.o.kubernetesVersion.split('.');
-      return { major, minor, gitVersion: `v${this.o.kubernetesVersion}`, gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.24', compiler: 'gc', platform: 'linux/amd64' };
+      return {
+        major,
+        minor,
+        gitVersion: `v${this.o.kubernetesVersion}`,
+        gitCommit: '0000000000000000000000000000000000000000',
+        gitTreeState: 'clean',
+        buildDate: '2026-01-01T00:00:00Z',
+        goVersion: 'go1.24',
+        compiler: 'gc',
+        platform: 'linux/amd64',
+      };
     }
-    if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1:6443' }] };
+    if (path === '/api')
+      return {
+        kind: 'APIVersions',
+        versions: ['v1'],
+        serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1:6443' }],
+      };
     const gvs = this.resources.groupVersions();
     const groupOf = (g: string): unknown => {
       const versions = gvs.filter((x) => x.group === g).map((x) => ({ groupVersion: `${g}/${x.version}`, version: x.version }));
@@ -151,8 +175,22 @@ export class TwinApiServer {
       const verbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
       const list: unknown[] = [];
       for (const r of rs) {
-        list.push({ name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs, ...(r.shortNames ? { shortNames: r.shortNames } : {}) });
-        for (const s of r.subresources ?? []) list.push({ name: `${r.plural}/${s}`, singularName: '', namespaced: r.namespaced, kind: s === 'exec' ? 'PodExecOptions' : r.kind, verbs: s === 'exec' ? ['create', 'get'] : ['get', 'patch', 'update'] });
+        list.push({
+          name: r.plural,
+          singularName: r.singular,
+          namespaced: r.namespaced,
+          kind: r.kind,
+          verbs,
+          ...(r.shortNames ? { shortNames: r.shortNames } : {}),
+        });
+        for (const s of r.subresources ?? [])
+          list.push({
+            name: `${r.plural}/${s}`,
+            singularName: '',
+            namespaced: r.namespaced,
+            kind: s === 'exec' ? 'PodExecOptions' : r.kind,
+            verbs: s === 'exec' ? ['create', 'get'] : ['get', 'patch', 'update'],
+          });
       }
       return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources: list };
     }
@@ -213,8 +251,17 @@ export class TwinApiServer {
           this.watch(t, q, req, res);
           return;
         }
-        const items = store.list(r, { namespace: t.namespace, labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') });
-        send(res, 200, { kind: `${r.kind}List`, apiVersion: t.res.group ? `${t.res.group}/${t.version}` : t.version, metadata: { resourceVersion: store.resourceVersion }, items: items.map((i) => this.out(t, i)) });
+        const items = store.list(r, {
+          namespace: t.namespace,
+          labelSelector: q.get('labelSelector'),
+          fieldSelector: q.get('fieldSelector'),
+        });
+        send(res, 200, {
+          kind: `${r.kind}List`,
+          apiVersion: t.res.group ? `${t.res.group}/${t.version}` : t.version,
+          metadata: { resourceVersion: store.resourceVersion },
+          items: items.map((i) => this.out(t, i)),
+        });
       } else if (method === 'POST' && !t.name) {
         const obj = parseBody(body);
         if (t.namespace) obj.metadata.namespace = t.namespace;
@@ -222,9 +269,15 @@ export class TwinApiServer {
       } else if (method === 'PUT' && t.name) {
         const obj = parseBody(body);
         if (t.namespace) obj.metadata.namespace = t.namespace;
-        send(res, 200, this.out(t, store.update(r, obj, t.sub === 'status' ? { checkRv: true, onlyStatus: true } : { checkRv: true, keepStatus: true })));
+        send(
+          res,
+          200,
+          this.out(t, store.update(r, obj, t.sub === 'status' ? { checkRv: true, onlyStatus: true } : { checkRv: true, keepStatus: true })),
+        );
       } else if (method === 'PATCH' && t.name) {
-        const ctype = String(req.headers['content-type'] ?? '').split(';')[0]?.trim();
+        const ctype = String(req.headers['content-type'] ?? '')
+          .split(';')[0]
+          ?.trim();
         if (ctype === 'application/apply-patch+yaml') {
           const manager = q.get('fieldManager');
           if (!manager) throw new ApiError(400, 'BadRequest', 'PATCH with apply-patch+yaml requires fieldManager');
@@ -242,9 +295,18 @@ export class TwinApiServer {
         const gone = store.delete(r, t.namespace, t.name);
         send(res, 200, this.out(t, gone));
       } else if (method === 'DELETE') {
-        const items = store.list(r, { namespace: t.namespace, labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') });
+        const items = store.list(r, {
+          namespace: t.namespace,
+          labelSelector: q.get('labelSelector'),
+          fieldSelector: q.get('fieldSelector'),
+        });
         for (const i of items) store.delete(r, i.metadata.namespace, i.metadata.name);
-        send(res, 200, { kind: `${r.kind}List`, apiVersion: 'v1', metadata: { resourceVersion: store.resourceVersion }, items: items.map((i) => this.out(t, i)) });
+        send(res, 200, {
+          kind: `${r.kind}List`,
+          apiVersion: 'v1',
+          metadata: { resourceVersion: store.resourceVersion },
+          items: items.map((i) => this.out(t, i)),
+        });
       } else {
         send(res, 405, statusBody(405, 'MethodNotAllowed', `${method} is not supported here`));
       }
@@ -281,7 +343,9 @@ export class TwinApiServer {
         return;
       }
     } else {
-      backlog = this.store.list(t.res, { namespace: t.namespace, labelSelector, fieldSelector }).map((obj) => ({ rv: Number(obj.metadata.resourceVersion), type: 'ADDED' as const, res: t.res, obj }));
+      backlog = this.store
+        .list(t.res, { namespace: t.namespace, labelSelector, fieldSelector })
+        .map((obj) => ({ rv: Number(obj.metadata.resourceVersion), type: 'ADDED' as const, res: t.res, obj }));
     }
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     const write = (type: string, obj: unknown): void => {
@@ -292,7 +356,15 @@ export class TwinApiServer {
       if (matches(e)) write(e.type, this.out(t, e.obj));
     });
     const bookmarkTimer = bookmarks
-      ? setInterval(() => write('BOOKMARK', { kind: t.res.kind, apiVersion: t.res.group ? `${t.res.group}/${t.version}` : t.version, metadata: { resourceVersion: this.store.resourceVersion, annotations: { 'k8s.io/initial-events-end': 'true' } } }), 10_000)
+      ? setInterval(
+          () =>
+            write('BOOKMARK', {
+              kind: t.res.kind,
+              apiVersion: t.res.group ? `${t.res.group}/${t.version}` : t.version,
+              metadata: { resourceVersion: this.store.resourceVersion, annotations: { 'k8s.io/initial-events-end': 'true' } },
+            }),
+          10_000,
+        )
       : undefined;
     const end = (): void => {
       clearTimeout(timer);
@@ -321,7 +393,12 @@ export class TwinApiServer {
       rejectUpgrade(socket, 404, 'Not Found', statusBody(404, 'NotFound', 'the server could not find the requested resource'));
       return;
     }
-    const r: ExecRequest = { namespace: decodeURIComponent(m[1] as string), pod: decodeURIComponent(m[2] as string), container: url.searchParams.get('container') ?? '', argv: url.searchParams.getAll('command') };
+    const r: ExecRequest = {
+      namespace: decodeURIComponent(m[1] as string),
+      pod: decodeURIComponent(m[2] as string),
+      container: url.searchParams.get('container') ?? '',
+      argv: url.searchParams.getAll('command'),
+    };
     try {
       this.o.execPrecheck?.(r);
     } catch (err) {
@@ -331,7 +408,12 @@ export class TwinApiServer {
     }
     const protocol = pickProtocol(req);
     if (!protocol) {
-      rejectUpgrade(socket, 400, 'Bad Request', statusBody(400, 'BadRequest', 'no supported exec subprotocol offered (v5/v4.channel.k8s.io)'));
+      rejectUpgrade(
+        socket,
+        400,
+        'Bad Request',
+        statusBody(400, 'BadRequest', 'no supported exec subprotocol offered (v5/v4.channel.k8s.io)'),
+      );
       return;
     }
     const ws = ServerWebSocket.accept(req, socket, protocol);
@@ -343,7 +425,12 @@ export class TwinApiServer {
         (code) =>
           code === 0
             ? { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success' }
-            : statusBody(500, 'NonZeroExitCode', `command terminated with non-zero exit code: error executing command [${r.argv.join(' ')}], exit code ${code}`, { details: { causes: [{ reason: 'ExitCode', message: String(code) }] } }),
+            : statusBody(
+                500,
+                'NonZeroExitCode',
+                `command terminated with non-zero exit code: error executing command [${r.argv.join(' ')}], exit code ${code}`,
+                { details: { causes: [{ reason: 'ExitCode', message: String(code) }] } },
+              ),
         (err: unknown) => statusBody(500, 'InternalError', `error executing command in container: ${(err as Error).message}`),
       )
       .then((st) => {
@@ -372,7 +459,10 @@ interface JsonOp {
 function jsonPatch(doc: Obj, ops: JsonOp[]): unknown {
   let out: unknown = structuredClone(doc);
   for (const op of ops) {
-    const parts = op.path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const parts = op.path
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
     if (parts.length === 0) {
       out = op.op === 'remove' ? {} : structuredClone(op.value);
       continue;

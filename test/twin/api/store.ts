@@ -115,7 +115,12 @@ function sameContent(a: Obj, b: Obj): boolean {
 
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (isPlain(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
+  if (isPlain(v))
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys(v[k])]),
+    );
   return v;
 }
 
@@ -198,7 +203,9 @@ export class Store {
       if (!matchFieldSelector(o.fieldSelector, obj)) continue;
       out.push(clone(obj));
     }
-    return out.sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
+    return out.sort((a, b) =>
+      `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`),
+    );
   }
 
   private stamp(res: ResourceDef, obj: Obj, prev: Obj | undefined): Obj {
@@ -220,17 +227,20 @@ export class Store {
     const nsRes = this.resources.byKind('v1', 'Namespace');
     const n = this.map(nsRes).get(this.key(undefined, ns));
     if (!n) throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`);
-    if (n.metadata.deletionTimestamp) throw new ApiError(403, 'Forbidden', `unable to create new content in namespace ${ns} because it is being terminated`);
+    if (n.metadata.deletionTimestamp)
+      throw new ApiError(403, 'Forbidden', `unable to create new content in namespace ${ns} because it is being terminated`);
   }
 
   create(res: ResourceDef, body: Obj): Obj {
     const obj = clone(body);
-    if (!obj.metadata.name && obj.metadata.generateName) obj.metadata.name = `${obj.metadata.generateName}${Math.random().toString(36).slice(2, 7)}`;
+    if (!obj.metadata.name && obj.metadata.generateName)
+      obj.metadata.name = `${obj.metadata.generateName}${Math.random().toString(36).slice(2, 7)}`;
     if (!obj.metadata.name) throw new ApiError(422, 'Invalid', `${res.kind}: metadata.name: Required value`);
     const ns = res.namespaced ? obj.metadata.namespace : undefined;
     this.checkNamespace(res, ns);
     const k = this.key(ns, obj.metadata.name);
-    if (this.map(res).has(k)) throw new ApiError(409, 'AlreadyExists', `${res.plural}${res.group ? `.${res.group}` : ''} "${obj.metadata.name}" already exists`);
+    if (this.map(res).has(k))
+      throw new ApiError(409, 'AlreadyExists', `${res.plural}${res.group ? `.${res.group}` : ''} "${obj.metadata.name}" already exists`);
     this.stamp(res, obj, undefined);
     this.map(res).set(k, obj);
     this.emit('ADDED', res, obj);
@@ -243,7 +253,11 @@ export class Store {
     const prev = this.map(res).get(this.key(ns, body.metadata.name));
     if (!prev) throw new ApiError(404, 'NotFound', `${res.plural} "${body.metadata.name}" not found`);
     if (o.checkRv && body.metadata.resourceVersion && body.metadata.resourceVersion !== prev.metadata.resourceVersion) {
-      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${res.plural} "${body.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      throw new ApiError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${res.plural} "${body.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     let obj = clone(body);
     if (o.onlyStatus) obj = { ...clone(prev), status: obj.status };
@@ -265,7 +279,14 @@ export class Store {
   }
 
   /** Server-side apply by `manager` (force: conflicts with other managers are not checked). */
-  apply(res: ResourceDef, ns: string | undefined, name: string, body: Obj, manager: string, o: { status?: boolean } = {}): { obj: Obj; created: boolean } {
+  apply(
+    res: ResourceDef,
+    ns: string | undefined,
+    name: string,
+    body: Obj,
+    manager: string,
+    o: { status?: boolean } = {},
+  ): { obj: Obj; created: boolean } {
     const applied = clone(body);
     delete applied.metadata.resourceVersion;
     delete applied.metadata.managedFields;
@@ -279,11 +300,12 @@ export class Store {
     this.applied.set(k, owned);
     if (!prev) {
       const { status: _s, ...rest } = applied;
-      return { obj: this.create(res, (o.status ? applied : rest)), created: true };
+      return { obj: this.create(res, o.status ? applied : rest), created: true };
     }
     const next = clone(prev);
     // Fields this manager applied last time and leaves out now are removed.
-    if (before !== undefined) for (const p of leafPaths(before)) if (!hasPath(applied, p) && p[0] !== 'apiVersion' && p[0] !== 'kind') deletePath(next, p);
+    if (before !== undefined)
+      for (const p of leafPaths(before)) if (!hasPath(applied, p) && p[0] !== 'apiVersion' && p[0] !== 'kind') deletePath(next, p);
     const merged = mergePatch(next, applied) as Obj;
     merged.metadata.resourceVersion = prev.metadata.resourceVersion;
     return { obj: this.update(res, merged, o.status ? { onlyStatus: true } : { keepStatus: true }), created: false };
@@ -297,12 +319,20 @@ export class Store {
     if (res.kind === 'Namespace') {
       for (const r of this.resources.all) {
         if (!r.namespaced) continue;
-        for (const o of [...this.map(r).values()]) if (o.metadata.namespace === name) this.deleteQuiet(r, o.metadata.namespace, o.metadata.name);
+        for (const o of [...this.map(r).values()])
+          if (o.metadata.namespace === name) this.deleteQuiet(r, o.metadata.namespace, o.metadata.name);
       }
     }
     this.map(res).delete(k);
     for (const key of [...this.applied.keys()]) if (key.startsWith(`${res.plural}.${res.group}/${k}`)) this.applied.delete(key);
-    const gone = { ...clone(prev), metadata: { ...clone(prev.metadata), resourceVersion: String(++this.rv), deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } };
+    const gone = {
+      ...clone(prev),
+      metadata: {
+        ...clone(prev.metadata),
+        resourceVersion: String(++this.rv),
+        deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      },
+    };
     this.emit('DELETED', res, gone);
     this.collectDependents(prev.metadata.uid as string);
     return gone;

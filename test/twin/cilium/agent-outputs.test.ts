@@ -5,7 +5,15 @@ import { parseCiliumDbgStatus } from '../../../helpers/parse/cilium-status.ts';
 import { parseHubbleFlows } from '../../../helpers/parse/hubble.ts';
 import { parseL2AnnounceTable } from '../../../helpers/parse/l2announce.ts';
 import { judgeOverlayFlow } from '../../../helpers/judge/hubble.ts';
-import { answerAgentExec, renderHubbleCompact, renderHubbleJson, renderL2AnnounceTable, tabwrite, type AgentModel, type HubbleFlowModel } from './agent-outputs.ts';
+import {
+  answerAgentExec,
+  renderHubbleCompact,
+  renderHubbleJson,
+  renderL2AnnounceTable,
+  tabwrite,
+  type AgentModel,
+  type HubbleFlowModel,
+} from './agent-outputs.ts';
 import { agentRouting } from './helm.ts';
 import { twinVersion } from './versions.ts';
 
@@ -22,7 +30,13 @@ const seedFlow: HubbleFlowModel = {
   dstPort: 80,
   tcpFlags: ['ACK', 'FIN'],
   source: { namespace: 'default', pod: 'curl-pod', identity: 14553, labels: ['k8s:app=curl', 'k8s:io.kubernetes.pod.namespace=default'] },
-  destination: { namespace: 'default', pod: 'webpod-697b545f57-lq7nw', identity: 8246, labels: ['k8s:app=webpod', 'k8s:io.kubernetes.pod.namespace=default'], workload: { name: 'webpod', kind: 'Deployment' } },
+  destination: {
+    namespace: 'default',
+    pod: 'webpod-697b545f57-lq7nw',
+    identity: 8246,
+    labels: ['k8s:app=webpod', 'k8s:io.kubernetes.pod.namespace=default'],
+    workload: { name: 'webpod', kind: 'Deployment' },
+  },
   node: 'k8s-ctr',
   observationPoint: 'to-overlay',
   isReply: false,
@@ -58,22 +72,44 @@ const native = { 'routing-mode': 'native', 'tunnel-protocol': 'vxlan', 'kube-pro
 
 describe('agent outputs', () => {
   test('cilium-dbg status (text and -o json) parse back into the rendered routing, KPR and state', () => {
-    for (const [config, network, proto, host] of [[tunnel, 'Tunnel', 'vxlan', 'Legacy'], [native, 'Native', null, 'BPF']] as const) {
+    for (const [config, network, proto, host] of [
+      [tunnel, 'Tunnel', 'vxlan', 'Legacy'],
+      [native, 'Native', null, 'BPF'],
+    ] as const) {
       const a = agent(config);
       const text = answerAgentExec(['cilium-dbg', 'status'], a);
       expect(text.code).toBe(0);
-      expect(parseCiliumDbgStatus(text.stdout)).toEqual({ kubeProxyReplacement: true, routing: { network, tunnelProtocol: proto, host }, state: null });
+      expect(parseCiliumDbgStatus(text.stdout)).toEqual({
+        kubeProxyReplacement: true,
+        routing: { network, tunnelProtocol: proto, host },
+        state: null,
+      });
       const json = answerAgentExec(['cilium-dbg', 'status', '-o', 'json'], a);
-      expect(parseCiliumDbgStatus(json.stdout)).toEqual({ kubeProxyReplacement: true, routing: { network, tunnelProtocol: proto, host }, state: 'Ok' });
-      expect(agentMismatches({ routingMode: network.toLowerCase(), kubeProxyReplacement: true }, parseCiliumDbgStatus(json.stdout))).toEqual([]);
+      expect(parseCiliumDbgStatus(json.stdout)).toEqual({
+        kubeProxyReplacement: true,
+        routing: { network, tunnelProtocol: proto, host },
+        state: 'Ok',
+      });
+      expect(
+        agentMismatches({ routingMode: network.toLowerCase(), kubeProxyReplacement: true }, parseCiliumDbgStatus(json.stdout)),
+      ).toEqual([]);
     }
-    expect(parseCiliumDbgStatus(answerAgentExec(['cilium', 'status', '--output=json'], agent(tunnel, { state: 'Warning' })).stdout).state).toBe('Warning');
-    expect(parseCiliumDbgStatus(answerAgentExec(['cilium-dbg', 'status'], agent({ ...tunnel, 'kube-proxy-replacement': 'false' })).stdout).kubeProxyReplacement).toBe(false);
+    expect(
+      parseCiliumDbgStatus(answerAgentExec(['cilium', 'status', '--output=json'], agent(tunnel, { state: 'Warning' })).stdout).state,
+    ).toBe('Warning');
+    expect(
+      parseCiliumDbgStatus(answerAgentExec(['cilium-dbg', 'status'], agent({ ...tunnel, 'kube-proxy-replacement': 'false' })).stdout)
+        .kubeProxyReplacement,
+    ).toBe(false);
   });
 
-  test('status text has the fixtures\' shape: the same labels in the same column, the 4.1 lines verbatim in form', () => {
+  test("status text has the fixtures' shape: the same labels in the same column, the 4.1 lines verbatim in form", () => {
     const text = answerAgentExec(['cilium-dbg', 'status'], agent(tunnel)).stdout;
-    const labels = (t: string): string[] => t.split('\n').filter((l) => /^[A-Za-z][A-Za-z0-9 ]*:\s/.test(l)).map((l) => l.slice(0, 25));
+    const labels = (t: string): string[] =>
+      t
+        .split('\n')
+        .filter((l) => /^[A-Za-z][A-Za-z0-9 ]*:\s/.test(l))
+        .map((l) => l.slice(0, 25));
     const seen = labels(text);
     for (const l of labels(fixture('kube/cilium-status/text-tunnel.txt'))) expect(seen).toContain(l);
     expect(text).toContain('KubeProxyReplacement:    True   [eth1   192.168.10.101 (Direct Routing)]\n');
@@ -84,20 +120,29 @@ describe('agent outputs', () => {
     for (const k of Object.keys(shape)) expect(Object.keys(json)).toContain(k);
   });
 
-  test('db/show l2-announce: seed 002\'s table byte for byte, the JSON object stream, and an empty table on a non-holder', () => {
+  test("db/show l2-announce: seed 002's table byte for byte, the JSON object stream, and an empty table on a non-holder", () => {
     const rows = [{ ip: '192.168.10.241', iface: 'eth1', origins: ['default/webpod'] }];
     expect(renderL2AnnounceTable(rows, 'table')).toBe(fixture('seeds/002-l2/l2-announce-ctr.txt'));
     const holder = agent(tunnel, { l2Rows: rows });
     const json = answerAgentExec(['cilium-dbg', 'shell', '--', 'db/show', '--format=json', 'l2-announce'], holder);
     expect(parseL2AnnounceTable(json.stdout)).toEqual([{ ip: '192.168.10.241', iface: 'eth1' }]);
-    expect(JSON.parse(json.stdout)).toEqual({ IP: '192.168.10.241', NetworkInterface: 'eth1', Origins: [{ Name: 'webpod', Namespace: 'default' }] });
+    expect(JSON.parse(json.stdout)).toEqual({
+      IP: '192.168.10.241',
+      NetworkInterface: 'eth1',
+      Origins: [{ Name: 'webpod', Namespace: 'default' }],
+    });
     const two = [...rows, { ip: '192.168.10.242', iface: 'eth1', origins: ['kube-system/cilium-ingress'] }];
-    expect(parseL2AnnounceTable(renderL2AnnounceTable(two, 'json'))).toEqual([{ ip: '192.168.10.241', iface: 'eth1' }, { ip: '192.168.10.242', iface: 'eth1' }]);
+    expect(parseL2AnnounceTable(renderL2AnnounceTable(two, 'json'))).toEqual([
+      { ip: '192.168.10.241', iface: 'eth1' },
+      { ip: '192.168.10.242', iface: 'eth1' },
+    ]);
     expect(parseL2AnnounceTable(renderL2AnnounceTable(two, 'table'))).toHaveLength(2);
     const none = answerAgentExec(['cilium-dbg', 'shell', '--', 'db/show', '--format=json', 'l2-announce'], agent(tunnel));
     expect(none).toEqual({ stdout: '', stderr: '', code: 0 });
     expect(parseL2AnnounceTable(none.stdout)).toEqual([]);
-    expect(parseL2AnnounceTable(answerAgentExec(['cilium-dbg', 'shell', '--', 'db/show', 'l2-announce'], agent(tunnel)).stdout)).toEqual([]);
+    expect(parseL2AnnounceTable(answerAgentExec(['cilium-dbg', 'shell', '--', 'db/show', 'l2-announce'], agent(tunnel)).stdout)).toEqual(
+      [],
+    );
   });
 
   test('db/show devices lists every device with Selected', () => {
@@ -106,17 +151,36 @@ describe('agent outputs', () => {
     expect(out[2]).toMatch(/^eth1\s+3\s+true\s+device\s+1500\s+08:00:27:85:32:ca\s+up\|broadcast\|multicast\|running\s+192\.168\.10\.101$/);
   });
 
-  test('hubble observe -o json: the seed flow round-trips through parseHubbleFlows and satisfies the harness\'s overlay judge', () => {
+  test("hubble observe -o json: the seed flow round-trips through parseHubbleFlows and satisfies the harness's overlay judge", () => {
     const line = renderHubbleJson(seedFlow);
     expect(JSON.parse(line)).toEqual(JSON.parse(fixture('seeds/002/hubble-flow-to-overlay.jsonl').split('\n')[0]!));
-    const reply: HubbleFlowModel = { ...seedFlow, timeMs: seedFlow.timeMs + 1, srcIp: seedFlow.dstIp, dstIp: seedFlow.srcIp, srcPort: 80, dstPort: 40372, source: seedFlow.destination, destination: seedFlow.source, observationPoint: 'to-endpoint', isReply: true, trafficDirection: 'INGRESS' };
+    const reply: HubbleFlowModel = {
+      ...seedFlow,
+      timeMs: seedFlow.timeMs + 1,
+      srcIp: seedFlow.dstIp,
+      dstIp: seedFlow.srcIp,
+      srcPort: 80,
+      dstPort: 40372,
+      source: seedFlow.destination,
+      destination: seedFlow.source,
+      observationPoint: 'to-endpoint',
+      isReply: true,
+      trafficDirection: 'INGRESS',
+    };
     const a = agent(tunnel, { flows: [reply, seedFlow] });
     const argv = ['hubble', 'observe', '--last', '1000', '--output', 'json', '--from-pod', 'default/curl-pod', '--to-ip', '172.20.2.6'];
     const out = answerAgentExec(argv, a);
     const parsed = parseHubbleFlows(out.stdout);
     expect(parsed.unparsed).toEqual([]);
     expect(parsed.flows).toHaveLength(1);
-    expect(parsed.flows[0]).toMatchObject({ verdict: 'FORWARDED', observationPoint: 'to-overlay', sourceIp: '172.20.0.204', destinationIp: '172.20.2.6', nodeName: 'k8s-ctr', isReply: false });
+    expect(parsed.flows[0]).toMatchObject({
+      verdict: 'FORWARDED',
+      observationPoint: 'to-overlay',
+      sourceIp: '172.20.0.204',
+      destinationIp: '172.20.2.6',
+      nodeName: 'k8s-ctr',
+      isReply: false,
+    });
     expect(judgeOverlayFlow(parsed.flows, { namespace: 'default', pod: 'curl-pod', targetIp: '172.20.2.6' }).ok).toBe(true);
     expect(parseHubbleFlows(renderHubbleJson(reply)).flows[0]!.observationPoint).toBe('to-endpoint');
     // --last keeps the newest
@@ -125,7 +189,12 @@ describe('agent outputs', () => {
 
   test('hubble observe (compact) prints seed 002 line 226', () => {
     expect(renderHubbleCompact(seedFlow)).toBe(fixture('seeds/002/hubble-observe-compact-to-overlay.txt').trim());
-    expect(answerAgentExec(['hubble', 'observe', '--protocol', 'tcp', '--pod', 'default/curl-pod'], agent(tunnel, { flows: [seedFlow] })).stdout.trim()).toBe(renderHubbleCompact(seedFlow));
+    expect(
+      answerAgentExec(
+        ['hubble', 'observe', '--protocol', 'tcp', '--pod', 'default/curl-pod'],
+        agent(tunnel, { flows: [seedFlow] }),
+      ).stdout.trim(),
+    ).toBe(renderHubbleCompact(seedFlow));
   });
 
   test('what the twin does not model fails loudly: unknown flags, tables, programs; Hubble off', () => {
@@ -136,6 +205,11 @@ describe('agent outputs', () => {
   });
 
   test('tabwrite pads every column but the last to width + 3 (minimum 5)', () => {
-    expect(tabwrite([['IP', 'NetworkInterface'], ['1.0.0.56', 'vlan.1881']])).toBe('IP         NetworkInterface\n1.0.0.56   vlan.1881\n');
+    expect(
+      tabwrite([
+        ['IP', 'NetworkInterface'],
+        ['1.0.0.56', 'vlan.1881'],
+      ]),
+    ).toBe('IP         NetworkInterface\n1.0.0.56   vlan.1881\n');
   });
 });

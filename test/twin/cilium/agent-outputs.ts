@@ -40,7 +40,9 @@ export function tabwrite(rows: string[][], o: { padding?: number; minwidth?: num
   const padding = o.padding ?? 3;
   const minwidth = o.minwidth ?? 5;
   const cols = Math.max(0, ...rows.map((r) => r.length));
-  const widths = Array.from({ length: cols }, (_, c) => Math.max(minwidth, ...rows.filter((r) => c < r.length - 1).map((r) => r[c]!.length + padding)));
+  const widths = Array.from({ length: cols }, (_, c) =>
+    Math.max(minwidth, ...rows.filter((r) => c < r.length - 1).map((r) => r[c]!.length + padding)),
+  );
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('')).join('\n') + '\n';
 }
 
@@ -98,34 +100,47 @@ export function renderStatusText(a: AgentModel): string {
   const r = a.routing;
   const v = a.version;
   const state = a.state;
-  return [
-    line('KVStore', 'Disabled'),
-    line('Kubernetes', `Ok         ${a.kubernetesVersion.split('.').slice(0, 2).join('.')} (v${a.kubernetesVersion}) [linux/amd64]`),
-    line('Kubernetes APIs', '["EndpointSliceOrEndpoint", "cilium/v2::CiliumClusterwideNetworkPolicy", "cilium/v2::CiliumEndpoint", "cilium/v2::CiliumNetworkPolicy", "cilium/v2::CiliumNode", "core/v1::Namespace", "core/v1::Pods", "core/v1::Service", "networking.k8s.io/v1::NetworkPolicy"]'),
-    line('KubeProxyReplacement', r.kubeProxyReplacement ? `True   [${kprDevices(a)}]` : 'False'),
-    line('Host firewall', 'Disabled'),
-    line('SRv6', 'Disabled'),
-    line('CNI Chaining', 'none'),
-    line('CNI Config file', 'successfully wrote CNI configuration file to /host/etc/cni/net.d/05-cilium.conflist'),
-    line('Cilium', `${state}   ${v.version} (v${v.version}-${v.gitCommit})`),
-    line('NodeMonitor', 'Listening for events on 2 CPUs with 64x4096 of shared memory'),
-    line('Cilium health daemon', 'Ok'),
-    line('IPAM', `IPv4: ${a.allocatedIPs}/${cidrSize(a.podCidr)} allocated from ${a.podCidr},`),
-    line('IPv4 BIG TCP', 'Disabled'),
-    line('IPv6 BIG TCP', 'Disabled'),
-    line('BandwidthManager', 'Disabled'),
-    line('Routing', `Network: ${r.network}${r.network === 'Tunnel' ? ` [${r.tunnelProtocol}]` : ''}   Host: ${r.host}`),
-    line('Attach Mode', 'TCX'),
-    line('Device Mode', 'veth'),
-    line('Masquerading', r.masquerade === 'BPF' ? `BPF   [${a.devices.filter((d) => d.selected).map((d) => d.name).join(', ')}]   [IPv4: Enabled, IPv6: Disabled]` : 'IPTables [IPv4: Enabled, IPv6: Disabled]'),
-    line('Controller Status', '40/40 healthy'),
-    line('Proxy Status', `OK, ip ${a.ciliumHostIp}, 0 redirects active on ports 10000-20000, Envoy: external`),
-    line('Global Identity Range', 'min 256, max 65535'),
-    line('Hubble', a.hubble ? 'Ok              Current/Max Flows: 4095/4095 (100.00%), Flows/s: 12.41   Metrics: Disabled' : 'Disabled'),
-    line('Encryption', 'Disabled'),
-    line('Cluster health', `${a.clusterHealth.reachable}/${a.clusterHealth.total} reachable   (${a.now.replace(/\.\d+Z$/, 'Z')})`),
-    line('Modules Health', `Stopped(0) Degraded(0) OK(58)`),
-  ].join('\n') + '\n';
+  return (
+    [
+      line('KVStore', 'Disabled'),
+      line('Kubernetes', `Ok         ${a.kubernetesVersion.split('.').slice(0, 2).join('.')} (v${a.kubernetesVersion}) [linux/amd64]`),
+      line(
+        'Kubernetes APIs',
+        '["EndpointSliceOrEndpoint", "cilium/v2::CiliumClusterwideNetworkPolicy", "cilium/v2::CiliumEndpoint", "cilium/v2::CiliumNetworkPolicy", "cilium/v2::CiliumNode", "core/v1::Namespace", "core/v1::Pods", "core/v1::Service", "networking.k8s.io/v1::NetworkPolicy"]',
+      ),
+      line('KubeProxyReplacement', r.kubeProxyReplacement ? `True   [${kprDevices(a)}]` : 'False'),
+      line('Host firewall', 'Disabled'),
+      line('SRv6', 'Disabled'),
+      line('CNI Chaining', 'none'),
+      line('CNI Config file', 'successfully wrote CNI configuration file to /host/etc/cni/net.d/05-cilium.conflist'),
+      line('Cilium', `${state}   ${v.version} (v${v.version}-${v.gitCommit})`),
+      line('NodeMonitor', 'Listening for events on 2 CPUs with 64x4096 of shared memory'),
+      line('Cilium health daemon', 'Ok'),
+      line('IPAM', `IPv4: ${a.allocatedIPs}/${cidrSize(a.podCidr)} allocated from ${a.podCidr},`),
+      line('IPv4 BIG TCP', 'Disabled'),
+      line('IPv6 BIG TCP', 'Disabled'),
+      line('BandwidthManager', 'Disabled'),
+      line('Routing', `Network: ${r.network}${r.network === 'Tunnel' ? ` [${r.tunnelProtocol}]` : ''}   Host: ${r.host}`),
+      line('Attach Mode', 'TCX'),
+      line('Device Mode', 'veth'),
+      line(
+        'Masquerading',
+        r.masquerade === 'BPF'
+          ? `BPF   [${a.devices
+              .filter((d) => d.selected)
+              .map((d) => d.name)
+              .join(', ')}]   [IPv4: Enabled, IPv6: Disabled]`
+          : 'IPTables [IPv4: Enabled, IPv6: Disabled]',
+      ),
+      line('Controller Status', '40/40 healthy'),
+      line('Proxy Status', `OK, ip ${a.ciliumHostIp}, 0 redirects active on ports 10000-20000, Envoy: external`),
+      line('Global Identity Range', 'min 256, max 65535'),
+      line('Hubble', a.hubble ? 'Ok              Current/Max Flows: 4095/4095 (100.00%), Flows/s: 12.41   Metrics: Disabled' : 'Disabled'),
+      line('Encryption', 'Disabled'),
+      line('Cluster health', `${a.clusterHealth.reachable}/${a.clusterHealth.total} reachable   (${a.now.replace(/\.\d+Z$/, 'Z')})`),
+      line('Modules Health', `Stopped(0) Degraded(0) OK(58)`),
+    ].join('\n') + '\n'
+  );
 }
 
 /** `cilium-dbg status -o json` (StatusResponse, 2-space indented). */
@@ -145,10 +160,10 @@ export function renderStatusJson(a: AgentModel): string {
     },
     routing: { 'inter-host-routing-mode': r.network, 'intra-host-routing-mode': r.host, 'tunnel-protocol': r.tunnelProtocol },
     masquerading: { enabled: true, mode: r.masquerade },
-    ipam: { 'ipv4': `${a.allocatedIPs}/${cidrSize(a.podCidr)} allocated from ${a.podCidr}` },
+    ipam: { ipv4: `${a.allocatedIPs}/${cidrSize(a.podCidr)} allocated from ${a.podCidr}` },
     hubble: { state: a.hubble ? 'Ok' : 'Disabled' },
     encryption: { mode: 'Disabled' },
-    cluster: { 'ciliumHealth': { state: 'Ok' } },
+    cluster: { ciliumHealth: { state: 'Ok' } },
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
@@ -161,8 +176,13 @@ export function renderStatusJson(a: AgentModel): string {
 export function renderL2AnnounceTable(rows: L2Row[], format: 'table' | 'json'): string {
   if (format === 'json') {
     // Origins are []resource.Key{Name, Namespace}: Go's encoding/json of that struct (no tags) — unverified, no capture.
-    const origin = (o: string): { Name: string; Namespace: string } => ({ Name: o.split('/').slice(1).join('/'), Namespace: o.split('/')[0] ?? '' });
-    return rows.map((r) => `${JSON.stringify({ IP: r.ip, NetworkInterface: r.iface, Origins: r.origins.map(origin) }, null, 2)}\n`).join('');
+    const origin = (o: string): { Name: string; Namespace: string } => ({
+      Name: o.split('/').slice(1).join('/'),
+      Namespace: o.split('/')[0] ?? '',
+    });
+    return rows
+      .map((r) => `${JSON.stringify({ IP: r.ip, NetworkInterface: r.iface, Origins: r.origins.map(origin) }, null, 2)}\n`)
+      .join('');
   }
   return tabwrite([['IP', 'NetworkInterface'], ...rows.map((r) => [r.ip, r.iface])]);
 }
@@ -171,7 +191,16 @@ export function renderL2AnnounceTable(rows: L2Row[], format: 'table' | 'json'): 
 export function renderDevicesTable(devices: AgentDevice[]): string {
   return tabwrite([
     ['Name', 'Index', 'Selected', 'Type', 'MTU', 'HWAddr', 'Flags', 'Addresses'],
-    ...devices.map((d) => [d.name, String(d.index), String(d.selected), 'device', String(d.mtu), d.mac, d.name === 'lo' ? 'up|loopback|running' : 'up|broadcast|multicast|running', d.ips.join(', ')]),
+    ...devices.map((d) => [
+      d.name,
+      String(d.index),
+      String(d.selected),
+      'device',
+      String(d.mtu),
+      d.mac,
+      d.name === 'lo' ? 'up|loopback|running' : 'up|broadcast|multicast|running',
+      d.ips.join(', '),
+    ]),
   ]);
 }
 
@@ -181,8 +210,20 @@ export function renderDevicesTable(devices: AgentDevice[]): string {
 
 /** Cilium's trace observation points by name (pkg/monitor/api/types.go), the event_type.sub_type of a trace event. */
 export const TRACE_SUB_TYPE: Record<string, number> = {
-  'to-endpoint': 0, 'to-proxy': 1, 'to-host': 2, 'to-stack': 3, 'to-overlay': 4, 'from-endpoint': 5, 'from-proxy': 6, 'from-host': 7,
-  'from-stack': 8, 'from-overlay': 9, 'from-network': 10, 'to-network': 11, 'from-crypto': 12, 'to-crypto': 13,
+  'to-endpoint': 0,
+  'to-proxy': 1,
+  'to-host': 2,
+  'to-stack': 3,
+  'to-overlay': 4,
+  'from-endpoint': 5,
+  'from-proxy': 6,
+  'from-host': 7,
+  'from-stack': 8,
+  'from-overlay': 9,
+  'from-network': 10,
+  'to-network': 11,
+  'from-crypto': 12,
+  'to-crypto': 13,
 };
 
 export interface HubbleEndpointModel {
@@ -235,7 +276,10 @@ function endpointJson(e: HubbleEndpointModel): Record<string, unknown> {
 export function renderHubbleJson(f: HubbleFlowModel): string {
   const time = new Date(f.timeMs).toISOString();
   const flags = Object.fromEntries(FLAG_PROTO_ORDER.filter((x) => f.tcpFlags.includes(x)).map((x) => [x, true]));
-  const l4 = f.protocol === 'TCP' ? { TCP: { source_port: f.srcPort, destination_port: f.dstPort, flags } } : { UDP: { source_port: f.srcPort, destination_port: f.dstPort } };
+  const l4 =
+    f.protocol === 'TCP'
+      ? { TCP: { source_port: f.srcPort, destination_port: f.dstPort, flags } }
+      : { UDP: { source_port: f.srcPort, destination_port: f.dstPort } };
   const trace = f.verdict === 'FORWARDED';
   const sub = trace ? (TRACE_SUB_TYPE[f.observationPoint ?? 'to-endpoint'] ?? 0) : 0;
   const flow = {
@@ -287,7 +331,19 @@ export interface HubbleFilter {
 
 /** The flags of `hubble observe` the twin understands; anything else is refused so a harness change is noticed. */
 export function parseHubbleObserveArgs(args: string[]): HubbleFilter {
-  const f: HubbleFilter = { last: null, output: 'compact', fromPod: null, toPod: null, pod: null, fromIp: null, toIp: null, ip: null, protocol: null, verdict: null, follow: false };
+  const f: HubbleFilter = {
+    last: null,
+    output: 'compact',
+    fromPod: null,
+    toPod: null,
+    pod: null,
+    fromIp: null,
+    toIp: null,
+    ip: null,
+    protocol: null,
+    verdict: null,
+    follow: false,
+  };
   const podRef = (p: string): string => (p.includes('/') ? p : `default/${p}`);
   for (let i = 0; i < args.length; i++) {
     let flag = args[i]!;
@@ -315,16 +371,34 @@ export function parseHubbleObserveArgs(args: string[]): HubbleFilter {
         f.output = o === 'compact' ? 'compact' : 'json';
         break;
       }
-      case '--from-pod': f.fromPod = podRef(next()); break;
-      case '--to-pod': f.toPod = podRef(next()); break;
-      case '--pod': f.pod = podRef(next()); break;
-      case '--from-ip': f.fromIp = next(); break;
-      case '--to-ip': f.toIp = next(); break;
-      case '--ip': f.ip = next(); break;
-      case '--protocol': f.protocol = next().toUpperCase(); break;
-      case '--verdict': f.verdict = next().toUpperCase(); break;
+      case '--from-pod':
+        f.fromPod = podRef(next());
+        break;
+      case '--to-pod':
+        f.toPod = podRef(next());
+        break;
+      case '--pod':
+        f.pod = podRef(next());
+        break;
+      case '--from-ip':
+        f.fromIp = next();
+        break;
+      case '--to-ip':
+        f.toIp = next();
+        break;
+      case '--ip':
+        f.ip = next();
+        break;
+      case '--protocol':
+        f.protocol = next().toUpperCase();
+        break;
+      case '--verdict':
+        f.verdict = next().toUpperCase();
+        break;
       case '-f':
-      case '--follow': f.follow = true; break;
+      case '--follow':
+        f.follow = true;
+        break;
       default:
         throw new Error(`unknown flag: ${flag}`);
     }
@@ -338,7 +412,12 @@ export function filterFlows(flows: HubbleFlowModel[], f: HubbleFilter): HubbleFl
   const hit = flows
     .filter((x) => (f.fromPod === null || pod(x.source) === f.fromPod) && (f.toPod === null || pod(x.destination) === f.toPod))
     .filter((x) => f.pod === null || pod(x.source) === f.pod || pod(x.destination) === f.pod)
-    .filter((x) => (f.fromIp === null || x.srcIp === f.fromIp) && (f.toIp === null || x.dstIp === f.toIp) && (f.ip === null || x.srcIp === f.ip || x.dstIp === f.ip))
+    .filter(
+      (x) =>
+        (f.fromIp === null || x.srcIp === f.fromIp) &&
+        (f.toIp === null || x.dstIp === f.toIp) &&
+        (f.ip === null || x.srcIp === f.ip || x.dstIp === f.ip),
+    )
     .filter((x) => (f.protocol === null || x.protocol === f.protocol) && (f.verdict === null || x.verdict === f.verdict))
     .sort((a, b) => a.timeMs - b.timeMs);
   return f.last === null ? hit : hit.slice(Math.max(0, hit.length - f.last));
@@ -356,7 +435,10 @@ export function answerAgentExec(argv: string[], agent: AgentModel): ExecAnswer {
   const name = (prog ?? '').split('/').pop();
   if (name === 'hubble') {
     if (rest[0] !== 'observe') return err(`Error: the lab twin's hubble does not implement "${rest.join(' ')}"`);
-    if (!agent.hubble) return err('failed to connect to \'unix:///var/run/cilium/hubble.sock\': connection error: desc = "transport: error while dialing: dial unix /var/run/cilium/hubble.sock: connect: no such file or directory"');
+    if (!agent.hubble)
+      return err(
+        'failed to connect to \'unix:///var/run/cilium/hubble.sock\': connection error: desc = "transport: error while dialing: dial unix /var/run/cilium/hubble.sock: connect: no such file or directory"',
+      );
     let f: HubbleFilter;
     try {
       f = parseHubbleObserveArgs(rest.slice(1));
@@ -370,7 +452,9 @@ export function answerAgentExec(argv: string[], agent: AgentModel): ExecAnswer {
   if (name !== 'cilium-dbg' && name !== 'cilium') return err(`exec: "${prog ?? ''}": executable file not found in $PATH`, 127);
   if (rest[0] === 'status') {
     const opts = rest.slice(1);
-    const json = opts.some((o, i) => o === '--output=json' || o === '-ojson' || ((o === '-o' || o === '--output') && opts[i + 1] === 'json'));
+    const json = opts.some(
+      (o, i) => o === '--output=json' || o === '-ojson' || ((o === '-o' || o === '--output') && opts[i + 1] === 'json'),
+    );
     return ok(json ? renderStatusJson(agent) : renderStatusText(agent));
   }
   if (rest[0] === 'shell' && rest[1] === '--' && rest[2] === 'db/show') {

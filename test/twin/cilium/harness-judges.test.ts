@@ -3,7 +3,14 @@
  * (suites/manifests via helpers/judge/lb-objects.ts): what the suites will conclude when they run in the twin.
  */
 import { describe, expect, test } from 'vitest';
-import { incompatibleSharing, judgePool, judgeServiceAssigned, judgeServiceRefused, parseCiliumVersion, REASON } from '../../../helpers/judge/lbipam.ts';
+import {
+  incompatibleSharing,
+  judgePool,
+  judgeServiceAssigned,
+  judgeServiceRefused,
+  parseCiliumVersion,
+  REASON,
+} from '../../../helpers/judge/lbipam.ts';
 import { l2Policy, lbPool, lbService, loadManifest, type LbServiceOptions } from '../../../suites/steps/lb-objects.ts';
 import { judgeLeaseHolder } from '../../../helpers/judge/l2.ts';
 import { electionStep, l2Timings, leaseObject, selection, type L2Node, type L2Policy } from './l2.ts';
@@ -12,7 +19,12 @@ import { lbIpamConfigFrom, reconcileLbIpam, type Pool, type Service } from './lb
 const runId = 'r20261204-1200-ab12';
 const ns = `clh-${runId}`;
 const block = ['198.18.10.240', '198.18.10.241', '198.18.10.242', '198.18.10.243'];
-const pool = lbPool(loadManifest('lbipam-pool.yaml', { runId, namespace: ns }), { runId, name: `clh-${runId}-pool`, block: { start: block[0]!, stop: block[3]! }, selects: { runId } }) as unknown as Pool;
+const pool = lbPool(loadManifest('lbipam-pool.yaml', { runId, namespace: ns }), {
+  runId,
+  name: `clh-${runId}-pool`,
+  block: { start: block[0]!, stop: block[3]! },
+  selects: { runId },
+}) as unknown as Pool;
 pool.metadata.creationTimestamp = '2026-12-04T12:00:00Z';
 const svcTemplate = loadManifest('lbipam-service.yaml', { runId, namespace: ns });
 const config = lbIpamConfigFrom({ 'enable-l2-announcements': 'true', 'kube-proxy-replacement': 'true', 'routing-mode': 'tunnel' });
@@ -37,7 +49,7 @@ function cluster(services: Service[]): { get: (name: string) => Service; pool: (
 
 const v118 = parseCiliumVersion('1.18.14');
 
-describe('LB suites\' judges on the LB-IPAM model', () => {
+describe("LB suites' judges on the LB-IPAM model", () => {
   test('30-lb-ipam: assigned from the block, a requested IP, no_pool outside the pools, out_of_ips when full; pool counts', () => {
     const c = cluster([
       svc({ name: 'webpod-lb', port: 80 }),
@@ -73,17 +85,36 @@ describe('LB suites\' judges on the LB-IPAM model', () => {
 });
 
 describe('L2 suite objects on the L2 model', () => {
-  test('the suite\'s policy (nodes In list, exact interface regex) makes those nodes candidates; the elected holder passes judgeLeaseHolder', () => {
-    const policy = l2Policy(loadManifest('lbipam-l2-policy.yaml', { runId, namespace: ns }), { runId, name: `clh-${runId}-l2`, selects: { runId }, nodes: ['k8s-ctr', 'k8s-w1'], interfaces: ['^eth1$'] }) as unknown as L2Policy;
+  test("the suite's policy (nodes In list, exact interface regex) makes those nodes candidates; the elected holder passes judgeLeaseHolder", () => {
+    const policy = l2Policy(loadManifest('lbipam-l2-policy.yaml', { runId, namespace: ns }), {
+      runId,
+      name: `clh-${runId}-l2`,
+      selects: { runId },
+      nodes: ['k8s-ctr', 'k8s-w1'],
+      interfaces: ['^eth1$'],
+    }) as unknown as L2Policy;
     const c = cluster([svc({ name: 'webpod-lb', port: 80 })]);
     const service = c.get('webpod-lb');
-    const nodes: L2Node[] = ['k8s-ctr', 'k8s-w1', 'k8s-w0'].map((n) => ({ name: n, labels: { 'kubernetes.io/hostname': n }, devices: ['eth0', 'eth1'] }));
+    const nodes: L2Node[] = ['k8s-ctr', 'k8s-w1', 'k8s-w0'].map((n) => ({
+      name: n,
+      labels: { 'kubernetes.io/hostname': n },
+      devices: ['eth0', 'eth1'],
+    }));
     const sel = selection([policy], service, nodes);
     expect(sel.candidates.map((x) => x.node)).toEqual(['k8s-ctr', 'k8s-w1']);
     expect(sel.candidates[0]!.rows).toEqual([{ ip: '198.18.10.240', iface: 'eth1', origins: [`${ns}/webpod-lb`] }]);
-    const e = electionStep({ lease: null, candidates: sel.candidates.map((x) => ({ node: x.node, alive: true })), nowMs: Date.parse('2026-12-04T12:03:00Z'), timings: l2Timings({}) });
+    const e = electionStep({
+      lease: null,
+      candidates: sel.candidates.map((x) => ({ node: x.node, alive: true })),
+      nowMs: Date.parse('2026-12-04T12:03:00Z'),
+      timings: l2Timings({}),
+    });
     const lease = leaseObject(ns, 'webpod-lb', e.lease!);
-    const v = judgeLeaseHolder({ leaseName: lease.metadata.name, lease: { holder: lease.spec.holderIdentity, renewTime: lease.spec.renewTime, transitions: lease.spec.leaseTransitions }, candidates: ['k8s-ctr', 'k8s-w1'] });
+    const v = judgeLeaseHolder({
+      leaseName: lease.metadata.name,
+      lease: { holder: lease.spec.holderIdentity, renewTime: lease.spec.renewTime, transitions: lease.spec.leaseTransitions },
+      candidates: ['k8s-ctr', 'k8s-w1'],
+    });
     expect(v.ok).toBe(true);
     expect(v.holder).toBe('k8s-ctr');
   });

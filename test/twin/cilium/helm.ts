@@ -85,7 +85,12 @@ export function parseSetArg(arg: string, asString: boolean): { path: string; val
       if (arg[i] !== '}') throw new Error(`list for "${path}" is not closed with }`);
       items.push(cur);
       i++;
-      out.push({ path, value: items.filter((x, n) => !(x === '' && n === items.length - 1 && items.length === 1)).map((x) => (asString ? x : typedValue(x))) });
+      out.push({
+        path,
+        value: items
+          .filter((x, n) => !(x === '' && n === items.length - 1 && items.length === 1))
+          .map((x) => (asString ? x : typedValue(x))),
+      });
       if (arg[i] === ',') i++;
       continue;
     }
@@ -156,12 +161,40 @@ export interface HelmArgs {
   all: boolean;
 }
 
-const FLAGS_WITH_VALUE = new Set(['--namespace', '-n', '--kubeconfig', '--version', '--set', '--set-string', '-f', '--values', '-o', '--output', '--filter', '--timeout', '--kube-context', '--revision', '--template']);
+const FLAGS_WITH_VALUE = new Set([
+  '--namespace',
+  '-n',
+  '--kubeconfig',
+  '--version',
+  '--set',
+  '--set-string',
+  '-f',
+  '--values',
+  '-o',
+  '--output',
+  '--filter',
+  '--timeout',
+  '--kube-context',
+  '--revision',
+  '--template',
+]);
 
 /** argv of `helm ...` (argv[0] may be "helm" or a path to it). */
 export function parseHelmArgv(argv: string[]): HelmArgs {
   const args = /(^|\/)helm$/.test(argv[0] ?? '') ? argv.slice(1) : [...argv];
-  const a: HelmArgs = { command: '', positional: [], namespace: 'default', version: null, reuseValues: false, resetValues: false, sets: [], valuesFiles: [], output: 'table', filter: null, all: false };
+  const a: HelmArgs = {
+    command: '',
+    positional: [],
+    namespace: 'default',
+    version: null,
+    reuseValues: false,
+    resetValues: false,
+    sets: [],
+    valuesFiles: [],
+    output: 'table',
+    filter: null,
+    all: false,
+  };
   const words: string[] = [];
   for (let i = 0; i < args.length; i++) {
     let flag = args[i]!;
@@ -240,19 +273,39 @@ export function goTimeString(ms: number): string {
 }
 
 function listRow(r: HelmReleaseState): Record<string, string> {
-  return { name: r.name, namespace: r.namespace, revision: String(r.revision), updated: goTimeString(r.updatedMs), status: r.status, chart: `cilium-${r.chartVersion}`, app_version: r.appVersion };
+  return {
+    name: r.name,
+    namespace: r.namespace,
+    revision: String(r.revision),
+    updated: goTimeString(r.updatedMs),
+    status: r.status,
+    chart: `cilium-${r.chartVersion}`,
+    app_version: r.appVersion,
+  };
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]! + 1))).join('\t').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]! + 1)))
+          .join('\t')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function renderHelmList(releases: HelmReleaseState[], output: HelmArgs['output']): string {
   const rows = releases.map(listRow);
   if (output === 'json') return `${JSON.stringify(rows)}\n`;
   if (output === 'yaml') return stringifyYaml(rows);
-  return table([['NAME', 'NAMESPACE', 'REVISION', 'UPDATED', 'STATUS', 'CHART', 'APP VERSION'], ...rows.map((r) => [r.name!, r.namespace!, r.revision!, r.updated!, r.status!, r.chart!, r.app_version!])]);
+  return table([
+    ['NAME', 'NAMESPACE', 'REVISION', 'UPDATED', 'STATUS', 'CHART', 'APP VERSION'],
+    ...rows.map((r) => [r.name!, r.namespace!, r.revision!, r.updated!, r.status!, r.chart!, r.app_version!]),
+  ]);
 }
 
 export function renderHelmValues(values: Values, output: HelmArgs['output'], heading = 'USER-SUPPLIED VALUES:'): string {
@@ -280,7 +333,9 @@ export function chartRenderErrors(userValues: Values, version: TwinCiliumVersion
   const errs: string[] = [];
   const kpr = valueAt(userValues, 'kubeProxyReplacement');
   if (kpr !== undefined && kpr !== true && kpr !== false && kpr !== 'true' && kpr !== 'false') {
-    errs.push('execution error at (cilium/templates/cilium-configmap.yaml): kubeProxyReplacement must be explicitly set to a valid value (true or false) to continue.');
+    errs.push(
+      'execution error at (cilium/templates/cilium-configmap.yaml): kubeProxyReplacement must be explicitly set to a valid value (true or false) to continue.',
+    );
   }
   const native = valueAt(userValues, 'routingMode') === 'native';
   const masq = valueAt(userValues, 'enableIPv4Masquerade') !== false;
@@ -320,9 +375,19 @@ export function ciliumConfigFromValues(userValues: Values): Record<string, strin
   c[key('defaultLBServiceIPAM')] = (v('defaultLBServiceIPAM') as string) || 'lbipam';
   c['ipam'] = (v('ipam.mode') as string) || 'cluster-pool';
   const podCidrs = v('ipam.operator.clusterPoolIPv4PodCIDRList');
-  c['cluster-pool-ipv4-cidr'] = Array.isArray(podCidrs) ? podCidrs.map(str).join(' ') : typeof podCidrs === 'string' ? podCidrs : '10.0.0.0/8';
+  c['cluster-pool-ipv4-cidr'] = Array.isArray(podCidrs)
+    ? podCidrs.map(str).join(' ')
+    : typeof podCidrs === 'string'
+      ? podCidrs
+      : '10.0.0.0/8';
   if (v('l2announcements.enabled') === true || v('l2announcements.enabled') === 'true') c[key('l2announcements.enabled')] = 'true';
-  for (const p of ['l2announcements.leaseDuration', 'l2announcements.leaseRenewDeadline', 'l2announcements.leaseRetryPeriod', 'k8sClientRateLimit.qps', 'k8sClientRateLimit.burst']) {
+  for (const p of [
+    'l2announcements.leaseDuration',
+    'l2announcements.leaseRenewDeadline',
+    'l2announcements.leaseRetryPeriod',
+    'k8sClientRateLimit.qps',
+    'k8sClientRateLimit.burst',
+  ]) {
     const x = v(p);
     if (x !== undefined && x !== null && x !== '') c[key(p)] = str(x);
   }
@@ -333,7 +398,8 @@ export function ciliumConfigFromValues(userValues: Values): Record<string, strin
     c[key('ingressController.loadbalancerMode')] = (v('ingressController.loadbalancerMode') as string) || 'dedicated';
     c['ingress-shared-lb-service-name'] = (v('ingressController.service.name') as string) || 'cilium-ingress';
     c['enforce-ingress-https'] = bool(v('ingressController.enforceHttps'), true);
-    c['ingress-lb-annotation-prefixes'] = 'lbipam.cilium.io ingress.cilium.io service.beta.kubernetes.io service.kubernetes.io cloud.google.com';
+    c['ingress-lb-annotation-prefixes'] =
+      'lbipam.cilium.io ingress.cilium.io service.beta.kubernetes.io service.kubernetes.io cloud.google.com';
   }
   if (v('bgpControlPlane.enabled') === true) c['enable-bgp-control-plane'] = 'true';
   if (v('externalIPs.enabled') !== undefined) c['enable-external-ips'] = bool(v('externalIPs.enabled'), false);
@@ -373,7 +439,8 @@ export function agentStartError(config: Record<string, string>, version: TwinCil
   if (config['direct-routing-skip-unreachable'] === 'true' && config['auto-direct-node-routes'] !== 'true') {
     return 'Flag direct-routing-skip-unreachable cannot be enabled when auto-direct-node-routes is not enabled';
   }
-  if (version.agent.refusesNativeWithoutCidr && config['routing-mode'] === 'native' && !config['ipv4-native-routing-cidr']) return version.agent.nativeCidrError;
+  if (version.agent.refusesNativeWithoutCidr && config['routing-mode'] === 'native' && !config['ipv4-native-routing-cidr'])
+    return version.agent.nativeCidrError;
   return null;
 }
 
@@ -382,15 +449,36 @@ export function agentStartError(config: Record<string, string>, version: TwinCil
 // ---------------------------------------------------------------------------------------------
 
 export function installRelease(o: { version: TwinCiliumVersion; userValues: Values; nowMs: number; namespace?: string }): HelmReleaseState {
-  return { name: 'cilium', namespace: o.namespace ?? 'kube-system', chartVersion: o.version.chartVersion, appVersion: o.version.appVersion, revision: 1, updatedMs: o.nowMs, status: 'deployed', userValues: structuredClone(o.userValues) };
+  return {
+    name: 'cilium',
+    namespace: o.namespace ?? 'kube-system',
+    chartVersion: o.version.chartVersion,
+    appVersion: o.version.appVersion,
+    revision: 1,
+    updatedMs: o.nowMs,
+    status: 'deployed',
+    userValues: structuredClone(o.userValues),
+  };
 }
 
-const fail = (release: HelmReleaseState | null, msg: string): HelmResult => ({ stdout: '', stderr: `Error: ${msg}\n`, code: 1, release, changed: false });
+const fail = (release: HelmReleaseState | null, msg: string): HelmResult => ({
+  stdout: '',
+  stderr: `Error: ${msg}\n`,
+  code: 1,
+  release,
+  changed: false,
+});
 
 /**
  * One `helm` invocation against the twin's single release. `readFile` resolves `-f` paths on the twin host (null: missing).
  */
-export function runHelm(o: { argv: string[]; release: HelmReleaseState | null; version: TwinCiliumVersion; nowMs: number; readFile?: (path: string) => string | null }): HelmResult {
+export function runHelm(o: {
+  argv: string[];
+  release: HelmReleaseState | null;
+  version: TwinCiliumVersion;
+  nowMs: number;
+  readFile?: (path: string) => string | null;
+}): HelmResult {
   const { release, version } = o;
   let a: HelmArgs;
   try {
@@ -401,7 +489,13 @@ export function runHelm(o: { argv: string[]; release: HelmReleaseState | null; v
   const inNs = (r: HelmReleaseState | null): r is HelmReleaseState => r !== null && r.namespace === a.namespace;
   switch (a.command) {
     case 'version':
-      return { stdout: 'version.BuildInfo{Version:"v3.21.4", GitCommit:"", GitTreeState:"clean", GoVersion:"go1.25"}\n', stderr: '', code: 0, release, changed: false };
+      return {
+        stdout: 'version.BuildInfo{Version:"v3.21.4", GitCommit:"", GitTreeState:"clean", GoVersion:"go1.25"}\n',
+        stderr: '',
+        code: 0,
+        release,
+        changed: false,
+      };
     case 'list':
     case 'ls': {
       let rows = inNs(release) ? [release] : [];
@@ -421,7 +515,13 @@ export function runHelm(o: { argv: string[]; release: HelmReleaseState | null; v
       if (!name) return fail(release, '"helm get values" requires 1 argument');
       if (!inNs(release) || release.name !== name) return fail(release, 'release: not found');
       const values = a.all ? mergeValues(chartDefaults(), release.userValues) : release.userValues;
-      return { stdout: renderHelmValues(values, a.output, a.all ? 'COMPUTED VALUES:' : 'USER-SUPPLIED VALUES:'), stderr: '', code: 0, release, changed: false };
+      return {
+        stdout: renderHelmValues(values, a.output, a.all ? 'COMPUTED VALUES:' : 'USER-SUPPLIED VALUES:'),
+        stderr: '',
+        code: 0,
+        release,
+        changed: false,
+      };
     }
     case 'upgrade':
     case 'install': {
@@ -457,7 +557,13 @@ export function runHelm(o: { argv: string[]; release: HelmReleaseState | null; v
         status: 'deployed',
         userValues,
       };
-      return { stdout: deployedText(next, a.command === 'upgrade' ? 'upgraded' : 'installed', version.minor), stderr: '', code: 0, release: next, changed: true };
+      return {
+        stdout: deployedText(next, a.command === 'upgrade' ? 'upgraded' : 'installed', version.minor),
+        stderr: '',
+        code: 0,
+        release: next,
+        changed: true,
+      };
     }
     default:
       return fail(release, `the lab twin's helm does not implement "${a.command || '(no command)'}"`);
@@ -497,12 +603,23 @@ export function chartIngressObjects(userValues: Values, namespace = 'kube-system
   const name = (valueAt(userValues, 'ingressController.service.name') as string) || 'cilium-ingress';
   const type = (valueAt(userValues, 'ingressController.service.type') as string) || 'LoadBalancer';
   return [
-    { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'cilium' }, spec: { controller: 'cilium.io/ingress-controller' } },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'IngressClass',
+      metadata: { name: 'cilium' },
+      spec: { controller: 'cilium.io/ingress-controller' },
+    },
     {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name, namespace, labels: { 'cilium.io/ingress': 'true' } },
-      spec: { type, ports: [{ name: 'http', port: 80, protocol: 'TCP' }, { name: 'https', port: 443, protocol: 'TCP' }] },
+      spec: {
+        type,
+        ports: [
+          { name: 'http', port: 80, protocol: 'TCP' },
+          { name: 'https', port: 443, protocol: 'TCP' },
+        ],
+      },
     },
   ];
 }

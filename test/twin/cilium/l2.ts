@@ -90,7 +90,10 @@ function compile(re: string): RegExp | Error {
 export function policyConditions(policy: L2Policy, now: string, generation = 1): PolicyCondition[] {
   const checks: [string, () => string | null][] = [
     ['io.cilium/bad-node-selector', () => validateSelector(policy.spec.nodeSelector)],
-    ['io.cilium/bad-interface-regex', () => (policy.spec.interfaces ?? []).map(compile).find((r): r is Error => r instanceof Error)?.message ?? null],
+    [
+      'io.cilium/bad-interface-regex',
+      () => (policy.spec.interfaces ?? []).map(compile).find((r): r is Error => r instanceof Error)?.message ?? null,
+    ],
     ['io.cilium/bad-service-selector', () => validateSelector(policy.spec.serviceSelector)],
   ];
   const out: PolicyCondition[] = (policy.status?.conditions ?? []).map((c) => ({ ...c }));
@@ -100,7 +103,14 @@ export function policyConditions(policy: L2Policy, now: string, generation = 1):
     if (i < 0 && err === null) continue;
     const status = err === null ? 'False' : 'True';
     const prev = out[i];
-    const next: PolicyCondition = { type, status, reason: 'error', message: err ?? '', observedGeneration: generation, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now };
+    const next: PolicyCondition = {
+      type,
+      status,
+      reason: 'error',
+      message: err ?? '',
+      observedGeneration: generation,
+      lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now,
+    };
     if (prev) out[i] = next;
     else out.push(next);
     if (err !== null) break;
@@ -109,7 +119,11 @@ export function policyConditions(policy: L2Policy, now: string, generation = 1):
 }
 
 function policyUsable(p: L2Policy): boolean {
-  return validateSelector(p.spec.nodeSelector) === null && validateSelector(p.spec.serviceSelector) === null && (p.spec.interfaces ?? []).every((r) => !(compile(r) instanceof Error));
+  return (
+    validateSelector(p.spec.nodeSelector) === null &&
+    validateSelector(p.spec.serviceSelector) === null &&
+    (p.spec.interfaces ?? []).every((r) => !(compile(r) instanceof Error))
+  );
 }
 
 /** The devices a policy selects on a node: all selected devices without regexes, else those matching any regex. */
@@ -131,8 +145,13 @@ export function selection(policies: L2Policy[], svc: L2Service, nodes: L2Node[])
   const cls = svc.spec.loadBalancerClass;
   const lbIPs = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip);
   const extIPs = svc.spec.externalIPs ?? [];
-  if ((cls !== undefined && cls !== null && cls !== LB_CLASS_L2) || (lbIPs.length === 0 && extIPs.length === 0)) return { candidates: [], ips: [] };
-  const labels = { ...(svc.metadata.labels ?? {}), [SERVICE_NAME_LABEL]: svc.metadata.name, [SERVICE_NAMESPACE_LABEL]: svc.metadata.namespace };
+  if ((cls !== undefined && cls !== null && cls !== LB_CLASS_L2) || (lbIPs.length === 0 && extIPs.length === 0))
+    return { candidates: [], ips: [] };
+  const labels = {
+    ...(svc.metadata.labels ?? {}),
+    [SERVICE_NAME_LABEL]: svc.metadata.name,
+    [SERVICE_NAMESPACE_LABEL]: svc.metadata.namespace,
+  };
   const origin = `${svc.metadata.namespace}/${svc.metadata.name}`;
   const candidates: L2Candidate[] = [];
   const allIPs = new Set<string>();
@@ -157,7 +176,10 @@ export function selection(policies: L2Policy[], svc: L2Service, nodes: L2Node[])
 }
 
 function ipKey(ip: string): string {
-  return ip.split('.').map((o) => o.padStart(3, '0')).join('.');
+  return ip
+    .split('.')
+    .map((o) => o.padStart(3, '0'))
+    .join('.');
 }
 
 /** Rows in the table's order (IP, then interface). */
@@ -256,33 +278,89 @@ export function electionStep(o: {
   const first = alive[0];
   const now = microTime(nowMs);
   if (lease === null) {
-    if (!first) return { lease: null, holder: null, action: 'none', changed: false, dueAtMs: nowMs + timings.retryPeriodMs, why: 'no lease and no live candidate' };
+    if (!first)
+      return {
+        lease: null,
+        holder: null,
+        action: 'none',
+        changed: false,
+        dueAtMs: nowMs + timings.retryPeriodMs,
+        why: 'no lease and no live candidate',
+      };
     const created = { holderIdentity: first.node, leaseDurationSeconds: durS, acquireTime: now, renewTime: now, leaseTransitions: 0 };
-    return { lease: created, holder: first.node, action: 'create', changed: true, dueAtMs: nowMs + timings.retryPeriodMs, why: `${first.node} created the lease` };
+    return {
+      lease: created,
+      holder: first.node,
+      action: 'create',
+      changed: true,
+      dueAtMs: nowMs + timings.retryPeriodMs,
+      why: `${first.node} created the lease`,
+    };
   }
   const renewMs = parseMicroTime(lease.renewTime);
   const holder = lease.holderIdentity;
   const holderState = o.candidates.find((c) => c.node === holder);
   if (holder !== '' && holderState?.alive) {
     if (nowMs - renewMs < timings.retryPeriodMs) {
-      return { lease, holder, action: 'none', changed: false, dueAtMs: renewMs + timings.retryPeriodMs, why: `${holder} renewed ${nowMs - renewMs} ms ago` };
+      return {
+        lease,
+        holder,
+        action: 'none',
+        changed: false,
+        dueAtMs: renewMs + timings.retryPeriodMs,
+        why: `${holder} renewed ${nowMs - renewMs} ms ago`,
+      };
     }
     const renewed = { ...lease, renewTime: now, leaseDurationSeconds: durS };
     return { lease: renewed, holder, action: 'renew', changed: true, dueAtMs: nowMs + timings.retryPeriodMs, why: `${holder} renewed` };
   }
   if (holder !== '' && holderState === undefined && o.holderAliveOutsideCandidates) {
     const released = releaseLease(lease, nowMs);
-    return { lease: released, holder: null, action: 'release', changed: true, dueAtMs: nowMs, why: `${holder} no longer takes part (no policy selects it for this service) and released the lease` };
+    return {
+      lease: released,
+      holder: null,
+      action: 'release',
+      changed: true,
+      dueAtMs: nowMs,
+      why: `${holder} no longer takes part (no policy selects it for this service) and released the lease`,
+    };
   }
   const expiresMs = renewMs + lease.leaseDurationSeconds * 1000;
   if (holder !== '' && nowMs < expiresMs) {
-    return { lease, holder, action: 'none', changed: false, dueAtMs: expiresMs, why: `${holder} is not renewing; the lease runs until ${microTime(expiresMs)}` };
+    return {
+      lease,
+      holder,
+      action: 'none',
+      changed: false,
+      dueAtMs: expiresMs,
+      why: `${holder} is not renewing; the lease runs until ${microTime(expiresMs)}`,
+    };
   }
   if (!first) {
-    return { lease, holder: holder || null, action: 'none', changed: false, dueAtMs: nowMs + timings.retryPeriodMs, why: 'no live candidate' };
+    return {
+      lease,
+      holder: holder || null,
+      action: 'none',
+      changed: false,
+      dueAtMs: nowMs + timings.retryPeriodMs,
+      why: 'no live candidate',
+    };
   }
-  const taken = { holderIdentity: first.node, leaseDurationSeconds: durS, acquireTime: now, renewTime: now, leaseTransitions: lease.leaseTransitions + 1 };
-  return { lease: taken, holder: first.node, action: holder === '' ? 'acquire' : 'takeover', changed: true, dueAtMs: nowMs + timings.retryPeriodMs, why: holder === '' ? `${first.node} acquired the released lease` : `${first.node} took over from ${holder} after the lease expired` };
+  const taken = {
+    holderIdentity: first.node,
+    leaseDurationSeconds: durS,
+    acquireTime: now,
+    renewTime: now,
+    leaseTransitions: lease.leaseTransitions + 1,
+  };
+  return {
+    lease: taken,
+    holder: first.node,
+    action: holder === '' ? 'acquire' : 'takeover',
+    changed: true,
+    dueAtMs: nowMs + timings.retryPeriodMs,
+    why: holder === '' ? `${first.node} acquired the released lease` : `${first.node} took over from ${holder} after the lease expired`,
+  };
 }
 
 /**
@@ -300,7 +378,12 @@ export function releaseLease(lease: LeaseSpec, nowMs: number): LeaseSpec {
 }
 
 /** The Lease object (kube-system/cilium-l2announce-<svc namespace>-<svc name>). */
-export function leaseObject(svcNamespace: string, svcName: string, spec: LeaseSpec, namespace: string = L2_LEASE_NAMESPACE): {
+export function leaseObject(
+  svcNamespace: string,
+  svcName: string,
+  spec: LeaseSpec,
+  namespace: string = L2_LEASE_NAMESPACE,
+): {
   apiVersion: 'coordination.k8s.io/v1';
   kind: 'Lease';
   metadata: { name: string; namespace: string };

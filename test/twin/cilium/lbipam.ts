@@ -45,7 +45,8 @@ export const MESSAGES = {
   selectorMismatch: (ip: string) => `The pool with the CIDR containing '${ip}', doesn't select this service`,
   alreadyAllocated: (ip: string) => `The IP '${ip}' is already allocated to another service`,
   incompatible: (ip: string, reason: string) => `The IP '${ip}' is already allocated to an incompatible service. Reason: ${reason}`,
-  conflict: (range: string, other: string, pool: string) => `Pool conflicts since range '${range}' overlaps range '${other}' from IP Pool '${pool}'`,
+  conflict: (range: string, other: string, pool: string) =>
+    `Pool conflicts since range '${range}' overlaps range '${other}' from IP Pool '${pool}'`,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -242,7 +243,10 @@ function viewOf(svc: Service): View {
  * (or `*`); no common port number (protocol ignored, cilium/cilium#9207); same externalTrafficPolicy; for Local, equal
  * non-empty selectors. Returns the reason the condition message carries.
  */
-export function isCompatible(a: Pick<View, 'sharingKey' | 'namespace' | 'crossNamespace' | 'ports' | 'etp' | 'selector'>, b: typeof a): { ok: boolean; reason: string } {
+export function isCompatible(
+  a: Pick<View, 'sharingKey' | 'namespace' | 'crossNamespace' | 'ports' | 'etp' | 'selector'>,
+  b: typeof a,
+): { ok: boolean; reason: string } {
   if (a.sharingKey !== b.sharingKey) return { ok: false, reason: 'different sharing key' };
   if (a.namespace !== b.namespace) {
     const allows = (x: typeof a, ns: string): boolean => x.crossNamespace.includes(ns) || x.crossNamespace.includes('*');
@@ -314,7 +318,14 @@ export function k8sTime(d: Date): string {
 function setCondition(list: Condition[], c: Omit<Condition, 'lastTransitionTime'>, now: string): boolean {
   const i = list.findIndex((x) => x.type === c.type);
   const old = list[i];
-  if (old && old.status === c.status && old.reason === c.reason && old.message === c.message && old.observedGeneration === c.observedGeneration) return false;
+  if (
+    old &&
+    old.status === c.status &&
+    old.reason === c.reason &&
+    old.message === c.message &&
+    old.observedGeneration === c.observedGeneration
+  )
+    return false;
   const next: Condition = { ...c, lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : now };
   if (old) list[i] = next;
   else list.push(next);
@@ -328,7 +339,9 @@ function setCondition(list: Condition[], c: Omit<Condition, 'lastTransitionTime'
 export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; config: LbIpamConfig; now: string }): LbIpamResult {
   const { config, now } = input;
   const notes: string[] = [];
-  const pools = [...input.pools].sort((a, b) => time(a.metadata.creationTimestamp) - time(b.metadata.creationTimestamp) || a.metadata.name.localeCompare(b.metadata.name));
+  const pools = [...input.pools].sort(
+    (a, b) => time(a.metadata.creationTimestamp) - time(b.metadata.creationTimestamp) || a.metadata.name.localeCompare(b.metadata.name),
+  );
 
   // Pools -> ranges (handleNewPool), first/last reserved for CIDR blocks of /30 and larger when allowFirstLastIPs=No.
   const ranges: Range[] = [];
@@ -362,11 +375,14 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
     const own = rangesOf.get(pool.metadata.name) ?? [];
     let msg: string | null = null;
     for (let i = 0; i < own.length && !msg; i++) {
-      for (let j = 0; j < own.length && !msg; j++) if (i !== j && overlap(own[i]!, own[j]!)) msg = MESSAGES.conflict(rangeStr(own[i]!), rangeStr(own[j]!), pool.metadata.name);
+      for (let j = 0; j < own.length && !msg; j++)
+        if (i !== j && overlap(own[i]!, own[j]!)) msg = MESSAGES.conflict(rangeStr(own[i]!), rangeStr(own[j]!), pool.metadata.name);
     }
     for (const older of pools) {
       if (msg || older === pool) continue;
-      const olderFirst = time(older.metadata.creationTimestamp) < time(pool.metadata.creationTimestamp) || (time(older.metadata.creationTimestamp) === time(pool.metadata.creationTimestamp) && older.metadata.name < pool.metadata.name);
+      const olderFirst =
+        time(older.metadata.creationTimestamp) < time(pool.metadata.creationTimestamp) ||
+        (time(older.metadata.creationTimestamp) === time(pool.metadata.creationTimestamp) && older.metadata.name < pool.metadata.name);
       if (!olderFirst || conflict.has(older.metadata.name)) continue;
       for (const a of own) {
         const b = (rangesOf.get(older.metadata.name) ?? []).find((x) => overlap(a, x));
@@ -383,7 +399,9 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
   }
 
   // Services LB-IPAM is responsible for, oldest first.
-  const services = [...input.services].sort((a, b) => time(a.metadata.creationTimestamp) - time(b.metadata.creationTimestamp) || serviceKey(a).localeCompare(serviceKey(b)));
+  const services = [...input.services].sort(
+    (a, b) => time(a.metadata.creationTimestamp) - time(b.metadata.creationTimestamp) || serviceKey(a).localeCompare(serviceKey(b)),
+  );
   const views: View[] = [];
   const results = new Map<string, ServiceResult>();
   for (const svc of services) {
@@ -399,7 +417,11 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
     views.push(viewOf(svc));
   }
 
-  const findRangeOfIP = (v: View, ip: number, o: { allowExternallyDisabled?: boolean } = {}): { range: Range | null; foundPool: boolean } => {
+  const findRangeOfIP = (
+    v: View,
+    ip: number,
+    o: { allowExternallyDisabled?: boolean } = {},
+  ): { range: Range | null; foundPool: boolean } => {
     let foundPool = false;
     for (const r of ranges) {
       if (r.internallyDisabled || (r.externallyDisabled && !o.allowExternallyDisabled)) continue;
@@ -418,7 +440,10 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
     sharingIndex.set(v.sharingKey, list);
   };
   const isSatisfied = (v: View): boolean => {
-    const ips = v.ingress.map((i) => i.ip).filter((ip): ip is string => !!ip && isIpv4(ip)).map(ipv4ToNumber);
+    const ips = v.ingress
+      .map((i) => i.ip)
+      .filter((ip): ip is string => !!ip && isIpv4(ip))
+      .map(ipv4ToNumber);
     return v.requestedIPs.length > 0 ? v.requestedIPs.every((r) => ips.includes(r)) : ips.length > 0;
   };
   const statusChanged = new Set<string>();
@@ -446,7 +471,14 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
   }
 
   const setSvcCondition = (v: View, satisfied: boolean, reason: string, message: string): void => {
-    if (setCondition(v.conditions, { type: SVC_CONDITION, status: satisfied ? 'True' : 'False', observedGeneration: v.generation, reason, message }, now)) statusChanged.add(v.key);
+    if (
+      setCondition(
+        v.conditions,
+        { type: SVC_CONDITION, status: satisfied ? 'True' : 'False', observedGeneration: v.generation, reason, message },
+        now,
+      )
+    )
+      statusChanged.add(v.key);
   };
 
   const satisfySpecific = (v: View): void => {
@@ -526,7 +558,10 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
 
   for (const v of views) {
     const condition = v.conditions.find((c) => c.type === SVC_CONDITION) ?? null;
-    const status = { loadBalancer: v.ingress.length > 0 ? { ingress: v.ingress } : {}, ...(v.conditions.length > 0 ? { conditions: v.conditions } : {}) };
+    const status = {
+      loadBalancer: v.ingress.length > 0 ? { ingress: v.ingress } : {},
+      ...(v.conditions.length > 0 ? { conditions: v.conditions } : {}),
+    };
     results.set(v.key, {
       key: v.key,
       responsible: true,
@@ -545,7 +580,14 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
     const conditions = (pool.status?.conditions ?? []).map((c) => ({ ...c }));
     let changed = false;
     const msg = conflict.get(name);
-    changed = setCondition(conditions, msg ? { type: POOL_CONDITIONS.conflict, status: 'True', reason: 'cidr_overlap', message: msg, observedGeneration: gen } : { type: POOL_CONDITIONS.conflict, status: 'False', reason: 'resolved', message: '', observedGeneration: gen }, now) || changed;
+    changed =
+      setCondition(
+        conditions,
+        msg
+          ? { type: POOL_CONDITIONS.conflict, status: 'True', reason: 'cidr_overlap', message: msg, observedGeneration: gen }
+          : { type: POOL_CONDITIONS.conflict, status: 'False', reason: 'resolved', message: '', observedGeneration: gen },
+        now,
+      ) || changed;
     let total = 0;
     let used = 0;
     for (const r of rangesOf.get(name) ?? []) {
@@ -553,8 +595,14 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
       used += r.allocs.size;
     }
     const counts = { total, available: total - used, used };
-    for (const [type, n] of [[POOL_CONDITIONS.total, counts.total], [POOL_CONDITIONS.available, counts.available], [POOL_CONDITIONS.used, counts.used]] as const) {
-      changed = setCondition(conditions, { type, status: 'Unknown', reason: 'noreason', message: String(n), observedGeneration: gen }, now) || changed;
+    for (const [type, n] of [
+      [POOL_CONDITIONS.total, counts.total],
+      [POOL_CONDITIONS.available, counts.available],
+      [POOL_CONDITIONS.used, counts.used],
+    ] as const) {
+      changed =
+        setCondition(conditions, { type, status: 'Unknown', reason: 'noreason', message: String(n), observedGeneration: gen }, now) ||
+        changed;
     }
     poolResults.set(name, { name, conflicting: msg !== undefined, counts, conditions, changed });
   }

@@ -33,7 +33,8 @@ export function validateSelector(selector: LabelSelector | null | undefined): st
         break;
       case 'Exists':
       case 'DoesNotExist':
-        if (values.length > 0) return `values: Invalid value: []string{${values.map((v) => JSON.stringify(v)).join(', ')}}: values set must be empty for exists and does not exist`;
+        if (values.length > 0)
+          return `values: Invalid value: []string{${values.map((v) => JSON.stringify(v)).join(', ')}}: values set must be empty for exists and does not exist`;
         break;
       default:
         return `"${r.operator}" is not a valid label selector operator`;

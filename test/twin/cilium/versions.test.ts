@@ -4,7 +4,7 @@ import { loadVersions } from '../../../helpers/lab/versions.ts';
 import { serves, twinVersion } from './versions.ts';
 
 describe('twin Cilium versions', () => {
-  test('every version of the lab\'s nightly matrix can be answered as, with the image shape the chart sets', () => {
+  test("every version of the lab's nightly matrix can be answered as, with the image shape the chart sets", () => {
     for (const version of loadVersions().ciliumMatrix) {
       const v = twinVersion(version);
       expect(v.agentImage).toMatch(new RegExp(`^quay\\.io/cilium/cilium:v${version.replace(/\./g, '\\.')}@sha256:[0-9a-f]{64}$`));

@@ -81,7 +81,8 @@ export function twinVersion(version: string): TwinCiliumVersion {
     helm: { refusesNativeWithoutCidr: is118 },
     agent: {
       refusesNativeWithoutCidr: true,
-      nativeCidrError: 'native routing cidr must be configured with option --ipv4-native-routing-cidr in combination with --enable-ipv4-masquerade --tunnel=disabled --ipam=cluster-pool --enable-ipv4=true',
+      nativeCidrError:
+        'native routing cidr must be configured with option --ipv4-native-routing-cidr in combination with --enable-ipv4-masquerade --tunnel=disabled --ipam=cluster-pool --enable-ipv4=true',
     },
     lbipam: { samePortReason: 'same port', poolConditionsLag: is118 && patch < 2 },
   };

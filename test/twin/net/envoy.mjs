@@ -35,11 +35,18 @@ function prefixMatch(prefix, path) {
 function match(req) {
   const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
   const path = (req.url ?? '/').split('?')[0];
-  return loadRoutes().find((r) => (!r.host || r.host.toLowerCase() === host) && (r.pathType === 'Exact' ? r.path === path : prefixMatch(r.path, path)));
+  return loadRoutes().find(
+    (r) => (!r.host || r.host.toLowerCase() === host) && (r.pathType === 'Exact' ? r.path === path : prefixMatch(r.path, path)),
+  );
 }
 
 function plain(res, status, body) {
-  res.writeHead(status, { 'content-length': Buffer.byteLength(body), 'content-type': 'text/plain', date: new Date().toUTCString(), server: 'envoy' });
+  res.writeHead(status, {
+    'content-length': Buffer.byteLength(body),
+    'content-type': 'text/plain',
+    date: new Date().toUTCString(),
+    server: 'envoy',
+  });
   res.end(body);
 }
 
@@ -71,7 +78,12 @@ const server = http.createServer((req, res) => {
   );
   upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
   upstream.on('error', (err) => {
-    if (!res.headersSent) plain(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${err.message}`);
+    if (!res.headersSent)
+      plain(
+        res,
+        503,
+        `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${err.message}`,
+      );
     else res.destroy();
   });
   req.pipe(upstream);

@@ -58,7 +58,9 @@ export function standInMounts(script: string): string[] {
     `chmod 1777 ${STAND_IN_TMP}`,
     'mount -t tmpfs -o mode=0755 tmpfs /usr/local/sbin',
     // Where the machine lacks the program, the stand-in still answers for it (on sudo's secure_path).
-    ...STAND_IN_BIND_TARGETS.map((t) => `if [ -e ${t} ]; then mount --bind ${script} ${t}; else cp ${script} /usr/local/sbin/${path.basename(t)}; fi`),
+    ...STAND_IN_BIND_TARGETS.map(
+      (t) => `if [ -e ${t} ]; then mount --bind ${script} ${t}; else cp ${script} /usr/local/sbin/${path.basename(t)}; fi`,
+    ),
     ...STAND_IN_NEW_PROGRAMS.map((p) => `cp ${script} /usr/local/sbin/${p} && chmod 0755 /usr/local/sbin/${p}`),
   ];
 }
@@ -80,7 +82,11 @@ export class StandInServer {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         void this.answer(Buffer.concat(chunks).toString('utf8')).then((r) => {
-          res.writeHead(200, { 'x-code': String(r.code), 'x-stderr': Buffer.from(r.stderr).toString('base64'), 'content-type': 'application/octet-stream' });
+          res.writeHead(200, {
+            'x-code': String(r.code),
+            'x-stderr': Buffer.from(r.stderr).toString('base64'),
+            'content-type': 'application/octet-stream',
+          });
           res.end(r.stdout);
         });
       });
@@ -115,7 +121,11 @@ export class StandInServer {
     try {
       return await this.handler(call);
     } catch (err) {
-      return { stdout: '', stderr: `${name}: twin stand-in handler failed: ${err instanceof Error ? err.message : String(err)}\n`, code: UNREACHABLE_CODE };
+      return {
+        stdout: '',
+        stderr: `${name}: twin stand-in handler failed: ${err instanceof Error ? err.message : String(err)}\n`,
+        code: UNREACHABLE_CODE,
+      };
     }
   }
 

@@ -30,12 +30,15 @@ test('SIGINT to the owning process leaves no namespace, process or scratch direc
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   try {
     await expect.poll(() => out.includes('\n') || child.exitCode !== null, { timeout: 90_000, interval: 200 }).toBe(true);
     expect(child.exitCode, `the child failed: ${err}`).toBeNull();
     const { tag, dir, pids } = JSON.parse(out.split('\n')[0]!) as { tag: string; dir: string; pids: number[] };
-    const mine = async (): Promise<string[]> => (await execa('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`twi-${tag}-`));
+    const mine = async (): Promise<string[]> =>
+      (await execa('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`twi-${tag}-`));
     // router, three nodes, switch, upstream and the pod
     expect((await mine()).length).toBe(7);
     expect(pids.length).toBeGreaterThanOrEqual(10);

@@ -39,7 +39,11 @@ beforeAll(async () => {
       await twin!.reboot(call.host, { downMs: REBOOT_MS });
       return { stdout: '', stderr: '', code: 0 };
     }
-    return { stdout: `${name} on ${call.host}: ${call.argv.slice(1).join(' ')}\n`, stderr: call.stdin ? `stdin: ${call.stdin}` : '', code: name === 'helm' ? 0 : 3 };
+    return {
+      stdout: `${name} on ${call.host}: ${call.argv.slice(1).join(' ')}\n`,
+      stderr: call.stdin ? `stdin: ${call.stdin}` : '',
+      code: name === 'helm' ? 0 : 3,
+    };
   });
   twin.onNodeState((node, state) => states.push([node, state]));
   ssh = new SshPool(twin.topology);
@@ -77,13 +81,24 @@ function alive(pid: number): boolean {
 /** Runs in a pod, collecting output. */
 async function inPod(net: StartedTwinNetwork, pod: string, argv: string[]): Promise<{ code: number; out: string }> {
   let out = '';
-  const code = await net.execInPod('default', pod, argv, { stdout: (c) => (out += c.toString()), stderr: (c) => (out += c.toString()), signal: new AbortController().signal });
+  const code = await net.execInPod('default', pod, argv, {
+    stdout: (c) => (out += c.toString()),
+    stderr: (c) => (out += c.toString()),
+    signal: new AbortController().signal,
+  });
   return { code, out };
 }
 
 /** tcpdump in a host's namespace while `action` runs. */
-async function capture<T>(net: StartedTwinNetwork, host: string, args: string[], action: () => Promise<T>): Promise<{ packets: TcpdumpPacket[]; text: string; value: T }> {
-  const p: ChildProcess = spawn('ip', ['netns', 'exec', net.netlab.ns(host), 'tcpdump', '-nn', '-l', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function capture<T>(
+  net: StartedTwinNetwork,
+  host: string,
+  args: string[],
+  action: () => Promise<T>,
+): Promise<{ packets: TcpdumpPacket[]; text: string; value: T }> {
+  const p: ChildProcess = spawn('ip', ['netns', 'exec', net.netlab.ns(host), 'tcpdump', '-nn', '-l', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   p.stdout!.on('data', (c: Buffer) => (text += c.toString()));
   await new Promise<void>((resolve) => {
@@ -107,10 +122,35 @@ async function capture<T>(net: StartedTwinNetwork, host: string, args: string[],
 }
 
 const arpingFromRouter = async (net: StartedTwinNetwork, ip: string, count = 2): Promise<ReturnType<typeof parseArping>> =>
-  parseArping((await execa('ip', ['netns', 'exec', net.netlab.ns('router'), 'arping', '-c', String(count), '-W', '0.2', '-w', String(count * 0.2 + 0.3), '-i', 'eth1', ip], { reject: false, timeout: 15_000 })).stdout);
+  parseArping(
+    (
+      await execa(
+        'ip',
+        [
+          'netns',
+          'exec',
+          net.netlab.ns('router'),
+          'arping',
+          '-c',
+          String(count),
+          '-W',
+          '0.2',
+          '-w',
+          String(count * 0.2 + 0.3),
+          '-i',
+          'eth1',
+          ip,
+        ],
+        { reject: false, timeout: 15_000 },
+      )
+    ).stdout,
+  );
 
 const curlFromRouter = (net: StartedTwinNetwork, url: string): Promise<{ stdout: string; exitCode?: number }> =>
-  execa('ip', ['netns', 'exec', net.netlab.ns('router'), 'curl', '-sS', '-i', '--max-time', '3', url], { reject: false, timeout: 15_000 }).then((r) => ({ stdout: String(r.stdout), exitCode: r.exitCode }));
+  execa('ip', ['netns', 'exec', net.netlab.ns('router'), 'curl', '-sS', '-i', '--max-time', '3', url], {
+    reject: false,
+    timeout: 15_000,
+  }).then((r) => ({ stdout: String(r.stdout), exitCode: r.exitCode }));
 
 describe('twin network', () => {
   test('hosts: a loadable topology file, SSH as vagrant with sudo, only 198.18.0.0/15 and loopback', async (ctx) => {
@@ -134,11 +174,14 @@ describe('twin network', () => {
     const { net, ssh } = need(ctx);
     await net.writeHostFile('k8s-ctr', '/etc/kubernetes/admin.conf', 'apiVersion: v1\nkind: Config\n');
     for (const h of ['router', ...net.nodes]) await net.writeHostFile(h, '/etc/cilium-lab/versions.env', `HOST=${h}\n`);
-    expect(await ssh.host('k8s-ctr').run('cat /etc/kubernetes/admin.conf', { sudo: true, timeoutMs: 20_000 })).toBe('apiVersion: v1\nkind: Config\n');
+    expect(await ssh.host('k8s-ctr').run('cat /etc/kubernetes/admin.conf', { sudo: true, timeoutMs: 20_000 })).toBe(
+      'apiVersion: v1\nkind: Config\n',
+    );
     // Only root reads admin.conf, as kubeadm leaves it.
     expect((await ssh.host('k8s-ctr').exec('cat /etc/kubernetes/admin.conf', { timeoutMs: 20_000 })).code).not.toBe(0);
     expect((await ssh.host('k8s-w1').exec('cat /etc/kubernetes/admin.conf', { sudo: true, timeoutMs: 20_000 })).code).not.toBe(0);
-    for (const h of ['router', ...net.nodes]) expect(await ssh.host(h).run('cat /etc/cilium-lab/versions.env', { timeoutMs: 20_000 })).toBe(`HOST=${h}\n`);
+    for (const h of ['router', ...net.nodes])
+      expect(await ssh.host(h).run('cat /etc/cilium-lab/versions.env', { timeoutMs: 20_000 })).toBe(`HOST=${h}\n`);
     expect(existsSync('/etc/kubernetes')).toBe(false);
     expect(existsSync('/etc/cilium-lab')).toBe(false);
     await expect(net.writeHostFile('k8s-ctr', '/etc/passwd', 'x')).rejects.toThrow(/host files live under/);
@@ -147,9 +190,19 @@ describe('twin network', () => {
 
   test('stand-ins: helm, kubectl, systemctl on a twin host reach the handler with host, argv and stdin, never the machine', async (ctx) => {
     const { net, ssh } = need(ctx);
-    const helm = await ssh.host('k8s-ctr').exec("helm upgrade cilium cilium/cilium --set 'a=b c' -f -", { sudo: true, stdin: 'x: 1\n', timeoutMs: 20_000 });
-    expect(helm).toMatchObject({ code: 0, stdout: "helm on k8s-ctr: upgrade cilium cilium/cilium --set a=b c -f -\n", stderr: 'stdin: x: 1\n' });
-    expect(calls.at(-1)).toEqual({ host: 'k8s-ctr', argv: ['helm', 'upgrade', 'cilium', 'cilium/cilium', '--set', 'a=b c', '-f', '-'], stdin: 'x: 1\n' });
+    const helm = await ssh
+      .host('k8s-ctr')
+      .exec("helm upgrade cilium cilium/cilium --set 'a=b c' -f -", { sudo: true, stdin: 'x: 1\n', timeoutMs: 20_000 });
+    expect(helm).toMatchObject({
+      code: 0,
+      stdout: 'helm on k8s-ctr: upgrade cilium cilium/cilium --set a=b c -f -\n',
+      stderr: 'stdin: x: 1\n',
+    });
+    expect(calls.at(-1)).toEqual({
+      host: 'k8s-ctr',
+      argv: ['helm', 'upgrade', 'cilium', 'cilium/cilium', '--set', 'a=b c', '-f', '-'],
+      stdin: 'x: 1\n',
+    });
     const kubectl = await ssh.host('k8s-w0').exec('kubectl get nodes', { timeoutMs: 20_000 });
     expect(kubectl).toMatchObject({ code: 3, stdout: 'kubectl on k8s-w0: get nodes\n' });
     const status = await ssh.host('router').exec('systemctl status sshd', { sudo: true, timeoutMs: 20_000 });
@@ -194,7 +247,12 @@ describe('twin network', () => {
     expect(who).toMatchObject({ hostname: 'webpod-w1', method: 'GET', path: '/' });
     expect(who!.ips).toContain(w1.ip);
     expect(who!.remoteAddr).toMatch(/^198\.19\.0\.\d+:\d+$/);
-    const w0 = await net.addPod({ namespace: 'default', name: 'webpod-w0', node: 'k8s-w0', serve: { kind: 'whoami', port: 80, name: 'far' } });
+    const w0 = await net.addPod({
+      namespace: 'default',
+      name: 'webpod-w0',
+      node: 'k8s-w0',
+      serve: { kind: 'whoami', port: 80, name: 'far' },
+    });
     const far = await capture(net, 'router', ['-i', 'any', 'icmp'], () => inPod(net, 'curl-pod', ['ping', '-c', '1', '-W', '1', w0.ip]));
     expect(far.value.code).not.toBe(0);
     expect(far.packets.some((p) => p.iface === 'eth0' && p.direction === 'Out' && p.dstIp === w0.ip)).toBe(true);
@@ -204,10 +262,14 @@ describe('twin network', () => {
     const workaround = net.nodes.map((n) => `${net.podCidr(n)} via ${net.nodeAddress(n)}`);
     for (const r of workaround) await ssh.host('router').run(`ip route add ${r}`, { sudo: true, timeoutMs: 20_000 });
     try {
-      const across = await capture(net, 'router', ['-i', 'any', 'icmp'], () => inPod(net, 'curl-pod', ['ping', '-c', '1', '-W', '2', w0.ip]));
+      const across = await capture(net, 'router', ['-i', 'any', 'icmp'], () =>
+        inPod(net, 'curl-pod', ['ping', '-c', '1', '-W', '2', w0.ip]),
+      );
       expect(across.value.code).toBe(0);
       expect(across.packets.some((p) => p.iface === 'eth2' && p.direction === 'Out' && p.dstIp === w0.ip)).toBe(true);
-      expect(parseWhoami((await inPod(net, 'curl-pod', ['curl', '-sS', '--max-time', '3', `http://${w0.ip}/`])).out)).toMatchObject({ hostname: 'webpod-w0' });
+      expect(parseWhoami((await inPod(net, 'curl-pod', ['curl', '-sS', '--max-time', '3', `http://${w0.ip}/`])).out)).toMatchObject({
+        hostname: 'webpod-w0',
+      });
     } finally {
       for (const r of workaround) await ssh.host('router').run(`ip route del ${r}`, { sudo: true, timeoutMs: 20_000 });
     }
@@ -225,12 +287,33 @@ describe('twin network', () => {
       const others = net.nodes.filter((o) => o !== n).map((o) => net.podCidr(o));
       const verdict = judgeTunnelRoutes(routes, { ownPodCidrs: [net.podCidr(n)], otherPodCidrs: others });
       expect(verdict.explanation).toContain('every other node');
-      expect(routes).toContainEqual({ dst: net.ciliumHostIp(n), via: null, dev: 'cilium_host', src: null, proto: 'kernel', mtu: null, metric: null, scope: 'link' });
+      expect(routes).toContainEqual({
+        dst: net.ciliumHostIp(n),
+        via: null,
+        dev: 'cilium_host',
+        src: null,
+        proto: 'kernel',
+        mtu: null,
+        metric: null,
+        scope: 'link',
+      });
     }
-    const w0 = await net.addPod({ namespace: 'default', name: 'webpod-w0', node: 'k8s-w0', serve: { kind: 'whoami', port: 80, name: 'far' } });
-    const seen = await capture(net, 'router', ['-i', 'any', `udp port 8472 or net 198.19.0.0/17`], () => inPod(net, 'curl-pod', ['ping', '-c', '2', '-i', '0.2', '-W', '2', w0.ip]));
+    const w0 = await net.addPod({
+      namespace: 'default',
+      name: 'webpod-w0',
+      node: 'k8s-w0',
+      serve: { kind: 'whoami', port: 80, name: 'far' },
+    });
+    const seen = await capture(net, 'router', ['-i', 'any', `udp port 8472 or net 198.19.0.0/17`], () =>
+      inPod(net, 'curl-pod', ['ping', '-c', '2', '-i', '0.2', '-W', '2', w0.ip]),
+    );
     expect(seen.value.code).toBe(0);
-    const verdict = judgeEncapsulated(seen.packets, { fromNode: net.nodeAddress('k8s-ctr'), toNode: net.nodeAddress('k8s-w0'), nodeAddresses: net.nodes.map((n) => net.nodeAddress(n)), podCidr: '198.19.0.0/17' });
+    const verdict = judgeEncapsulated(seen.packets, {
+      fromNode: net.nodeAddress('k8s-ctr'),
+      toNode: net.nodeAddress('k8s-w0'),
+      nodeAddresses: net.nodes.map((n) => net.nodeAddress(n)),
+      podCidr: '198.19.0.0/17',
+    });
     expect(verdict.explanation).toMatch(/^encapsulated/);
     // On the target node the ping comes in and goes out through cilium_vxlan (seed 002 lines 242-247).
     const curlIp = (await net.addPod({ namespace: 'default', name: 'curl-pod', node: 'k8s-ctr' })).ip;
@@ -239,7 +322,9 @@ describe('twin network', () => {
     const http = await inPod(net, 'curl-pod', ['curl', '-sS', '--max-time', '3', `http://${w0.ip}/`]);
     expect(parseWhoami(http.out)).toMatchObject({ name: 'far', hostname: 'webpod-w0' });
     // The router has no pod route in either mode.
-    expect(parseIpRoute(await ssh.host('router').run('ip route', { timeoutMs: 20_000 })).filter((r) => r.dst.startsWith('198.19.'))).toEqual([]);
+    expect(
+      parseIpRoute(await ssh.host('router').run('ip route', { timeoutMs: 20_000 })).filter((r) => r.dst.startsWith('198.19.')),
+    ).toEqual([]);
   });
 
   test('L2 announcement: only the holder answers ARP with its own MAC, a gratuitous ARP when it moves, ip:port reaches the backends', async (ctx) => {
@@ -263,7 +348,13 @@ describe('twin network', () => {
     }
     expect(hosts).toEqual(new Set(['webpod-w1', 'webpod-w0']));
     // From the holder itself and from a pod elsewhere, too.
-    expect((await execa('ip', ['netns', 'exec', net.netlab.ns('k8s-w1'), 'curl', '-sS', '--max-time', '3', `http://${LB_IP}/`], { reject: false })).stdout).toMatch(/Hostname: webpod-w[01]/);
+    expect(
+      (
+        await execa('ip', ['netns', 'exec', net.netlab.ns('k8s-w1'), 'curl', '-sS', '--max-time', '3', `http://${LB_IP}/`], {
+          reject: false,
+        })
+      ).stdout,
+    ).toMatch(/Hostname: webpod-w[01]/);
     expect((await inPod(net, 'curl-pod', ['curl', '-sS', '--max-time', '3', `http://${LB_IP}/`])).out).toMatch(/Hostname: webpod-w[01]/);
 
     const moved = await capture(net, 'router', ['-i', 'eth1', 'arp'], () => net.announce(LB_IP, 'k8s-ctr', { iface: 'eth1', frontends }));
@@ -285,7 +376,10 @@ describe('twin network', () => {
       { path: '/details', pathType: 'Prefix', backend: { ip: w1.ip, port: 80 } },
       { host: 'far.example', path: '/', pathType: 'Prefix', backend: { ip: w0.ip, port: 80 } },
     ]);
-    await net.announce(INGRESS_IP, 'k8s-w1', { iface: 'eth1', frontends: [{ port: 80, protocol: 'TCP', backends: [{ ip: '192.192.192.192', port: 9999 }] }] });
+    await net.announce(INGRESS_IP, 'k8s-w1', {
+      iface: 'eth1',
+      frontends: [{ port: 80, protocol: 'TCP', backends: [{ ip: '192.192.192.192', port: 9999 }] }],
+    });
     const details = await curlFromRouter(net, `http://${INGRESS_IP}/details/1`);
     expect(details.stdout).toMatch(/^HTTP\/1\.1 200/);
     expect(details.stdout).toMatch(/\r\nserver: envoy\r\n/i);
@@ -297,12 +391,29 @@ describe('twin network', () => {
     expect(miss.stdout).toMatch(/\r\nserver: envoy\r\n/i);
     expect(miss.stdout).toMatch(/\r\ncontent-length: 0\r\n/i);
     expect(miss.stdout).not.toMatch(/x-envoy-upstream-service-time/i);
-    const far = await execa('ip', ['netns', 'exec', net.netlab.ns('router'), 'curl', '-sS', '--max-time', '3', '-H', 'Host: far.example', `http://${INGRESS_IP}/anything`], { reject: false });
+    const far = await execa(
+      'ip',
+      [
+        'netns',
+        'exec',
+        net.netlab.ns('router'),
+        'curl',
+        '-sS',
+        '--max-time',
+        '3',
+        '-H',
+        'Host: far.example',
+        `http://${INGRESS_IP}/anything`,
+      ],
+      { reject: false },
+    );
     expect(far.stdout).toContain('Name: far');
     // The holder moves (to a node on the LB IP's segment: k8s-w0 on lan2 could answer no ARP on lan1): Envoy moves with it.
     await net.announce(INGRESS_IP, 'k8s-ctr', { iface: 'eth1', frontends: [] });
     // The router may keep the old MAC for a moment (a gratuitous ARP inside the neighbour locktime is ignored).
-    await expect.poll(async () => (await curlFromRouter(net, `http://${INGRESS_IP}/details/2`)).stdout, { timeout: 15_000, interval: 500 }).toContain('Hostname: webpod-w1');
+    await expect
+      .poll(async () => (await curlFromRouter(net, `http://${INGRESS_IP}/details/2`)).stdout, { timeout: 15_000, interval: 500 })
+      .toContain('Hostname: webpod-w1');
   });
 
   test('reboot(): the node goes away (SSH, ARP, its announced IP, its pods) and comes back with a new boot id', async (ctx) => {
@@ -323,10 +434,15 @@ describe('twin network', () => {
     expect((await arpingFromRouter(net, net.nodeAddress('k8s-w1'), 1)).received).toBe(0);
     expect((await inPod(net, 'curl-pod', ['ping', '-c', '1', '-W', '1', w1.ip])).code).not.toBe(0);
     // A holder can be anyone at any time: the API side moves the lease to k8s-ctr.
-    await net.announce(LB_IP, 'k8s-ctr', { iface: 'eth1', frontends: [{ port: 80, protocol: 'TCP', backends: [{ ip: w1.ip, port: 80 }] }] });
+    await net.announce(LB_IP, 'k8s-ctr', {
+      iface: 'eth1',
+      frontends: [{ port: 80, protocol: 'TCP', backends: [{ ip: w1.ip, port: 80 }] }],
+    });
     expect(new Set((await arpingFromRouter(net, LB_IP, 1)).replies.map((r) => r.mac))).toEqual(new Set([await net.mac('k8s-ctr', 'eth1')]));
     await expect.poll(() => states.length, { timeout: 15_000, interval: 200 }).toBe(2);
-    expect(new Set((await arpingFromRouter(net, '198.18.10.213', 1)).replies.map((r) => r.mac))).toEqual(new Set([await net.mac('k8s-w1', 'eth1')]));
+    expect(new Set((await arpingFromRouter(net, '198.18.10.213', 1)).replies.map((r) => r.mac))).toEqual(
+      new Set([await net.mac('k8s-w1', 'eth1')]),
+    );
     expect(states[1]).toEqual(['k8s-w1', 'up']);
     expect(await ssh.host('k8s-w1').run('cat /proc/sys/kernel/random/boot_id', { timeoutMs: 30_000 })).not.toBe(before);
     expect((await inPod(net, 'curl-pod', ['curl', '-sS', '--max-time', '3', `http://${w1.ip}/`])).out).toContain('Hostname: webpod-w1');
@@ -338,7 +454,11 @@ describe('twin network', () => {
     const ac = new AbortController();
     let out = '';
     const started = Date.now();
-    const done = net.execInPod('default', 'curl-pod', ['sh', '-c', 'echo started; exec sleep 30'], { stdout: (c) => (out += c.toString()), stderr: () => undefined, signal: ac.signal });
+    const done = net.execInPod('default', 'curl-pod', ['sh', '-c', 'echo started; exec sleep 30'], {
+      stdout: (c) => (out += c.toString()),
+      stderr: () => undefined,
+      signal: ac.signal,
+    });
     await expect.poll(() => out, { timeout: 5_000, interval: 50 }).toBe('started\n');
     ac.abort();
     expect(await done).toBe(128 + 15);

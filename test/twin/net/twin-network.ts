@@ -162,7 +162,10 @@ export async function startTwinNetwork(opts: TwinNetworkOptions): Promise<Starte
   }
 }
 
-const run = async (argv: string[], o: { input?: string; reject?: boolean } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> => {
+const run = async (
+  argv: string[],
+  o: { input?: string; reject?: boolean } = {},
+): Promise<{ stdout: string; stderr: string; exitCode: number }> => {
   const r = await execa(argv[0]!, argv.slice(1), { timeout: 20_000, input: o.input, reject: o.reject ?? true });
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? 0 };
 };
@@ -243,7 +246,9 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     await Promise.all(this.nodes.map((n) => this.programNode(n)));
     this.topology = { ...this.netlab.topology, name: `twin-${this.netlab.tag}`, apiEndpoint: this.opts.apiEndpoint };
     this.topologyFile = path.join(this.dir, 'topology.yaml');
-    writeFileSync(this.topologyFile, `# Lab twin topology (test/twin/net): generated, removed at teardown.\n${stringify(this.topology)}`, { mode: 0o644 });
+    writeFileSync(this.topologyFile, `# Lab twin topology (test/twin/net): generated, removed at teardown.\n${stringify(this.topology)}`, {
+      mode: 0o644,
+    });
     await this.checkContained();
   }
 
@@ -284,9 +289,13 @@ class TwinNetworkImpl implements StartedTwinNetwork {
   private async ipBatch(ns: string, commands: string[], o: { force?: boolean; tool?: 'ip' | 'bridge' } = {}): Promise<void> {
     if (commands.length === 0) return;
     const tool = o.tool ?? 'ip';
-    const argv = tool === 'ip' ? ['ip', '-n', ns, ...(o.force ? ['-force'] : []), '-batch', '-'] : ['ip', 'netns', 'exec', ns, 'bridge', ...(o.force ? ['-force'] : []), '-batch', '-'];
+    const argv =
+      tool === 'ip'
+        ? ['ip', '-n', ns, ...(o.force ? ['-force'] : []), '-batch', '-']
+        : ['ip', 'netns', 'exec', ns, 'bridge', ...(o.force ? ['-force'] : []), '-batch', '-'];
     const r = await run(argv, { input: commands.join('\n') + '\n', reject: false });
-    if (r.exitCode !== 0 && !o.force) throw new Error(`twin network: ${tool} on ${ns} failed: ${r.stderr.trim()}\n  commands: ${commands.join('; ')}`);
+    if (r.exitCode !== 0 && !o.force)
+      throw new Error(`twin network: ${tool} on ${ns} failed: ${r.stderr.trim()}\n  commands: ${commands.join('; ')}`);
   }
 
   private async sysctl(ns: string, settings: string[]): Promise<void> {
@@ -342,12 +351,15 @@ class TwinNetworkImpl implements StartedTwinNetwork {
         // What `ip route` shows (seed 002: `172.20.1.0/24 via 172.20.0.136 dev cilium_host proto kernel src 172.20.0.136 mtu 1450`)...
         add.push(`route replace ${p.podCidr} via ${n.hostIp} dev cilium_host proto kernel src ${n.hostIp} mtu ${TUNNEL_MTU}`);
         // ...and what forwards (Cilium's eBPF redirects into cilium_vxlan; here a second table does).
-        add.push(`route replace ${p.podCidr} via ${p.hostIp} dev cilium_vxlan src ${n.hostIp} mtu ${TUNNEL_MTU} onlink table ${FORWARD_TABLE}`);
+        add.push(
+          `route replace ${p.podCidr} via ${p.hostIp} dev cilium_vxlan src ${n.hostIp} mtu ${TUNNEL_MTU} onlink table ${FORWARD_TABLE}`,
+        );
         add.push(`neigh replace ${p.hostIp} lladdr ${p.vxlanMac} dev cilium_vxlan nud permanent`);
       }
     } else if (this.routing.autoDirectNodeRoutes) {
       // Direct routes only to peers on the same L2 segment (routing.rst); the others stay behind the router.
-      for (const p of peers.filter((q) => q.subnet === n.subnet)) add.push(`route replace ${p.podCidr} via ${p.address} dev eth1 proto kernel`);
+      for (const p of peers.filter((q) => q.subnet === n.subnet))
+        add.push(`route replace ${p.podCidr} via ${p.address} dev eth1 proto kernel`);
     }
     await this.ipBatch(n.ns, add);
     if (this.routing.mode === 'tunnel') {
@@ -411,12 +423,24 @@ class TwinNetworkImpl implements StartedTwinNetwork {
       }
       const n = this.node(p.node);
       const ip = this.allocate(n);
-      const pod: PodRuntime = { namespace: p.namespace, name: p.name, node: p.node, ip, ns: this.podNs(p.namespace, p.name), lxc: `lxc${hash(key, 11)}`, server: null };
+      const pod: PodRuntime = {
+        namespace: p.namespace,
+        name: p.name,
+        node: p.node,
+        ip,
+        ns: this.podNs(p.namespace, p.name),
+        lxc: `lxc${hash(key, 11)}`,
+        server: null,
+      };
       this.pods.set(key, pod);
       try {
         await run(['ip', 'netns', 'add', pod.ns]);
         await this.ipBatch(pod.ns, ['link set lo up']);
-        await this.ipBatch(n.ns, [`link add ${pod.lxc} type veth peer name eth0 netns ${pod.ns}`, `link set ${pod.lxc} up`, `route replace ${ip}/32 dev ${pod.lxc} table ${FORWARD_TABLE}`]);
+        await this.ipBatch(n.ns, [
+          `link add ${pod.lxc} type veth peer name eth0 netns ${pod.ns}`,
+          `link set ${pod.lxc} up`,
+          `route replace ${ip}/32 dev ${pod.lxc} table ${FORWARD_TABLE}`,
+        ]);
         await this.sysctl(n.ns, [`net.ipv4.conf.${pod.lxc}.rp_filter=0`]);
         await this.ipBatch(pod.ns, [
           `addr add ${ip}/32 dev eth0`,
@@ -448,7 +472,8 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     pod.server = null;
     pod.serve = serve;
     if (!serve) return;
-    const args = serve.kind === 'whoami' ? ['whoami', String(serve.port), pod.name, ...(serve.name ? [serve.name] : [])] : ['tcp', String(serve.port)];
+    const args =
+      serve.kind === 'whoami' ? ['whoami', String(serve.port), pod.name, ...(serve.name ? [serve.name] : [])] : ['tcp', String(serve.port)];
     pod.server = await this.spawnReady(pod.ns, [process.execPath, POD_SERVER, ...args], `server of pod ${pod.namespace}/${pod.name}`);
   }
 
@@ -507,9 +532,29 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     const refuse = path.join(this.dir, 'refuse');
     if (!existsSync(refuse)) writeFileSync(refuse, refuseScript(), { mode: 0o755 });
     const binds = STAND_IN_BIND_TARGETS.map((t) => `{ [ ! -e ${t} ] || mount --bind ${refuse} ${t}; }`).join(' && ');
-    const p = spawn('setpriv', ['--pdeathsig', 'KILL', 'ip', 'netns', 'exec', pod.ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', `${binds} && exec "$@"`, 'sh', ...argv], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const p = spawn(
+      'setpriv',
+      [
+        '--pdeathsig',
+        'KILL',
+        'ip',
+        'netns',
+        'exec',
+        pod.ns,
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `${binds} && exec "$@"`,
+        'sh',
+        ...argv,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.track(p);
     p.stdout.on('data', (c: Buffer) => io.stdout(c));
     p.stderr.on('data', (c: Buffer) => io.stderr(c));
@@ -535,7 +580,8 @@ class TwinNetworkImpl implements StartedTwinNetwork {
       if (holder !== null) this.node(holder);
       const prev = this.announcements.get(ip);
       // The API side may re-announce on every reconcile: an unchanged announcement costs nothing.
-      if (prev && prev.holder === holder && prev.iface === o.iface && JSON.stringify(prev.frontends) === JSON.stringify(o.frontends)) return;
+      if (prev && prev.holder === holder && prev.iface === o.iface && JSON.stringify(prev.frontends) === JSON.stringify(o.frontends))
+        return;
       this.announcements.set(ip, { holder, iface: o.iface, frontends: o.frontends });
       if (prev?.holder && prev.holder !== holder) {
         await this.unannounceOn(prev.holder, ip, prev.iface);
@@ -566,7 +612,11 @@ class TwinNetworkImpl implements StartedTwinNetwork {
    * Habets' -U announces the interface's own address). One broadcast `Reply <ip> is-at <holder MAC>`.
    */
   private async garp(node: string, ip: string, iface: string): Promise<void> {
-    await execa('ip', ['netns', 'exec', this.node(node).ns, 'arping', '-q', '-U', '-P', '-S', ip, '-c', '1', '-w', '0.2', '-i', iface, ip], { reject: false, timeout: 5_000 });
+    await execa(
+      'ip',
+      ['netns', 'exec', this.node(node).ns, 'arping', '-q', '-U', '-P', '-S', ip, '-c', '1', '-w', '0.2', '-i', iface, ip],
+      { reject: false, timeout: 5_000 },
+    );
   }
 
   /** The node's nftables DNAT for every IP it holds (one table, rebuilt whole: idempotent). */
@@ -638,7 +688,11 @@ class TwinNetworkImpl implements StartedTwinNetwork {
       ing.envoy = null;
     }
     if (ing.envoy || holder === null || this.down.has(holder)) return;
-    const p = await this.spawnReady(this.node(holder).ns, [process.execPath, ENVOY, ip, '80', this.routesFile(ip)], `Envoy stand-in for ${ip} on ${holder}`);
+    const p = await this.spawnReady(
+      this.node(holder).ns,
+      [process.execPath, ENVOY, ip, '80', this.routesFile(ip)],
+      `Envoy stand-in for ${ip} on ${holder}`,
+    );
     ing.envoy = { node: holder, p };
   }
 
@@ -675,7 +729,9 @@ class TwinNetworkImpl implements StartedTwinNetwork {
       this.emit(node, 'down');
       const timer = setTimeout(() => {
         this.timers.delete(timer);
-        void this.serial(() => this.bootNode(node)).catch((err: unknown) => console.error(`twin network: ${node} did not come back: ${String(err)}`));
+        void this.serial(() => this.bootNode(node)).catch((err: unknown) =>
+          console.error(`twin network: ${node} did not come back: ${String(err)}`),
+        );
       }, o.downMs);
       this.timers.add(timer);
     });
@@ -734,13 +790,26 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     const namespaces = [...hosts.map((h) => this.netlab.ns(h)), ...podNamespaces];
     const ok = (a: string): boolean => cidrContains(TWIN_RANGE, a) || cidrContains('127.0.0.0/8', a);
     for (const ns of namespaces) {
-      const addrs = JSON.parse((await run(['ip', '-n', ns, '-j', '-4', 'addr'])).stdout) as { ifname: string; addr_info?: { local: string }[] }[];
+      const addrs = JSON.parse((await run(['ip', '-n', ns, '-j', '-4', 'addr'])).stdout) as {
+        ifname: string;
+        addr_info?: { local: string }[];
+      }[];
       for (const l of addrs) for (const a of l.addr_info ?? []) if (!ok(a.local)) problems.push(`${ns}: ${l.ifname} has ${a.local}`);
-      const routes = JSON.parse((await run(['ip', '-n', ns, '-j', '-4', 'route', 'show', 'table', 'all'])).stdout) as { dst: string; gateway?: string; table?: string }[];
+      const routes = JSON.parse((await run(['ip', '-n', ns, '-j', '-4', 'route', 'show', 'table', 'all'])).stdout) as {
+        dst: string;
+        gateway?: string;
+        table?: string;
+      }[];
       for (const r of routes) {
         if (r.gateway && !ok(r.gateway)) problems.push(`${ns}: route ${r.dst} via ${r.gateway}`);
-        if (r.dst === 'default' && !(ns === this.netlab.ns('router') && r.gateway === PLAN.upstream.sink.split('/')[0]) && !podNamespaces.has(ns)) problems.push(`${ns}: a default route via ${r.gateway ?? '?'}`);
-        if (r.dst !== 'default' && !ok(r.dst.split('/')[0]!) && !r.dst.startsWith('224.') && !r.dst.startsWith('255.')) problems.push(`${ns}: route to ${r.dst}`);
+        if (
+          r.dst === 'default' &&
+          !(ns === this.netlab.ns('router') && r.gateway === PLAN.upstream.sink.split('/')[0]) &&
+          !podNamespaces.has(ns)
+        )
+          problems.push(`${ns}: a default route via ${r.gateway ?? '?'}`);
+        if (r.dst !== 'default' && !ok(r.dst.split('/')[0]!) && !r.dst.startsWith('224.') && !r.dst.startsWith('255.'))
+          problems.push(`${ns}: route to ${r.dst}`);
       }
     }
     // The sink is a dead end: it forwards nothing and has no route out.
