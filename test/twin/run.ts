@@ -3,7 +3,10 @@
  * ciliumMatrix (or `-- --version X` for one), exactly as `npm test` runs them (it runs `npm test` itself, with
  * LAB_TOPOLOGY pointing at the twin and CILIUM_VERSION set), so the pre-flight, the global setup and the reporters
  * are the real ones. Results go under CLH_REPORTS_DIR when set, else out/twin-reports/ (reports/<version>/ layout).
- * Ends with one line `N passed, N failed` over every version (from vitest's JSON report, CLH_VITEST_JSON).
+ * Then `npm run report` builds each version's Allure report and the cross-version page from those runs, and the page
+ * is checked (test/twin/report-check.ts: a column per version, the failover suite's numbers for each): one more
+ * check in the count. Ends with one line `N passed, N failed` over every version (from vitest's JSON report,
+ * CLH_VITEST_JSON) and that check.
  *
  * Needs root on Linux (network namespaces, sshd) and the packages in .ci/apt/. Everything the twin started is torn
  * down by PID and namespace, also when a run fails or on SIGINT/SIGTERM. Other arguments after `--` go to vitest
@@ -14,6 +17,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 import { loadVersions } from '../../helpers/lab/versions.ts';
+import { checkCrossVersionPage } from './report-check.ts';
 import { startTwin, type Twin } from './twin.ts';
 
 interface Counts {
@@ -96,6 +100,25 @@ async function runOne(version: string, rest: string[], reportsDir: string): Prom
   return countsFromVitestJson(readFileSync(json, 'utf8'));
 }
 
+/** `npm run report` on the twin's reports folder, then the cross-version page checked; the problems found. */
+async function reportAndCheck(versions: string[], reportsDir: string): Promise<string[]> {
+  const code = await new Promise<number>((resolve) => {
+    child = spawn('npm', ['run', 'report'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CLH_REPORTS_DIR: reportsDir },
+      stdio: 'inherit',
+      detached: true,
+    });
+    child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1)));
+    child.on('error', () => resolve(1));
+  });
+  child = null;
+  const page = path.join(reportsDir, 'index.html');
+  if (!existsSync(page)) return [`npm run report exited ${code} and wrote no ${page}`];
+  const problems = checkCrossVersionPage(readFileSync(page, 'utf8'), versions);
+  return code === 0 ? problems : [`npm run report exited ${code}`, ...problems];
+}
+
 async function main(): Promise<void> {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) {
     process.stderr.write('npm run test:twin needs root on Linux (network namespaces, sshd); see README.md "The lab twin".\n');
@@ -123,6 +146,13 @@ async function main(): Promise<void> {
     if (stopping) return;
   }
   process.stderr.write(`[twin] ${list.join(' and ')} in ${((Date.now() - started) / 1000).toFixed(0)} s, reports in ${reportsDir}\n`);
+  if (rest.length === 0 && !stopping) {
+    // A full run: every suite ran, so the page must show every version with the failover suite's numbers.
+    const reportProblems = await reportAndCheck(list, reportsDir);
+    for (const p of reportProblems) process.stderr.write(`[twin] report: ${p}\n`);
+    if (reportProblems.length === 0) total.passed += 1;
+    else total.failed += 1;
+  } else process.stderr.write('[twin] a filtered run: the reports are not built or checked (npm run report does that)\n');
   console.log(`${total.passed} passed, ${total.failed} failed`);
   process.exitCode = total.failed > 0 ? 1 : 0;
 }
