@@ -196,6 +196,19 @@ export interface LabKubeConfig {
   source: string;
   /** One line to show when an ambient KUBECONFIG was ignored. */
   notice: string | null;
+  /** admin.conf as used (server already the topology's endpoint), when that was the source; null for LAB_KUBECONFIG. */
+  adminConf: AdminConf | null;
+}
+
+/**
+ * admin.conf read from `node` with its server set to `server`, as `loadKubeConfig` chose and used it. The global setup
+ * hands it to the lab fixture (vitest provide/inject, in memory only: never written to disk or logged), so admin.conf
+ * is fetched once per run; `loadKubeConfig` takes it only when its own choice is the same node and server.
+ */
+export interface AdminConf {
+  node: string;
+  server: string;
+  text: string;
 }
 
 type AdminConfReader = Pick<SshPool, 'host'>;
@@ -203,12 +216,14 @@ type AdminConfReader = Pick<SshPool, 'host'>;
 /**
  * The lab's kubeconfig (see kubeconfigChoice): admin.conf from the control plane over SSH with the server set to the
  * topology's endpoint, or LAB_KUBECONFIG after checking its server and the cluster's nodes against the topology.
- * An ambient KUBECONFIG is never read and never contacted.
+ * An ambient KUBECONFIG is never read and never contacted. `readBefore` (admin.conf this run has read already) is
+ * used instead of reading it again only when it comes from the same node with the same server.
  */
 export async function loadKubeConfig(
   topology: Topology,
   ssh: AdminConfReader,
   env: NodeJS.ProcessEnv = process.env,
+  readBefore: AdminConf | null = null,
 ): Promise<LabKubeConfig> {
   const choice = kubeconfigChoice(topology, env);
   if (choice.kind === 'explicit') {
@@ -219,12 +234,22 @@ export async function loadKubeConfig(
       kc: k.kc,
       source: `${LAB_KUBECONFIG_ENV} ${k.file} (server ${k.server}; nodes match topology ${topology.name})`,
       notice: choice.notice,
+      adminConf: null,
     };
   }
   const kc = new KubeConfig();
-  const text = await ssh.host(choice.node).run(`cat ${ADMIN_CONF}`, { sudo: true, timeoutMs: 30_000 });
-  kc.loadFromString(rewriteKubeconfigServer(text, apiServerUrl(topology)));
-  return { kc, source: `${ADMIN_CONF} on ${choice.node}, server ${apiServerUrl(topology)}`, notice: choice.notice };
+  const server = apiServerUrl(topology);
+  const text =
+    readBefore && readBefore.node === choice.node && readBefore.server === server
+      ? readBefore.text
+      : rewriteKubeconfigServer(await ssh.host(choice.node).run(`cat ${ADMIN_CONF}`, { sudo: true, timeoutMs: 30_000 }), server);
+  kc.loadFromString(text);
+  return {
+    kc,
+    source: `${ADMIN_CONF} on ${choice.node}, server ${server}`,
+    notice: choice.notice,
+    adminConf: { node: choice.node, server, text },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,8 +13,9 @@
  * - `labTestWith` builds vitest's test.extend with a worker-scoped `lab` fixture. The lab project runs one worker, and with
  *   `isolate: false` that worker serves every suite file, so the lab connects once per run and is torn down after the
  *   last file (with the default isolate: true it would connect once per file).
- * - Kubeconfig: /etc/kubernetes/admin.conf read once from the control plane over SSH (kept in memory only), with the
- *   server set to the topology's apiEndpoint; or $LAB_KUBECONFIG, refused unless its server is the topology's
+ * - Kubeconfig: /etc/kubernetes/admin.conf read once per run from the control plane over SSH (kept in memory only;
+ *   the global setup reads it and provides it to the worker, see ProvidedContext.labAdminConf), with the server set to
+ *   the topology's apiEndpoint; or $LAB_KUBECONFIG, refused unless its server is the topology's
  *   apiEndpoint and the cluster's nodes are the topology's. An exported KUBECONFIG is ignored (helpers/lab/lab-access.ts).
  * - The run namespace `clh-<runId>` is created at connect; everything labelled with the run is deleted at the end
  *   (set LAB_KEEP=1 to keep it for debugging). Cleanups run in reverse registration order, all of them, even when one
@@ -38,7 +39,7 @@ import {
 import { SshPool } from '../transport/ssh.ts';
 import { controlPlane, kubeNodes, loadTopology, router, type Topology } from './topology.ts';
 import { sweepHarnessRoutes } from '../transport/probes.ts';
-import { loadKubeConfig, resolveRunId } from './lab-access.ts';
+import { loadKubeConfig, resolveRunId, type AdminConf } from './lab-access.ts';
 import { attach, attachCollected } from '../report/report.ts';
 import { DEADLINE } from '../wait/deadlines.ts';
 import { useTestSignal } from '../wait/retry.ts';
@@ -52,6 +53,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** The lab suite files selected for this run, in run order (provided by the lab project's sequencer). */
     labSuiteFiles?: string[];
+    /** admin.conf as the global setup read and used it (suites/support/global-setup.ts), so the fixture does not fetch it again. */
+    labAdminConf?: AdminConf;
   }
 }
 
@@ -85,6 +88,16 @@ export interface ConnectOptions {
   ssh?: SshPool;
   /** The folder relative manifest names resolve against (the suites' manifests). */
   manifestDir?: string;
+  /** admin.conf this run has read already (default: what the global setup provided, if it did); see loadKubeConfig. */
+  adminConf?: AdminConf | null;
+}
+
+function providedAdminConf(): AdminConf | null {
+  try {
+    return inject('labAdminConf') ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function providedSuiteFiles(env: NodeJS.ProcessEnv): string[] | null {
@@ -110,7 +123,7 @@ export async function connectLab(o: ConnectOptions = {}): Promise<Lab> {
   const ssh = o.ssh ?? new SshPool(topology);
   cleanups.add('close SSH connections', () => ssh.close());
   try {
-    const { kc, source, notice } = await loadKubeConfig(topology, ssh, env);
+    const { kc, source, notice } = await loadKubeConfig(topology, ssh, env, o.adminConf !== undefined ? o.adminConf : providedAdminConf());
     if (notice) log(notice);
     log(`run ${runId}: Kubernetes API from ${source}`);
     const kube = new Kube(kc, {

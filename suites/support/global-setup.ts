@@ -12,12 +12,15 @@
  *    results in another's history, so the run stops with what to do instead.
  * 4. One run id for every worker and for the report (excluded from history identity), and the lab facts known
  *    before any suite changes anything, for the report's environment (00-lab-health adds the per-node details).
+ * 5. admin.conf, read here from the control plane, is provided to the workers (`labAdminConf`), so the lab fixture
+ *    does not fetch it again: once per run.
  *
  * `vitest list` only collects scenario names and needs no lab: nothing here runs for it.
  */
 import { AppsV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
+import type { TestProject } from 'vitest/node';
 import { ciliumVersionFromImage } from '../../helpers/cilium/cilium.ts';
-import { loadKubeConfig, resolveRunId, sshIdentityProblems } from '../../helpers/lab/lab-access.ts';
+import { loadKubeConfig, resolveRunId, sshIdentityProblems, type AdminConf } from '../../helpers/lab/lab-access.ts';
 import { checkLabOrExit } from '../../helpers/lab/preflight.ts';
 import { recordLabEnvironment, versionMismatch } from '../../helpers/report/report.ts';
 import { withDeadline } from '../../helpers/wait/retry.ts';
@@ -50,13 +53,15 @@ interface RunningLab {
   routingMode: string;
   /** What provisioning recorded on the control plane (lab/versions.yaml pins in force then), if this repo built it. */
   provisioned: Record<string, string>;
+  /** admin.conf as read and used here (null with LAB_KUBECONFIG), handed to the lab fixture so it is fetched once per run. */
+  adminConf: AdminConf | null;
 }
 
 /** One look at the cluster through its API: which Cilium image runs, the Kubernetes version, the routing mode. */
 async function lookAtLab(topology: Topology): Promise<RunningLab> {
   const ssh = new SshPool(topology);
   try {
-    const { kc } = await loadKubeConfig(topology, ssh);
+    const { kc, adminConf } = await loadKubeConfig(topology, ssh);
     const recorded = await ssh.host(controlPlane(topology).name).exec(`cat ${VM_VERSIONS_FILE}`, { timeoutMs: 20_000 });
     const ds = await kc.makeApiClient(AppsV1Api).readNamespacedDaemonSet({ name: 'cilium', namespace: 'kube-system' });
     const agent = ds.spec?.template.spec?.containers.find((c) => c.name === 'cilium-agent') ?? ds.spec?.template.spec?.containers[0];
@@ -70,6 +75,7 @@ async function lookAtLab(topology: Topology): Promise<RunningLab> {
       // cilium-behaviour.md 4.2: routing-mode is always rendered in cilium-config (desired config).
       routingMode: config.data?.['routing-mode'] ?? 'unknown',
       provisioned: recorded.code === 0 ? parseVersionsEnv(recorded.stdout) : {},
+      adminConf,
     };
   } finally {
     await ssh.close();
@@ -95,7 +101,7 @@ async function checkSshIdentity(topology: Topology): Promise<void> {
   }
 }
 
-export default async function setup(): Promise<void> {
+export default async function setup(project?: TestProject): Promise<void> {
   if (isListCommand(process.argv)) return;
   const gate = process.env.LAB_PREFLIGHT;
   if (gate === 'skip') return;
@@ -125,6 +131,8 @@ export default async function setup(): Promise<void> {
   if (!running.ciliumVersion) stop(`Cannot tell the Cilium version from the agent image "${running.ciliumImage}" (kube-system/cilium).`);
   const problem = versionMismatch(version, running.ciliumVersion);
   if (problem) stop(problem);
+  // The lab fixture (helpers/lab/lab.ts connectLab) uses it instead of fetching admin.conf again (in memory only).
+  if (running.adminConf) project?.provide('labAdminConf', running.adminConf);
 
   const { LAB_BOX: box, LAB_BOX_VERSION: boxVersion } = running.provisioned;
   recordLabEnvironment({

@@ -175,6 +175,14 @@ describe('LAB_KUBECONFIG: used only for this lab', () => {
     expect(source).toBe(`LAB_KUBECONFIG ${file} (server ${api.url}; nodes match topology cilium-lab)`);
   });
 
+  test('with LAB_KUBECONFIG, an admin.conf read before is not used: the file is checked as always', async () => {
+    const file = write('other-server.kubeconfig', kubeconfigFor('https://198.18.0.9:6443'));
+    const readBefore = { node: 'k8s-ctr', server: `https://127.0.0.1:${t.apiEndpoint.port}`, text: adminConf };
+    await expect(loadKubeConfig(t, adminConfSsh([]), { LAB_KUBECONFIG: file }, readBefore)).rejects.toThrow(
+      `Refusing LAB_KUBECONFIG ${file}`,
+    );
+  });
+
   test('same names at other addresses are another cluster', () => {
     const wanted = kubeNodes(t).map((n) => ({ name: n.name, internalIp: primaryAddress(n) }));
     expect(nodesMismatch(t, wanted, 'x')).toBeNull();
@@ -192,6 +200,51 @@ describe('LAB_KUBECONFIG: used only for this lab', () => {
     const existing: Topology = { ...t, provider: 'existing' };
     expect(kubeconfigChoice(existing, { KUBECONFIG: '/home/u/.kube/config' })).toMatchObject({ kind: 'control-plane', node: 'k8s-ctr' });
     expect(kubeconfigChoice(existing, { LAB_KUBECONFIG: '/x/lab.conf' })).toEqual({ kind: 'explicit', file: '/x/lab.conf', notice: null });
+  });
+});
+
+describe('admin.conf is fetched once per run (global setup, then the lab fixture)', () => {
+  let lab: net.Server; // the lab's API endpoint: answers nothing (connectLab stops at creating the run namespace)
+  let t: Topology;
+
+  beforeAll(async () => {
+    lab = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => lab.listen(0, '127.0.0.1', resolve));
+    t = { ...reference, apiEndpoint: { host: '127.0.0.1', port: (lab.address() as net.AddressInfo).port } };
+  });
+  afterAll(() => new Promise<void>((resolve) => lab.close(() => resolve())));
+
+  const fetches = (reads: string[]): number => reads.filter((r) => r.endsWith('cat /etc/kubernetes/admin.conf')).length;
+
+  test('the fixture uses what the global setup read: one `cat /etc/kubernetes/admin.conf` in the run', async () => {
+    const reads: string[] = []; // both SSH pools of a run (global setup's and the worker's) log here
+    const env = { KUBECONFIG: '/home/u/.kube/work-cluster', LAB_RUN_ID: 'r-once' };
+    // global setup (suites/support/global-setup.ts lookAtLab), which provides adminConf as labAdminConf
+    const first = await loadKubeConfig(t, adminConfSsh(reads), env);
+    expect(first.adminConf).toMatchObject({ node: 'k8s-ctr', server: `https://127.0.0.1:${t.apiEndpoint.port}` });
+    // the lab fixture, given it (as inject('labAdminConf') does in the worker)
+    const log: string[] = [];
+    await expect(
+      connectLab({ topology: t, env, ssh: adminConfSsh(reads), adminConf: first.adminConf, suiteFiles: null, log: (l) => log.push(l) }),
+    ).rejects.toThrow();
+    expect(log).toContain(
+      `run r-once: Kubernetes API from /etc/kubernetes/admin.conf on k8s-ctr, server https://127.0.0.1:${t.apiEndpoint.port}`,
+    );
+    expect(log[0]).toMatch(/^KUBECONFIG=.* is ignored/); // the same choice, made again by the fixture
+    expect(fetches(reads)).toBe(1);
+  });
+
+  test('without global setup (or for another node or server) the fixture reads it itself', async () => {
+    const reads: string[] = [];
+    const env = { LAB_RUN_ID: 'r-once' };
+    await expect(
+      connectLab({ topology: t, env, ssh: adminConfSsh(reads), adminConf: null, suiteFiles: null, log: () => undefined }),
+    ).rejects.toThrow();
+    expect(fetches(reads)).toBe(1);
+    const other = { node: 'k8s-ctr', server: 'https://198.18.0.9:6443', text: 'not used' };
+    const { kc } = await loadKubeConfig(t, adminConfSsh(reads), env, other);
+    expect(kc.getCurrentCluster()?.server).toBe(`https://127.0.0.1:${t.apiEndpoint.port}`);
+    expect(fetches(reads)).toBe(2);
   });
 });
 
