@@ -5,8 +5,9 @@
  * are the real ones. Results go under CLH_REPORTS_DIR when set, else out/twin-reports/ (reports/<version>/ layout).
  * Then `npm run report` builds each version's Allure report and the cross-version page from those runs, and the page
  * is checked (test/twin/report-check.ts: a column per version, the failover suite's numbers for each): one more
- * check in the count. Ends with one line `N passed, N failed` over every version (from vitest's JSON report,
- * CLH_VITEST_JSON) and that check.
+ * check in the count; so is, after each version's run, what it left in the twin (run-labelled objects, run
+ * namespaces, the harness's proto-173 routes on the router). Ends with one line `N passed, N failed` over every
+ * version (from vitest's JSON report, CLH_VITEST_JSON) and those checks.
  *
  * Needs root on Linux (network namespaces, sshd) and the packages in .ci/apt/. Everything the twin started is torn
  * down by PID and namespace, also when a run fails or on SIGINT/SIGTERM. Other arguments after `--` go to vitest
@@ -94,10 +95,15 @@ async function runOne(version: string, rest: string[], reportsDir: string): Prom
     child.on('error', () => resolve(1));
   });
   child = null;
+  // What the run left behind, looked at before the twin goes: every suite must clean up after itself.
+  const left = process.env.LAB_KEEP ? [] : await twin.leftovers().catch((e: unknown) => [`could not look: ${(e as Error).message}`]);
+  for (const l of left) process.stderr.write(`[twin] Cilium ${version}: left behind: ${l}\n`);
   await stopAll();
   process.stderr.write(`[twin] Cilium ${version}: npm test exited ${code} after ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
-  if (!existsSync(json)) return { passed: 0, failed: 1, skipped: 0 };
-  return countsFromVitestJson(readFileSync(json, 'utf8'));
+  const clean = left.length === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 };
+  if (!existsSync(json)) return { passed: clean.passed, failed: 1 + clean.failed, skipped: 0 };
+  const c = countsFromVitestJson(readFileSync(json, 'utf8'));
+  return { ...c, passed: c.passed + clean.passed, failed: c.failed + clean.failed };
 }
 
 /** `npm run report` on the twin's reports folder, then the cross-version page checked; the problems found. */

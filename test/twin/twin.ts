@@ -14,7 +14,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { controlPlane, REPO_ROOT, type Topology } from '../../helpers/lab/topology.ts';
+import { RUN_LABEL } from '../../helpers/kube/manifests.ts';
+import { controlPlane, REPO_ROOT, router, type Topology } from '../../helpers/lab/topology.ts';
+import { HARNESS_ROUTE_PROTO } from '../../helpers/transport/probes.ts';
 import { effectiveVersions, loadVersions, versionsEnv, VM_VERSIONS_FILE } from '../../helpers/lab/versions.ts';
 import { adminKubeconfig, makeTls } from './api/certs.ts';
 import { TwinCluster } from './api/cluster.ts';
@@ -35,6 +37,9 @@ export interface Twin {
   net: StartedTwinNetwork;
   cluster: TwinCluster;
   server: TwinApiServer;
+  /** What a run left in the twin: objects carrying the run label, run namespaces, router routes the harness marks
+   *  (proto 173). Empty after a run that cleaned up. */
+  leftovers(): Promise<string[]>;
   teardown(): Promise<void>;
 }
 
@@ -127,7 +132,29 @@ export async function startTwin(o: StartTwinOptions): Promise<Twin> {
     await net.writeHostFile(cp, '/etc/kubernetes/admin.conf', kubeconfig);
     for (const n of topology.nodes)
       await net.writeHostFile(n.name, VM_VERSIONS_FILE, versionsEnvFile({ ciliumVersion: o.ciliumVersion, node: n.name, role: n.role }));
+    const started = net;
+    const leftovers = async (): Promise<string[]> => {
+      const found: string[] = [];
+      for (const res of store.resources.all) {
+        for (const obj of store.list(res, { labelSelector: RUN_LABEL })) {
+          const m = obj.metadata as { namespace?: string; name?: string };
+          found.push(`${res.kind} ${m.namespace ? `${m.namespace}/` : ''}${m.name ?? '?'} (labelled with a run)`);
+        }
+      }
+      const namespaces = store.resources.all.find((r) => r.kind === 'Namespace');
+      for (const ns of namespaces ? store.list(namespaces) : []) {
+        const name = (ns.metadata as { name?: string }).name ?? '';
+        if (name.startsWith('clh-') && !found.some((f) => f.startsWith(`Namespace ${name} `)))
+          found.push(`Namespace ${name} (a run namespace)`);
+      }
+      const routes = (
+        await started.netlab.nsExec(router(topology)?.name ?? 'router', ['ip', 'route', 'show', 'proto', String(HARNESS_ROUTE_PROTO)])
+      ).trim();
+      for (const r of routes ? routes.split('\n') : []) found.push(`router route "${r}" (proto ${HARNESS_ROUTE_PROTO}, the harness's)`);
+      return found;
+    };
     return {
+      leftovers,
       ciliumVersion: o.ciliumVersion,
       topologyFile: net.topologyFile,
       topology,
