@@ -264,6 +264,22 @@ describe('LB-IPAM model', () => {
     expect(r.pools.get('cilium-lb-ippool')!.counts.used).toBe(1);
   });
 
+  test('sharers that hold the IP keep it when a clashing newcomer was created in the same second (seen in a twin run of 40-lb-sharing)', () => {
+    const ann = { 'lbipam.cilium.io/ips': '192.168.10.245', 'lbipam.cilium.io/sharing-key': 'shared-1' };
+    const sameSecond = (x: Service): Service => ({ ...x, metadata: { ...x.metadata, creationTimestamp: '2026-12-05T01:50:12Z' } });
+    // By name the newcomer sorts between the two holders: share-alt, share-clash, share-http.
+    const services = [
+      svc('share-alt', { ann, ports: [8080], ingress: ['192.168.10.245'] }),
+      svc('share-clash', { ann, ports: [80] }),
+      svc('share-http', { ann, ports: [80], ingress: ['192.168.10.245'] }),
+    ].map(sameSecond);
+    const r = run([seedPool], services);
+    expect(r.services.get('default/share-http')!.ingressIPs).toEqual(['192.168.10.245']);
+    expect(r.services.get('default/share-alt')!.ingressIPs).toEqual(['192.168.10.245']);
+    expect(r.services.get('default/share-clash')!.ingressIPs).toEqual([]);
+    expect(cond(r, 'default/share-clash')).toMatchObject({ status: 'False', reason: REASON.incompatibleService });
+  });
+
   test('sharing key: different keys, one key missing, other namespace (with and without permission on both sides)', () => {
     const ip = '192.168.10.242';
     const req = (extra: Record<string, string>) => ({ 'lbipam.cilium.io/ips': ip, ...extra });

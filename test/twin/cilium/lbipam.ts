@@ -460,8 +460,15 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
       if (kept.some((k) => k.ip === ing.ip)) continue;
       if (v.requestedIPs.length > 0 && !v.requestedIPs.includes(ip)) continue;
       const { range } = findRangeOfIP(v, ip, { allowExternallyDisabled: true });
-      if (!range || range.allocs.has(ip)) continue;
-      range.allocs.set(ip, [v]);
+      if (!range) continue;
+      const holders = range.allocs.get(ip);
+      if (holders) {
+        // Twin: the model reconciles from scratch, so a sharer that already holds the IP keeps it when it is compatible
+        // with the services imported before it. Dropping it here let a newcomer created in the same second (sorted by
+        // name before it) take its place in the sharing logic below: real LB-IPAM never moves an IP off a holder.
+        if (!v.sharingKey || holders.length === 0 || !holders.every((h) => isCompatible(h, v).ok)) continue;
+        holders.push(v);
+      } else range.allocs.set(ip, [v]);
       v.allocated.push({ ip, range });
       indexShare(v, { ip, range });
       kept.push({ ip: ing.ip });
