@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { isScalar, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { valueAt } from '../parse/topology.ts';
 import { parseLabYaml, REPO_ROOT } from './topology.ts';
 import { parseYamlText, readInputFile } from './yaml-file.ts';
 
@@ -53,15 +54,6 @@ export interface EffectivePin {
   source: 'file' | 'env';
 }
 export type EffectiveVersions = Record<PinKey, EffectivePin>;
-
-function valueAt(data: unknown, p: readonly PropertyKey[]): unknown {
-  let cur: unknown = data;
-  for (const k of p) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[k];
-  }
-  return cur;
-}
 
 /**
  * Validates a parsed versions document (pure). `sourceAt` gives a value's text as written in the file, so a version

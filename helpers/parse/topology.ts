@@ -239,7 +239,8 @@ export function parseTopology(data: unknown, file = '<topology>'): Topology {
   return parsed.data;
 }
 
-function valueAt(data: unknown, p: readonly PropertyKey[]): unknown {
+/** The value at a zod issue's path in the parsed document, or undefined where the path leaves it. */
+export function valueAt(data: unknown, p: readonly PropertyKey[]): unknown {
   let cur: unknown = data;
   for (const k of p) {
     if (cur === null || typeof cur !== 'object') return undefined;
