@@ -19,6 +19,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 import { loadVersions } from '../../helpers/lab/versions.ts';
 import { checkCrossVersionPage } from './report-check.ts';
+import { parseFaults } from './faults.ts';
 import { startTwin, type Twin } from './twin.ts';
 
 interface Counts {
@@ -74,6 +75,7 @@ async function runOne(version: string, rest: string[], reportsDir: string): Prom
   process.stderr.write(`[twin] building a Cilium ${version} twin\n`);
   twin = await startTwin({
     ciliumVersion: version,
+    faults: parseFaults(process.env.TWIN_FAULTS),
     log: (l) => (process.env.TWIN_DEBUG ? process.stderr.write(`[twin ${version}] ${l}\n`) : undefined),
   });
   process.stderr.write(

@@ -24,6 +24,7 @@ import { Resources } from './api/resources.ts';
 import { TwinApiServer } from './api/server.ts';
 import { Store } from './api/store.ts';
 import type { StandInCall, StandInResult } from './contract.ts';
+import { FaultSet, type FaultName } from './faults.ts';
 import { startTwinNetwork, type StartedTwinNetwork } from './net/twin-network.ts';
 
 export interface Twin {
@@ -37,6 +38,8 @@ export interface Twin {
   net: StartedTwinNetwork;
   cluster: TwinCluster;
   server: TwinApiServer;
+  /** The faults on (TWIN_FAULTS at start; `faults.set([...])` between runs). Shared by the server, controllers and network. */
+  faults: FaultSet;
   /** What a run left in the twin: objects carrying the run label, run namespaces, router routes the harness marks
    *  (proto 173). Empty after a run that cleaned up. */
   leftovers(): Promise<string[]>;
@@ -48,6 +51,8 @@ export interface StartTwinOptions {
   log?: (line: string) => void;
   /** Network namespace prefix (default the network side's). */
   prefix?: string;
+  /** Faults on from the start (default none); see test/twin/faults.ts. */
+  faults?: readonly FaultName[];
 }
 
 /** The helm values the lab is installed with: provision/values/cilium-base.yaml plus the topology's (control-plane.sh). */
@@ -83,6 +88,7 @@ export function versionsEnvFile(o: { ciliumVersion: string; node: string; role: 
 
 export async function startTwin(o: StartTwinOptions): Promise<Twin> {
   const log = o.log ?? (() => undefined);
+  const faults = new FaultSet(o.faults ?? []);
   const kubernetesVersion = loadVersions().pins.kubernetes.value;
   const store = new Store(new Resources(o.ciliumVersion));
   const tls = await makeTls();
@@ -97,6 +103,7 @@ export async function startTwin(o: StartTwinOptions): Promise<Twin> {
       return cluster.exec(r, io);
     },
     log,
+    faults,
   });
   await server.start();
   let net: StartedTwinNetwork | undefined;
@@ -113,6 +120,7 @@ export async function startTwin(o: StartTwinOptions): Promise<Twin> {
     net = await startTwinNetwork({
       apiEndpoint: { host: '127.0.0.1', port: server.port },
       standIns: handler,
+      faults,
       ...(o.prefix ? { prefix: o.prefix } : {}),
     });
     const topology = net.topology;
@@ -124,6 +132,7 @@ export async function startTwin(o: StartTwinOptions): Promise<Twin> {
       kubernetesVersion,
       values: installValues(topology),
       log,
+      faults,
     });
     await cluster.start();
     await cluster.waitAgentsReady(60_000);
@@ -163,6 +172,7 @@ export async function startTwin(o: StartTwinOptions): Promise<Twin> {
       net,
       cluster,
       server,
+      faults,
       teardown,
     };
   } catch (err) {

@@ -47,6 +47,7 @@ import { matchSelectorObject, type LabelSelectorObject } from './selectors.ts';
 import type { ExecRequest, ExecStreams } from './server.ts';
 import { ApiError, type Obj, type Store, type StoreEvent } from './store.ts';
 import type { ResourceDef } from './resources.ts';
+import type { FaultSet } from '../faults.ts';
 
 /** How long a node may be silent before its Ready condition goes Unknown (kube-controller-manager's node-monitor
  *  grace period is 40 s; the twin shortens it so a reboot is seen within the failover suite's run). */
@@ -67,6 +68,8 @@ export interface ClusterOptions {
   /** Helm values the lab was installed with (provision/values/cilium-base.yaml + the topology values). */
   values: Values;
   log?: (line: string) => void;
+  /** The faults on (test/twin/faults.ts); shared with the API server and the network side. */
+  faults?: FaultSet;
 }
 
 interface PodRuntime {

@@ -17,6 +17,7 @@ import { Resources, type ResourceDef } from './resources.ts';
 import { SelectorError, matchFieldSelector, matchLabelSelector } from './selectors.ts';
 import { ApiError, mergePatch, Store, type Obj, type StoreEvent } from './store.ts';
 import type { TwinTls } from './certs.ts';
+import type { FaultSet } from '../faults.ts';
 
 export interface ExecRequest {
   namespace: string;
@@ -42,6 +43,8 @@ export interface ApiServerOptions {
   /** Checked before an exec is accepted (pod exists, container exists, pod running); throw ApiError to refuse. */
   execPrecheck?: (req: ExecRequest) => void;
   log?: (line: string) => void;
+  /** The faults on (test/twin/faults.ts); shared with the controllers and the network side. */
+  faults?: FaultSet;
 }
 
 export function statusBody(code: number, reason: string, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -44,6 +44,7 @@ import type {
   TwinNetwork,
 } from '../contract.ts';
 import { refuseScript, STAND_IN_BIND_TARGETS, StandInServer, standInMounts, writeStandIn } from './standins.ts';
+import type { FaultSet } from '../faults.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const POD_SERVER = path.join(HERE, 'pod-server.mjs');
@@ -81,6 +82,8 @@ export interface TwinNetworkOptions {
   tag?: string;
   /** Initial routing (default native with autoDirectNodeRoutes, as the lab's first install). */
   routing?: RoutingSettings;
+  /** The faults on (test/twin/faults.ts); shared with the API server and the controllers. */
+  faults?: FaultSet;
 }
 
 /** What startTwinNetwork hands back: the TwinNetwork plus what the glue and the tests need around it. */
