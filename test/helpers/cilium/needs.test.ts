@@ -239,7 +239,11 @@ describe('convergeTarget', () => {
 });
 
 describe('needs off (issue 17): a suite that declares encryption off keeps WireGuard out of every upgrade before it', () => {
-  const s = (file: string, cilium?: Record<string, string | boolean>): PlannedSuite => ({ file, title: file, needs: cilium ? { cilium } : {} });
+  const s = (file: string, cilium?: Record<string, string | boolean>): PlannedSuite => ({
+    file,
+    title: file,
+    needs: cilium ? { cilium } : {},
+  });
   const base = { routingMode: 'native', ipv4NativeRoutingCIDR: '198.19.0.0/17', kubeProxyReplacement: true, 'encryption.enabled': false };
   const tunnel = { routingMode: 'tunnel', autoDirectNodeRoutes: false };
   const wireguard = { ...tunnel, 'encryption.enabled': true, 'encryption.type': 'wireguard' };
