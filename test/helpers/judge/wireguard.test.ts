@@ -26,6 +26,17 @@ describe('judgeEncryptedWire', () => {
     expect(v.explanation).toMatch(/3 UDP 51871 packet\(s\) 198\.18\.250\.1 → 198\.18\.250\.2, 3 back/);
   });
 
+  test('the lab twin router capture during curl-pod -> webpod across subnets (real cilium_wg0 of the twin): yes', () => {
+    const twin = parseTcpdump(fixture('wireguard/twin-router-capture.txt'));
+    const v = judgeEncryptedWire(twin, {
+      fromNode: '198.18.10.100',
+      toNode: '198.18.20.100',
+      nodeAddresses: ['198.18.10.100', '198.18.10.101', '198.18.20.100'],
+      podCidr: '198.19.0.0/17',
+    });
+    expect(v.ok, v.explanation).toBe(true);
+  });
+
   test('counter-example: the same pod traffic as bare VXLAN (netlab router capture) names the pod addresses it carries', () => {
     const vxlan = parseTcpdump(fixture('tcpdump/netlab-any-vxlan-as-otv.txt'));
     const v = judgeEncryptedWire(vxlan, {

@@ -329,7 +329,12 @@ export function renderHubbleJson(f: HubbleFlowModel): string {
   const sub = trace ? (TRACE_SUB_TYPE[f.observationPoint ?? 'to-endpoint'] ?? 0) : 0;
   if (f.l7) {
     const l7 = f.l7;
-    const http = { ...(l7.type === 'RESPONSE' && l7.code !== undefined ? { code: l7.code } : {}), method: l7.method, url: l7.url, protocol: l7.protocol };
+    const http = {
+      ...(l7.type === 'RESPONSE' && l7.code !== undefined ? { code: l7.code } : {}),
+      method: l7.method,
+      url: l7.url,
+      protocol: l7.protocol,
+    };
     const flow = {
       time,
       verdict: f.verdict,

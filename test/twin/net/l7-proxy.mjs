@@ -72,15 +72,12 @@ const server = http.createServer((req, res) => {
     record(req, 403, 'DROPPED', started);
     return;
   }
-  const up = http.request(
-    { host: backendIp, port: backendPort, method: req.method, path: req.url, headers: req.headers },
-    (answer) => {
-      const headers = { ...answer.headers, 'x-envoy-upstream-service-time': String(Date.now() - started) };
-      res.writeHead(answer.statusCode ?? 502, headers);
-      answer.pipe(res);
-      record(req, answer.statusCode ?? 502, 'FORWARDED', started);
-    },
-  );
+  const up = http.request({ host: backendIp, port: backendPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+    const headers = { ...answer.headers, 'x-envoy-upstream-service-time': String(Date.now() - started) };
+    res.writeHead(answer.statusCode ?? 502, headers);
+    answer.pipe(res);
+    record(req, answer.statusCode ?? 502, 'FORWARDED', started);
+  });
   up.on('error', (err) => {
     const body = `upstream connect error or disconnect/reset before headers. reset reason: ${err.message}`;
     res.writeHead(503, { 'content-length': Buffer.byteLength(body), 'content-type': 'text/plain', server: 'envoy' });

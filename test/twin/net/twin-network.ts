@@ -398,7 +398,7 @@ class TwinNetworkImpl implements StartedTwinNetwork {
         peers.map((p) => `fdb append ${p.vxlanMac} dev cilium_vxlan dst ${p.address}`),
         { tool: 'bridge' },
       );
-    }    // Issue 17: WireGuard on top of the routing mode (wireguard.ts).
+    } // Issue 17: WireGuard on top of the routing mode (wireguard.ts).
     await this.wireguard().program(n, peers, this.routing.wireguard === true);
   }
 
@@ -407,7 +407,10 @@ class TwinNetworkImpl implements StartedTwinNetwork {
       dir: this.dir,
       clusterPodCidr: PLAN.podCidr,
       spawn: (argv, env) => {
-        const p = spawn('setpriv', ['--pdeathsig', 'KILL', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+        const p = spawn('setpriv', ['--pdeathsig', 'KILL', ...argv], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, ...env },
+        });
         this.track(p);
         p.stdout.resume();
         p.stderr.resume();
