@@ -65,7 +65,7 @@ export async function wireguardUnavailable(): Promise<string | null> {
 
 export class TwinWireguard {
   private readonly running = new Map<string, Running>();
-  private readonly keys = new Map<string, { privateKey: string; publicKey: string }>();
+  private readonly keys = new Map<string, Promise<{ privateKey: string; publicKey: string }>>();
 
   constructor(private readonly h: WireguardHooks) {}
 
@@ -116,13 +116,21 @@ export class TwinWireguard {
     await Promise.all([...this.running.keys()].map((n) => this.stop(n)));
   }
 
-  private async keyOf(node: string): Promise<{ privateKey: string; publicKey: string }> {
-    const known = this.keys.get(node);
-    if (known) return known;
-    const privateKey = (await execa('wg', ['genkey'])).stdout.trim();
-    const publicKey = (await execa('wg', ['pubkey'], { input: `${privateKey}\n` })).stdout.trim();
-    const k = { privateKey, publicKey };
-    this.keys.set(node, k);
+  /**
+   * The node's key pair, made once. The promise is kept (not the result), so nodes programmed in parallel asking for
+   * the same peer's key get the same one: two `wg genkey` for one node would leave its peers with a key it does not
+   * have, and the handshake would never complete (seen: the first request across the router timed out).
+   */
+  private keyOf(node: string): Promise<{ privateKey: string; publicKey: string }> {
+    let k = this.keys.get(node);
+    if (!k) {
+      k = (async () => {
+        const privateKey = (await execa('wg', ['genkey'])).stdout.trim();
+        const publicKey = (await execa('wg', ['pubkey'], { input: `${privateKey}\n` })).stdout.trim();
+        return { privateKey, publicKey };
+      })();
+      this.keys.set(node, k);
+    }
     return k;
   }
 
