@@ -265,7 +265,7 @@ export const FAULT_CASES: FaultCase[] = [
     suites: [suite('76-l7-policy'), suite('80-wireguard')],
     expect: {
       kind: 'product',
-      caughtBy: { suite: '80-wireguard.test.ts', scenario: /the router sees only UDP 51871 between node addresses/ },
+      caughtBy: { suite: '80-wireguard.test.ts', scenario: /across the router, which sees only UDP 51871 between node addresses/ },
       explains: [/plaintext/, /198\.19\.\d+\.\d+/],
       unaffected: '76-l7-policy.test.ts',
     },
