@@ -59,6 +59,8 @@ export function renderPlan(plan: RunPlan, args: PlanArgs): string[] {
   lines.push('');
   lines.push('Fold rule: a suite whose needs are met triggers no upgrade; when one is needed, it also sets what later');
   lines.push('suites need, key by key, unless a suite in between or that later suite needs another value (helpers/cilium/needs.ts).');
+  lines.push('Needs off: suites that read the clear wire declare encryption.enabled=false, so WireGuard is never folded into an');
+  lines.push('upgrade they run under; it gets its own upgrade before the suite that needs it (encryption.type alone changes nothing).');
   lines.push(`helm upgrades: ${plan.helmUpgrades}`);
   return lines;
 }

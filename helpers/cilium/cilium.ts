@@ -26,6 +26,7 @@ import {
 } from './needs.ts';
 import { parseCiliumDbgStatus, type CiliumDbgStatus, type AgentState } from '../parse/cilium-status.ts';
 import { parseL2AnnounceTable, type L2AnnounceEntry } from '../parse/l2announce.ts';
+import { parseEncryptionStatus } from '../parse/encryption.ts';
 import { pollUntil, type Clock } from '../wait/retry.ts';
 import type { Kube } from '../kube/index.ts';
 import type { SshPool } from '../transport/ssh.ts';
@@ -203,6 +204,27 @@ export function agentMismatches(wanted: CiliumSettings, status: CiliumDbgStatus)
   return out;
 }
 
+/**
+ * Issue 17: what an agent's `cilium-dbg status -o json` says of encryption that contradicts the wanted settings.
+ * Wanted on: the mode of the type (`Wireguard` for wireguard, else `IPsec`: api/v1/models/encryption_status.go enum).
+ * Wanted off: any mode other than `Disabled`; a status without an encryption part is accepted (not seen on a lab yet).
+ */
+export function encryptionMismatches(wanted: CiliumSettings, raw: unknown): string[] {
+  const on = normalizeSetting('encryption.enabled', wanted['encryption.enabled']);
+  if (typeof on !== 'boolean') return [];
+  let mode: string | null = null;
+  try {
+    mode = parseEncryptionStatus(raw).mode;
+  } catch {
+    mode = null;
+  }
+  if (on) {
+    const want = normalizeSetting('encryption.type', wanted['encryption.type']) === 'wireguard' ? 'Wireguard' : 'IPsec';
+    return mode === want ? [] : [`encryption ${mode ?? 'not reported'}, wanted ${want}`];
+  }
+  return mode === null || mode === 'Disabled' ? [] : [`encryption ${mode}, wanted Disabled`];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading what runs
 // ---------------------------------------------------------------------------------------------
@@ -362,7 +384,7 @@ export async function waitAgentsOk(lab: CiliumLab, wanted: CiliumSettings, timeo
       const agents = results.filter((r): r is AgentStatus => typeof r !== 'string');
       for (const a of agents) {
         if (!a.healthy) problems.push(`${a.node}: state ${a.state ?? 'unknown'}`);
-        const mism = agentMismatches(wanted, a.status);
+        const mism = [...agentMismatches(wanted, a.status), ...encryptionMismatches(wanted, a.raw)];
         if (mism.length > 0) problems.push(`${a.node}: ${mism.join(', ')}`);
       }
       const missing = nodes.filter((n) => !agents.some((a) => a.node === n));

@@ -17,6 +17,14 @@
  * A suite only ever declares what it depends on, so a folded setting never changes anything a suite between i and
  * the folding suite asked for (those keys were seen first and are either in the upgrade already or blocked).
  * A suite run alone has no later suites, so it converges to exactly its own needs.
+ *
+ * Needs "off" (issue 17): a suite declares what must be OFF as well as on when its assertions depend on it, e.g.
+ * `'encryption.enabled': false` in a suite that asserts what the wire shows (20-vxlan: bare UDP 8472). Such a key is
+ * then "asked for" by that suite, so the rule above never folds a later suite's `true` into an upgrade made for it or
+ * for any suite before it: the later suite makes its own upgrade. Without the declaration, WireGuard (80-wireguard)
+ * would be folded into the upgrade before 20-vxlan and break it (test/helpers/cilium/needs.test.ts, counter-example).
+ * An "off" key costs no upgrade where the lab already has it off: an unmapped key the release's user values do not
+ * name reads as the chart's default (CHART_DEFAULTS).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,6 +121,16 @@ export const SETTING_MAP: readonly SettingMapping[] = [
 
 const BY_HELM = new Map(SETTING_MAP.map((m) => [m.helm, m]));
 
+/**
+ * Chart defaults of unmapped settings: what the running Cilium has when the release's user-supplied values do not
+ * name the key (`helm get values` prints only what the user set). Source: cilium/cilium
+ * install/kubernetes/cilium/values.yaml (`encryption.enabled: false`, `encryption.type: ipsec`), read in December 2026.
+ */
+export const CHART_DEFAULTS: Readonly<Record<string, SettingValue>> = {
+  'encryption.enabled': false,
+  'encryption.type': 'ipsec',
+};
+
 export function mappingOf(helmPath: string): SettingMapping | undefined {
   return BY_HELM.get(helmPath);
 }
@@ -171,7 +189,10 @@ export function runningLookup(running: RunningSettings): Lookup {
       return { value: m.whenAbsent, via: `cilium-config ${m.configKey} (absent)` };
     }
     if (running.helmValues === null || running.helmValues === undefined) return { value: undefined, via: 'helm values (not read)' };
-    return { value: normalizeSetting(helmPath, valueAtPath(running.helmValues, helmPath)), via: 'helm user-supplied values' };
+    const set = valueAtPath(running.helmValues, helmPath);
+    if ((set === undefined || set === null) && helmPath in CHART_DEFAULTS)
+      return { value: CHART_DEFAULTS[helmPath], via: 'chart default (not in the helm user-supplied values)' };
+    return { value: normalizeSetting(helmPath, set), via: 'helm user-supplied values' };
   };
 }
 

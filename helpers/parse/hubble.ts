@@ -55,6 +55,18 @@ export interface HubbleFlow {
   nodeName: string | null;
   summary: string | null;
   dropReason: string | null;
+  /**
+   * The L7 record of an L7 flow (Envoy's access log turned into a flow: `Type: "L7"`, `l7.type` REQUEST|RESPONSE,
+   * `l7.http` {method, url, protocol, code}; cilium pkg/hubble/parser/seven/http.go decodeHTTP: a request sets method,
+   * protocol and url, a response also code), else null.
+   */
+  l7: HubbleL7 | null;
+}
+
+export interface HubbleL7 {
+  /** REQUEST, RESPONSE, SAMPLE. */
+  type: string;
+  http: { method: string | null; url: string | null; code: number | null; protocol: string | null } | null;
 }
 
 export interface HubbleFlows {
@@ -85,6 +97,19 @@ const flowSchema = z.object({
   node_name: z.string().optional(),
   Summary: z.string().optional(),
   drop_reason_desc: z.string().optional(),
+  l7: z
+    .object({
+      type: z.string().optional(),
+      http: z
+        .object({
+          method: z.string().optional(),
+          url: z.string().optional(),
+          code: z.number().optional(),
+          protocol: z.string().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
 });
 
 const responseSchema = z.object({
@@ -119,6 +144,19 @@ function toFlow(f: z.infer<typeof flowSchema>, outer: z.infer<typeof responseSch
     nodeName: f.node_name ?? outer.node_name ?? null,
     summary: f.Summary ?? null,
     dropReason: f.drop_reason_desc ?? null,
+    l7: f.l7
+      ? {
+          type: f.l7.type ?? 'UNKNOWN_L7_TYPE',
+          http: f.l7.http
+            ? {
+                method: f.l7.http.method ?? null,
+                url: f.l7.http.url ?? null,
+                code: f.l7.http.code ?? null,
+                protocol: f.l7.http.protocol ?? null,
+              }
+            : null,
+        }
+      : null,
   };
 }
 

@@ -12,6 +12,15 @@ export { parseCurlOutput, CURL_MARKER, CURL_WRITE_OUT, type CurlOutput } from '.
 export * from './l2announce.ts';
 export * from './cilium-status.ts';
 export { parseHttpProbeLog, PROBE_LOG_TAG, type HttpProbeLog, type HttpProbeSample } from './http-probe-loop.ts';
-export { parseHubbleFlows, describeFlow, HUBBLE_TRACE_EVENT, type HubbleFlow, type HubbleFlows, type HubbleEndpoint } from './hubble.ts';
+export {
+  parseHubbleFlows,
+  describeFlow,
+  HUBBLE_TRACE_EVENT,
+  type HubbleFlow,
+  type HubbleFlows,
+  type HubbleEndpoint,
+  type HubbleL7,
+} from './hubble.ts';
+export { parseEncryptionStatus, type EncryptionStatus, type WireguardInterface } from './encryption.ts';
 export { parseIpLink, type IpLink } from './iplink.ts';
 export { parseWhoami, type WhoamiReply } from './whoami.ts';

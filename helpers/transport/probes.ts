@@ -145,8 +145,10 @@ export interface CurlResult {
  * curl's argv (no shell): the response head and body, then the marker line parseCurlOutput reads (written even when
  * the request fails). `--max-time` is the whole request's deadline; headers and the URL are single arguments.
  */
-export function curlArgv(o: { url: string; timeoutMs: number; headers?: Record<string, string> }): string[] {
+export function curlArgv(o: { url: string; timeoutMs: number; headers?: Record<string, string>; method?: string }): string[] {
   const argv = ['curl', '-sS', '-i', '--max-time', (o.timeoutMs / 1000).toFixed(3), '-w', CURL_WRITE_OUT];
+  // `-X` only for another method than GET, so a GET's argv stays what it always was.
+  if (o.method && o.method !== 'GET') argv.push('-X', o.method);
   for (const [k, v] of Object.entries(o.headers ?? {})) argv.push('-H', `${k}: ${v}`);
   argv.push('--', o.url);
   return argv;
@@ -216,12 +218,12 @@ export class PodProbeError extends Error {
  */
 export async function curlFromPod(
   lab: { kube: Pick<Kube, 'execInPod'>; namespace: string },
-  o: { pod?: string; namespace?: string; url: string; headers?: Record<string, string>; timeoutMs?: number },
+  o: { pod?: string; namespace?: string; url: string; headers?: Record<string, string>; timeoutMs?: number; method?: string },
 ): Promise<CurlResult> {
   const namespace = o.namespace ?? lab.namespace;
   const pod = o.pod ?? CURL_POD;
   const timeoutMs = o.timeoutMs ?? 10_000;
-  const argv = curlArgv({ url: o.url, timeoutMs, headers: o.headers });
+  const argv = curlArgv({ url: o.url, timeoutMs, headers: o.headers, method: o.method });
   const raw = await lab.kube.execInPod(namespace, pod, argv, { timeoutMs: timeoutMs + 15_000 });
   let out: CurlOutput;
   try {

@@ -67,6 +67,18 @@ const REQUIRED: Record<string, RegExp[]> = {
     /from the router: \/ answers 200.*\/details\/1.*404 from Envoy/,
     /from curl-pod/,
   ],
+  // issue 17
+  '76-l7-policy.test.ts': [
+    /GET \/public reaches the backend \(200/,
+    /GET \/private is denied by Envoy: 403 "Access denied"/,
+    /POST \/public is denied by Envoy: 403 "Access denied"/,
+    /Hubble's L7 flows show method, path and verdict/,
+  ],
+  '80-wireguard.test.ts': [
+    /every agent reports Wireguard with cilium_wg0 on port 51871 and the other nodes as peers/,
+    /every node has cilium_wg0/,
+    /curl-pod reaches the webpod across the router, which sees only UDP 51871 between node addresses/,
+  ],
   '90-l2-failover.test.ts': [
     /reboot the lease holder: another selected node holds the lease within the bound/,
     /new holder's MAC/,

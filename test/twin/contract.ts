@@ -60,10 +60,15 @@ export interface IngressRoute {
   backend: Backend;
 }
 
+import type { L7PodPolicy, L7Record } from './net/l7-policy.ts';
+export type { L7PodPolicy, L7Record } from './net/l7-policy.ts';
+
 export interface RoutingSettings {
   mode: 'native' | 'tunnel';
   /** native mode only: direct routes to peers on the same L2 segment. */
   autoDirectNodeRoutes: boolean;
+  /** Issue 17: WireGuard (encryption.enabled + type wireguard): cilium_wg0 on every node carries pod traffic between nodes. */
+  wireguard?: boolean;
 }
 
 export type NodeState = 'down' | 'up';
@@ -89,6 +94,12 @@ export interface TwinNetwork {
 
   /** Programs every node as the agents would for these settings (routes, cilium_vxlan, cilium_host). */
   setRouting(s: RoutingSettings): Promise<void>;
+  /** Issue 17: the node's WireGuard public key while its cilium_wg0 runs, else null (optional for fakes). */
+  wireguardPublicKey?(node: string): string | null;
+  /** Issue 17: an L7 HTTP policy's rules in front of the pod's port, or none (null) (optional for fakes). */
+  setL7Policy?(namespace: string, name: string, policy: L7PodPolicy | null): Promise<void>;
+  /** Issue 17: every request the L7 policy stand-ins see (Hubble's L7 flows are made from them). */
+  onL7Record?(listener: (r: L7Record) => void): void;
 
   /** L2 announcement of `ip`: only `holder` answers ARP for it on `iface` (with its own MAC), with a gratuitous
    *  ARP when the holder changes; traffic to ip:port reaches the frontends' backends. holder null: nobody. */

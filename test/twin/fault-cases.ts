@@ -242,4 +242,32 @@ export const FAULT_CASES: FaultCase[] = [
       unaffected: '50-l2-announcements.test.ts',
     },
   },
+  // -- issue 17: 76-l7-policy ---------------------------------------------------------------
+  {
+    name: 'l7-allows-all',
+    does: "the L7 policy's Envoy forwards every request to the backend (200 where the policy must deny with 403)",
+    source:
+      'cilium pkg/option/config.go HTTP403Message (a denied request is answered 403 "Access denied"): an Envoy that lost its HTTP policy filter',
+    suites: [suite('00-lab-health'), suite('76-l7-policy')],
+    expect: {
+      kind: 'product',
+      caughtBy: { suite: '76-l7-policy.test.ts', scenario: /(GET \/private|POST \/public) is denied by Envoy: 403 "Access denied"/ },
+      explains: [/(GET \/private|POST \/public) must be denied with 403 "Access denied"/, /200 from webpod-/],
+      unaffected: '00-lab-health.test.ts',
+    },
+  },
+  // -- issue 17: 80-wireguard ----------------------------------------------------------------
+  {
+    name: 'wireguard-plaintext',
+    does: 'the agents report WireGuard (cilium_wg0, port 51871, peers) but pod traffic between nodes crosses the router in clear (VXLAN)',
+    source:
+      'issue 17 / cilium WireGuard docs (pod traffic between nodes leaves encrypted in UDP 51871): a datapath that stops routing pod traffic into cilium_wg0',
+    suites: [suite('76-l7-policy'), suite('80-wireguard')],
+    expect: {
+      kind: 'product',
+      caughtBy: { suite: '80-wireguard.test.ts', scenario: /across the router, which sees only UDP 51871 between node addresses/ },
+      explains: [/plaintext/, /198\.19\.\d+\.\d+/],
+      unaffected: '76-l7-policy.test.ts',
+    },
+  },
 ];

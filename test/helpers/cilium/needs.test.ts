@@ -237,3 +237,54 @@ describe('convergeTarget', () => {
     expect(conflicts({ a: true, b: 'x', c: 1 }, { a: 'true', b: 'y', d: 2 })).toEqual(['b']);
   });
 });
+
+describe('needs off (issue 17): a suite that declares encryption off keeps WireGuard out of every upgrade before it', () => {
+  const s = (file: string, cilium?: Record<string, string | boolean>): PlannedSuite => ({
+    file,
+    title: file,
+    needs: cilium ? { cilium } : {},
+  });
+  const base = { routingMode: 'native', ipv4NativeRoutingCIDR: '198.19.0.0/17', kubeProxyReplacement: true, 'encryption.enabled': false };
+  const tunnel = { routingMode: 'tunnel', autoDirectNodeRoutes: false };
+  const wireguard = { ...tunnel, 'encryption.enabled': true, 'encryption.type': 'wireguard' };
+
+  test('counter-example: when 20-vxlan does not say encryption must be off, the upgrade before it turns WireGuard on', () => {
+    // The shape of the plan before this rule: 20-vxlan declared only tunnel, 80-wireguard came later.
+    const plan = planRun([s('10-native', { routingMode: 'native' }), s('20-vxlan', tunnel), s('80-wireguard', wireguard)], base);
+    const first = plan.steps.find((st) => st.upgrade?.number === 1);
+    expect(first?.file).toBe('20-vxlan');
+    expect(first?.upgrade?.changes).toContainEqual({ key: 'encryption.enabled', from: false, to: true, via: 'planned state' });
+    expect(first?.upgrade?.folded.map((f) => f.key)).toContain('encryption.enabled');
+    expect(plan.helmUpgrades).toBe(1); // cheap, and wrong: 20-vxlan would then see UDP 51871 instead of bare 8472
+  });
+
+  test('with encryption.enabled=false declared by 10 and 20, WireGuard waits for its own upgrade before 80', () => {
+    const plan = planRun(
+      [
+        s('10-native', { routingMode: 'native', 'encryption.enabled': false }),
+        s('20-vxlan', { ...tunnel, 'encryption.enabled': false }),
+        s('30-lb', { ...tunnel, x: 'on' }),
+        s('80-wireguard', wireguard),
+        s('90-failover', { ...tunnel, x: 'on' }),
+      ],
+      base,
+    );
+    expect(plan.steps.map((st) => st.upgrade?.number ?? null)).toEqual([null, 1, null, 2, null]);
+    const first = plan.steps[1]?.upgrade;
+    expect(first?.changes.find((c) => c.key === 'encryption.enabled')).toBeUndefined();
+    expect(plan.steps[3]?.upgrade?.changes).toEqual([{ key: 'encryption.enabled', from: false, to: true, via: 'planned state' }]);
+  });
+
+  test('an "off" need the running lab meets by the chart default costs nothing (helm values do not name it)', () => {
+    const lookup = runningLookup({ config: {}, helmValues: { kubeProxyReplacement: true } });
+    expect(lookup('encryption.enabled')).toEqual({ value: false, via: 'chart default (not in the helm user-supplied values)' });
+    expect(diffSettings({ 'encryption.enabled': false }, lookup)).toEqual([]);
+    expect(diffSettings({ 'encryption.enabled': true }, lookup)).toEqual([
+      { key: 'encryption.enabled', from: false, to: true, via: 'chart default (not in the helm user-supplied values)' },
+    ]);
+    // Named by the user: the user's value, not the default.
+    expect(runningLookup({ config: {}, helmValues: { encryption: { enabled: true } } })('encryption.enabled').value).toBe(true);
+    // Not read at all: unknown, never met.
+    expect(runningLookup({ config: {}, helmValues: null })('encryption.enabled').value).toBeUndefined();
+  });
+});

@@ -22,6 +22,7 @@ describe('parseHubbleFlows', () => {
       nodeName: 'k8s-ctr',
       summary: 'TCP Flags: ACK, FIN',
       dropReason: null,
+      l7: null,
     });
     // sub_type 0 is left out by protojson: a trace event without it is "to-endpoint".
     expect(flows[1]?.observationPoint).toBe('to-endpoint');
@@ -76,5 +77,16 @@ describe('parseHubbleFlows', () => {
   test('a flow without fields still parses, with nulls', () => {
     const [f] = parseHubbleFlows('{"flow":{}}').flows;
     expect(f).toMatchObject({ verdict: 'VERDICT_UNKNOWN', sourceIp: null, source: { podName: null }, observationPoint: null });
+  });
+});
+
+describe('parseHubbleFlows: L7 flows (issue 17)', () => {
+  test("keeps the L7 record: the shape of cilium's hubble printer test (Type L7, l7.type, l7.http)", () => {
+    const line =
+      '{"flow":{"time":"1970-01-01T00:20:34.567800Z","verdict":"DROPPED","IP":{"source":"1.1.1.1","destination":"2.2.2.2"},"Type":"L7","node_name":"k8s1","l7":{"type":"REQUEST","latency_ns":"10","http":{"method":"GET","url":"http://2.2.2.2/private","protocol":"HTTP/1.1"}},"event_type":{"type":129},"is_reply":false}}';
+    const [f] = parseHubbleFlows(line).flows;
+    expect(f?.verdict).toBe('DROPPED');
+    expect(f?.observationPoint).toBeNull();
+    expect(f?.l7).toEqual({ type: 'REQUEST', http: { method: 'GET', url: 'http://2.2.2.2/private', code: null, protocol: 'HTTP/1.1' } });
   });
 });

@@ -18,7 +18,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ExecIo, NodeState, PodServer, StandInCall, StandInResult, TwinNetwork, Frontend, IngressRoute } from '../contract.ts';
 import { controlPlane, kubeNodes, type Topology } from '../../../helpers/lab/topology.ts';
-import { answerAgentExec, type HubbleFlowModel } from '../cilium/agent-outputs.ts';
+import { answerAgentExec, type EncryptionModel, type HubbleEndpointModel, type HubbleFlowModel } from '../cilium/agent-outputs.ts';
+import { desiredL7Policies, l7Flows } from './l7-controller.ts';
+import type { L7Record } from '../net/l7-policy.ts';
 import {
   agentRouting,
   agentStartError,
@@ -143,6 +145,8 @@ export class TwinCluster {
   private readonly lastTry = new Map<string, number>();
   private readonly ingressSigs = new Map<string, string>();
   private readonly flows: HubbleFlowModel[] = [];
+  /** Issue 17: the L7 policy each pod has on the network side (signature), to change it only when it changes. */
+  private readonly l7Sigs = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private running = false;
@@ -173,6 +177,7 @@ export class TwinCluster {
       pool: res.byKind('cilium.io/v2alpha1', 'CiliumLoadBalancerIPPool'),
       l2pol: res.byKind('cilium.io/v2alpha1', 'CiliumL2AnnouncementPolicy'),
       cn: res.byKind('cilium.io/v2', 'CiliumNode'),
+      cnp: res.byKind('cilium.io/v2', 'CiliumNetworkPolicy'),
     };
     this.version = twinVersion(o.ciliumVersion);
     this.release = installRelease({ version: this.version, userValues: o.values, nowMs: Date.now() });
@@ -205,6 +210,8 @@ export class TwinCluster {
       this.bootIds.set(n, randomBytes(16).toString('hex'));
     }
     this.net.onNodeState((node, state) => this.onNodeState(node, state));
+    // Issue 17: every request an L7 policy stand-in sees becomes Hubble's L7 flows on the backend's node.
+    this.net.onL7Record?.((r) => this.recordL7(r));
     for (const n of this.net.nodes) this.macs.set(n, await this.net.mac(n, 'eth1').catch(() => '00:00:00:00:00:00'));
     this.writeNodes();
     this.writeCiliumConfig();
@@ -374,6 +381,70 @@ export class TwinCluster {
     await this.applyRouting();
     this.services();
     await this.ingress();
+    await this.l7Policies();
+  }
+
+  // -- issue 17: L7 policy and WireGuard -----------------------------------------------------
+
+  /** The HTTP rules of L7 CiliumNetworkPolicies onto the selected pods' network (l7-controller.ts). */
+  private async l7Policies(): Promise<void> {
+    if (!this.net.setL7Policy) return;
+    const pods = this.store
+      .list(this.r.pod as ResourceDef)
+      .filter((p) => !(p.spec as { hostNetwork?: boolean }).hostNetwork && this.pods.get(`${p.metadata.namespace}/${p.metadata.name}`)?.ip);
+    const want = desiredL7Policies(this.store.list(this.r.cnp as ResourceDef), pods);
+    for (const key of new Set([...this.l7Sigs.keys(), ...want.keys()])) {
+      const policy = want.get(key) ?? null;
+      const sig = JSON.stringify(policy);
+      if ((this.l7Sigs.get(key) ?? 'null') === sig) continue;
+      const [ns, name] = key.split('/') as [string, string];
+      await this.net.setL7Policy(ns, name, policy);
+      if (policy) this.l7Sigs.set(key, sig);
+      else this.l7Sigs.delete(key);
+    }
+  }
+
+  private endpointOf(ip: string): HubbleEndpointModel {
+    const pod = this.store
+      .list(this.r.pod as ResourceDef)
+      .find((x) => (x.status as { podIP?: string } | undefined)?.podIP === ip && !(x.spec as { hostNetwork?: boolean }).hostNetwork);
+    if (!pod) return { identity: 2, labels: ['reserved:world'] };
+    const labels = Object.entries(pod.metadata.labels ?? {})
+      .filter(([k]) => !k.startsWith('cilium-lab-harness') && !k.startsWith('pod-template-hash'))
+      .map(([k, v]) => `k8s:${k}=${v}`);
+    return {
+      namespace: pod.metadata.namespace ?? '',
+      pod: pod.metadata.name,
+      identity: 20000 + (Number.parseInt(hashOf(labels).slice(0, 4), 36) % 40000),
+      labels,
+    };
+  }
+
+  private recordL7(r: L7Record): void {
+    const backend = this.store.get(this.r.pod as ResourceDef, r.pod.namespace, r.pod.name);
+    const node = (backend?.spec as { nodeName?: string } | undefined)?.nodeName ?? '';
+    const port = desiredL7Policies(this.store.list(this.r.cnp as ResourceDef), backend ? [backend] : []).get(
+      `${r.pod.namespace}/${r.pod.name}`,
+    )?.port;
+    this.flows.push(...l7Flows(r, { node, nowMs: Date.now(), endpointOf: (ip) => this.endpointOf(ip), backendPort: port ?? 80 }));
+    if (this.flows.length > 2000) this.flows.splice(0, this.flows.length - 2000);
+  }
+
+  /** What the agent on `node` reports of WireGuard (cilium-config enable-wireguard; the device's real public key). */
+  private encryptionOf(config: Record<string, string>, node: string): EncryptionModel {
+    if (config['enable-wireguard'] !== 'true') return { mode: 'Disabled', nodeEncryption: 'Disabled', interfaces: [] };
+    return {
+      mode: 'Wireguard',
+      nodeEncryption: 'Disabled',
+      interfaces: [
+        {
+          name: 'cilium_wg0',
+          publicKey: this.net.wireguardPublicKey?.(node) ?? '',
+          listenPort: 51871,
+          peerCount: this.net.nodes.length - 1,
+        },
+      ],
+    };
   }
 
   private async tick(): Promise<void> {
@@ -1186,6 +1257,7 @@ export class TwinCluster {
         now: new Date().toISOString(),
         l2Rows: this.agentReadyOn(node) ? (this.l2Rows.get(node) ?? []) : [],
         flows: this.flows.filter((f) => f.node === node),
+        encryption: this.encryptionOf(config, node),
       });
       if (answer.stdout) io.stdout(Buffer.from(answer.stdout));
       if (answer.stderr) io.stderr(Buffer.from(answer.stderr));

@@ -182,6 +182,17 @@ export function ciliumResources(ciliumVersion: string): ResourceDef[] {
       namespaced: true,
       shortNames: ['cec'],
     },
+    // Issue 17 (76-l7-policy): L7 policies are enforced by the twin (test/twin/api/l7-controller.ts).
+    {
+      group: 'cilium.io',
+      versions: ['v2'],
+      plural: 'ciliumnetworkpolicies',
+      singular: 'ciliumnetworkpolicy',
+      kind: 'CiliumNetworkPolicy',
+      namespaced: true,
+      shortNames: ['cnp', 'ciliumnp'],
+      subresources: ['status'],
+    },
   ];
 }
 

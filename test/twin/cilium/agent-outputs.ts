@@ -78,6 +78,42 @@ export interface AgentModel {
   /** l2-announce rows (only on the lease holder for a service). */
   l2Rows: L2Row[];
   flows: HubbleFlowModel[];
+  /** Issue 17: WireGuard as the agent reports it; absent or Disabled: `Encryption: Disabled`. */
+  encryption?: EncryptionModel;
+}
+
+export interface EncryptionModel {
+  mode: 'Disabled' | 'Wireguard';
+  nodeEncryption: 'Disabled' | 'Enabled';
+  interfaces: { name: string; publicKey: string; listenPort: number; peerCount: number }[];
+}
+
+/**
+ * The `Encryption:` value of the text status (pkg/client/client.go): `<mode>\t[NodeEncryption: <x>, <name> (Pubkey: <k>,
+ * Port: <p>, Peers: <n>)]` for WireGuard, the bare mode otherwise. The twin's label column replaces the tabwriter.
+ */
+export function renderEncryptionText(e: EncryptionModel | undefined): string {
+  if (!e || e.mode !== 'Wireguard') return 'Disabled';
+  const ifaces = e.interfaces.map((i) => `${i.name} (Pubkey: ${i.publicKey}, Port: ${i.listenPort}, Peers: ${i.peerCount})`).join(', ');
+  return `Wireguard   [NodeEncryption: ${e.nodeEncryption}, ${ifaces}]`;
+}
+
+/** `encryption` of StatusResponse (api/v1/models: EncryptionStatus, WireguardStatus, WireguardInterface field names). */
+export function encryptionJson(e: EncryptionModel | undefined): Record<string, unknown> {
+  if (!e || e.mode !== 'Wireguard') return { mode: 'Disabled' };
+  return {
+    mode: 'Wireguard',
+    wireguard: {
+      interfaces: e.interfaces.map((i) => ({
+        'listen-port': i.listenPort,
+        name: i.name,
+        'peer-count': i.peerCount,
+        peers: [],
+        'public-key': i.publicKey,
+      })),
+      'node-encryption': e.nodeEncryption,
+    },
+  };
 }
 
 const LABEL = 25;
@@ -136,7 +172,7 @@ export function renderStatusText(a: AgentModel): string {
       line('Proxy Status', `OK, ip ${a.ciliumHostIp}, 0 redirects active on ports 10000-20000, Envoy: external`),
       line('Global Identity Range', 'min 256, max 65535'),
       line('Hubble', a.hubble ? 'Ok              Current/Max Flows: 4095/4095 (100.00%), Flows/s: 12.41   Metrics: Disabled' : 'Disabled'),
-      line('Encryption', 'Disabled'),
+      line('Encryption', renderEncryptionText(a.encryption)),
       line('Cluster health', `${a.clusterHealth.reachable}/${a.clusterHealth.total} reachable   (${a.now.replace(/\.\d+Z$/, 'Z')})`),
       line('Modules Health', `Stopped(0) Degraded(0) OK(58)`),
     ].join('\n') + '\n'
@@ -162,7 +198,7 @@ export function renderStatusJson(a: AgentModel): string {
     masquerading: { enabled: true, mode: r.masquerade },
     ipam: { ipv4: `${a.allocatedIPs}/${cidrSize(a.podCidr)} allocated from ${a.podCidr}` },
     hubble: { state: a.hubble ? 'Ok' : 'Disabled' },
-    encryption: { mode: 'Disabled' },
+    encryption: encryptionJson(a.encryption),
     cluster: { ciliumHealth: { state: 'Ok' } },
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
@@ -253,7 +289,16 @@ export interface HubbleFlowModel {
   trafficDirection: 'EGRESS' | 'INGRESS';
   /** For DROPPED, e.g. 'POLICY_DENIED'. */
   dropReason?: string;
+  /**
+   * Issue 17: an L7 flow (Envoy's access log record, pkg/hubble/parser/seven): `Type: "L7"`, event_type 129
+   * (MessageTypeAccessLog, pkg/monitor/api/types.go), `l7.type` REQUEST|RESPONSE, `l7.http` with method, url,
+   * protocol, and code on responses (seven/http.go decodeHTTP); a denied request is DROPPED (seven decodeVerdict).
+   */
+  l7?: { type: 'REQUEST' | 'RESPONSE'; method: string; url: string; protocol: string; code?: number; latencyNs?: number };
 }
+
+/** MessageTypeAccessLog (pkg/monitor/api/types.go): the event type of L7 flows. */
+export const ACCESS_LOG_EVENT = 129;
 
 const FLAG_PROTO_ORDER = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'NS'];
 const FLAG_SUMMARY_ORDER = ['SYN', 'ACK', 'RST', 'FIN', 'PSH', 'URG', 'ECE', 'CWR', 'NS'];
@@ -282,6 +327,31 @@ export function renderHubbleJson(f: HubbleFlowModel): string {
       : { UDP: { source_port: f.srcPort, destination_port: f.dstPort } };
   const trace = f.verdict === 'FORWARDED';
   const sub = trace ? (TRACE_SUB_TYPE[f.observationPoint ?? 'to-endpoint'] ?? 0) : 0;
+  if (f.l7) {
+    const l7 = f.l7;
+    const http = {
+      ...(l7.type === 'RESPONSE' && l7.code !== undefined ? { code: l7.code } : {}),
+      method: l7.method,
+      url: l7.url,
+      protocol: l7.protocol,
+    };
+    const flow = {
+      time,
+      verdict: f.verdict,
+      IP: { source: f.srcIp, destination: f.dstIp, ipVersion: 'IPv4' },
+      l4: { TCP: { source_port: f.srcPort, destination_port: f.dstPort } },
+      source: endpointJson(f.source),
+      destination: endpointJson(f.destination),
+      Type: 'L7',
+      node_name: f.node,
+      l7: { type: l7.type, ...(l7.latencyNs ? { latency_ns: String(l7.latencyNs) } : {}), http },
+      event_type: { type: ACCESS_LOG_EVENT },
+      traffic_direction: f.trafficDirection,
+      is_reply: f.isReply,
+      Summary: `${l7.protocol} ${l7.type === 'RESPONSE' ? `${l7.code ?? 0} ` : ''}${l7.method} ${l7.url}`,
+    };
+    return JSON.stringify({ flow, node_name: f.node, time });
+  }
   const flow = {
     time,
     verdict: f.verdict,
@@ -311,7 +381,11 @@ function endpointCompact(e: HubbleEndpointModel, ip: string, port: number): stri
 export function renderHubbleCompact(f: HubbleFlowModel): string {
   const d = new Date(f.timeMs);
   const stamp = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${d.toISOString().slice(11, 23)}`;
-  const what = f.verdict === 'FORWARDED' ? (f.observationPoint ?? 'to-endpoint') : (f.dropReason ?? 'drop');
+  const what = f.l7
+    ? `http-${f.l7.type.toLowerCase()}`
+    : f.verdict === 'FORWARDED'
+      ? (f.observationPoint ?? 'to-endpoint')
+      : (f.dropReason ?? 'drop');
   return `${stamp}: ${endpointCompact(f.source, f.srcIp, f.srcPort)} ${f.isReply ? '<-' : '->'} ${endpointCompact(f.destination, f.dstIp, f.dstPort)} ${what} ${f.verdict} (${summary(f)})`;
 }
 

@@ -391,6 +391,10 @@ export function ciliumConfigFromValues(userValues: Values): Record<string, strin
     const x = v(p);
     if (x !== undefined && x !== null && x !== '') c[key(p)] = str(x);
   }
+  // Issue 17: the chart renders the encryption key of the type only when encryption.enabled (unverified shape:
+  // `enable-wireguard: "true"` for type wireguard, as cilium-configmap.yaml names the agent flag enable-wireguard).
+  if ((v('encryption.enabled') === true || v('encryption.enabled') === 'true') && v('encryption.type') === 'wireguard')
+    c['enable-wireguard'] = 'true';
   if (v('l2NeighDiscovery.enabled') !== undefined) c['enable-l2-neigh-discovery'] = bool(v('l2NeighDiscovery.enabled'), false);
   if (v('ingressController.enabled') === true || v('ingressController.enabled') === 'true') {
     c[key('ingressController.enabled')] = 'true';
@@ -409,7 +413,12 @@ export function ciliumConfigFromValues(userValues: Values): Record<string, strin
 /** The contract's routing settings the agents program for this config. */
 export function routingSettings(config: Record<string, string>): RoutingSettings {
   const mode = config['routing-mode'] === 'native' ? 'native' : 'tunnel';
-  return { mode, autoDirectNodeRoutes: mode === 'native' && config['auto-direct-node-routes'] === 'true' };
+  return {
+    mode,
+    autoDirectNodeRoutes: mode === 'native' && config['auto-direct-node-routes'] === 'true',
+    // Issue 17: only when on, so the settings of a lab without WireGuard stay what they were.
+    ...(config['enable-wireguard'] === 'true' ? { wireguard: true } : {}),
+  };
 }
 
 export interface AgentRouting {

@@ -45,6 +45,8 @@ import type {
 } from '../contract.ts';
 import { refuseScript, STAND_IN_BIND_TARGETS, StandInServer, standInMounts, writeStandIn } from './standins.ts';
 import type { FaultSet } from '../faults.ts';
+import { TwinWireguard } from './wireguard.ts';
+import { TwinL7Policy, type L7PodPolicy, type L7Record } from './l7-policy.ts';
 import {
   directRoutesInstalled,
   extraAnnouncers,
@@ -204,6 +206,9 @@ class TwinNetworkImpl implements StartedTwinNetwork {
   private routing: RoutingSettings;
   private server!: StandInServer;
   private tornDown = false;
+  /** Issue 17: WireGuard (wireguard.ts) and the L7 policy stand-ins (l7-policy.ts), made on first use. */
+  private wg?: TwinWireguard;
+  private l7?: TwinL7Policy;
   /** Serialises changes to the network (announce, routing, reboot, pods) so they never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -393,7 +398,62 @@ class TwinNetworkImpl implements StartedTwinNetwork {
         peers.map((p) => `fdb append ${p.vxlanMac} dev cilium_vxlan dst ${p.address}`),
         { tool: 'bridge' },
       );
-    }
+    } // Issue 17: WireGuard on top of the routing mode (wireguard.ts).
+    await this.wireguard().program(n, peers, this.routing.wireguard === true);
+  }
+
+  private wireguard(): TwinWireguard {
+    this.wg ??= new TwinWireguard({
+      dir: this.dir,
+      clusterPodCidr: PLAN.podCidr,
+      spawn: (argv, env) => {
+        const p = spawn('setpriv', ['--pdeathsig', 'KILL', ...argv], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, ...env },
+        });
+        this.track(p);
+        p.stdout.resume();
+        p.stderr.resume();
+        return p;
+      },
+      end: (p) => this.end(p),
+      ipBatch: (ns, commands, o) => this.ipBatch(ns, commands, o),
+      plaintext: () => this.opts.faults?.has('wireguard-plaintext') ?? false,
+    });
+    return this.wg;
+  }
+
+  wireguardPublicKey(node: string): string | null {
+    return this.wg?.publicKey(node) ?? null;
+  }
+
+  private l7Policy(): TwinL7Policy {
+    this.l7 ??= new TwinL7Policy({
+      dir: this.dir,
+      spawnReady: (ns, argv, what) => this.spawnReady(ns, argv, what),
+      end: (p) => this.end(p),
+      nft: async (ns, script, o) => {
+        const r = await run(['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], { input: script, reject: !o?.force });
+        if (r.exitCode !== 0 && !o?.force) throw new Error(`twin network: nft in ${ns} failed: ${r.stderr.trim()}`);
+      },
+      allowAll: () => this.opts.faults?.has('l7-allows-all') ?? false,
+    });
+    return this.l7;
+  }
+
+  setL7Policy(namespace: string, name: string, policy: L7PodPolicy | null): Promise<void> {
+    return this.serial(async () => {
+      const pod = this.pods.get(`${namespace}/${name}`);
+      if (!pod) {
+        await this.l7?.forget(namespace, name);
+        return;
+      }
+      await this.l7Policy().set({ namespace, name, ns: pod.ns, ip: pod.ip }, policy);
+    });
+  }
+
+  onL7Record(listener: (r: L7Record) => void): void {
+    this.l7Policy().onRecord(listener);
   }
 
   setRouting(s: RoutingSettings): Promise<void> {
@@ -415,6 +475,7 @@ class TwinNetworkImpl implements StartedTwinNetwork {
   /** After the faults changed: every node's routes, the router's, and every announcement again (issue 16). */
   private async applyFaults(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.programNode(n)));
+    this.l7?.applyFaults();
     await this.programRouterFaults();
     await this.applyAnnounceFaults();
     for (const ip of this.ingress.keys()) this.applyIngressFault(ip);
@@ -581,6 +642,7 @@ class TwinNetworkImpl implements StartedTwinNetwork {
   }
 
   private async dropPod(pod: PodRuntime): Promise<void> {
+    await this.l7?.forget(pod.namespace, pod.name);
     if (pod.server) await this.end(pod.server);
     pod.server = null;
     const n = this.node(pod.node);
