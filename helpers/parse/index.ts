@@ -15,3 +15,12 @@ export { parseHttpProbeLog, PROBE_LOG_TAG, type HttpProbeLog, type HttpProbeSamp
 export { parseHubbleFlows, describeFlow, HUBBLE_TRACE_EVENT, type HubbleFlow, type HubbleFlows, type HubbleEndpoint } from './hubble.ts';
 export { parseIpLink, type IpLink } from './iplink.ts';
 export { parseWhoami, type WhoamiReply } from './whoami.ts';
+export { parseIptablesSave, type IptablesTable, type IptablesChain } from './iptables-save.ts';
+export {
+  parseServiceListJson,
+  parseServiceListText,
+  parseServiceAddr,
+  type ServiceEntry,
+  type ServiceAddr,
+  type ServiceBackend,
+} from './service-list.ts';

@@ -67,6 +67,14 @@ export const SUITES: PlannedSuite[] = [
       workloads: BOTH,
     },
   },
+  // Issue 17: kube-proxy replacement and network policy. Tunnel/vxlan so k8s-w0 (across the router) is reachable;
+  // both run under what the LB suites already set (no upgrade of their own). 70 declares KPR on (what it proves).
+  {
+    file: '70-kube-proxy-replacement.test.ts',
+    title: 'kube-proxy replacement',
+    needs: { cilium: { ...TUNNEL_VXLAN, kubeProxyReplacement: true }, workloads: BOTH },
+  },
+  { file: '75-network-policy.test.ts', title: 'Network policy (WEB → WAS → DB)', needs: { cilium: TUNNEL_VXLAN, workloads: BOTH } },
   {
     file: '90-l2-failover.test.ts',
     title: 'L2 announcement failover (reboots the lease holder)',
