@@ -23,7 +23,7 @@ import { attach, describeScenario, step } from '../helpers/report/report.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 import { DEADLINE } from '../helpers/wait/deadlines.ts';
 import { labTest as test, prepareThisSuite } from './support/lab.ts';
-import { droppedFlowsOn, tierPods, tryEveryPair, type TierPod } from './steps/policy.ts';
+import { droppedFlowsOn, tierPods, tryEveryPair, tryEveryPairUntil, type TierPod } from './steps/policy.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 
 const FEATURE = { epic: 'Security', feature: 'Network policy' } as const;
@@ -74,9 +74,9 @@ describe('Network policy: WEB → WAS → DB', () => {
     deny = await step('apply default-deny-all (ingress and egress) and allow-dns (egress UDP/TCP 53)', () =>
       made.createFromManifest('petclinic-deny.yaml', {}),
     );
-    const attempts = await tryEveryPair(lab, pods, 'default deny');
     // P1 + P2
-    await expectVerdict('every pair times out', judgeConnectivity(attempts, []));
+    const r = await tryEveryPairUntil(lab, pods, 'default deny', (a) => judgeConnectivity(a, []), DEADLINE.agentViewMs);
+    await expectVerdict('every pair times out', r.verdict);
   });
 
   test('allowing was→db:3306 and web→was:8080 lets exactly those two connect', async ({ lab }) => {
@@ -84,10 +84,10 @@ describe('Network policy: WEB → WAS → DB', () => {
     allow = await step(`apply allow-was-to-db and allow-web-to-was (ingress on the destination, egress on the source)`, () =>
       made.createFromManifest('petclinic-allow.yaml', {}),
     );
-    const attempts = await tryEveryPair(lab, pods, 'allow policies');
-    state.denied = attempts.filter((a) => !ALLOWED.includes(pairName(a)));
     // P1 + P2
-    await expectVerdict(`only ${ALLOWED.join(' and ')} connect`, judgeConnectivity(attempts, ALLOWED));
+    const r = await tryEveryPairUntil(lab, pods, 'allow policies', (a) => judgeConnectivity(a, ALLOWED), DEADLINE.agentViewMs);
+    state.denied = r.attempts.filter((a) => !ALLOWED.includes(pairName(a)));
+    await expectVerdict(`only ${ALLOWED.join(' and ')} connect`, r.verdict);
   });
 
   test('Hubble shows the denied attempts as DROPPED / POLICY_DENIED on the node that enforced them', async ({ lab, skip }) => {
@@ -112,7 +112,7 @@ describe('Network policy: WEB → WAS → DB', () => {
   test('removing the policies restores every pair', async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'no policy again: everything connects', severity: 'normal' });
     await step('delete the allow and default-deny policies', () => made.remove({ objects: [...allow, ...deny] }));
-    const attempts = await tryEveryPair(lab, pods, 'policies removed');
-    await expectVerdict('every pair connects again', judgeConnectivity(attempts, '*'));
+    const r = await tryEveryPairUntil(lab, pods, 'policies removed', (a) => judgeConnectivity(a, '*'), DEADLINE.agentViewMs);
+    await expectVerdict('every pair connects again', r.verdict);
   });
 });

@@ -92,6 +92,7 @@ export const HARNESS_KINDS: readonly { apiVersion: string; kind: string }[] = [
   { apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumL2AnnouncementPolicy' },
   { apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumLoadBalancerIPPool' },
   { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
   { apiVersion: 'v1', kind: 'Service' },
   { apiVersion: 'apps/v1', kind: 'Deployment' },
   { apiVersion: 'v1', kind: 'Pod' },

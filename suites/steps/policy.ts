@@ -6,6 +6,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { AGENT_CONTAINER, CILIUM_NAMESPACE, agentPodOn } from '../../helpers/cilium/cilium.ts';
 import type { Attempt } from '../../helpers/judge/policy.ts';
+import type { Verdict } from '../../helpers/judge/types.ts';
 import type { Lab } from '../../helpers/lab/lab.ts';
 import { parseCurlOutput, parseHubbleFlows, type HubbleFlow } from '../../helpers/parse/index.ts';
 import { attach, step } from '../../helpers/report/report.ts';
@@ -76,4 +77,32 @@ export async function droppedFlowsOn(lab: Lab, node: string): Promise<HubbleFlow
     await attach(`hubble observe on ${node}`, `${out.stdout}${out.stderr ? `\n--- stderr ---\n${out.stderr}` : ''}`, 'text');
     return parseHubbleFlows(out.stdout).flows;
   });
+}
+
+/**
+ * The agents program a policy change within moments, not at once: rounds of tryEveryPair until `judge` accepts one
+ * or `timeoutMs` passes (a new round starts only before the deadline). Returns the last round and its verdict;
+ * the suite asserts that verdict, so a policy never enforced fails naming the pair that still connected.
+ */
+export async function tryEveryPairUntil(
+  lab: Lab,
+  pods: readonly TierPod[],
+  what: string,
+  judge: (a: Attempt[]) => Verdict,
+  timeoutMs: number,
+): Promise<{ attempts: Attempt[]; verdict: Verdict; rounds: number }> {
+  const until = Date.now() + timeoutMs;
+  let rounds = 0;
+  for (;;) {
+    rounds++;
+    const attempts = await tryEveryPair(lab, pods, rounds === 1 ? what : `${what} (round ${rounds})`);
+    const verdict = judge(attempts);
+    if (verdict.ok || Date.now() >= until || rounds >= 20)
+      return {
+        attempts,
+        rounds,
+        verdict: verdict.ok || rounds === 1 ? verdict : { ...verdict, explanation: `${verdict.explanation} (still so after ${rounds} rounds in ${Math.round(timeoutMs / 1000)} s)` },
+      };
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
 }
