@@ -82,4 +82,31 @@ export interface FaultCase {
   source: string;
 }
 
-export const FAULT_CASES: FaultCase[] = [];
+export const FAULT_CASES: FaultCase[] = [
+  // -- issue 17: 70-kube-proxy-replacement ------------------------------------------------------
+  {
+    name: 'kube-proxy-left',
+    does: 'a kube-proxy DaemonSet (kube-system/kube-proxy) is left running and kube-proxy\'s nat chains (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-SVC-…) are on every node',
+    suites: ['70-kube-proxy-replacement.test.ts', '75-network-policy.test.ts'],
+    expect: {
+      kind: 'product',
+      caughtBy: { suite: '70-kube-proxy-replacement.test.ts', scenario: /no kube-proxy DaemonSet runs and no node has KUBE-SERVICES/ },
+      explains: [/kube-proxy DaemonSet is running alongside .*kube-system\/kube-proxy/, /kube-proxy's iptables chains are on the nodes: .*nat\/KUBE-SERVICES/],
+      unaffected: '75-network-policy.test.ts',
+    },
+    source: 'seed 004 (kube-proxy still deployed next to kubeProxyReplacement until `kubectl delete ds kube-proxy -n kube-system`); lab-reference.md (weeks 1-5 had kube-proxy deployed); kubernetes pkg/proxy/iptables chain names',
+  },
+  // -- issue 17: 75-network-policy --------------------------------------------------------------
+  {
+    name: 'policy-not-enforced',
+    does: 'NetworkPolicies are accepted by the API but never enforced: no pod drops anything and Hubble records every attempt FORWARDED',
+    suites: ['70-kube-proxy-replacement.test.ts', '75-network-policy.test.ts'],
+    expect: {
+      kind: 'product',
+      caughtBy: { suite: '75-network-policy.test.ts', scenario: /with default-deny .*every pair is dropped/ },
+      explains: [/web→db:3306 connected \(HTTP 200\) where a policy must drop it/],
+      unaffected: '70-kube-proxy-replacement.test.ts',
+    },
+    source: 'issue 17 ("a Cilium upgrade that silently stops enforcing a policy"); seed 004 (default-deny-all, allow-was-to-db, allow-web-to-was)',
+  },
+];
