@@ -17,7 +17,13 @@ import { describe } from 'vitest';
 import type { V1Service } from '@kubernetes/client-node';
 import type { Lab } from '../helpers/lab/lab.ts';
 import { AGENT_CONTAINER, CILIUM_NAMESPACE, agentPodOn, runningCilium } from '../helpers/cilium/cilium.ts';
-import { judgeKprOn, judgeNoKubeProxyChains, judgeNoKubeProxyDaemonSet, judgeNodePortAnswers, judgeServiceListed } from '../helpers/judge/kpr.ts';
+import {
+  judgeKprOn,
+  judgeNoKubeProxyChains,
+  judgeNoKubeProxyDaemonSet,
+  judgeNodePortAnswers,
+  judgeServiceListed,
+} from '../helpers/judge/kpr.ts';
 import { judgeWhoamiFrom } from '../helpers/judge/routing.ts';
 import { parseIptablesSave, parseServiceListJson } from '../helpers/parse/index.ts';
 import { labTest as test, prepareThisSuite } from './support/lab.ts';
@@ -51,13 +57,10 @@ describe('kube-proxy replacement: Services without kube-proxy', () => {
     localNode = nodes.at(-1) ?? '';
     made = new SuiteObjects(lab, { label: 'kube-proxy replacement', removalTimeoutMs: DEADLINE.removalMs });
     diagnoseRoutingOnFailure(lab);
-    diagnoseOnFailure(
-      "the run's services (YAML)",
-      () => lab.kube.list('v1', 'Service', { namespace: lab.namespace }),
-      { type: 'yaml' },
-    );
-    await step(`create NodePort services kpr-nodeport (webpod) and kpr-local (externalTrafficPolicy Local, one backend on ${localNode})`, () =>
-      made.createFromManifest('kpr-services.yaml', { localNode }),
+    diagnoseOnFailure("the run's services (YAML)", () => lab.kube.list('v1', 'Service', { namespace: lab.namespace }), { type: 'yaml' });
+    await step(
+      `create NodePort services kpr-nodeport (webpod) and kpr-local (externalTrafficPolicy Local, one backend on ${localNode})`,
+      () => made.createFromManifest('kpr-services.yaml', { localNode }),
     );
   });
 
@@ -68,7 +71,11 @@ describe('kube-proxy replacement: Services without kube-proxy', () => {
   test('every agent reports kube-proxy replacement on', async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'agents replace kube-proxy', severity: 'critical' });
     const cilium = await step('read cilium-dbg status of every agent', () => runningCilium(lab));
-    await attach('KubeProxyReplacement per agent', cilium.agents.map((a) => ({ node: a.node, kubeProxyReplacement: a.status.kubeProxyReplacement })), 'json');
+    await attach(
+      'KubeProxyReplacement per agent',
+      cilium.agents.map((a) => ({ node: a.node, kubeProxyReplacement: a.status.kubeProxyReplacement })),
+      'json',
+    );
     // K1
     await expectVerdict('kube-proxy replacement', judgeKprOn(cilium.agents));
   });
@@ -94,7 +101,7 @@ describe('kube-proxy replacement: Services without kube-proxy', () => {
 
   test("a ClusterIP Service answers from curl-pod by name and by IP, and the client node's agent lists its backends", async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'ClusterIP served by Cilium', severity: 'critical' });
-    const svc = (await lab.kube.read({ apiVersion: 'v1', kind: 'Service', namespace: lab.namespace, name: 'webpod' })) as V1Service | null;
+    const svc = await lab.kube.read<V1Service>({ apiVersion: 'v1', kind: 'Service', namespace: lab.namespace, name: 'webpod' });
     const ip = svc?.spec?.clusterIP;
     if (!ip) throw new Error(`service ${lab.namespace}/webpod has no ClusterIP`);
     const names = webpods.map((p) => p.name);
@@ -156,20 +163,20 @@ describe('kube-proxy replacement: Services without kube-proxy', () => {
     const port = await nodePortOf(lab, 'kpr-local');
     const answers = await askEveryNode(lab, port);
     // K5
-    await expectVerdict(`NodePort ${port} (Local) answers only on ${node}`, judgeNodePortAnswers(answers, { answering: [node], backends: [name] }));
+    await expectVerdict(
+      `NodePort ${port} (Local) answers only on ${node}`,
+      judgeNodePortAnswers(answers, { answering: [node], backends: [name] }),
+    );
   });
 
   async function nodePortOf(lab: Lab, name: string): Promise<number> {
-    const svc = (await lab.kube.read({ apiVersion: 'v1', kind: 'Service', namespace: lab.namespace, name })) as V1Service | null;
+    const svc = await lab.kube.read<V1Service>({ apiVersion: 'v1', kind: 'Service', namespace: lab.namespace, name });
     const port = svc?.spec?.ports?.[0]?.nodePort;
     if (!port) throw new Error(`service ${lab.namespace}/${name} has no nodePort`);
     return port;
   }
 
-  async function askEveryNode(
-    lab: Lab,
-    port: number,
-  ): Promise<{ node: string; address: string; answer: HttpAnswer }[]> {
+  async function askEveryNode(lab: Lab, port: number): Promise<{ node: string; address: string; answer: HttpAnswer }[]> {
     const out: { node: string; address: string; answer: HttpAnswer }[] = [];
     for (const n of kubeNodes(lab.topology)) {
       const address = primaryAddress(n);
@@ -177,7 +184,10 @@ describe('kube-proxy replacement: Services without kube-proxy', () => {
       const answer = await step(`curl ${url} from ${routerName} (${n.name})`, () =>
         curlFrom(lab.ssh, { from: routerName, url, timeoutMs: DEADLINE.requestMs }),
       );
-      await attach(`curl ${url} from ${routerName}`, `${answer.raw.stdout}${answer.raw.stderr ? `\n--- stderr ---\n${answer.raw.stderr}` : ''}\n(exit ${answer.raw.code})`);
+      await attach(
+        `curl ${url} from ${routerName}`,
+        `${answer.raw.stdout}${answer.raw.stderr ? `\n--- stderr ---\n${answer.raw.stderr}` : ''}\n(exit ${answer.raw.code})`,
+      );
       out.push({ node: n.name, address, answer });
     }
     return out;
@@ -187,5 +197,7 @@ describe('kube-proxy replacement: Services without kube-proxy', () => {
 /** whoami answered from one of the pods (judgeWhoamiFrom per pod: any of them). */
 function judgeAnswerFromAny(a: HttpAnswer, pods: readonly string[]): Verdict {
   const verdicts = pods.map((p) => judgeWhoamiFrom(a, p));
-  return verdicts.find((v) => v.ok) ?? { ok: false, explanation: `no webpod answered: ${verdicts[0]?.explanation ?? a.error ?? 'no answer'}` };
+  return (
+    verdicts.find((v) => v.ok) ?? { ok: false, explanation: `no webpod answered: ${verdicts[0]?.explanation ?? a.error ?? 'no answer'}` }
+  );
 }

@@ -45,10 +45,16 @@ describe('Network policy: WEB → WAS → DB', () => {
     const near = peers.sameSubnet ?? cp;
     if (!far) throw new Error(`topology ${lab.topology.name} has no node across the router from ${cp}`);
     made = new SuiteObjects(lab, { label: 'network policy', removalTimeoutMs: DEADLINE.removalMs });
-    diagnoseOnFailure('network policies of the run (YAML)', () => lab.kube.list('networking.k8s.io/v1', 'NetworkPolicy', { namespace: lab.namespace }), {
+    diagnoseOnFailure(
+      'network policies of the run (YAML)',
+      () => lab.kube.list('networking.k8s.io/v1', 'NetworkPolicy', { namespace: lab.namespace }),
+      {
+        type: 'yaml',
+      },
+    );
+    diagnoseOnFailure('pods of the run (YAML)', async () => (await lab.kube.core.listNamespacedPod({ namespace: lab.namespace })).items, {
       type: 'yaml',
     });
-    diagnoseOnFailure('pods of the run (YAML)', async () => (await lab.kube.core.listNamespacedPod({ namespace: lab.namespace })).items, { type: 'yaml' });
     await step(`create web on ${cp}, was on ${near}, db on ${far} (across the router)`, () =>
       made.createFromManifest('petclinic.yaml', { webNode: cp, wasNode: near, dbNode: far }),
     );

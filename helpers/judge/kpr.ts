@@ -9,7 +9,6 @@
  * pkg/proxy/iptables/proxier.go). The kubelet makes KUBE-FIREWALL, KUBE-KUBELET-CANARY and KUBE-IPTABLES-HINT
  * itself, with or without kube-proxy: those are not kube-proxy's and never fail the judge.
  */
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { IptablesTable, ServiceEntry } from '../parse/index.ts';
 import { no, yes, type HttpAnswer, type Verdict } from './types.ts';
 
@@ -24,8 +23,13 @@ export function judgeKprOn(agents: readonly { node: string; status: { kubeProxyR
   return yes(`KubeProxyReplacement True on every agent (${agents.map((a) => a.node).join(', ')})`);
 }
 
+/** The part of a DaemonSet the judge reads. */
+export interface DaemonSetMeta {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+}
+
 /** No kube-proxy DaemonSet in any namespace (by name or by its `k8s-app: kube-proxy` label). */
-export function judgeNoKubeProxyDaemonSet(daemonSets: readonly KubernetesObject[]): Verdict {
+export function judgeNoKubeProxyDaemonSet(daemonSets: readonly DaemonSetMeta[]): Verdict {
   const found = daemonSets.filter((d) => d.metadata?.name === 'kube-proxy' || d.metadata?.labels?.['k8s-app'] === 'kube-proxy');
   if (found.length > 0)
     return no(
@@ -51,7 +55,10 @@ export function judgeServiceListed(
 ): Verdict {
   const fe = entries.filter((e) => e.frontend.ip === want.ip && e.frontend.port === want.port);
   const name = `${want.ip}:${want.port}`;
-  if (fe.length === 0) return no(`the agent lists no frontend ${name} (frontends: ${entries.map((e) => `${e.frontend.ip}:${e.frontend.port}`).join(', ') || 'none'})`);
+  if (fe.length === 0)
+    return no(
+      `the agent lists no frontend ${name} (frontends: ${entries.map((e) => `${e.frontend.ip}:${e.frontend.port}`).join(', ') || 'none'})`,
+    );
   const e = fe[0] as ServiceEntry;
   if (want.type && e.type !== want.type) return no(`frontend ${name} is listed as ${e.type}, not ${want.type}`);
   const seen = e.backends.map((b) => `${b.ip}:${b.port}`).sort();
@@ -82,9 +89,13 @@ export function judgeNodePortAnswers(
     const host = /^Hostname:\s*(\S+)/m.exec(a.answer.body)?.[1] ?? null;
     if (should && !a.answer.ok) problems.push(`${a.node} (${a.address}) did not answer: ${a.answer.error ?? 'no HTTP answer'}`);
     else if (should && (a.answer.status !== 200 || !host || !want.backends.includes(host)))
-      problems.push(`${a.node} (${a.address}) answered ${a.answer.status ?? '?'} from ${host ?? 'no whoami Hostname'}, not from a backend (${want.backends.join(', ')})`);
+      problems.push(
+        `${a.node} (${a.address}) answered ${a.answer.status ?? '?'} from ${host ?? 'no whoami Hostname'}, not from a backend (${want.backends.join(', ')})`,
+      );
     else if (!should && a.answer.ok)
-      problems.push(`${a.node} (${a.address}) answered ${a.answer.status ?? '?'}${host ? ` from ${host}` : ''} but has no backend (externalTrafficPolicy Local)`);
+      problems.push(
+        `${a.node} (${a.address}) answered ${a.answer.status ?? '?'}${host ? ` from ${host}` : ''} but has no backend (externalTrafficPolicy Local)`,
+      );
   }
   const missing = want.answering.filter((n) => !answers.some((a) => a.node === n));
   if (missing.length) problems.push(`no request was sent to ${missing.join(', ')}`);

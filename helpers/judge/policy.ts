@@ -46,8 +46,10 @@ export function judgeConnectivity(attempts: readonly Attempt[], allowed: readonl
     const got = connectOutcome(a.answer);
     rows.push(`${name} ${got}`);
     if (got === want) continue;
-    if (want === 'timed out' && got === 'connected') problems.push(`${name} connected (HTTP ${a.answer.status ?? '?'}) where a policy must drop it`);
-    else if (want === 'timed out') problems.push(`${name} ${got} instead of timing out (a policy drop is never answered): ${a.answer.error ?? ''}`);
+    if (want === 'timed out' && got === 'connected')
+      problems.push(`${name} connected (HTTP ${a.answer.status ?? '?'}) where a policy must drop it`);
+    else if (want === 'timed out')
+      problems.push(`${name} ${got} instead of timing out (a policy drop is never answered): ${a.answer.error ?? ''}`);
     else problems.push(`${name} ${got} where it must connect: ${a.answer.error ?? ''}`);
   }
   if (problems.length > 0) return { ...no(problems.join('; ')), actual: rows };
@@ -67,7 +69,9 @@ export function judgePolicyDrops(
   const found: string[] = [];
   for (const d of denied) {
     const between = flows.filter((f) => f.sourceIp === d.srcIp && f.destinationIp === d.dstIp);
-    const hit = between.find((f) => f.verdict === 'DROPPED' && f.dropReason === 'POLICY_DENIED' && (!d.node || !f.nodeName || f.nodeName.endsWith(d.node)));
+    const hit = between.find(
+      (f) => f.verdict === 'DROPPED' && f.dropReason === 'POLICY_DENIED' && (!d.node || !f.nodeName || f.nodeName.endsWith(d.node)),
+    );
     if (hit) found.push(`${d.name} DROPPED POLICY_DENIED on ${hit.nodeName ?? d.node ?? '?'}`);
     else
       missing.push(

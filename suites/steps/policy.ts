@@ -101,7 +101,10 @@ export async function tryEveryPairUntil(
       return {
         attempts,
         rounds,
-        verdict: verdict.ok || rounds === 1 ? verdict : { ...verdict, explanation: `${verdict.explanation} (still so after ${rounds} rounds in ${Math.round(timeoutMs / 1000)} s)` },
+        verdict:
+          verdict.ok || rounds === 1
+            ? verdict
+            : { ...verdict, explanation: `${verdict.explanation} (still so after ${rounds} rounds in ${Math.round(timeoutMs / 1000)} s)` },
       };
     await new Promise((r) => setTimeout(r, 1_000));
   }

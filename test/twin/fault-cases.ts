@@ -245,15 +245,19 @@ export const FAULT_CASES: FaultCase[] = [
   // -- issue 17: 70-kube-proxy-replacement ------------------------------------------------------
   {
     name: 'kube-proxy-left',
-    does: 'a kube-proxy DaemonSet (kube-system/kube-proxy) is left running and kube-proxy\'s nat chains (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-SVC-…) are on every node',
+    does: "a kube-proxy DaemonSet (kube-system/kube-proxy) is left running and kube-proxy's nat chains (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-SVC-…) are on every node",
     suites: [suite('70-kube-proxy-replacement'), suite('75-network-policy')],
     expect: {
       kind: 'product',
       caughtBy: { suite: '70-kube-proxy-replacement.test.ts', scenario: /no kube-proxy DaemonSet runs and no node has KUBE-SERVICES/ },
-      explains: [/kube-proxy DaemonSet is running alongside .*kube-system\/kube-proxy/, /kube-proxy's iptables chains are on the nodes: .*nat\/KUBE-SERVICES/],
+      explains: [
+        /kube-proxy DaemonSet is running alongside .*kube-system\/kube-proxy/,
+        /kube-proxy's iptables chains are on the nodes: .*nat\/KUBE-SERVICES/,
+      ],
       unaffected: '75-network-policy.test.ts',
     },
-    source: 'seed 004 (kube-proxy still deployed next to kubeProxyReplacement until `kubectl delete ds kube-proxy -n kube-system`); lab-reference.md (weeks 1-5 had kube-proxy deployed); kubernetes pkg/proxy/iptables chain names',
+    source:
+      'seed 004 (kube-proxy still deployed next to kubeProxyReplacement until `kubectl delete ds kube-proxy -n kube-system`); lab-reference.md (weeks 1-5 had kube-proxy deployed); kubernetes pkg/proxy/iptables chain names',
   },
   // -- issue 17: 75-network-policy --------------------------------------------------------------
   {
@@ -266,6 +270,7 @@ export const FAULT_CASES: FaultCase[] = [
       explains: [/web→db:3306 connected \(HTTP 200\) where a policy must drop it/],
       unaffected: '70-kube-proxy-replacement.test.ts',
     },
-    source: 'issue 17 ("a Cilium upgrade that silently stops enforcing a policy"); seed 004 (default-deny-all, allow-was-to-db, allow-web-to-was)',
+    source:
+      'issue 17 ("a Cilium upgrade that silently stops enforcing a policy"); seed 004 (default-deny-all, allow-was-to-db, allow-web-to-was)',
   },
 ];

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { judgeKprOn, judgeNoKubeProxyChains, judgeNoKubeProxyDaemonSet, judgeNodePortAnswers, judgeServiceListed } from '../../../helpers/judge/kpr.ts';
+import {
+  judgeKprOn,
+  judgeNoKubeProxyChains,
+  judgeNoKubeProxyDaemonSet,
+  judgeNodePortAnswers,
+  judgeServiceListed,
+} from '../../../helpers/judge/kpr.ts';
 import { parseIptablesSave, parseServiceListJson, parseServiceListText } from '../../../helpers/parse/index.ts';
 
 const fx = (f: string): string => readFileSync(new URL(`../../fixtures/kpr/${f}`, import.meta.url), 'utf8');
@@ -64,7 +70,9 @@ describe('cilium-dbg service list', () => {
     expect(judgeServiceListed(json, { ip: e.frontend.ip, port: 80, backendIps: ips, backendPort: 80, type: 'ClusterIP' }).ok).toBe(true);
     const missing = judgeServiceListed(json, { ip: e.frontend.ip, port: 80, backendIps: [...ips.slice(1), '198.19.9.9'], backendPort: 80 });
     expect(missing.explanation).toMatch(/missing backends 198\.19\.9\.9:80; unexpected backends/);
-    expect(judgeServiceListed(json, { ip: '198.19.200.1', port: 80, backendIps: [], backendPort: 80 }).explanation).toMatch(/lists no frontend/);
+    expect(judgeServiceListed(json, { ip: '198.19.200.1', port: 80, backendIps: [], backendPort: 80 }).explanation).toMatch(
+      /lists no frontend/,
+    );
     expect(judgeServiceListed(json, { ip: e.frontend.ip, port: 80, backendIps: ips, backendPort: 80, type: 'NodePort' }).ok).toBe(false);
   });
   it('reads the text table with the ID column (1.17/1.18) and without it (main), continuation rows included', () => {

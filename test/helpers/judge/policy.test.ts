@@ -29,7 +29,9 @@ function attemptsFromCapture(text: string): Attempt[] {
 describe('connection outcomes', () => {
   it('tells a drop (timeout, exit 28) from a closed port (exit 7) and an answer', () => {
     expect(connectOutcome({ ok: false, error: 'curl: (28) Connection timed out after 5001 milliseconds' })).toBe('timed out');
-    expect(connectOutcome({ ok: false, error: "curl: (7) Failed to connect to 198.19.2.3 port 3306 after 0 ms: Couldn't connect to server" })).toBe('refused');
+    expect(
+      connectOutcome({ ok: false, error: "curl: (7) Failed to connect to 198.19.2.3 port 3306 after 0 ms: Couldn't connect to server" }),
+    ).toBe('refused');
     expect(connectOutcome({ ok: false, error: 'curl: (7) Failed to connect to 10.0.0.1 port 80: Connection refused' })).toBe('refused');
     expect(connectOutcome({ ok: true, error: null })).toBe('connected');
     expect(connectOutcome({ ok: false, error: 'curl: (6) Could not resolve host: db' })).toBe('other');
@@ -54,9 +56,17 @@ describe('judgeConnectivity on the twin capture (allow policies on)', () => {
     expect(v.explanation).toMatch(/web→was:8080 connected \(HTTP 200\) where a policy must drop it/);
   });
   it('a refusal is not a drop, and a timeout where a pair must connect fails', () => {
-    const refused: Attempt = { from: 'web', to: 'db', port: 3306, answer: { ok: false, status: null, error: "curl: (7) Couldn't connect to server" } };
+    const refused: Attempt = {
+      from: 'web',
+      to: 'db',
+      port: 3306,
+      answer: { ok: false, status: null, error: "curl: (7) Couldn't connect to server" },
+    };
     expect(judgeConnectivity([refused], []).explanation).toMatch(/web→db:3306 refused instead of timing out/);
-    const dropped: Attempt = { ...refused, answer: { ok: false, status: null, error: 'curl: (28) Connection timed out after 5000 milliseconds' } };
+    const dropped: Attempt = {
+      ...refused,
+      answer: { ok: false, status: null, error: 'curl: (28) Connection timed out after 5000 milliseconds' },
+    };
     expect(judgeConnectivity([dropped], []).ok).toBe(true);
     expect(judgeConnectivity([dropped], '*').explanation).toMatch(/web→db:3306 timed out where it must connect/);
     expect(judgeConnectivity([], '*').ok).toBe(false);

@@ -405,7 +405,10 @@ export class TwinCluster {
           selector: { matchLabels: { 'k8s-app': 'kube-proxy' } },
           template: {
             metadata: { labels: { 'k8s-app': 'kube-proxy' } },
-            spec: { hostNetwork: true, containers: [{ name: 'kube-proxy', image: `registry.k8s.io/kube-proxy:v${this.o.kubernetesVersion}` }] },
+            spec: {
+              hostNetwork: true,
+              containers: [{ name: 'kube-proxy', image: `registry.k8s.io/kube-proxy:v${this.o.kubernetesVersion}` }],
+            },
           },
         },
       });
@@ -919,7 +922,9 @@ export class TwinCluster {
     const baseN = base.split('.').reduce((a, o) => a * 256 + Number(o), 0);
     // A nodePort is unique in the cluster (the API server's allocator): two services never share one.
     const usedNodePorts = new Set(
-      svcs.flatMap((x) => ((x.spec as { ports?: { nodePort?: number }[] } | undefined)?.ports ?? []).map((p) => p.nodePort)).filter(Boolean),
+      svcs
+        .flatMap((x) => ((x.spec as { ports?: { nodePort?: number }[] } | undefined)?.ports ?? []).map((p) => p.nodePort))
+        .filter(Boolean),
     );
     const freeNodePort = (from: number): number => {
       let n = from;

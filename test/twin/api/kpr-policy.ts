@@ -8,7 +8,15 @@
  */
 import type { TwinNetwork, ServiceFrontendNet } from '../contract.ts';
 import type { FaultSet } from '../faults.ts';
-import { decide, podPolicies, renderPodFirewall, type Decision, type NetworkPolicyInput, type PodPolicy, type PolicyPod } from '../cilium/policy.ts';
+import {
+  decide,
+  podPolicies,
+  renderPodFirewall,
+  type Decision,
+  type NetworkPolicyInput,
+  type PodPolicy,
+  type PolicyPod,
+} from '../cilium/policy.ts';
 import { frontendsOn, serviceFrontends, type FrontendModel, type PodInput, type SvcInput } from '../cilium/services.ts';
 import type { Obj } from './store.ts';
 
@@ -97,7 +105,13 @@ export class KprPolicy {
         n.name,
         frontendsOn(this.frontends, n.name)
           .filter((f) => f.ip !== i.dnsIp)
-          .map((f) => ({ kind: f.type, ip: f.ip, port: f.port, protocol: f.protocol, backends: f.backends.map((b) => ({ ip: b.ip, port: b.port })) })),
+          .map((f) => ({
+            kind: f.type,
+            ip: f.ip,
+            port: f.port,
+            protocol: f.protocol,
+            backends: f.backends.map((b) => ({ ip: b.ip, port: b.port })),
+          })),
       ]),
     );
     if (this.net.setServices && this.changed('services', [...perNode])) await this.net.setServices(perNode);

@@ -462,7 +462,9 @@ export function answerAgentExec(argv: string[], agent: AgentModel): ExecAnswer {
   }
   if (rest[0] === 'service' && (rest[1] === 'list' || rest[1] === 'ls')) {
     const opts = rest.slice(2);
-    const json = opts.some((o, i) => o === '--output=json' || o === '-ojson' || ((o === '-o' || o === '--output') && opts[i + 1] === 'json'));
+    const json = opts.some(
+      (o, i) => o === '--output=json' || o === '-ojson' || ((o === '-o' || o === '--output') && opts[i + 1] === 'json'),
+    );
     return ok(renderServiceList(agent.services ?? [], json ? 'json' : 'table'));
   }
   if (rest[0] === 'shell' && rest[1] === '--' && rest[2] === 'db/show') {

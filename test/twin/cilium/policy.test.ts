@@ -12,18 +12,40 @@ const ip = (n: string): string => pods.find((p) => p.name === n)!.ip;
 const PORT: Record<string, number> = { web: 80, was: 8080, db: 3306 };
 
 // seed 004 (default-deny-all, allow-was-to-db, allow-web-to-was) plus DNS and the egress halves (suites/manifests/petclinic-*.yaml).
-const denyAll: NetworkPolicyInput = { metadata: { namespace: ns, name: 'default-deny-all' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } };
+const denyAll: NetworkPolicyInput = {
+  metadata: { namespace: ns, name: 'default-deny-all' },
+  spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+};
 const dns: NetworkPolicyInput = {
   metadata: { namespace: ns, name: 'allow-dns' },
-  spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }] },
+  spec: {
+    podSelector: {},
+    policyTypes: ['Egress'],
+    egress: [
+      {
+        ports: [
+          { protocol: 'UDP', port: 53 },
+          { protocol: 'TCP', port: 53 },
+        ],
+      },
+    ],
+  },
 };
 const ingressFrom = (name: string, to: string, from: string, port: number): NetworkPolicyInput => ({
   metadata: { namespace: ns, name },
-  spec: { podSelector: { matchLabels: { app: to } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { app: from } } }], ports: [{ protocol: 'TCP', port }] }] },
+  spec: {
+    podSelector: { matchLabels: { app: to } },
+    policyTypes: ['Ingress'],
+    ingress: [{ from: [{ podSelector: { matchLabels: { app: from } } }], ports: [{ protocol: 'TCP', port }] }],
+  },
 });
 const egressTo = (name: string, from: string, to: string, port: number): NetworkPolicyInput => ({
   metadata: { namespace: ns, name },
-  spec: { podSelector: { matchLabels: { app: from } }, policyTypes: ['Egress'], egress: [{ to: [{ podSelector: { matchLabels: { app: to } } }], ports: [{ protocol: 'TCP', port }] }] },
+  spec: {
+    podSelector: { matchLabels: { app: from } },
+    policyTypes: ['Egress'],
+    egress: [{ to: [{ podSelector: { matchLabels: { app: to } } }], ports: [{ protocol: 'TCP', port }] }],
+  },
 });
 const allows = [
   ingressFrom('allow-was-to-db', 'db', 'was', 3306),
@@ -66,12 +88,23 @@ describe('NetworkPolicy model (seed 004 petclinic)', () => {
   });
   it('ingress-only isolation is enforced at the destination; the wrong port is denied', () => {
     const pp = podPolicies([ingressFrom('allow-was-to-db', 'db', 'was', 3306)], pods);
-    expect(decide(pp, pods, { srcIp: ip('web'), dstIp: ip('db'), port: 3306, protocol: 'TCP' })).toEqual({ allowed: false, enforcedAt: 'ingress' });
+    expect(decide(pp, pods, { srcIp: ip('web'), dstIp: ip('db'), port: 3306, protocol: 'TCP' })).toEqual({
+      allowed: false,
+      enforcedAt: 'ingress',
+    });
     expect(decide(pp, pods, { srcIp: ip('was'), dstIp: ip('db'), port: 3307, protocol: 'TCP' }).allowed).toBe(false);
     expect(decide(pp, pods, { srcIp: ip('was'), dstIp: ip('db'), port: 3306, protocol: 'TCP' }).allowed).toBe(true);
   });
   it('a podSelector peer stays in the policy namespace; policyTypes default to Ingress', () => {
-    const pp = podPolicies([{ metadata: { namespace: ns, name: 'p' }, spec: { podSelector: { matchLabels: { app: 'db' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }] }] } }], pods);
+    const pp = podPolicies(
+      [
+        {
+          metadata: { namespace: ns, name: 'p' },
+          spec: { podSelector: { matchLabels: { app: 'db' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }] }] },
+        },
+      ],
+      pods,
+    );
     expect(pp.get(`${ns}/db`)?.ingress?.[0]?.peers).toEqual([ip('web')]);
     expect(pp.get(`${ns}/db`)?.egress).toBeNull();
   });

@@ -101,7 +101,10 @@ function portsOf(ports: PortSpec[] | undefined): AllowRule['ports'] {
   if (!ports || ports.length === 0) return 'any';
   return ports
     .filter((p) => typeof p.port === 'number')
-    .map((p) => ({ protocol: (p.protocol ?? 'TCP').toUpperCase() === 'UDP' ? ('UDP' as const) : ('TCP' as const), port: p.port as number }));
+    .map((p) => ({
+      protocol: (p.protocol ?? 'TCP').toUpperCase() === 'UDP' ? ('UDP' as const) : ('TCP' as const),
+      port: p.port as number,
+    }));
 }
 
 /** Each pod's isolation and allows (pods no policy selects are absent: allowed both ways). */
@@ -117,8 +120,16 @@ export function podPolicies(
     for (const pod of pods) {
       if (pod.namespace !== ns || !selects(pol.spec.podSelector ?? {}, pod.labels)) continue;
       const pp = out.get(key(pod)) ?? { ingress: null, egress: null };
-      if (t.ingress) pp.ingress = [...(pp.ingress ?? []), ...(pol.spec.ingress ?? []).map((r) => ({ peers: peersOf(r.from, ns, pods, nsLabels), ports: portsOf(r.ports) }))];
-      if (t.egress) pp.egress = [...(pp.egress ?? []), ...(pol.spec.egress ?? []).map((r) => ({ peers: peersOf(r.to, ns, pods, nsLabels), ports: portsOf(r.ports) }))];
+      if (t.ingress)
+        pp.ingress = [
+          ...(pp.ingress ?? []),
+          ...(pol.spec.ingress ?? []).map((r) => ({ peers: peersOf(r.from, ns, pods, nsLabels), ports: portsOf(r.ports) })),
+        ];
+      if (t.egress)
+        pp.egress = [
+          ...(pp.egress ?? []),
+          ...(pol.spec.egress ?? []).map((r) => ({ peers: peersOf(r.to, ns, pods, nsLabels), ports: portsOf(r.ports) })),
+        ];
       out.set(key(pod), pp);
     }
   }
@@ -128,7 +139,9 @@ export function podPolicies(
 function allows(rules: AllowRule[] | null, peer: string, port: number, protocol: 'TCP' | 'UDP'): boolean {
   if (rules === null) return true;
   return rules.some(
-    (r) => (r.peers === 'any' || r.peers.includes(peer)) && (r.ports === 'any' || r.ports.some((p) => p.port === port && p.protocol === protocol)),
+    (r) =>
+      (r.peers === 'any' || r.peers.includes(peer)) &&
+      (r.ports === 'any' || r.ports.some((p) => p.port === port && p.protocol === protocol)),
   );
 }
 
@@ -170,8 +183,20 @@ export function renderPodFirewall(pp: PodPolicy | null | undefined): string {
     `    type filter hook ${hook} priority 0; policy accept;`,
     ...(rules === null
       ? []
-      : ['    ct state established,related accept', `    ${hook === 'input' ? 'iif' : 'oif'} lo accept`, ...ruleLines(rules, dir), '    drop']),
+      : [
+          '    ct state established,related accept',
+          `    ${hook === 'input' ? 'iif' : 'oif'} lo accept`,
+          ...ruleLines(rules, dir),
+          '    drop',
+        ]),
     '  }',
   ];
-  return [...head, 'table inet twin_policy {', ...chain('ingress', 'input', pp.ingress, 'saddr'), ...chain('egress', 'output', pp.egress, 'daddr'), '}', ''].join('\n');
+  return [
+    ...head,
+    'table inet twin_policy {',
+    ...chain('ingress', 'input', pp.ingress, 'saddr'),
+    ...chain('egress', 'output', pp.egress, 'daddr'),
+    '}',
+    '',
+  ].join('\n');
 }

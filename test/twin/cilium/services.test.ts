@@ -29,7 +29,11 @@ describe('kube-proxy replacement frontends', () => {
   const all = serviceFrontends({
     services: [
       svc('webpod', 'webpod'),
-      svc('np', 'webpod', { type: 'NodePort', clusterIP: '198.19.128.21', ports: [{ port: 80, targetPort: 80, nodePort: 31000, protocol: 'TCP' }] }),
+      svc('np', 'webpod', {
+        type: 'NodePort',
+        clusterIP: '198.19.128.21',
+        ports: [{ port: 80, targetPort: 80, nodePort: 31000, protocol: 'TCP' }],
+      }),
       svc('local', 'local', {
         type: 'NodePort',
         clusterIP: '198.19.128.22',

@@ -65,11 +65,24 @@ export function serviceFrontends(o: {
   for (const s of sorted) {
     if (!s.clusterIP || s.clusterIP === 'None') continue;
     const sel = s.selector;
-    const chosen = sel && Object.keys(sel).length > 0 ? o.pods.filter((p) => p.namespace === s.namespace && p.ready && p.ip && matches(sel, p.labels)) : [];
+    const chosen =
+      sel && Object.keys(sel).length > 0
+        ? o.pods.filter((p) => p.namespace === s.namespace && p.ready && p.ip && matches(sel, p.labels))
+        : [];
     for (const port of s.ports) {
       const backends = chosen.map((p) => ({ ip: p.ip, port: port.targetPort, node: p.node }));
       const svc = `${s.namespace}/${s.name}`;
-      out.push({ id: id++, service: svc, type: 'ClusterIP', ip: s.clusterIP, port: port.port, protocol: port.protocol, node: null, local: false, backends });
+      out.push({
+        id: id++,
+        service: svc,
+        type: 'ClusterIP',
+        ip: s.clusterIP,
+        port: port.port,
+        protocol: port.protocol,
+        node: null,
+        local: false,
+        backends,
+      });
       if ((s.type === 'NodePort' || s.type === 'LoadBalancer') && port.nodePort) {
         const local = s.externalTrafficPolicy === 'Local';
         for (const n of o.nodes)
@@ -101,7 +114,16 @@ const addr = (ip: string, port: number, proto: string): string => `${ip}:${port}
 function tabwrite(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, Math.max(5, c.length + 3))));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function renderServiceList(fes: readonly FrontendModel[], format: 'table' | 'json'): string {
@@ -111,7 +133,12 @@ export function renderServiceList(fes: readonly FrontendModel[], format: 'table'
         id: f.id,
         'frontend-address': { ip: f.ip, port: f.port, protocol: f.protocol, scope: 'external' },
         'backend-addresses': f.backends.map((b) => ({ ip: b.ip, port: b.port, protocol: f.protocol, state: 'active', nodeName: b.node })),
-        flags: { type: f.type, name: f.service.split('/')[1], namespace: f.service.split('/')[0], ...(f.local ? { extTrafficPolicy: 'Local' } : {}) },
+        flags: {
+          type: f.type,
+          name: f.service.split('/')[1],
+          namespace: f.service.split('/')[0],
+          ...(f.local ? { extTrafficPolicy: 'Local' } : {}),
+        },
       };
       return { spec, status: { realized: spec } };
     });
@@ -120,7 +147,13 @@ export function renderServiceList(fes: readonly FrontendModel[], format: 'table'
   const rows: string[][] = [['ID', 'Frontend', 'Service Type', 'Backend', '']];
   for (const f of [...fes].sort((a, b) => a.id - b.id)) {
     const first = f.backends[0];
-    rows.push([String(f.id), addr(f.ip, f.port, f.protocol), f.type, first ? `1 => ${addr(first.ip, first.port, f.protocol)} (active)` : '', '']);
+    rows.push([
+      String(f.id),
+      addr(f.ip, f.port, f.protocol),
+      f.type,
+      first ? `1 => ${addr(first.ip, first.port, f.protocol)} (active)` : '',
+      '',
+    ]);
     f.backends.slice(1).forEach((b, i) => rows.push(['', '', '', `${i + 2} => ${addr(b.ip, b.port, f.protocol)} (active)`, '']));
   }
   return tabwrite(rows);
