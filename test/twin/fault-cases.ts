@@ -245,6 +245,8 @@ export const FAULT_CASES: FaultCase[] = [
   // -- issue 17: 70-kube-proxy-replacement ------------------------------------------------------
   {
     name: 'kube-proxy-left',
+    // Runs 70 and 75 (75's policy rounds last up to 30 s each under the fault): ~133 s through test:faults on a quiet machine.
+    timeoutMs: 360_000,
     does: "a kube-proxy DaemonSet (kube-system/kube-proxy) is left running and kube-proxy's nat chains (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-SVC-…) are on every node",
     suites: [suite('70-kube-proxy-replacement'), suite('75-network-policy')],
     expect: {
@@ -262,6 +264,8 @@ export const FAULT_CASES: FaultCase[] = [
   // -- issue 17: 75-network-policy --------------------------------------------------------------
   {
     name: 'policy-not-enforced',
+    // Runs 70 and 75 (75's policy rounds last up to 30 s each under the fault): ~133 s through test:faults on a quiet machine.
+    timeoutMs: 360_000,
     does: 'NetworkPolicies are accepted by the API but never enforced: no pod drops anything and Hubble records every attempt FORWARDED',
     suites: [suite('70-kube-proxy-replacement'), suite('75-network-policy')],
     expect: {
