@@ -2,7 +2,8 @@
  * Network policy, seed 004's petclinic case (WEB → WAS → DB): before any policy every tier reaches every other;
  * seed 004's default-deny-all (ingress and egress, DNS allowed as a user would) drops every pair, so each attempt
  * times out; allowing was→db:3306 and web→was:8080 lets exactly those two through; Hubble shows the denied attempts
- * as DROPPED / POLICY_DENIED on the node that enforced them; removing the policies restores every pair.
+ * as DROPPED / POLICY_DENIED on the node that enforced them (the source's for an egress drop; with web's egress
+ * opened to db, db's ingress drops web→db on db's node, across the router); removing the policies restores every pair.
  *
  * Lab: the pods are pinned so db runs across the router from web and was (tunnel routing: cross-subnet pod traffic
  * works at all). Beliefs:
@@ -35,6 +36,7 @@ describe('Network policy: WEB → WAS → DB', () => {
   let pods: TierPod[] = [];
   let deny: KubernetesObject[] = [];
   let allow: KubernetesObject[] = [];
+  let webToDb: KubernetesObject[] = [];
   const state: { denied?: Attempt[] } = {};
 
   test.beforeAll(async ({ lab }) => {
@@ -96,7 +98,10 @@ describe('Network policy: WEB → WAS → DB', () => {
     await expectVerdict(`only ${ALLOWED.join(' and ')} connect`, r.verdict);
   });
 
-  test('Hubble shows the denied attempts as DROPPED / POLICY_DENIED on the node that enforced them', async ({ lab, skip }) => {
+  test("Hubble shows the denied attempts as DROPPED / POLICY_DENIED on the enforcing node, an ingress drop on the destination's node", async ({
+    lab,
+    skip,
+  }) => {
     await describeScenario({ ...FEATURE, story: 'Hubble sees the policy drops', severity: 'normal' });
     const cilium = await step('read the running Cilium (is Hubble on?)', () => runningCilium(lab));
     const hubble = hubbleState(cilium.config);
@@ -112,12 +117,32 @@ describe('Network policy: WEB → WAS → DB', () => {
     });
     const flows = [];
     for (const node of [...new Set(wanted.map((w) => w.node))]) flows.push(...(await droppedFlowsOn(lab, node)));
-    await expectVerdict('policy drops in Hubble', judgePolicyDrops(flows, wanted));
+    await expectVerdict("egress policy drops in Hubble, on the source pod's node", judgePolicyDrops(flows, wanted), { soft: true });
+
+    // P3, ingress side: open web's egress to db; db's ingress (only was) must now drop web→db on db's node.
+    const web = byTier.get('web') as TierPod;
+    const db = byTier.get('db') as TierPod;
+    webToDb = await step(`apply allow-web-egress-to-db: web may leave towards db:3306, db's ingress still admits only was`, () =>
+      made.createFromManifest('petclinic-web-egress-db.yaml', {}),
+    );
+    const r = await tryEveryPairUntil(
+      lab,
+      pods.filter((p) => p.tier === 'web' || p.tier === 'db'),
+      "web's egress opened to db",
+      (a) => judgeConnectivity(a, []),
+      DEADLINE.agentViewMs,
+    );
+    await expectVerdict('web→db and db→web still time out', r.verdict, { soft: true });
+    const atDb = await droppedFlowsOn(lab, db.node);
+    await expectVerdict(
+      `ingress policy drop of web→db in Hubble on db's node ${db.node}`,
+      judgePolicyDrops(atDb, [{ name: 'web→db:3306', srcIp: web.ip, dstIp: db.ip, node: db.node }]),
+    );
   });
 
   test('removing the policies restores every pair', async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'no policy again: everything connects', severity: 'normal' });
-    await step('delete the allow and default-deny policies', () => made.remove({ objects: [...allow, ...deny] }));
+    await step('delete the allow and default-deny policies', () => made.remove({ objects: [...webToDb, ...allow, ...deny] }));
     const r = await tryEveryPairUntil(lab, pods, 'policies removed', (a) => judgeConnectivity(a, '*'), DEADLINE.agentViewMs);
     await expectVerdict('every pair connects again', r.verdict);
   });
