@@ -64,10 +64,6 @@ describe('kube-proxy replacement: Services without kube-proxy', () => {
     );
   });
 
-  test.afterAll(async () => {
-    if (made) await step('remove the NodePort services and kpr-local', () => made.remove());
-  });
-
   test('every agent reports kube-proxy replacement on', async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'agents replace kube-proxy', severity: 'critical' });
     const cilium = await step('read cilium-dbg status of every agent', () => runningCilium(lab));

@@ -67,10 +67,6 @@ describe('Network policy: WEB → WAS → DB', () => {
     await attach('petclinic pods', pods, 'json');
   });
 
-  test.afterAll(async () => {
-    if (made) await step('remove the policies and the petclinic pods', () => made.remove());
-  });
-
   test('before any policy, every tier connects to every other', async ({ lab }) => {
     await describeScenario({ ...FEATURE, story: 'no policy: everything connects', severity: 'critical' });
     const attempts = await tryEveryPair(lab, pods, 'no policy');

@@ -12,6 +12,7 @@ import { parseCurlOutput, parseHubbleFlows, type HubbleFlow } from '../../helper
 import { attach, step } from '../../helpers/report/report.ts';
 import { curlArgv } from '../../helpers/transport/probes.ts';
 import { DEADLINE } from '../../helpers/wait/deadlines.ts';
+import { pollSettled } from '../../helpers/wait/retry.ts';
 
 /** The three tiers, the port each serves (suites/manifests/petclinic.yaml) and the container curl runs in. */
 export const TIERS = { web: 80, was: 8080, db: 3306 } as const;
@@ -81,8 +82,8 @@ export async function droppedFlowsOn(lab: Lab, node: string): Promise<HubbleFlow
 
 /**
  * The agents program a policy change within moments, not at once: rounds of tryEveryPair until `judge` accepts one
- * or `timeoutMs` passes (a new round starts only before the deadline). Returns the last round and its verdict;
- * the suite asserts that verdict, so a policy never enforced fails naming the pair that still connected.
+ * or `timeoutMs` passes (helpers/wait/retry.ts pollSettled). Returns the last round and its verdict; the suite
+ * asserts that verdict, so a policy never enforced fails naming the pair that still connected.
  */
 export async function tryEveryPairUntil(
   lab: Lab,
@@ -91,21 +92,25 @@ export async function tryEveryPairUntil(
   judge: (a: Attempt[]) => Verdict,
   timeoutMs: number,
 ): Promise<{ attempts: Attempt[]; verdict: Verdict; rounds: number }> {
-  const until = Date.now() + timeoutMs;
   let rounds = 0;
-  for (;;) {
-    rounds++;
-    const attempts = await tryEveryPair(lab, pods, rounds === 1 ? what : `${what} (round ${rounds})`);
-    const verdict = judge(attempts);
-    if (verdict.ok || Date.now() >= until || rounds >= 20)
-      return {
-        attempts,
-        rounds,
-        verdict:
-          verdict.ok || rounds === 1
-            ? verdict
-            : { ...verdict, explanation: `${verdict.explanation} (still so after ${rounds} rounds in ${Math.round(timeoutMs / 1000)} s)` },
-      };
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
+  let last: { attempts: Attempt[]; verdict: Verdict } = { attempts: [], verdict: { ok: false, explanation: 'no round ran' } };
+  const r = await pollSettled(
+    `${what}: the policy's effect on every pair`,
+    async () => {
+      rounds++;
+      const attempts = await tryEveryPair(lab, pods, rounds === 1 ? what : `${what} (round ${rounds})`);
+      last = { attempts, verdict: judge(attempts) };
+      return last.verdict.ok ? { done: true, value: last } : { done: false, seen: last.verdict.explanation };
+    },
+    { timeoutMs, intervalMs: 1_000 },
+  );
+  if (r.done) return { ...r.value, rounds };
+  return {
+    ...last,
+    rounds,
+    verdict: {
+      ...last.verdict,
+      explanation: `${last.verdict.explanation} (still so after ${rounds} rounds in ${Math.round(timeoutMs / 1000)} s)`,
+    },
+  };
 }
