@@ -34,7 +34,7 @@ import { pollSettled } from '../helpers/wait/retry.ts';
 import { kubeNodes, primaryAddress, router, controlPlane } from '../helpers/lab/topology.ts';
 import { SuiteObjects } from '../helpers/lab/suite-objects.ts';
 import { diagnoseOnFailure } from '../helpers/lab/suite-scope.ts';
-import { curlFrom } from '../helpers/transport/probes.ts';
+import { curlFrom, waitHttpReady } from '../helpers/transport/probes.ts';
 import type { HttpAnswer, Verdict } from '../helpers/judge/types.ts';
 import { diagnoseRoutingOnFailure, httpFromPod, routingWorkloads, type PodRef } from './steps/routing.ts';
 
@@ -140,6 +140,7 @@ describe('kube-proxy replacement: Services without kube-proxy', () => {
     await describeScenario({ ...FEATURE, story: 'NodePort on every node', severity: 'critical' });
     if (!routerName) skip('the topology has no router to send requests from');
     const port = await nodePortOf(lab, 'kpr-nodeport');
+    await waitProgrammed(lab, curl.node, port);
     const answers = await askEveryNode(lab, port);
     // K5
     await expectVerdict(
@@ -157,6 +158,7 @@ describe('kube-proxy replacement: Services without kube-proxy', () => {
     const name = backend?.metadata?.name ?? '';
     const node = backend?.spec?.nodeName ?? '';
     const port = await nodePortOf(lab, 'kpr-local');
+    await waitProgrammed(lab, node, port);
     const answers = await askEveryNode(lab, port);
     // K5
     await expectVerdict(
@@ -170,6 +172,22 @@ describe('kube-proxy replacement: Services without kube-proxy', () => {
     const port = svc?.spec?.ports?.[0]?.nodePort;
     if (!port) throw new Error(`service ${lab.namespace}/${name} has no nodePort`);
     return port;
+  }
+
+  /** Waits (first-answer deadline) until `node` answers on the NodePort: the agents program a new Service within moments. */
+  async function waitProgrammed(lab: Lab, node: string, port: number): Promise<void> {
+    const n = kubeNodes(lab.topology).find((x) => x.name === node);
+    if (!n) throw new Error(`no node ${node} in the topology`);
+    const url = `http://${primaryAddress(n)}:${port}/`;
+    const ready = await step(`curl ${url} from ${routerName} until it answers (the agents programmed the NodePort)`, () =>
+      waitHttpReady(
+        `an HTTP answer from ${url} on ${routerName}`,
+        () => curlFrom(lab.ssh, { from: routerName, url, timeoutMs: DEADLINE.requestMs }),
+        (a) => a.ok,
+        DEADLINE.firstAnswerMs,
+      ),
+    );
+    await expectVerdict(`NodePort ${port} programmed on ${node}`, ready);
   }
 
   async function askEveryNode(lab: Lab, port: number): Promise<{ node: string; address: string; answer: HttpAnswer }[]> {

@@ -391,8 +391,9 @@ export class TwinCluster {
     this.workloadStatuses();
     await this.applyRouting();
     this.services();
-    await this.ingress();
+    // Before the ingress: a failing ingress pass must not keep Services and policies unprogrammed.
     await this.kprPolicyPass();
+    await this.ingress();
   }
 
   /** Issue 17: Service frontends, DNS records and pod policies pushed to the network; fault kube-proxy-left's DaemonSet. */

@@ -66,6 +66,16 @@ export class KprPolicy {
     return true;
   }
 
+  /** Pushes a change to the network; on failure forgets it was pushed, so the next pass tries again (and logs why). */
+  private async push(key: string, fn: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.sigs.delete(key);
+      this.log(`kpr-policy: ${key}: ${(err as Error).message}`);
+    }
+  }
+
   async reconcile(i: KprPolicyInput): Promise<void> {
     const svcs: SvcInput[] = i.services.map((s) => {
       const spec = (s.spec ?? {}) as {
@@ -114,12 +124,12 @@ export class KprPolicy {
           })),
       ]),
     );
-    if (this.net.setServices && this.changed('services', [...perNode])) await this.net.setServices(perNode);
+    if (this.net.setServices && this.changed('services', [...perNode])) await this.push('services', () => this.net.setServices?.(perNode));
 
     const records = svcs
       .filter((s) => s.clusterIP && s.clusterIP !== 'None')
       .map((s) => ({ name: `${s.name}.${s.namespace}.svc.cluster.local`, ip: s.clusterIP as string }));
-    if (this.net.setDnsRecords && this.changed('dns', records)) await this.net.setDnsRecords(i.dnsIp, records);
+    if (this.net.setDnsRecords && this.changed('dns', records)) await this.push('dns', () => this.net.setDnsRecords?.(i.dnsIp, records));
 
     const nsLabels = new Map(i.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}]));
     this.policyPods = i.pods
@@ -147,6 +157,7 @@ export class KprPolicy {
       }
 
     const kubeProxy = !!this.faults?.has('kube-proxy-left');
-    if (this.net.setKubeProxyChains && this.changed('kube-proxy-chains', kubeProxy)) await this.net.setKubeProxyChains(kubeProxy);
+    if (this.net.setKubeProxyChains && this.changed('kube-proxy-chains', kubeProxy))
+      await this.push('kube-proxy-chains', () => this.net.setKubeProxyChains?.(kubeProxy));
   }
 }
