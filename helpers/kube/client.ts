@@ -92,12 +92,31 @@ export const HARNESS_KINDS: readonly { apiVersion: string; kind: string }[] = [
   { apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumL2AnnouncementPolicy' },
   { apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumLoadBalancerIPPool' },
   { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
   { apiVersion: 'v1', kind: 'Service' },
   { apiVersion: 'apps/v1', kind: 'Deployment' },
   { apiVersion: 'v1', kind: 'Pod' },
   { apiVersion: 'v1', kind: 'ConfigMap' },
   { apiVersion: 'v1', kind: 'Namespace' },
 ];
+
+/**
+ * The object API serializes a known kind through client-node's model, whose property names are not always the wire
+ * names: NetworkPolicy's ingress `from` is the model's `_from` (V1NetworkPolicyIngressRule.attributeTypeMap), so a
+ * plain object's `from` is silently dropped and the rule admits every peer (found by 75-network-policy in the twin).
+ * Plain objects get the model's names before the patch; everything else is passed as it is.
+ */
+export function withClientModelNames<T extends KubernetesObject>(obj: T): T {
+  if (obj.kind !== 'NetworkPolicy' || !obj.apiVersion?.startsWith('networking.k8s.io/')) return obj;
+  const spec = (obj as { spec?: { ingress?: Record<string, unknown>[] } }).spec;
+  if (!spec?.ingress) return obj;
+  const ingress = spec.ingress.map((rule) => {
+    if (!('from' in rule)) return rule;
+    const { from, ...rest } = rule;
+    return { ...rest, _from: from };
+  });
+  return { ...obj, spec: { ...spec, ingress } };
+}
 
 function timeoutMiddleware(ms: number): Middleware {
   return {
@@ -180,7 +199,7 @@ export class Kube {
       namespace: obj.metadata?.namespace,
       name: obj.metadata?.name ?? '?',
     };
-    const body = { ...obj, metadata: { ...obj.metadata } };
+    const body = withClientModelNames({ ...obj, metadata: { ...obj.metadata } });
     delete (body.metadata as Obj).managedFields;
     delete (body.metadata as Obj).resourceVersion;
     const applied = await this.call(

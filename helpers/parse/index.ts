@@ -24,3 +24,12 @@ export {
 export { parseEncryptionStatus, type EncryptionStatus, type WireguardInterface } from './encryption.ts';
 export { parseIpLink, type IpLink } from './iplink.ts';
 export { parseWhoami, type WhoamiReply } from './whoami.ts';
+export { parseIptablesSave, type IptablesTable, type IptablesChain } from './iptables-save.ts';
+export {
+  parseServiceListJson,
+  parseServiceListText,
+  parseServiceAddr,
+  type ServiceEntry,
+  type ServiceAddr,
+  type ServiceBackend,
+} from './service-list.ts';

@@ -78,6 +78,14 @@ export const SUITES: PlannedSuite[] = [
       workloads: BOTH,
     },
   },
+  // Issue 17: kube-proxy replacement and network policy. Tunnel/vxlan so k8s-w0 (across the router) is reachable;
+  // both run under what the LB suites already set (no upgrade of their own). 70 declares KPR on (what it proves).
+  {
+    file: '70-kube-proxy-replacement.test.ts',
+    title: 'kube-proxy replacement',
+    needs: { cilium: { ...TUNNEL_VXLAN, kubeProxyReplacement: true }, workloads: BOTH },
+  },
+  { file: '75-network-policy.test.ts', title: 'Network policy (WEB → WAS → DB)', needs: { cilium: TUNNEL_VXLAN, workloads: BOTH } },
   // issue 17 (L7 policy, WireGuard): entries of the l7-wireguard branch.
   {
     // L7 policy on the webpod next to curl-pod's node (same subnet: reachable in every routing mode). Its judges read

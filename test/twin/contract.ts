@@ -53,6 +53,16 @@ export interface Frontend {
 }
 
 /** Envoy stand-in routes for the shared ingress (from Ingress objects): first match wins, exact before prefix. */
+/** A Service frontend as kube-proxy replacement programs it on one node (issue 17): a ClusterIP on every node, a
+ *  NodePort on the node's own address (externalTrafficPolicy Local: only its local backends; none: dropped). */
+export interface ServiceFrontendNet {
+  kind: 'ClusterIP' | 'NodePort';
+  ip: string;
+  port: number;
+  protocol: 'TCP' | 'UDP';
+  backends: Backend[];
+}
+
 export interface IngressRoute {
   host?: string;
   path: string;
@@ -107,6 +117,15 @@ export interface TwinNetwork {
   /** The shared ingress: traffic to this IP:80 goes to the Envoy stand-in on the holder, which routes by host and
    *  path and answers 404 with `server: envoy` where no route matches. */
   setIngress(ip: string, routes: IngressRoute[]): Promise<void>;
+
+  /** Issue 17 (optional: fakes may leave them out). Every node's Service frontends (kube-proxy replacement). */
+  setServices?(perNode: ReadonlyMap<string, readonly ServiceFrontendNet[]>): Promise<void>;
+  /** Cluster DNS: `dnsIp` (the kube-dns ClusterIP) answers these A records on every node; pods resolve through it. */
+  setDnsRecords?(dnsIp: string, records: readonly { name: string; ip: string }[]): Promise<void>;
+  /** A pod's network policy ruleset (nftables text for its namespace; test/twin/cilium/policy.ts renderPodFirewall). */
+  setPodFirewall?(namespace: string, name: string, nftText: string): Promise<void>;
+  /** kube-proxy's iptables chains on every node (fault kube-proxy-left) or none. */
+  setKubeProxyChains?(on: boolean): Promise<void>;
 
   /** `systemctl reboot` / `reboot`: the node goes away (SSH, ARP, its pods), and comes back after `downMs` with a
    *  new boot id. Resolves when the node is gone; listeners hear 'down' and later 'up'. */

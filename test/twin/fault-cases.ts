@@ -270,4 +270,40 @@ export const FAULT_CASES: FaultCase[] = [
       unaffected: '76-l7-policy.test.ts',
     },
   },
+  // -- issue 17: 70-kube-proxy-replacement ------------------------------------------------------
+  {
+    name: 'kube-proxy-left',
+    // The unaffected suite is lab health (it reads kube-system's agents next to the stray DaemonSet), not 75: 75's
+    // policy rounds cost ~1.5 min, and CI runs the whole catalogue within its 40-minute budget.
+    timeoutMs: 240_000,
+    does: "a kube-proxy DaemonSet (kube-system/kube-proxy) is left running and kube-proxy's nat chains (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-SVC-…) are on every node",
+    suites: [suite('00-lab-health'), suite('70-kube-proxy-replacement')],
+    expect: {
+      kind: 'product',
+      caughtBy: { suite: '70-kube-proxy-replacement.test.ts', scenario: /no kube-proxy DaemonSet runs and no node has KUBE-SERVICES/ },
+      explains: [
+        /kube-proxy DaemonSet is running alongside .*kube-system\/kube-proxy/,
+        /kube-proxy's iptables chains are on the nodes: .*nat\/KUBE-SERVICES/,
+      ],
+      unaffected: '00-lab-health.test.ts',
+    },
+    source:
+      'seed 004 (kube-proxy still deployed next to kubeProxyReplacement until `kubectl delete ds kube-proxy -n kube-system`); lab-reference.md (weeks 1-5 had kube-proxy deployed); kubernetes pkg/proxy/iptables chain names',
+  },
+  // -- issue 17: 75-network-policy --------------------------------------------------------------
+  {
+    name: 'policy-not-enforced',
+    // Runs 70 and 75 (75's policy rounds last up to 30 s each under the fault): ~133 s through test:faults on a quiet machine.
+    timeoutMs: 360_000,
+    does: 'NetworkPolicies are accepted by the API but never enforced: no pod drops anything and Hubble records every attempt FORWARDED',
+    suites: [suite('70-kube-proxy-replacement'), suite('75-network-policy')],
+    expect: {
+      kind: 'product',
+      caughtBy: { suite: '75-network-policy.test.ts', scenario: /with default-deny .*every pair is dropped/ },
+      explains: [/web→db:3306 connected \(HTTP 200\) where a policy must drop it/],
+      unaffected: '70-kube-proxy-replacement.test.ts',
+    },
+    source:
+      'issue 17 ("a Cilium upgrade that silently stops enforcing a policy"); seed 004 (default-deny-all, allow-was-to-db, allow-web-to-was)',
+  },
 ];

@@ -4,7 +4,7 @@ import { loadTopology } from '../../../helpers/lab/topology.ts';
 import { baseCilium, needsOf, selectSuites, suiteFileName, SUITES } from '../../../suites/support/plan.ts';
 
 describe('suites/support/plan.ts', () => {
-  test('the suite files of the contract and of issue 17, in run (file name) order', () => {
+  test('the suite files of the contract and of issue 17 (70, 75, 76, 80), in run (file name) order', () => {
     const files = SUITES.map((s) => s.file);
     expect(files).toEqual([
       '00-lab-health.test.ts',
@@ -14,6 +14,8 @@ describe('suites/support/plan.ts', () => {
       '40-lb-sharing.test.ts',
       '50-l2-announcements.test.ts',
       '60-ingress.test.ts',
+      '70-kube-proxy-replacement.test.ts',
+      '75-network-policy.test.ts',
       '76-l7-policy.test.ts',
       '80-wireguard.test.ts',
       '90-l2-failover.test.ts',

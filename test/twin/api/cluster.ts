@@ -51,6 +51,7 @@ import type { ExecRequest, ExecStreams } from './server.ts';
 import { ApiError, type Obj, type Store, type StoreEvent } from './store.ts';
 import type { ResourceDef } from './resources.ts';
 import type { FaultSet } from '../faults.ts';
+import { KprPolicy, kubeDnsIp } from './kpr-policy.ts';
 
 /** How long a node may be silent before its Ready condition goes Unknown (kube-controller-manager's node-monitor
  *  grace period is 40 s; the twin shortens it so a reboot is seen within the failover suite's run). */
@@ -156,6 +157,8 @@ export class TwinCluster {
   private stopped = false;
   private readonly log: (line: string) => void;
   private routingSig = '';
+  /** Issue 17: services, cluster DNS, network policy (test/twin/api/kpr-policy.ts). */
+  private readonly kprPolicy: KprPolicy;
 
   constructor(private readonly o: ClusterOptions) {
     this.store = o.store;
@@ -178,7 +181,9 @@ export class TwinCluster {
       l2pol: res.byKind('cilium.io/v2alpha1', 'CiliumL2AnnouncementPolicy'),
       cn: res.byKind('cilium.io/v2', 'CiliumNode'),
       cnp: res.byKind('cilium.io/v2', 'CiliumNetworkPolicy'),
+      netpol: res.byKind('networking.k8s.io/v1', 'NetworkPolicy'),
     };
+    this.kprPolicy = new KprPolicy(o.net, o.faults, this.log);
     this.version = twinVersion(o.ciliumVersion);
     this.release = installRelease({ version: this.version, userValues: o.values, nowMs: Date.now() });
   }
@@ -253,6 +258,19 @@ export class TwinCluster {
           metadata: { labels: { 'io.cilium/app': 'operator', name: 'cilium-operator' } },
           spec: { hostNetwork: true, containers: [{ name: 'cilium-operator', image: this.operatorImage }] },
         },
+      },
+    });
+    // kubeadm's cluster DNS Service (CoreDNS stand-in: dnsmasq on every node, test/twin/net/kpr-net.ts).
+    s.create(this.r.svc as ResourceDef, {
+      metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' } },
+      spec: {
+        type: 'ClusterIP',
+        clusterIP: kubeDnsIp(this.o.topology.serviceCidr),
+        selector: { 'k8s-app': 'kube-dns' },
+        ports: [
+          { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
+          { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
+        ],
       },
     });
     // The agents of the first install program the routing of its values before anything else runs.
@@ -380,6 +398,8 @@ export class TwinCluster {
     this.workloadStatuses();
     await this.applyRouting();
     this.services();
+    // Before the ingress: a failing ingress pass must not keep Services and policies unprogrammed.
+    await this.kprPolicyPass();
     await this.ingress();
     await this.l7Policies();
   }
@@ -445,6 +465,35 @@ export class TwinCluster {
         },
       ],
     };
+  }
+
+  /** Issue 17: Service frontends, DNS records and pod policies pushed to the network; fault kube-proxy-left's DaemonSet. */
+  private async kprPolicyPass(): Promise<void> {
+    const ds = this.store.get(this.r.ds as ResourceDef, 'kube-system', 'kube-proxy');
+    if (this.o.faults?.has('kube-proxy-left') && !ds)
+      this.store.create(this.r.ds as ResourceDef, {
+        metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { 'k8s-app': 'kube-proxy' } },
+        spec: {
+          selector: { matchLabels: { 'k8s-app': 'kube-proxy' } },
+          template: {
+            metadata: { labels: { 'k8s-app': 'kube-proxy' } },
+            spec: {
+              hostNetwork: true,
+              containers: [{ name: 'kube-proxy', image: `registry.k8s.io/kube-proxy:v${this.o.kubernetesVersion}` }],
+            },
+          },
+        },
+      });
+    else if (!this.o.faults?.has('kube-proxy-left') && ds) this.store.delete(this.r.ds as ResourceDef, 'kube-system', 'kube-proxy');
+    await this.kprPolicy.reconcile({
+      services: this.store.list(this.r.svc as ResourceDef),
+      pods: this.store.list(this.r.pod as ResourceDef),
+      policies: this.store.list(this.r.netpol as ResourceDef),
+      namespaces: this.store.list(this.r.ns as ResourceDef),
+      podReady: (p) => this.podReady(p),
+      nodes: this.net.nodes.map((n) => ({ name: n, address: this.net.nodeAddress(n) })),
+      dnsIp: kubeDnsIp(this.o.topology.serviceCidr),
+    });
   }
 
   private async tick(): Promise<void> {
@@ -943,6 +992,18 @@ export class TwinCluster {
     const used = new Set(svcs.map((s) => (s.spec as { clusterIP?: string } | undefined)?.clusterIP).filter(Boolean));
     const base = this.o.topology.serviceCidr.split('/')[0] as string;
     const baseN = base.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+    // A nodePort is unique in the cluster (the API server's allocator): two services never share one.
+    const usedNodePorts = new Set(
+      svcs
+        .flatMap((x) => ((x.spec as { ports?: { nodePort?: number }[] } | undefined)?.ports ?? []).map((p) => p.nodePort))
+        .filter(Boolean),
+    );
+    const freeNodePort = (from: number): number => {
+      let n = from;
+      while (usedNodePorts.has(n)) n = n >= 32767 ? 30000 : n + 1;
+      usedNodePorts.add(n);
+      return n;
+    };
     for (const s of svcs) {
       const spec = (s.spec ?? {}) as { clusterIP?: string; type?: string; ports?: { port: number; nodePort?: number }[] };
       if (spec.clusterIP) continue;
@@ -958,7 +1019,7 @@ export class TwinCluster {
       used.add(ip);
       const ports = (spec.ports ?? []).map((p, i) =>
         spec.type === 'LoadBalancer' || spec.type === 'NodePort'
-          ? { protocol: 'TCP', ...p, nodePort: p.nodePort ?? 30000 + ((baseN + i + ip.length * 7) % 2767) }
+          ? { protocol: 'TCP', ...p, nodePort: p.nodePort ?? freeNodePort(30000 + ((baseN + i + ip.length * 7) % 2767)) }
           : { protocol: 'TCP', ...p },
       );
       this.store.update(
@@ -1258,6 +1319,7 @@ export class TwinCluster {
         l2Rows: this.agentReadyOn(node) ? (this.l2Rows.get(node) ?? []) : [],
         flows: this.flows.filter((f) => f.node === node),
         encryption: this.encryptionOf(config, node),
+        services: this.kprPolicy.frontendsOn(node),
       });
       if (answer.stdout) io.stdout(Buffer.from(answer.stdout));
       if (answer.stderr) io.stderr(Buffer.from(answer.stderr));
@@ -1291,13 +1353,18 @@ export class TwinCluster {
     const tunnel = this.agentConfig(node)['routing-mode'] !== 'native';
     // Where the agent's datapath hands the packet on (cilium-behaviour.md 4; hubble's trace points).
     const point = targetNode === node ? 'to-endpoint' : tunnel ? 'to-overlay' : 'to-stack';
+    // Issue 17: a connection the policy model denies is dropped where it is enforced (egress: the source's node).
+    const decision = this.kprPolicy.decide({ srcIp: ip, dstIp: dest, port: port ?? 80, protocol: 'TCP' });
+    const dropped = !decision.allowed;
+    const flowNode = dropped && decision.enforcedAt === 'ingress' ? (targetNode ?? node) : node;
     const labels = (o: Obj | undefined): string[] =>
       Object.entries(o?.metadata.labels ?? {})
         .filter(([k]) => !k.startsWith('cilium-lab-harness') && !k.startsWith('pod-template-hash'))
         .map(([k, v]) => `k8s:${k}=${v}`);
     this.flows.push({
       timeMs: Date.now(),
-      verdict: 'FORWARDED',
+      verdict: dropped ? 'DROPPED' : 'FORWARDED',
+      ...(dropped ? { dropReason: 'POLICY_DENIED' } : {}),
       srcIp: ip,
       dstIp: dest,
       protocol: 'TCP',
@@ -1318,10 +1385,10 @@ export class TwinCluster {
             labels: labels(target),
           }
         : { identity: 2, labels: ['reserved:world'] },
-      node,
+      node: flowNode,
       observationPoint: point,
       isReply: false,
-      trafficDirection: 'EGRESS',
+      trafficDirection: dropped && decision.enforcedAt === 'ingress' ? 'INGRESS' : 'EGRESS',
     });
     if (this.flows.length > 2000) this.flows.splice(0, this.flows.length - 2000);
   }

@@ -127,6 +127,16 @@ const CORE: ResourceDef[] = [
     kind: 'EndpointSlice',
     namespaced: true,
   },
+  // Issue 17 (75-network-policy): enforced by test/twin/cilium/policy.ts.
+  {
+    group: 'networking.k8s.io',
+    versions: ['v1'],
+    plural: 'networkpolicies',
+    singular: 'networkpolicy',
+    kind: 'NetworkPolicy',
+    namespaced: true,
+    shortNames: ['netpol'],
+  },
   { group: 'events.k8s.io', versions: ['v1'], plural: 'events', singular: 'event', kind: 'Event', namespaced: true },
 ];
 

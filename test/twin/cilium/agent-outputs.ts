@@ -21,6 +21,7 @@
  *   observation point (test/fixtures/seeds/002/hubble-flow-to-overlay.jsonl; helpers/parse/hubble.ts); compact as seed
  *   002 line 226 (`Aug  9 14:06:08.749: default/curl-pod:40372 (ID:14553) -> ... to-overlay FORWARDED (TCP Flags: ACK, FIN)`).
  */
+import { renderServiceList, type FrontendModel } from './services.ts';
 import type { AgentRouting } from './helm.ts';
 import type { L2Row } from './l2.ts';
 import type { TwinCiliumVersion } from './versions.ts';
@@ -80,6 +81,8 @@ export interface AgentModel {
   flows: HubbleFlowModel[];
   /** Issue 17: WireGuard as the agent reports it; absent or Disabled: `Encryption: Disabled`. */
   encryption?: EncryptionModel;
+  /** Issue 17: the frontends this agent serves (`cilium-dbg service list`; test/twin/cilium/services.ts). */
+  services?: FrontendModel[];
 }
 
 export interface EncryptionModel {
@@ -530,6 +533,13 @@ export function answerAgentExec(argv: string[], agent: AgentModel): ExecAnswer {
       (o, i) => o === '--output=json' || o === '-ojson' || ((o === '-o' || o === '--output') && opts[i + 1] === 'json'),
     );
     return ok(json ? renderStatusJson(agent) : renderStatusText(agent));
+  }
+  if (rest[0] === 'service' && (rest[1] === 'list' || rest[1] === 'ls')) {
+    const opts = rest.slice(2);
+    const json = opts.some(
+      (o, i) => o === '--output=json' || o === '-ojson' || ((o === '-o' || o === '--output') && opts[i + 1] === 'json'),
+    );
+    return ok(renderServiceList(agent.services ?? [], json ? 'json' : 'table'));
   }
   if (rest[0] === 'shell' && rest[1] === '--' && rest[2] === 'db/show') {
     const words = rest.slice(3);

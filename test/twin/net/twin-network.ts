@@ -32,6 +32,7 @@ import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { cidrContains, ipToNumber, numberToIp, type Topology } from '../../../helpers/lab/topology.ts';
 import { PLAN, netlabUnavailable, startNetlab, type Netlab } from '../../netlab/netlab.ts';
+import type { ServiceFrontendNet } from '../contract.ts';
 import type {
   ExecIo,
   Frontend,
@@ -57,6 +58,7 @@ import {
   routerFaultRoutes,
   tunnelRouteMtu,
 } from './net-faults.ts';
+import { KprNet } from './kpr-net.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const POD_SERVER = path.join(HERE, 'pod-server.mjs');
@@ -211,6 +213,8 @@ class TwinNetworkImpl implements StartedTwinNetwork {
   private l7?: TwinL7Policy;
   /** Serialises changes to the network (announce, routing, reboot, pods) so they never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Issue 17: services, cluster DNS, pod policy, kube-proxy's chains (test/twin/net/kpr-net.ts). */
+  private kpr!: KprNet;
 
   constructor(private readonly opts: TwinNetworkOptions) {
     this.routing = opts.routing ?? { mode: 'native', autoDirectNodeRoutes: true };
@@ -249,6 +253,15 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     });
     this.dir = path.join(this.netlab.dir, 'twin');
     this.server = new StandInServer(socket, this.opts.standIns ?? null);
+    this.kpr = new KprNet({
+      dir: this.dir,
+      nodes: this.nodes,
+      nodeNs: (n) => this.node(n).ns,
+      hostIp: (n) => this.node(n).hostIp,
+      isDown: (n) => this.down.has(n),
+      spawnReady: (ns, argv, what) => this.spawnReady(ns, argv, what),
+      end: (p) => this.end(p),
+    });
     await this.server.listen();
 
     for (const [i, plan] of PLAN.hosts.filter((h) => h.role !== 'router').entries()) {
@@ -660,7 +673,10 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     // harness runs in a pod cannot reach the machine. unshare and sh exec in place, so the PID is the command's.
     const refuse = path.join(this.dir, 'refuse');
     if (!existsSync(refuse)) writeFileSync(refuse, refuseScript(), { mode: 0o755 });
-    const binds = STAND_IN_BIND_TARGETS.map((t) => `{ [ ! -e ${t} ] || mount --bind ${refuse} ${t}; }`).join(' && ');
+    const standInBinds = STAND_IN_BIND_TARGETS.map((t) => `{ [ ! -e ${t} ] || mount --bind ${refuse} ${t}; }`).join(' && ');
+    // The pod's resolv.conf (cluster DNS, kubelet's search path) once the cluster DNS runs.
+    const resolv = this.kpr.resolvConf(namespace);
+    const binds = resolv ? `${standInBinds} && mount --bind ${resolv} /etc/resolv.conf` : standInBinds;
     const p = spawn(
       'setpriv',
       [
@@ -697,6 +713,26 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     } finally {
       io.signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  // Issue 17 (test/twin/net/kpr-net.ts)
+  setServices(perNode: ReadonlyMap<string, readonly ServiceFrontendNet[]>): Promise<void> {
+    return this.serial(() => this.kpr.setServices(perNode));
+  }
+
+  setDnsRecords(dnsIp: string, records: readonly { name: string; ip: string }[]): Promise<void> {
+    return this.serial(() => this.kpr.setDnsRecords(dnsIp, records));
+  }
+
+  setPodFirewall(namespace: string, name: string, nftText: string): Promise<void> {
+    return this.serial(async () => {
+      const pod = this.pods.get(`${namespace}/${name}`);
+      if (pod) await this.kpr.setPodFirewall(pod.ns, nftText);
+    });
+  }
+
+  setKubeProxyChains(on: boolean): Promise<void> {
+    return this.serial(() => this.kpr.setKubeProxyChains(on));
   }
 
   // ---------------------------------------------------------------------------------------------
