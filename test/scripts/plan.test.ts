@@ -8,7 +8,7 @@ describe('npm run plan', () => {
     const lines = main([]);
     expect(lines.at(-1)).toBe('helm upgrades: 2');
     const suiteLines = lines.filter((l) => /^\d+\. /.test(l));
-    expect(suiteLines).toHaveLength(10);
+    expect(suiteLines).toHaveLength(12);
     expect(suiteLines[2]).toMatch(/^3\. 20-vxlan\.test\.ts/);
     expect(lines.join('\n')).toMatch(
       /helm upgrade #1[^]*--set routingMode=tunnel {3}was native[^]*--set l2announcements\.enabled=true {3}was false {2}\(folded in for 30-lb-ipam/,
@@ -17,7 +17,7 @@ describe('npm run plan', () => {
 
   test('filters select a smaller run; --no-destructive drops the failover suite', () => {
     expect(main(['60-ingress']).at(-1)).toBe('helm upgrades: 1');
-    expect(main(['--no-destructive']).filter((l) => /^\d+\. /.test(l))).toHaveLength(9);
+    expect(main(['--no-destructive']).filter((l) => /^\d+\. /.test(l))).toHaveLength(11);
     expect(main(['80-wireguard']).at(-1)).toBe('helm upgrades: 1');
     expect(main(['76-l7']).at(-1)).toBe('helm upgrades: 0');
     expect(main(['00-lab']).at(-1)).toBe('helm upgrades: 0');

@@ -68,6 +68,20 @@ const REQUIRED: Record<string, RegExp[]> = {
     /from curl-pod/,
   ],
   // issue 17
+  '70-kube-proxy-replacement.test.ts': [
+    /every agent reports kube-proxy replacement on/,
+    /no kube-proxy DaemonSet runs and no node has KUBE-SERVICES \/ KUBE-SVC chains/,
+    /ClusterIP Service answers from curl-pod by name and by IP, and the client node's agent lists its backends/,
+    /NodePort Service answers from the router on every node's address/,
+    /externalTrafficPolicy Local only the node with a backend answers/,
+  ],
+  '75-network-policy.test.ts': [
+    /before any policy, every tier connects/,
+    /default-deny \(DNS allowed\) every pair is dropped: each attempt times out/,
+    /allowing was→db:3306 and web→was:8080 lets exactly those two connect/,
+    /DROPPED \/ POLICY_DENIED/,
+    /removing the policies restores every pair/,
+  ],
   '76-l7-policy.test.ts': [
     /GET \/public reaches the backend \(200/,
     /GET \/private is denied by Envoy: 403 "Access denied"/,
