@@ -8,7 +8,8 @@
  *   naming the host, the command and the cause.
  * - When a host goes away (reboot) the next command reconnects by itself, with backoff (p-retry through
  *   helpers/wait/retry.ts). A command that was running when the connection dropped is not re-run (it may have had
- *   effects): it fails with "connection lost". A command whose channel could not even be opened on a
+ *   effects): it fails with "connection lost" — unless its caller said it is `idempotent` (it only reads), then it
+ *   runs once more on a fresh connection within its deadline. A command whose channel could not even be opened on a
  *   connection that turned out dead is retried once on a fresh connection.
  * - Credentials and host-key policy come from the topology (helpers/transport/ssh-auth.ts).
  */
@@ -55,6 +56,8 @@ export interface HostStats {
   waiting: number;
   /** Most commands seen running at the same time. */
   peakRunning: number;
+  /** Idempotent commands run again because the connection was lost while they ran. */
+  rerunAfterLoss: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -96,7 +99,7 @@ export class SshPool {
 
   stats(name: string): HostStats {
     const h = this.hosts.get(name);
-    return h ? h.stats() : { connects: 0, running: 0, waiting: 0, peakRunning: 0 };
+    return h ? h.stats() : { connects: 0, running: 0, waiting: 0, peakRunning: 0, rerunAfterLoss: 0 };
   }
 
   /** Ends every connection. Commands still running fail with "connection lost". */
@@ -167,6 +170,7 @@ class PooledHost implements SshHost {
   private readonly lost = new WeakSet<Client>();
   private readonly slots: Slots;
   private connects = 0;
+  private rerunAfterLoss = 0;
 
   constructor(
     private readonly node: LabNode,
@@ -179,7 +183,13 @@ class PooledHost implements SshHost {
   }
 
   stats(): HostStats {
-    return { connects: this.connects, running: this.slots.running, waiting: this.slots.waiting, peakRunning: this.slots.peak };
+    return {
+      connects: this.connects,
+      running: this.slots.running,
+      waiting: this.slots.waiting,
+      peakRunning: this.slots.peak,
+      rerunAfterLoss: this.rerunAfterLoss,
+    };
   }
 
   /** The command as sent: wrapped in `sudo -n` when asked and not already root. */
@@ -316,8 +326,19 @@ class PooledHost implements SshHost {
     let release: (() => void) | undefined;
     try {
       release = await this.slots.acquire(link.signal);
-      const { client, stream } = await this.openChannel(this.wrap(command, opts.sudo), link.signal);
-      return await this.collect(client, stream, command, { stdin: opts.stdin, signal: link.signal, started, why });
+      for (let attempt = 0; ; attempt++) {
+        const { client, stream } = await this.openChannel(this.wrap(command, opts.sudo), link.signal);
+        try {
+          return await this.collect(client, stream, command, { stdin: opts.stdin, signal: link.signal, started, why });
+        } catch (err) {
+          // Lost mid-command: only a command that may run twice runs again, once, on a fresh connection.
+          // ssh2 may close the channel a moment before it reports the connection closed.
+          if (err instanceof SshError && !this.lost.has(client)) await new Promise((r) => setImmediate(r));
+          const lost = err instanceof SshError && this.lost.has(client) && !link.signal.aborted;
+          if (!lost || !opts.idempotent || attempt > 0) throw err;
+          this.rerunAfterLoss++;
+        }
+      }
     } catch (err) {
       if (err instanceof SshError) throw err;
       const reason = link.signal.aborted ? `${why()} (before the command started)` : (err as Error).message;

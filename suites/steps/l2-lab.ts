@@ -176,7 +176,7 @@ export async function routerClock(
 ): Promise<{ localBefore: number; remote: number; localAfter: number }> {
   const host = lab.ssh.host(routerName(lab));
   const localBefore = Date.now();
-  const out = await host.run('date +%s%3N', { timeoutMs: DEADLINE.hostReadMs });
+  const out = await host.run('date +%s%3N', { timeoutMs: DEADLINE.hostReadMs, idempotent: true });
   const localAfter = Date.now();
   const remote = Number(out.trim());
   if (!/^\d{13}$/.test(out.trim()))
@@ -190,7 +190,7 @@ export async function routerClock(
 
 /** /proc/sys/kernel/random/boot_id: changes at every boot, so it proves a reboot happened. */
 export async function bootId(lab: Pick<Lab, 'ssh'>, node: string, timeoutMs: number = DEADLINE.hostReadMs): Promise<string> {
-  const out = (await lab.ssh.host(node).run('cat /proc/sys/kernel/random/boot_id', { timeoutMs })).trim();
+  const out = (await lab.ssh.host(node).run('cat /proc/sys/kernel/random/boot_id', { timeoutMs, idempotent: true })).trim();
   if (!/^[0-9a-f-]{36}$/.test(out)) throw new SshError(node, 'cat /proc/sys/kernel/random/boot_id', `"${out}" is not a boot id`);
   return out;
 }
