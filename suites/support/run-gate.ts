@@ -1,0 +1,87 @@
+/**
+ * The run's gate (issue 16, lab fault agent-not-ready): when the lab health suite fails, the lab is not whole, and a
+ * suite that needs a healthy lab (every suite that declares needs in suites/support/plan.ts) would fail on it for the
+ * lab's reason, not its own, after minutes of upgrades and waits. Such a suite is not run: each of its scenarios is
+ * reported skipped with the note `not run: <why>` (vitest's output, the JSON report, Allure's status message through
+ * reports/lab-reporters.ts), and one line says so on stderr.
+ *
+ * The state lives on globalThis: the lab project runs every file in one worker without isolation, so it outlives a
+ * file, and a module re-evaluated per file (the setup file) still sees it.
+ */
+import type { RunnerTask, RunnerTestFile, RunnerTestSuite } from 'vitest';
+import { needsOf, suiteFileName } from './plan.ts';
+
+const KEY = Symbol.for('cilium-lab-harness.run-gate');
+
+interface GateState {
+  /** Why the lab is not healthy (the failed health scenarios), or empty. */
+  reasons: string[];
+}
+
+function state(): GateState {
+  const g = globalThis as unknown as Record<symbol, GateState | undefined>;
+  return (g[KEY] ??= { reasons: [] });
+}
+
+/** Records that the lab health check failed, with what it found (first line of the failure). */
+export function markLabUnhealthy(reason: string): void {
+  state().reasons.push(reason);
+}
+
+/** Why the lab is not healthy, or null when nothing said it is not. */
+export function labUnhealthy(): string | null {
+  const r = state().reasons;
+  return r.length > 0 ? `lab health failed: ${r.join('; ')}` : null;
+}
+
+/** For tests of the gate itself. */
+export function resetRunGate(): void {
+  state().reasons = [];
+}
+
+/** Does the suite file need a healthy lab? Every planned suite that declares needs; the health suite declares none. */
+export function needsHealthyLab(fileOrUrl: string): boolean {
+  try {
+    const n = needsOf(fileOrUrl);
+    return Object.keys(n.cilium ?? {}).length > 0 || (n.workloads ?? []).length > 0 || n.destructive === true;
+  } catch {
+    return true; // not in the plan: assume it needs a lab like every scenario does
+  }
+}
+
+/** Gives every test under `suite` (and its nested suites) the skip note `note`; returns how many tests. vitest marks
+ *  them skipped when the file-level hook that called this throws (its markTasksAsSkipped keeps the note). */
+export function markNotRun(suite: RunnerTestSuite | RunnerTask, note: string): number {
+  let n = 0;
+  const visit = (t: RunnerTask): void => {
+    if (t.type === 'suite') {
+      for (const c of t.tasks) visit(c);
+      return;
+    }
+    t.result = { ...t.result, state: 'skip', note } as RunnerTask['result'];
+    n++;
+  };
+  for (const c of (suite as RunnerTestSuite).tasks ?? []) visit(c);
+  return n;
+}
+
+/** Thrown by the file-level hook so that vitest runs nothing of the file: its scenarios are reported skipped with
+ *  the note, the file with this message. */
+export class NotRunError extends Error {
+  override name = 'NotRunError';
+}
+
+/**
+ * Before a suite file runs (a file-level beforeAll from the lab project's setup file): when the lab is known to be
+ * unhealthy and the file needs a healthy lab, none of it runs (not its beforeAll, not its tests): each scenario is
+ * reported skipped with the note `not run: <why>`, one line on stderr says so, and a NotRunError ends the file.
+ * Returns null when the file may run.
+ */
+export function gateSuiteFile(file: RunnerTestFile, write: (line: string) => void = (l) => process.stderr.write(l)): NotRunError | null {
+  const why = labUnhealthy();
+  const name = suiteFileName(file.filepath);
+  if (!why || !needsHealthyLab(name)) return null;
+  const n = markNotRun(file, `not run: ${why}`);
+  write(`[lab] not run: ${name} (${n} scenario${n === 1 ? '' : 's'}): ${why}\n`);
+  return new NotRunError(`not run: ${why}`);
+}
