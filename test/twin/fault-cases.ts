@@ -9,6 +9,7 @@
  */
 import type { Twin } from './twin.ts';
 import type { FaultName } from './faults.ts';
+import { LAB_FAULT_CASES } from './fault-cases-lab.ts';
 
 /** One test of a fault run, from vitest's JSON report (CLH_VITEST_JSON). */
 export interface TestOutcome {
@@ -82,4 +83,7 @@ export interface FaultCase {
   source: string;
 }
 
-export const FAULT_CASES: FaultCase[] = [];
+export const FAULT_CASES: FaultCase[] = [
+  // issue 16: lab faults (test/twin/fault-cases-lab.ts)
+  ...LAB_FAULT_CASES,
+];
