@@ -403,7 +403,8 @@ export class TwinApiServer {
     };
     const timer = setTimeout(end, timeoutSeconds * 1000);
     this.watches.add(end);
-    req.on('close', end);
+    // The response's close (the client went away, or the stream ended); not the request's, which Node emits as soon
+    // as the request has been read, and which ended every watch right after it opened.
     res.on('close', end);
   }
 
