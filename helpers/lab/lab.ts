@@ -44,6 +44,7 @@ import { attach, attachCollected } from '../report/report.ts';
 import { DEADLINE } from '../wait/deadlines.ts';
 import { useTestSignal } from '../wait/retry.ts';
 import { Cleanups } from './cleanups.ts';
+import { cleanUpOnInterrupt } from './interrupt.ts';
 import { closeSuiteScope, openSuiteScope } from './suite-scope.ts';
 
 export { apiServerUrl, LAB_KUBECONFIG_ENV, loadKubeConfig, makeRunId, resolveRunId, rewriteKubeconfigServer } from './lab-access.ts';
@@ -179,6 +180,8 @@ export function labTestWith(o: { manifestDir: string; connect?: () => Promise<La
       .extend('lab', { scope: 'worker' }, async ({}, { onCleanup }) => {
         // Failed waits attach the object's YAML and events to the running test's Allure result (redacted).
         const lab = await (o.connect ? o.connect() : connectLab({ attach, manifestDir: o.manifestDir }));
+        // Interrupted (SIGINT/SIGTERM): every cleanup still runs, and the run says what it left undone (interrupt.ts).
+        if (!o.connect) cleanUpOnInterrupt(lab);
         onCleanup(() => closeLab(lab));
         return lab;
       })
