@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { HARNESS_ROUTE_PROTO } from '../../helpers/transport/probes.ts';
 import { router } from '../../helpers/lab/topology.ts';
+import { classifyResult } from '../../reports/categories.ts';
 import { API_RESTART_DOWN_MS } from './api/faults-api.ts';
 import { AGENT_NOT_READY_NODE } from './api/faults-lab.ts';
 import { dropSshConnections } from './net/ssh-drop.ts';
@@ -237,8 +238,13 @@ export const LAB_FAULT_CASES: FaultCase[] = [
         const back = tests.find((t) => /comes back/.test(t.fullName));
         if (!back) p.push('the "comes back" scenario did not run');
         else if (back.status !== 'failed') p.push(`the "comes back" scenario ${back.status}, not failed`);
-        else if (!/lab timeout/i.test(back.failureMessages.join('\n')))
-          p.push(`the "comes back" scenario failed without "lab timeout": ${back.failureMessages[0]?.split('\n')[0] ?? '(no message)'}`);
+        else {
+          // As the reports classify it (reports/categories.ts): an assertion is `failed`, any other error `broken`.
+          const message = back.failureMessages.join('\n');
+          const category = classifyResult({ status: /^AssertionError/.test(message) ? 'failed' : 'broken', message });
+          if (category?.short !== 'lab timeout')
+            p.push(`the "comes back" scenario failed as "${category?.short ?? '?'}", not "lab timeout": ${message.split('\n')[0]}`);
+        }
         if (run.signal !== null || run.exitCode === 0 || run.exitCode === null)
           p.push(`the run did not end as a failure (exit ${run.exitCode}, signal ${run.signal})`);
         if (/Test timed out in/.test(run.output)) p.push("vitest's own timeout fired (the harness's bound did not end the wait first)");
