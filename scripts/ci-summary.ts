@@ -4,10 +4,12 @@
  * when a report is missing or unreadable, or when CI=true and an integration test (a *.integration.test.ts file)
  * was skipped: under CI the emulated network must really run, never quietly stand aside.
  *
- *   tsx scripts/ci-summary.ts out/self/results.json [more.json ...] [--twin-reports DIR]
+ *   tsx scripts/ci-summary.ts out/self/results.json [more.json ...] [--twin-reports DIR] [--faults FILE]
  *
  * --twin-reports DIR adds DIR/vitest-<version>.json for every Cilium version of lab/versions.yaml's ciliumMatrix
  * (what `npm run test:twin` writes), so a version whose twin run wrote nothing counts as a failure.
+ * --faults FILE adds the fault catalogue's verdicts (`npm run test:faults`' summary.json: one pass per fault caught or
+ * handled, one failure per fault missed or wrongly failed); a missing or unreadable file counts as one failure.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -80,9 +82,51 @@ export function readReports(files: string[], read: (f: string) => string): { rep
   return { report: { testResults }, problems };
 }
 
-function main(files: string[]): number {
-  const { report, problems } = readReports(files, (f) => readFileSync(f, 'utf8'));
-  const s = summarize(report, process.env.CI === 'true');
+/** The fault runner's summary.json added into a summary: its passed/failed faults, each failed one named. */
+export function addFaults(s: Summary, file: string, read: (f: string) => string): Summary {
+  let passed = 0;
+  let failed = 0;
+  const problems: string[] = [];
+  try {
+    const j = JSON.parse(read(file)) as {
+      passed?: unknown;
+      failed?: unknown;
+      faults?: { name: string; verdict: string; ok: boolean; detail?: string }[];
+    };
+    if (typeof j.passed !== 'number' || typeof j.failed !== 'number') throw new Error('no passed/failed counts');
+    passed = j.passed;
+    failed = j.failed;
+    for (const f of j.faults ?? []) if (!f.ok) problems.push(`fault ${f.name}: ${f.verdict} ${(f.detail ?? '').slice(0, 200)}`);
+    if (passed + failed === 0) problems.push(`no fault ran (${file})`);
+  } catch (err) {
+    failed = 1;
+    problems.push(`no readable fault summary at ${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const p = s.passed + passed;
+  const f = s.failed + failed;
+  const line = `${p} passed, ${f} failed${s.skipped > 0 ? `, ${s.skipped} skipped` : ''}`;
+  const all = [...s.problems, ...problems];
+  return { ...s, passed: p, failed: f, problems: all, line, ok: f === 0 && all.length === 0 };
+}
+
+/** `--faults FILE` arguments (the rest are report files). */
+export function faultFiles(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== '--faults') continue;
+    const f = argv[++i];
+    if (!f) throw new Error('--faults needs a summary file');
+    out.push(f);
+  }
+  return out;
+}
+
+function main(argv: string[]): number {
+  const files = reportFiles(argv, () => loadVersions().ciliumMatrix);
+  const read = (f: string): string => readFileSync(f, 'utf8');
+  const { report, problems } = readReports(files, read);
+  let s = summarize(report, process.env.CI === 'true');
+  for (const f of faultFiles(argv)) s = addFaults(s, f, read);
   for (const p of [...problems, ...s.problems]) console.log(`problem: ${p}`);
   console.log(s.line);
   return s.ok ? 0 : 1;
@@ -97,11 +141,12 @@ export function reportFiles(argv: string[], matrix: () => readonly string[]): st
       const dir = argv[++i];
       if (!dir) throw new Error('--twin-reports needs a folder');
       files.push(...matrix().map((v) => path.join(dir, `vitest-${v}.json`)));
-    } else files.push(a);
+    } else if (a === '--faults') i++;
+    else files.push(a);
   }
   return files.length > 0 ? files : ['out/self/results.json'];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  process.exit(main(reportFiles(process.argv.slice(2), () => loadVersions().ciliumMatrix)));
+  process.exit(main(process.argv.slice(2)));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { readReports, reportFiles, summarize, type VitestJson } from '../../scripts/ci-summary.ts';
+import { addFaults, faultFiles, readReports, reportFiles, summarize, type VitestJson } from '../../scripts/ci-summary.ts';
 
 const file = (name: string, statuses: string[], status = 'passed'): VitestJson['testResults'][number] => ({
   name,
@@ -67,5 +67,33 @@ describe('CI summary line', () => {
     ]);
     expect(reportFiles([], () => [])).toEqual(['out/self/results.json']);
     expect(() => reportFiles(['--twin-reports'], () => [])).toThrow(/needs a folder/);
+  });
+
+  test("--faults adds the fault runner's verdicts into the line; a missing summary is one named failure", () => {
+    const base = summarize({ testResults: [file('/r/a.test.ts', ['passed', 'passed', 'skipped'])] }, false);
+    const summary = JSON.stringify({
+      passed: 9,
+      failed: 1,
+      faults: [
+        { name: 'router-pod-routes', verdict: 'caught', ok: true, detail: 'by …' },
+        { name: 'lease-stuck', verdict: 'missed', ok: false, detail: '"reboot the lease holder" passed' },
+      ],
+    });
+    const read = (f: string): string => {
+      if (f === 'out/faults/summary.json') return summary;
+      throw new Error(`ENOENT: ${f}`);
+    };
+    const s = addFaults(base, 'out/faults/summary.json', read);
+    expect(s.line).toBe('11 passed, 1 failed, 1 skipped');
+    expect(s.ok).toBe(false);
+    expect(s.problems).toEqual(['fault lease-stuck: missed "reboot the lease holder" passed']);
+    const ok = addFaults(base, 'out/faults/summary.json', () => JSON.stringify({ passed: 10, failed: 0, faults: [] }));
+    expect(ok).toMatchObject({ line: '12 passed, 0 failed, 1 skipped', ok: true });
+    const missing = addFaults(base, 'nowhere.json', read);
+    expect(missing.line).toBe('2 passed, 1 failed, 1 skipped');
+    expect(missing.problems[0]).toMatch(/no readable fault summary at nowhere.json: ENOENT/);
+    expect(faultFiles(['x.json', '--faults', 'out/faults/summary.json'])).toEqual(['out/faults/summary.json']);
+    expect(reportFiles(['x.json', '--faults', 'out/faults/summary.json'], () => [])).toEqual(['x.json']);
+    expect(() => faultFiles(['--faults'])).toThrow(/needs a summary file/);
   });
 });

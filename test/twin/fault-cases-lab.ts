@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { HARNESS_ROUTE_PROTO } from '../../helpers/transport/probes.ts';
 import { router } from '../../helpers/lab/topology.ts';
+import { DEADLINE } from '../../helpers/wait/deadlines.ts';
 import { classifyResult } from '../../reports/categories.ts';
 import { API_RESTART_DOWN_MS } from './api/faults-api.ts';
 import { AGENT_NOT_READY_NODE } from './api/faults-lab.ts';
@@ -61,6 +62,9 @@ async function processesIn(twin: Twin, host: string): Promise<{ pid: number; com
 
 /** Probes and captures the harness starts on hosts (helpers/transport/background.ts, probes.ts). */
 const PROBE_COMMS = /^(tcpdump|arping|curl|ping|timeout)$/;
+
+/** The suite file as `npm test --` takes it (the case's `suites`). */
+const suitePath = (file: string): string => `suites/${file}`;
 
 function inFile(run: FaultRun, file: string): TestOutcome[] {
   return run.tests.filter((t) => t.file === file);
@@ -135,7 +139,7 @@ export const LAB_FAULT_CASES: FaultCase[] = [
   {
     name: 'ssh-drop',
     does: 'cuts every SSH connection to the router once, mid-suite',
-    suites: [SSH_DROP_SUITE],
+    suites: [suitePath(SSH_DROP_SUITE)],
     source: 'a real lab: a VirtualBox NAT port forward or a flapping host-only link drops established SSH sessions',
     async act(ctx) {
       sshDrop.cut = [];
@@ -170,7 +174,8 @@ export const LAB_FAULT_CASES: FaultCase[] = [
   {
     name: 'api-restart',
     does: "restarts the API server (new connections refused for a few seconds, watches closed) during the failover suite's lease watch",
-    suites: [FAILOVER_SUITE],
+    suites: [suitePath(FAILOVER_SUITE)],
+    timeoutMs: 300_000,
     source: 'kubeadm: kube-apiserver is a static pod; a restart (upgrade, OOM, certificate rotation) closes every watch',
     async act(ctx) {
       apiRestart.restartedAt = null;
@@ -213,7 +218,9 @@ export const LAB_FAULT_CASES: FaultCase[] = [
   {
     name: 'api-slow',
     does: 'answers every API call after 2 s',
-    suites: ['00-lab-health.test.ts', '40-lb-sharing.test.ts'],
+    // Every call 2 s late: the two suites took 194 s on a loaded 2-core machine.
+    timeoutMs: 480_000,
+    suites: [suitePath('00-lab-health.test.ts'), suitePath('40-lb-sharing.test.ts')],
     source: 'an overloaded control plane (etcd on a slow disk, a 2-CPU VM under a Cilium upgrade)',
     expect: {
       kind: 'lab',
@@ -226,8 +233,10 @@ export const LAB_FAULT_CASES: FaultCase[] = [
   {
     name: 'node-never-returns',
     does: 'the rebooted node never comes back',
-    suites: [FAILOVER_SUITE],
+    suites: [suitePath(FAILOVER_SUITE)],
     spoilsTwin: true,
+    // The suite waits its whole reboot bound (DEADLINE.rebootMs) before it may say "lab timeout"; the arrangement before.
+    timeoutMs: DEADLINE.rebootMs + 300_000,
     source: 'a real lab: a VM that hangs in its boot (a full disk, a stuck fsck) after `systemctl reboot`',
     expect: {
       kind: 'lab',
@@ -256,7 +265,7 @@ export const LAB_FAULT_CASES: FaultCase[] = [
   {
     name: 'agent-not-ready',
     does: 'one agent reports a non-Ok state',
-    suites: ['00-lab-health.test.ts', '40-lb-sharing.test.ts'],
+    suites: [suitePath('00-lab-health.test.ts'), suitePath('40-lb-sharing.test.ts')],
     source: 'cilium-dbg status: `Cilium: Failure` on an agent whose datapath or kvstore is broken (cilium-behaviour.md 5.2)',
     expect: {
       kind: 'lab',
@@ -284,7 +293,7 @@ export const LAB_FAULT_CASES: FaultCase[] = [
   {
     name: 'interrupt',
     does: 'the run is interrupted (SIGINT) in the middle of a suite',
-    suites: [INTERRUPT_SUITE],
+    suites: [suitePath(INTERRUPT_SUITE)],
     source: 'a person pressing Ctrl-C, or CI cancelling a job (SIGINT/SIGTERM to the process group)',
     async act(ctx) {
       interrupt.sentAt = null;

@@ -13,12 +13,12 @@
  * down by PID and namespace, also when a run fails or on SIGINT/SIGTERM. Other arguments after `--` go to vitest
  * (e.g. a suite file filter, or --tags-filter='!destructive').
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 import { loadVersions } from '../../helpers/lab/versions.ts';
 import { checkCrossVersionPage } from './report-check.ts';
+import { exitNumber, spawnGroup, twinTestEnv, type GroupChild } from './npm-run.ts';
 import { parseFaults } from './faults.ts';
 import { startTwin, type Twin } from './twin.ts';
 
@@ -46,18 +46,12 @@ export function countsFromVitestJson(text: string): Counts {
   return { passed: j.numPassedTests ?? 0, failed: j.numFailedTests ?? 0, skipped: (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0) };
 }
 
-let child: ChildProcess | null = null;
+let child: GroupChild | null = null;
 let twin: Twin | null = null;
 let stopping = false;
 
 async function stopAll(): Promise<void> {
-  if (child?.pid && child.exitCode === null) {
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
+  child?.signal('SIGTERM');
   const t = twin;
   twin = null;
   await t?.teardown().catch((e: unknown) => process.stderr.write(`[twin] teardown: ${(e as Error).message}\n`));
@@ -82,20 +76,10 @@ async function runOne(version: string, rest: string[], reportsDir: string): Prom
     `[twin] ready in ${((Date.now() - started) / 1000).toFixed(1)} s: topology ${twin.topologyFile}, API ${twin.apiUrl}\n`,
   );
   const json = path.join(reportsDir, `vitest-${version}.json`);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    LAB_TOPOLOGY: twin.topologyFile,
-    CILIUM_VERSION: version,
-    CLH_REPORTS_DIR: reportsDir,
-    CLH_VITEST_JSON: json,
-  };
-  delete env.KUBECONFIG;
-  const code = await new Promise<number>((resolve) => {
-    // Its own process group, so the whole tree (npm, tsx, vitest, workers) is ended by the group's PID.
-    child = spawn('npm', ['test', '--', ...rest], { cwd: REPO_ROOT, env, stdio: 'inherit', detached: true });
-    child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1)));
-    child.on('error', () => resolve(1));
-  });
+  const env = twinTestEnv({ topologyFile: twin.topologyFile, ciliumVersion: version, reportsDir, vitestJson: json });
+  // Its own process group, so the whole tree (npm, tsx, vitest, workers) is ended by the group's PID.
+  child = spawnGroup('npm', ['test', '--', ...rest], { env });
+  const code = exitNumber(await child.done);
   child = null;
   // What the run left behind, looked at before the twin goes: every suite must clean up after itself.
   const left = process.env.LAB_KEEP ? [] : await twin.leftovers().catch((e: unknown) => [`could not look: ${(e as Error).message}`]);
@@ -110,16 +94,8 @@ async function runOne(version: string, rest: string[], reportsDir: string): Prom
 
 /** `npm run report` on the twin's reports folder, then the cross-version page checked; the problems found. */
 async function reportAndCheck(versions: string[], reportsDir: string): Promise<string[]> {
-  const code = await new Promise<number>((resolve) => {
-    child = spawn('npm', ['run', 'report'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CLH_REPORTS_DIR: reportsDir },
-      stdio: 'inherit',
-      detached: true,
-    });
-    child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1)));
-    child.on('error', () => resolve(1));
-  });
+  child = spawnGroup('npm', ['run', 'report'], { env: { ...process.env, CLH_REPORTS_DIR: reportsDir } });
+  const code = exitNumber(await child.done);
   child = null;
   const page = path.join(reportsDir, 'index.html');
   if (!existsSync(page)) return [`npm run report exited ${code} and wrote no ${page}`];

@@ -42,6 +42,7 @@ import {
   type LeaseSpec,
 } from '../cilium/l2.ts';
 import { twinVersion, type TwinCiliumVersion } from '../cilium/versions.ts';
+import { lbIpamFaults, takeoverBlocked } from '../cilium/model-faults.ts';
 import { lbIpamConfigFrom, reconcileLbIpam, type Pool as LbPool, type Service as LbService } from '../cilium/lbipam.ts';
 import { matchSelectorObject, type LabelSelectorObject } from './selectors.ts';
 import type { ExecRequest, ExecStreams } from './server.ts';
@@ -917,6 +918,7 @@ export class TwinCluster {
       services: this.store.list(this.r.svc as ResourceDef) as unknown as LbService[],
       config: lbIpamConfigFrom(cfg),
       now: now(),
+      faults: lbIpamFaults(this.o.faults),
     });
     for (const note of result.notes) this.log(`lbipam: ${note}`);
     for (const [key, r] of result.services) {
@@ -1062,6 +1064,8 @@ export class TwinCluster {
       const lease = this.store.get(this.r.lease as ResourceDef, 'kube-system', leaseName);
       const spec = (lease?.spec ?? null) as LeaseSpec | null;
       const holderNow = spec?.holderIdentity ?? '';
+      // Issue 16's lease-stuck (model-faults.ts): no candidate but the named holder may take the lease.
+      for (const st of states) if (takeoverBlocked(this.o.faults, holderNow, st.node)) st.alive = false;
       const timingNode = holderNow || sel.candidates[0]?.node;
       const r = electionStep({
         lease: spec,

@@ -15,6 +15,7 @@
  * address of the smallest free block) and shared/docs/cilium-behaviour.md section 1. IPv4 only (the lab has no IPv6).
  * Where the twin differs from the operator, the README's "Cilium models" table says so.
  */
+import type { LbIpamFaults } from './model-faults.ts';
 import { isIpv4, ipv4ToNumber, matchesSelector, numberToIpv4, parseIpv4Cidr, type LabelSelector } from './selectors.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -336,8 +337,16 @@ function setCondition(list: Condition[], c: Omit<Condition, 'lastTransitionTime'
 // The pass
 // ---------------------------------------------------------------------------------------------
 
-export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; config: LbIpamConfig; now: string }): LbIpamResult {
+export function reconcileLbIpam(input: {
+  pools: Pool[];
+  services: Service[];
+  config: LbIpamConfig;
+  now: string;
+  /** Issue 16's product faults (model-faults.ts); none by default. */
+  faults?: LbIpamFaults;
+}): LbIpamResult {
   const { config, now } = input;
+  const faults = input.faults ?? {};
   const notes: string[] = [];
   const pools = [...input.pools].sort(
     (a, b) => time(a.metadata.creationTimestamp) - time(b.metadata.creationTimestamp) || a.metadata.name.localeCompare(b.metadata.name),
@@ -414,7 +423,7 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
       }
       continue;
     }
-    views.push(viewOf(svc));
+    views.push(faults.sharingIgnored ? { ...viewOf(svc), sharingKey: '' } : viewOf(svc));
   }
 
   const findRangeOfIP = (
@@ -447,6 +456,9 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
     return v.requestedIPs.length > 0 ? v.requestedIPs.every((r) => ips.includes(r)) : ips.length > 0;
   };
   const statusChanged = new Set<string>();
+  // lbipam-outside-pool: addresses handed out past every block (kept on the next reconcile while the fault is on).
+  const inAnyRange = (ip: number): boolean => ranges.some((r) => ip >= r.from && ip <= r.to);
+  const outsideUsed = new Set<number>();
 
   // stripOrImportIngresses: keep an ingress IP while it is still valid (in a matching, enabled range and, when IPs are
   // requested, one of them); the first service importing an IP owns it, later ones go through the sharing logic.
@@ -460,6 +472,11 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
       if (kept.some((k) => k.ip === ing.ip)) continue;
       if (v.requestedIPs.length > 0 && !v.requestedIPs.includes(ip)) continue;
       const { range } = findRangeOfIP(v, ip, { allowExternallyDisabled: true });
+      if (!range && faults.outsidePool && !inAnyRange(ip) && !outsideUsed.has(ip)) {
+        outsideUsed.add(ip);
+        kept.push({ ip: ing.ip });
+        continue;
+      }
       if (!range) continue;
       const holders = range.allocs.get(ip);
       if (holders) {
@@ -539,11 +556,18 @@ export function reconcileLbIpam(input: { pools: Pool[]; services: Service[]; con
         full = true;
         continue;
       }
+      if (faults.outsidePool) {
+        let out = Math.max(...ranges.map((x) => x.to)) + 1;
+        while (outsideUsed.has(out) || inAnyRange(out)) out++;
+        outsideUsed.add(out);
+        v.allocated.push({ ip: out, range: r });
+        return;
+      }
       r.allocs.set(ip, [v]);
       v.allocated.push({ ip, range: r });
       return;
     }
-    if (full) setSvcCondition(v, false, 'out_of_ips', MESSAGES.outOfIps);
+    if (full && !faults.wrongReason) setSvcCondition(v, false, 'out_of_ips', MESSAGES.outOfIps);
     else setSvcCondition(v, false, 'no_pool', MESSAGES.noPool);
   };
 

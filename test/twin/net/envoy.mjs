@@ -11,7 +11,7 @@
 // x-envoy-upstream-service-time; an unreachable backend gives 503 "upstream connect error ...".
 // Prints "ready" once listening. Ended by PID by the twin (and by a parent-death signal).
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 
 const [listenIp, portText, routesFile] = process.argv.slice(2);
@@ -50,8 +50,14 @@ function plain(res, status, body) {
   res.end(body);
 }
 
+// Issue 16's fault ingress-unmatched-200 (test/twin/net/net-faults.ts): while `<routes file>.unmatched-200` exists,
+// a request no rule matches goes to the first route's backend (as a stray catch-all / default backend would send it).
+function fallback() {
+  return existsSync(`${routesFile}.unmatched-200`) ? loadRoutes()[0] : undefined;
+}
+
 const server = http.createServer((req, res) => {
-  const route = match(req);
+  const route = match(req) ?? fallback();
   if (!route) {
     req.resume();
     res.writeHead(404, { 'content-length': '0', date: new Date().toUTCString(), server: 'envoy' });

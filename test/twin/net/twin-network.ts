@@ -45,6 +45,16 @@ import type {
 } from '../contract.ts';
 import { refuseScript, STAND_IN_BIND_TARGETS, StandInServer, standInMounts, writeStandIn } from './standins.ts';
 import type { FaultSet } from '../faults.ts';
+import {
+  directRoutesInstalled,
+  extraAnnouncers,
+  ingressAnswersUnmatched,
+  plaintextTunnelRoute,
+  unmatchedFlagFile,
+  routerFaultCommands,
+  routerFaultRoutes,
+  tunnelRouteMtu,
+} from './net-faults.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const POD_SERVER = path.join(HERE, 'pod-server.mjs');
@@ -97,6 +107,8 @@ export interface StartedTwinNetwork extends TwinNetwork {
   readonly standInCalls: readonly { host: string; argv: string[]; stdin: string }[];
   /** The netlab underneath (namespaces, nsExec, pids). */
   readonly netlab: Netlab;
+  /** Resolves once every change queued so far (a fault turned on or off included) is in place. */
+  settled(): Promise<void>;
   /** Scratch directory of the twin network. */
   readonly dir: string;
   /** The pod's network namespace. */
@@ -117,6 +129,8 @@ interface NodeInfo {
   podCidr: string;
   hostIp: string;
   vxlanMac: string;
+  /** The router's address on the node's subnet. */
+  gateway: string;
 }
 
 interface PodRuntime extends PodNet {
@@ -243,10 +257,14 @@ class TwinNetworkImpl implements StartedTwinNetwork {
         podCidr: cidr,
         hostIp: numberToIp(ipToNumber(cidr.split('/')[0]!) + 1),
         vxlanMac: `02:74:77:00:00:${(i + 1).toString(16).padStart(2, '0')}`,
+        gateway: plan.routes.find((r) => r.dst === PLAN.podCidr)?.via ?? '',
       });
     }
     await Promise.all(this.nodes.map((n) => this.setUpNode(n)));
     await Promise.all(this.nodes.map((n) => this.programNode(n)));
+    await this.programRouterFaults();
+    // Issue 16: a fault turned on or off re-programs what it changes (net-faults.ts), so a fault is undone by turning it off.
+    this.opts.faults?.onChange(() => void this.serial(() => this.applyFaults()).catch(() => undefined));
     this.topology = { ...this.netlab.topology, name: `twin-${this.netlab.tag}`, apiEndpoint: this.opts.apiEndpoint };
     this.topologyFile = path.join(this.dir, 'topology.yaml');
     writeFileSync(this.topologyFile, `# Lab twin topology (test/twin/net): generated, removed at teardown.\n${stringify(this.topology)}`, {
@@ -352,14 +370,17 @@ class TwinNetworkImpl implements StartedTwinNetwork {
       );
       for (const p of peers) {
         // What `ip route` shows (seed 002: `172.20.1.0/24 via 172.20.0.136 dev cilium_host proto kernel src 172.20.0.136 mtu 1450`)...
-        add.push(`route replace ${p.podCidr} via ${n.hostIp} dev cilium_host proto kernel src ${n.hostIp} mtu ${TUNNEL_MTU}`);
+        add.push(
+          `route replace ${p.podCidr} via ${n.hostIp} dev cilium_host proto kernel src ${n.hostIp} mtu ${tunnelRouteMtu(this.opts.faults, TUNNEL_MTU)}`,
+        );
         // ...and what forwards (Cilium's eBPF redirects into cilium_vxlan; here a second table does).
         add.push(
-          `route replace ${p.podCidr} via ${p.hostIp} dev cilium_vxlan src ${n.hostIp} mtu ${TUNNEL_MTU} onlink table ${FORWARD_TABLE}`,
+          plaintextTunnelRoute(this.opts.faults, n, p, FORWARD_TABLE) ??
+            `route replace ${p.podCidr} via ${p.hostIp} dev cilium_vxlan src ${n.hostIp} mtu ${TUNNEL_MTU} onlink table ${FORWARD_TABLE}`,
         );
         add.push(`neigh replace ${p.hostIp} lladdr ${p.vxlanMac} dev cilium_vxlan nud permanent`);
       }
-    } else if (this.routing.autoDirectNodeRoutes) {
+    } else if (this.routing.autoDirectNodeRoutes && directRoutesInstalled(this.opts.faults)) {
       // Direct routes only to peers on the same L2 segment (routing.rst); the others stay behind the router.
       for (const p of peers.filter((q) => q.subnet === n.subnet))
         add.push(`route replace ${p.podCidr} via ${p.address} dev eth1 proto kernel`);
@@ -379,7 +400,50 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     return this.serial(async () => {
       this.routing = { ...s };
       await Promise.all(this.nodes.map((n) => this.programNode(n)));
+      await this.programRouterFaults();
     });
+  }
+
+  /** The router's fault routes (router-pod-routes, tunnel-plaintext): exactly those the faults on want. */
+  private async programRouterFaults(): Promise<void> {
+    const nodes = [...this.info.values()];
+    const { del, add } = routerFaultCommands(routerFaultRoutes(this.opts.faults, this.routing, nodes), nodes);
+    await this.ipBatch(this.netlab.ns('router'), del, { force: true });
+    await this.ipBatch(this.netlab.ns('router'), add);
+  }
+
+  /** After the faults changed: every node's routes, the router's, and every announcement again (issue 16). */
+  private async applyFaults(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.programNode(n)));
+    await this.programRouterFaults();
+    await this.applyAnnounceFaults();
+    for (const ip of this.ingress.keys()) this.applyIngressFault(ip);
+  }
+
+  /** ingress-unmatched-200 (net-faults.ts): the Envoy stand-in's flag file, present only while the fault is on. */
+  private applyIngressFault(ip: string): void {
+    const flag = unmatchedFlagFile(this.routesFile(ip));
+    if (ingressAnswersUnmatched(this.opts.faults)) writeFileSync(flag, '');
+    else rmSync(flag, { force: true });
+  }
+
+  /** l2-every-node-answers (net-faults.ts): the extra nodes hold each announced IP while it is on, none when off. */
+  private async applyAnnounceFaults(): Promise<void> {
+    const nodes = [...this.info.values()];
+    const subnetOf = (n: NodeInfo): string => (PLAN.subnets as Record<string, string>)[n.subnet] ?? '';
+    for (const [ip, a] of this.announcements) {
+      const extra = new Set(extraAnnouncers(this.opts.faults, ip, a.holder, nodes, (n, x) => cidrContains(subnetOf(n as NodeInfo), x)));
+      for (const n of nodes) {
+        if (n.name === a.holder || this.down.has(n.name)) continue;
+        if (extra.has(n.name)) await this.ipBatch(n.ns, [`addr replace ${ip}/32 dev ${a.iface} noprefixroute`]);
+        else await this.ipBatch(n.ns, [`addr del ${ip}/32 dev ${a.iface}`], { force: true });
+      }
+    }
+  }
+
+  /** Resolves once every change queued so far (a fault turned on or off included) is in place. */
+  settled(): Promise<void> {
+    return this.serial(() => Promise.resolve());
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -598,6 +662,7 @@ class TwinNetworkImpl implements StartedTwinNetwork {
         // Cilium sends one gratuitous ARP reply when a node takes the IP over (cilium-behaviour.md 2.4).
         if (prev?.holder !== holder) await this.garp(holder, ip, o.iface);
       }
+      if (this.opts.faults?.has('l2-every-node-answers')) await this.applyAnnounceFaults();
     });
   }
 
@@ -671,6 +736,7 @@ class TwinNetworkImpl implements StartedTwinNetwork {
       const fresh = !this.ingress.has(ip);
       this.ingress.set(ip, ing);
       writeFileSync(this.routesFile(ip), JSON.stringify(ing.routes));
+      this.applyIngressFault(ip);
       const holder = this.announcements.get(ip)?.holder;
       if (fresh && holder) await this.programLb(holder);
       await this.placeEnvoy(ip);
