@@ -69,6 +69,11 @@ export function markNotRun(suite: RunnerTestSuite | RunnerTask, note: string): n
  *  the note, the file with this message. */
 export class NotRunError extends Error {
   override name = 'NotRunError';
+  constructor(message: string) {
+    super(message);
+    // The reason is the whole story: no stack frames of the gate in the output.
+    this.stack = `${this.name}: ${message}`;
+  }
 }
 
 /**
