@@ -119,9 +119,14 @@ describe('twin API server', () => {
     const states: string[] = [];
     const seen: (string | null)[] = [];
     const ac = new AbortController();
+    const started = Date.now();
+    let connectedAfter = -1;
     const done = kube.watchLeaseHolder('kube-system', 'open', (c) => seen.push(c.holder), ac.signal, {
       timeoutSeconds: 30,
-      onConnection: (e) => states.push(e.state),
+      onConnection: (e) => {
+        states.push(e.state);
+        if (e.state === 'connected') connectedAfter = e.at - started;
+      },
     });
     await new Promise((r) => setTimeout(r, 800));
     server.store.patch(leases, 'kube-system', 'open', { spec: { holderIdentity: 'b' } });
@@ -130,6 +135,9 @@ describe('twin API server', () => {
     await done;
     expect(seen).toEqual(['a', 'b']);
     expect(states).toEqual(['connected']);
+    // The watch's 200 comes at once, not with the first change (at 800 ms).
+    expect(connectedAfter).toBeGreaterThanOrEqual(0);
+    expect(connectedAfter).toBeLessThan(700);
   });
 
   it('execs over the websocket with stdout, stderr and exit codes', async () => {

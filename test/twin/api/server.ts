@@ -376,6 +376,9 @@ export class TwinApiServer {
         .map((obj) => ({ rv: Number(obj.metadata.resourceVersion), type: 'ADDED' as const, res: t.res, obj }));
     }
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    // As kube-apiserver does: the 200 goes out at once, not with the first event (a watch resumed with nothing new
+    // would otherwise look unanswered until the next change).
+    res.flushHeaders();
     const write = (type: string, obj: unknown): void => {
       res.write(`${JSON.stringify({ type, object: obj })}\n`);
     };
