@@ -121,7 +121,7 @@ export async function connectLab(o: ConnectOptions = {}): Promise<Lab> {
   const topology = o.topology ?? loadTopology();
   const runId = resolveRunId(env);
   const cleanups = new Cleanups();
-  const ssh = o.ssh ?? new SshPool(topology);
+  const ssh = o.ssh ?? new SshPool(topology, { log });
   cleanups.add('close SSH connections', () => ssh.close());
   try {
     const { kc, source, notice } = await loadKubeConfig(topology, ssh, env, o.adminConf !== undefined ? o.adminConf : providedAdminConf());

@@ -46,6 +46,8 @@ export interface SshPoolOptions {
   reconnect?: { retries?: number; minTimeoutMs?: number; maxTimeoutMs?: number };
   /** Interval of SSH keepalives that detect a silently dead peer. Default 5 000 (3 missed = dead). */
   keepaliveIntervalMs?: number;
+  /** Told when an idempotent command is run again after its connection was lost (default: nowhere). */
+  log?: (line: string) => void;
 }
 
 export interface HostStats {
@@ -67,7 +69,8 @@ export class SshPool {
   readonly topology: Topology;
   private readonly hosts = new Map<string, PooledHost>();
   private readonly closing = new AbortController();
-  private readonly settings: Required<Omit<SshPoolOptions, 'credentials' | 'reconnect'>> & {
+  private readonly settings: Required<Omit<SshPoolOptions, 'credentials' | 'reconnect' | 'log'>> & {
+    log: (line: string) => void;
     credentials: CredentialResolver;
     reconnect: Required<NonNullable<SshPoolOptions['reconnect']>>;
   };
@@ -81,6 +84,7 @@ export class SshPool {
       credentials: opts.credentials ?? credentialsFromTopology(topology),
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
       keepaliveIntervalMs: opts.keepaliveIntervalMs ?? 5_000,
+      log: opts.log ?? (() => undefined),
       reconnect: { retries: 8, minTimeoutMs: 250, maxTimeoutMs: 3_000, ...opts.reconnect },
     };
     if (this.settings.maxConcurrentPerHost < 1) throw new Error('SshPool: maxConcurrentPerHost must be at least 1');
@@ -337,6 +341,7 @@ class PooledHost implements SshHost {
           const lost = err instanceof SshError && this.lost.has(client) && !link.signal.aborted;
           if (!lost || !opts.idempotent || attempt > 0) throw err;
           this.rerunAfterLoss++;
+          this.settings.log(`ssh ${this.name}: connection lost while \`${command}\` ran; running it again (it only reads)`);
         }
       }
     } catch (err) {

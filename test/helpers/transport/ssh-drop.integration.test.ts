@@ -9,7 +9,11 @@ import { SshError } from '../../../helpers/transport/ssh.ts';
 import { dropSshConnections } from '../../twin/net/ssh-drop.ts';
 import { useNetlab } from '../../netlab/use.ts';
 
-const netlab = useNetlab({ reconnect: { retries: 10, minTimeoutMs: 100, maxTimeoutMs: 1000 } }, { prefix: 'tsd' });
+const logged: string[] = [];
+const netlab = useNetlab(
+  { reconnect: { retries: 10, minTimeoutMs: 100, maxTimeoutMs: 1000 }, log: (l) => logged.push(l) },
+  { prefix: 'tsd' },
+);
 
 /** Cuts the host's SSH connections once `ms` have passed; resolves with what was cut. */
 async function cutAfter(lab: Parameters<typeof dropSshConnections>[0]['netlab'], host: string, ms: number): Promise<string[]> {
@@ -32,6 +36,7 @@ describe('an SSH connection cut while a command runs (ssh-drop)', () => {
     expect(r.stdout.trim()).toBe('1');
     expect(ssh.stats('k8s-w1').connects).toBe(before.connects + 1);
     expect(ssh.stats('k8s-w1').rerunAfterLoss).toBe(before.rerunAfterLoss + 1);
+    expect(logged).toContain('ssh k8s-w1: connection lost while `sleep 1.5; cat /run/tn-boot` ran; running it again (it only reads)');
   });
 
   test('a command that changes the host is not run twice: it fails with "connection lost", and ran once', async (ctx) => {
