@@ -4,10 +4,10 @@
  */
 import { beforeAll } from 'vitest';
 import type { RunnerTestFile } from 'vitest';
-import { gateSuiteFile } from './run-gate.ts';
+import { getHooks, setHooks } from 'vitest/suite';
+import { gateSuiteFile, type HookAccess } from './run-gate.ts';
 
 // eslint-disable-next-line no-empty-pattern
 beforeAll(({}, file) => {
-  const notRun = gateSuiteFile(file as RunnerTestFile);
-  if (notRun) throw notRun;
+  gateSuiteFile(file as RunnerTestFile, { hooks: { getHooks, setHooks } as unknown as HookAccess });
 });

@@ -49,15 +49,28 @@ export function needsHealthyLab(fileOrUrl: string): boolean {
   }
 }
 
-/** Gives every test under `suite` (and its nested suites) the skip note `note`; returns how many tests. vitest marks
- *  them skipped when the file-level hook that called this throws (its markTasksAsSkipped keeps the note). */
-export function markNotRun(suite: RunnerTestSuite | RunnerTask, note: string): number {
+/** What the gate needs of vitest's runner to take a suite's hooks away (vitest/suite getHooks/setHooks). */
+export interface HookAccess {
+  getHooks(suite: RunnerTestSuite): Record<string, unknown> | undefined;
+  setHooks(suite: RunnerTestSuite, hooks: Record<string, unknown>): void;
+}
+
+/**
+ * Marks every test under `suite` skipped with the note `note` (vitest then reports each as skipped with it, Allure as
+ * its status message) and takes the hooks of the nested suites away (nothing of them runs: no beforeAll arranging a
+ * lab that is not whole); returns how many tests.
+ */
+export function markNotRun(suite: RunnerTestSuite | RunnerTask, note: string, hooks?: HookAccess): number {
   let n = 0;
   const visit = (t: RunnerTask): void => {
+    // A suite stays 'run' (its hooks gone): vitest reports the tests of a skipped suite without their note.
     if (t.type === 'suite') {
+      const h = hooks?.getHooks(t);
+      if (h && hooks) hooks.setHooks(t, Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? [] : v])));
       for (const c of t.tasks) visit(c);
       return;
     }
+    t.mode = 'skip';
     t.result = { ...t.result, state: 'skip', note } as RunnerTask['result'];
     n++;
   };
@@ -65,28 +78,16 @@ export function markNotRun(suite: RunnerTestSuite | RunnerTask, note: string): n
   return n;
 }
 
-/** Thrown by the file-level hook so that vitest runs nothing of the file: its scenarios are reported skipped with
- *  the note, the file with this message. */
-export class NotRunError extends Error {
-  override name = 'NotRunError';
-  constructor(message: string) {
-    super(message);
-    // The reason is the whole story: no stack frames of the gate in the output.
-    this.stack = `${this.name}: ${message}`;
-  }
-}
-
 /**
  * Before a suite file runs (a file-level beforeAll from the lab project's setup file): when the lab is known to be
- * unhealthy and the file needs a healthy lab, none of it runs (not its beforeAll, not its tests): each scenario is
- * reported skipped with the note `not run: <why>`, one line on stderr says so, and a NotRunError ends the file.
- * Returns null when the file may run.
+ * unhealthy and the file needs a healthy lab, none of it runs (not its hooks, not its tests): each scenario is
+ * reported skipped with the note `not run: <why>`, and one line on stderr says so. Returns whether it was gated.
  */
-export function gateSuiteFile(file: RunnerTestFile, write: (line: string) => void = (l) => process.stderr.write(l)): NotRunError | null {
+export function gateSuiteFile(file: RunnerTestFile, o: { hooks?: HookAccess; write?: (line: string) => void } = {}): boolean {
   const why = labUnhealthy();
   const name = suiteFileName(file.filepath);
-  if (!why || !needsHealthyLab(name)) return null;
-  const n = markNotRun(file, `not run: ${why}`);
-  write(`[lab] not run: ${name} (${n} scenario${n === 1 ? '' : 's'}): ${why}\n`);
-  return new NotRunError(`not run: ${why}`);
+  if (!why || !needsHealthyLab(name)) return false;
+  const n = markNotRun(file, `not run: ${why}`, o.hooks);
+  (o.write ?? ((l) => process.stderr.write(l)))(`[lab] not run: ${name} (${n} scenario${n === 1 ? '' : 's'}): ${why}\n`);
+  return true;
 }

@@ -22,16 +22,22 @@ describe('the run gate (issue 16: agent-not-ready)', () => {
 
   test('a healthy run gates nothing', () => {
     const f = fakeFile('40-lb-sharing.test.ts');
-    expect(gateSuiteFile(f, () => undefined)).toBeNull();
+    expect(gateSuiteFile(f, { write: () => undefined })).toBe(false);
   });
 
   test('after lab health failed, a suite that needs a healthy lab is not run: every scenario skipped with the reason, and one line says so', () => {
     markLabUnhealthy('"one healthy Cilium agent": k8s-w1: agent cilium-x is not healthy (state Failure)');
     const lines: string[] = [];
     const f = fakeFile('40-lb-sharing.test.ts');
-    expect(gateSuiteFile(f, (l) => lines.push(l))?.message).toBe(`not run: ${labUnhealthy()}`);
-    const d = f.tasks[0] as unknown as { tasks: { result?: { state: string; note?: string } }[] };
+    const hooks = new Map<unknown, Record<string, unknown>>([[f.tasks[0], { beforeAll: [() => undefined], afterAll: [() => undefined] }]]);
+    const access = { getHooks: (s: unknown) => hooks.get(s), setHooks: (s: unknown, h: Record<string, unknown>) => void hooks.set(s, h) };
+    expect(gateSuiteFile(f, { hooks: access, write: (l) => lines.push(l) })).toBe(true);
+    // The describe's hooks are gone: its beforeAll would arrange a lab that is not whole.
+    expect(hooks.get(f.tasks[0])).toEqual({ beforeAll: [], afterAll: [] });
+    const d = f.tasks[0] as unknown as { mode: string; tasks: { mode: string; result?: { state: string; note?: string } }[] };
+    expect(d.mode).toBe('run');
     for (const t of d.tasks) {
+      expect(t.mode).toBe('skip');
       expect(t.result?.state).toBe('skip');
       expect(t.result?.note).toMatch(/^not run: lab health failed: .*k8s-w1.*state Failure/);
     }
@@ -42,6 +48,6 @@ describe('the run gate (issue 16: agent-not-ready)', () => {
     markLabUnhealthy('x');
     expect(needsHealthyLab('00-lab-health.test.ts')).toBe(false);
     expect(needsHealthyLab('90-l2-failover.test.ts')).toBe(true);
-    expect(gateSuiteFile(fakeFile('00-lab-health.test.ts'), () => undefined)).toBeNull();
+    expect(gateSuiteFile(fakeFile('00-lab-health.test.ts'), { write: () => undefined })).toBe(false);
   });
 });
