@@ -96,8 +96,8 @@ let installed = false;
  * Worker side: on SIGINT/SIGTERM run `lab.cleanups` (bounded), write the report for the main process, exit 130.
  * `suiteFiles` and the running test (vitest's expect state) say what was left undone.
  */
-export function cleanUpOnInterrupt(lab: { runId: string; cleanups: Cleanups; suiteFiles: string[] | null }): void {
-  if (installed) return;
+export function cleanUpOnInterrupt(lab: { runId: string; cleanups: Cleanups; suiteFiles: string[] | null }): () => void {
+  if (installed) return () => undefined;
   installed = true;
   const files = interruptFiles(lab.runId);
   writeFileSync(files.workerPid, String(process.pid));
@@ -132,6 +132,13 @@ export function cleanUpOnInterrupt(lab: { runId: string; cleanups: Cleanups; sui
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The run ended normally: no hook, no PID file left in the temporary folder.
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (!started) rmSync(files.workerPid, { force: true });
+    installed = false;
+  };
 }
 
 function sleepSync(ms: number): void {

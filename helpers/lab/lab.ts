@@ -181,8 +181,11 @@ export function labTestWith(o: { manifestDir: string; connect?: () => Promise<La
         // Failed waits attach the object's YAML and events to the running test's Allure result (redacted).
         const lab = await (o.connect ? o.connect() : connectLab({ attach, manifestDir: o.manifestDir }));
         // Interrupted (SIGINT/SIGTERM): every cleanup still runs, and the run says what it left undone (interrupt.ts).
-        if (!o.connect) cleanUpOnInterrupt(lab);
-        onCleanup(() => closeLab(lab));
+        const offInterrupt = o.connect ? () => undefined : cleanUpOnInterrupt(lab);
+        onCleanup(async () => {
+          await closeLab(lab);
+          offInterrupt();
+        });
         return lab;
       })
       // The suite's scope (helpers/lab/suite-scope.ts): opened before the file's beforeAll, its cleanup stack run after
