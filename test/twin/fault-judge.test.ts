@@ -156,7 +156,10 @@ describe('judgeFault, lab faults', () => {
 
 describe('messageStart', () => {
   it('drops colours and stack frames, joins lines, bounds the length', () => {
-    expect(messageStart(['\u001b[31mAssertionError\u001b[39m: bad\n    at f (a.ts:1:1)\nmore'])).toBe('AssertionError: bad more');
+    expect(messageStart(['\u001b[31mAssertionError\u001b[39m: bad\n    at f (a.ts:1:1)\nmore'])).toBe('bad more');
     expect(messageStart(['x'.repeat(500)], 20)).toHaveLength(20);
+    expect(
+      messageStart(['AssertionError: mtu 1500 instead of 1450: expected false to be true // Object.is equality', 'AssertionError: b']),
+    ).toBe('mtu 1500 instead of 1450 b');
   });
 });

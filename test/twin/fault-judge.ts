@@ -35,6 +35,8 @@ export function messageStart(messages: readonly string[], chars = MESSAGE_CHARS)
     .replace(/\u001b\[[0-9;]*m/g, '')
     .split('\n')
     .filter((l) => !/^\s+at /.test(l))
+    // vitest's own tail of a failed verdict says nothing the explanation does not.
+    .map((l) => l.replace(/^AssertionError: /, '').replace(/: expected (false|true) to be (true|false) \/\/ Object\.is equality$/, ''))
     .join(' ')
     .replace(/\s+/g, ' ')
     .trim();
@@ -91,7 +93,7 @@ export function judgeFault(c: FaultCase, run: FaultRun): Judgement {
     if (named.length === 0) missed.push(`no scenario of ${suite} matches ${String(scenario)} (ran: ${inSuite.length} tests)${instead}`);
     else missed.push(`${named.map((t) => `${describeTest(t)} ${t.status}`).join('; ')}${instead}`);
   } else {
-    explanation = messageStart(failed.failureMessages, 400);
+    explanation = messageStart(failed.failureMessages, 600);
     const text = failed.failureMessages.join('\n');
     const unnamed = e.explains.filter((re) => !re.test(text));
     if (unnamed.length > 0)
