@@ -319,6 +319,7 @@ export const LAB_FAULT_CASES: FaultCase[] = [
       ctx.log(`SIGINT to the run while ${seen} runs on ${r}`);
       ctx.signalRun('SIGINT');
       await new Promise<void>((resolve) => (ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve())));
+      ctx.log(`the run ended ${((Date.now() - interrupt.sentAt) / 1000).toFixed(1)} s after SIGINT`);
       // After the run: probes or captures still running on any host are what the run left behind.
       for (const h of ctx.twin.topology.nodes) {
         for (const x of await processesIn(ctx.twin, h.name).catch(() => []))
