@@ -18,6 +18,7 @@ import { parseNeighbours } from '../parse/neigh.ts';
 import { parsePing, type PingResult } from '../parse/ping.ts';
 import { parseTcpdump, type TcpdumpPacket } from '../parse/tcpdump.ts';
 import { shellQuote, SshError, type ExecResult, type SshPool } from './ssh.ts';
+import { lostWhileRunning } from './ssh-common.ts';
 import { router } from '../lab/topology.ts';
 import { deferCleanup } from '../lab/suite-scope.ts';
 import { describeAnswer } from '../judge/backends.ts';
@@ -389,11 +390,25 @@ export async function addRoutes(ssh: SshPool, on: string, routes: { dst: string;
   leaveStack = deferCleanup(`remove the routes added on ${on} (${routes.map((r) => `${r.dst} via ${r.via}`).join(', ')})`, undo);
   try {
     for (const r of routes) {
-      await host.run(`ip route add ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`, {
-        sudo: true,
-        timeoutMs: DEADLINE.hostReadMs,
-      });
+      const add = `ip route add ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`;
+      // On the undo list first: a route whose add was cut off may be there (the undo accepts one that is not).
       added.push(r);
+      try {
+        await host.run(add, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
+      } catch (err) {
+        if (!lostWhileRunning(err)) {
+          added.pop(); // refused (e.g. File exists): not ours to remove
+          throw err;
+        }
+        // The connection dropped while the add ran (issue 16, ssh-drop): look, and add only if it did not happen, so
+        // the add never runs twice.
+        const listed = await host.run(`ip -4 route show proto ${HARNESS_ROUTE_PROTO}`, {
+          timeoutMs: DEADLINE.hostReadMs,
+          idempotent: true,
+        });
+        const there = parseIpRoute(listed).some((x) => x.dst === r.dst && x.via === r.via);
+        if (!there) await host.run(add, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
+      }
     }
   } catch (err) {
     await undo().catch(() => undefined);

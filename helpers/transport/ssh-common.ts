@@ -44,6 +44,11 @@ export class SshError extends Error {
   readonly result: ExecResult | undefined;
 }
 
+/** The connection dropped while the command ran: it may or may not have had its effect (the pool did not re-run it). */
+export function lostWhileRunning(err: unknown): boolean {
+  return err instanceof SshError && err.reason.startsWith('connection lost while the command ran');
+}
+
 export interface Background {
   /** Interrupts the command (SIGINT to its process group, SIGKILL if it lingers) and returns what it printed. Idempotent. */
   stop(): Promise<ExecResult>;
