@@ -14,7 +14,7 @@ import { attach, describeScenario, recordLabEnvironment, step } from '../helpers
 import { kubeNodes } from '../helpers/lab/topology.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 import { DEADLINE } from '../helpers/wait/deadlines.ts';
-import { markLabUnhealthy } from './support/run-gate.ts';
+import { stopTheRunWhenThisFails } from './support/run-gate.ts';
 
 describe('Lab health', () => {
   test.beforeAll(async ({ lab }) => {
@@ -22,12 +22,7 @@ describe('Lab health', () => {
   });
 
   // A failed health check stops the run before the suites that need a healthy lab (suites/support/run-gate.ts).
-  test.beforeEach(({ onTestFailed }) => {
-    onTestFailed(({ task }) => {
-      const first = (task.result?.errors?.[0]?.message ?? 'failed').split('\n')[0];
-      markLabUnhealthy(`"${task.name}": ${first}`);
-    });
-  });
+  stopTheRunWhenThisFails(test);
 
   test('every host answers over SSH as itself', async ({ lab }) => {
     await describeScenario({ epic: 'Lab', feature: 'Lab health', story: 'every host answers over SSH', severity: 'blocker' });

@@ -71,9 +71,6 @@ export function connectionTimelineEvent(e: WatchConnectionEvent): LeaseTimelineE
   }
 }
 
-/** The lease recorder's longest wait between two tries to resume its watch. */
-export const RECORDER_MAX_RECONNECT_MS = 2_000;
-
 /**
  * Records the lease two ways at once, so a person can tell "Cilium did not fail over" from "the harness lost
  * the API server": the Kubernetes helpers' watcher (every holder change, and when its watch connected, was lost
@@ -110,7 +107,7 @@ export function recordLease(
       ac.signal,
       // The recorder times a failover: after the API server is back its watch resumes within 2 s, not after the
       // default backoff's 10 s (issue 16 api-restart: a 5 s restart showed a 12 s watch gap). The poll goes on anyway.
-      { maxReconnectDelayMs: RECORDER_MAX_RECONNECT_MS, ...o.watch, onConnection },
+      { maxReconnectDelayMs: DEADLINE.recorderReconnectMs, ...o.watch, onConnection },
     )
     .catch((err: unknown) =>
       events.push({ at: Date.now(), kind: 'api-error', source: 'watch', error: `the watcher gave up: ${(err as Error).message}` }),

@@ -8,7 +8,7 @@
  * The state lives on globalThis: the lab project runs every file in one worker without isolation, so it outlives a
  * file, and a module re-evaluated per file (the setup file) still sees it.
  */
-import type { RunnerTask, RunnerTestFile, RunnerTestSuite } from 'vitest';
+import type { RunnerTask, RunnerTestFile, RunnerTestSuite, TestContext } from 'vitest';
 import { needsOf, suiteFileName } from './plan.ts';
 
 const KEY = Symbol.for('cilium-lab-harness.run-gate');
@@ -90,4 +90,17 @@ export function gateSuiteFile(file: RunnerTestFile, o: { hooks?: HookAccess; wri
   const n = markNotRun(file, `not run: ${why}`, o.hooks);
   (o.write ?? ((l) => process.stderr.write(l)))(`[lab] not run: ${name} (${n} scenario${n === 1 ? '' : 's'}): ${why}\n`);
   return true;
+}
+
+/**
+ * For the lab health suite: every failed scenario of it marks the lab unhealthy (with its first message line), so the
+ * suites after it that need a healthy lab are not run. Call once at the top of its describe with its `test`.
+ */
+export function stopTheRunWhenThisFails(test: { beforeEach(fn: (ctx: TestContext) => void): void }): void {
+  test.beforeEach(({ onTestFailed }) => {
+    onTestFailed(({ task }) => {
+      const first = (task.result?.errors?.[0]?.message ?? 'failed').split('\n')[0];
+      markLabUnhealthy(`"${task.name}": ${first}`);
+    });
+  });
 }

@@ -14,7 +14,8 @@ import {
   type LeaseTimelineEvent,
 } from '../../../helpers/judge/failover.ts';
 import { Kube } from '../../../helpers/kube/index.ts';
-import { connectionTimelineEvent, readLease, recordLease, RECORDER_MAX_RECONNECT_MS } from '../../../suites/steps/l2-lab.ts';
+import { connectionTimelineEvent, readLease, recordLease } from '../../../suites/steps/l2-lab.ts';
+import { DEADLINE } from '../../../helpers/wait/deadlines.ts';
 import { FakeKubeApi, sendJson, startWatch, status } from '../../helpers/kube/fake-kube-api.ts';
 
 const NAME = 'cilium-l2announce-clh-x-l2-failover';
@@ -145,7 +146,7 @@ describe('recordLease + judgeFailover', () => {
     const back = rec.events.find((e) => e.kind === 'watch-connected' && e.at >= upAt);
     expect(back, JSON.stringify(rec.events.filter((e) => e.kind !== 'lease'))).toBeDefined();
     expect(back!.at - upAt).toBeLessThanOrEqual(2_500);
-    expect(RECORDER_MAX_RECONNECT_MS).toBeLessThanOrEqual(2_000);
+    expect(DEADLINE.recorderReconnectMs).toBeLessThanOrEqual(2_000);
   }, 20_000);
 
   test('the watch lost during the "reboot" and back after it shows in the merged timeline and in the verdict', async () => {
