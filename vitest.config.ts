@@ -50,6 +50,8 @@ export default defineConfig({
           name: 'lab',
           include: ['suites/**/*.test.ts'],
           globalSetup: ['suites/support/global-setup.ts'],
+          // Once lab health failed, the suites that need a healthy lab are reported not run (suites/support/run-gate.ts).
+          setupFiles: ['suites/support/run-gate-setup.ts'],
           // `npm test -- --tags-filter='!destructive'` leaves out the scenarios that reboot a node.
           tags: [{ name: 'destructive', description: 'reboots a lab node (L2 lease failover); runs last' }],
           fileParallelism: false,

@@ -14,11 +14,15 @@ import { attach, describeScenario, recordLabEnvironment, step } from '../helpers
 import { kubeNodes } from '../helpers/lab/topology.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 import { DEADLINE } from '../helpers/wait/deadlines.ts';
+import { stopTheRunWhenThisFails } from './support/run-gate.ts';
 
 describe('Lab health', () => {
   test.beforeAll(async ({ lab }) => {
     await prepareThisSuite(lab, import.meta.url);
   });
+
+  // A failed health check stops the run before the suites that need a healthy lab (suites/support/run-gate.ts).
+  stopTheRunWhenThisFails(test);
 
   test('every host answers over SSH as itself', async ({ lab }) => {
     await describeScenario({ epic: 'Lab', feature: 'Lab health', story: 'every host answers over SSH', severity: 'blocker' });
@@ -28,7 +32,7 @@ describe('Lab health', () => {
           try {
             return {
               node: n.name,
-              hostname: (await lab.ssh.host(n.name).run('hostname', { timeoutMs: DEADLINE.hostCommandMs })).trim(),
+              hostname: (await lab.ssh.host(n.name).run('hostname', { timeoutMs: DEADLINE.hostCommandMs, idempotent: true })).trim(),
               error: null,
             };
           } catch (err) {
@@ -61,7 +65,7 @@ describe('Lab health', () => {
     await describeScenario({ epic: 'Lab', feature: 'Lab health', story: 'one healthy Cilium agent per node', severity: 'blocker' });
     const cilium = await step('read the running Cilium (agents, image, config)', () => runningCilium(lab));
     const expected = kubeNodes(lab.topology).map((n) => n.name);
-    const agents = cilium.agents.map((a) => ({ node: a.node, pod: a.pod, healthy: a.healthy }));
+    const agents = cilium.agents.map((a) => ({ node: a.node, pod: a.pod, healthy: a.healthy, state: a.state }));
     const v = judgeAgentsPerNode(expected, agents);
     // Attached now, not as evidence below: the reads that follow may fail before the verdict is asserted.
     if (!v.ok)
@@ -79,7 +83,7 @@ describe('Lab health', () => {
       Promise.all(
         kubeNodes(lab.topology).map(async (n) => ({
           node: n.name,
-          release: await lab.ssh.host(n.name).run('uname -r', { timeoutMs: DEADLINE.hostCommandMs }),
+          release: await lab.ssh.host(n.name).run('uname -r', { timeoutMs: DEADLINE.hostCommandMs, idempotent: true }),
         })),
       ),
     );

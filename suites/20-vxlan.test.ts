@@ -84,7 +84,7 @@ describe('VXLAN overlay across subnets', () => {
     const cidrs = podCidrsByNode(await ciliumNodes(lab));
     for (const n of kubeNodes(lab.topology)) {
       const link = await step(`show ${VXLAN_DEVICE} on ${n.name}`, () =>
-        lab.ssh.host(n.name).exec(`ip link show ${VXLAN_DEVICE}`, { timeoutMs: DEADLINE.hostCommandMs }),
+        lab.ssh.host(n.name).exec(`ip link show ${VXLAN_DEVICE}`, { timeoutMs: DEADLINE.hostCommandMs, idempotent: true }),
       );
       await attach(`ip link show ${VXLAN_DEVICE} on ${n.name}`, `${link.stdout}${link.stderr}`);
       // B2

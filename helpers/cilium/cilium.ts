@@ -297,7 +297,9 @@ function agentImage(pod: V1Pod): string | undefined {
 
 export async function helmRelease(lab: Pick<CiliumLab, 'ssh' | 'topology'>): Promise<HelmRelease> {
   return parseHelmList(
-    await lab.ssh.host(controlPlane(lab.topology).name).run(helmListCommand(), { sudo: true, timeoutMs: DEADLINE.helmReadMs }),
+    await lab.ssh
+      .host(controlPlane(lab.topology).name)
+      .run(helmListCommand(), { sudo: true, timeoutMs: DEADLINE.helmReadMs, idempotent: true }),
   );
 }
 
@@ -307,7 +309,7 @@ export async function readRunningSettings(lab: CiliumLab): Promise<RunningSettin
   const [config, release, values] = await Promise.all([
     ciliumConfig(lab),
     helmRelease(lab),
-    host.run(helmGetValuesCommand(), { sudo: true, timeoutMs: DEADLINE.helmReadMs }).then(parseHelmValues),
+    host.run(helmGetValuesCommand(), { sudo: true, timeoutMs: DEADLINE.helmReadMs, idempotent: true }).then(parseHelmValues),
   ]);
   return { config, helmValues: values, chartVersion: release.chartVersion };
 }

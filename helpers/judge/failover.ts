@@ -633,6 +633,8 @@ export function formatFailoverTimeline(o: {
   probeClockOffsetMs: number;
 }): string {
   const rows: { t: number; order: number; text: string }[] = [{ t: o.rebootAt, order: 0, text: `harness  reboot ${o.oldHolder}` }];
+  // A watch that comes back says how long it was away: the gap in which only the poll (if anything) saw the lease.
+  let lostAt: number | null = null;
   orderedTimeline(o.events).forEach((e, i) => {
     let text: string;
     switch (e.kind) {
@@ -646,10 +648,12 @@ export function formatFailoverTimeline(o: {
         text = `${e.source.padEnd(8)} API error: ${e.error}`;
         break;
       case 'watch-connected':
-        text = 'watch    connected';
+        text = `watch    connected${lostAt !== null ? ` (back after a gap of ${((e.t - lostAt) / 1000).toFixed(1)} s)` : ''}`;
+        lostAt = null;
         break;
       case 'watch-disconnected':
         text = `watch    disconnected${e.error ? `: ${e.error}` : ''}`;
+        lostAt ??= e.t;
         break;
     }
     rows.push({ t: e.t, order: 1 + i, text });

@@ -47,15 +47,19 @@ export function judgeNodesReady(expected: string[], nodes: NodeLike[]): Verdict 
     : { ok: false, explanation: problems.join('; ') };
 }
 
-/** Exactly one Cilium agent per expected node, each healthy (as helpers/cilium/cilium.ts runningCilium reports). */
-export function judgeAgentsPerNode(expected: string[], agents: { node: string; pod: string; healthy: boolean }[]): Verdict {
+/** Exactly one Cilium agent per expected node, each healthy (as helpers/cilium/cilium.ts runningCilium reports); an
+ *  unhealthy one is named with the state it reports (cilium-dbg status `cilium.state`), when known. */
+export function judgeAgentsPerNode(
+  expected: string[],
+  agents: { node: string; pod: string; healthy: boolean; state?: string | null }[],
+): Verdict {
   if (expected.length === 0) return { ok: false, explanation: 'no nodes expected: nothing to check' };
   const problems: string[] = [];
   for (const name of expected) {
     const mine = agents.filter((a) => a.node === name);
     if (mine.length === 0) problems.push(`${name}: no Cilium agent`);
     else if (mine.length > 1) problems.push(`${name}: ${mine.length} agents (${mine.map((a) => a.pod).join(', ')})`);
-    else if (!mine[0]?.healthy) problems.push(`${name}: agent ${mine[0]?.pod} is not healthy`);
+    else if (!mine[0]?.healthy) problems.push(`${name}: agent ${mine[0]?.pod} is not healthy (state ${mine[0]?.state ?? 'unknown'})`);
   }
   const stray = agents.filter((a) => !expected.includes(a.node));
   if (stray.length > 0) problems.push(`agents on nodes not in the topology: ${stray.map((a) => `${a.pod}@${a.node}`).join(', ')}`);

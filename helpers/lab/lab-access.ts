@@ -242,7 +242,10 @@ export async function loadKubeConfig(
   const text =
     readBefore && readBefore.node === choice.node && readBefore.server === server
       ? readBefore.text
-      : rewriteKubeconfigServer(await ssh.host(choice.node).run(`cat ${ADMIN_CONF}`, { sudo: true, timeoutMs: 30_000 }), server);
+      : rewriteKubeconfigServer(
+          await ssh.host(choice.node).run(`cat ${ADMIN_CONF}`, { sudo: true, timeoutMs: 30_000, idempotent: true }),
+          server,
+        );
   kc.loadFromString(text);
   return {
     kc,

@@ -44,6 +44,7 @@ import { attach, attachCollected } from '../report/report.ts';
 import { DEADLINE } from '../wait/deadlines.ts';
 import { useTestSignal } from '../wait/retry.ts';
 import { Cleanups } from './cleanups.ts';
+import { cleanUpOnInterrupt } from './interrupt.ts';
 import { closeSuiteScope, openSuiteScope } from './suite-scope.ts';
 
 export { apiServerUrl, LAB_KUBECONFIG_ENV, loadKubeConfig, makeRunId, resolveRunId, rewriteKubeconfigServer } from './lab-access.ts';
@@ -120,7 +121,7 @@ export async function connectLab(o: ConnectOptions = {}): Promise<Lab> {
   const topology = o.topology ?? loadTopology();
   const runId = resolveRunId(env);
   const cleanups = new Cleanups();
-  const ssh = o.ssh ?? new SshPool(topology);
+  const ssh = o.ssh ?? new SshPool(topology, { log });
   cleanups.add('close SSH connections', () => ssh.close());
   try {
     const { kc, source, notice } = await loadKubeConfig(topology, ssh, env, o.adminConf !== undefined ? o.adminConf : providedAdminConf());
@@ -179,7 +180,12 @@ export function labTestWith(o: { manifestDir: string; connect?: () => Promise<La
       .extend('lab', { scope: 'worker' }, async ({}, { onCleanup }) => {
         // Failed waits attach the object's YAML and events to the running test's Allure result (redacted).
         const lab = await (o.connect ? o.connect() : connectLab({ attach, manifestDir: o.manifestDir }));
-        onCleanup(() => closeLab(lab));
+        // Interrupted (SIGINT/SIGTERM): every cleanup still runs, and the run says what it left undone (interrupt.ts).
+        const offInterrupt = o.connect ? () => undefined : cleanUpOnInterrupt(lab);
+        onCleanup(async () => {
+          await closeLab(lab);
+          offInterrupt();
+        });
         return lab;
       })
       // The suite's scope (helpers/lab/suite-scope.ts): opened before the file's beforeAll, its cleanup stack run after

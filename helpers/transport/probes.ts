@@ -18,6 +18,7 @@ import { parseNeighbours } from '../parse/neigh.ts';
 import { parsePing, type PingResult } from '../parse/ping.ts';
 import { parseTcpdump, type TcpdumpPacket } from '../parse/tcpdump.ts';
 import { shellQuote, SshError, type ExecResult, type SshPool } from './ssh.ts';
+import { lostWhileRunning } from './ssh-common.ts';
 import { router } from '../lab/topology.ts';
 import { deferCleanup } from '../lab/suite-scope.ts';
 import { describeAnswer } from '../judge/backends.ts';
@@ -58,7 +59,7 @@ export function arpingFlavourOn(ssh: SshPool, host: string): Promise<ArpingFlavo
     f = ssh
       .host(host)
       // With sudo: arping lives in /usr/sbin, outside an ordinary user's PATH.
-      .exec('{ arping --help; arping -V; } 2>&1', { sudo: true, timeoutMs: 15_000 })
+      .exec('{ arping --help; arping -V; } 2>&1', { sudo: true, timeoutMs: 15_000, idempotent: true })
       .then((r) => {
         const flavour = detectArpingFlavour(r.stdout);
         if (!flavour)
@@ -79,7 +80,8 @@ export async function arpingFrom(
   const count = o.count ?? 3;
   const flavour = await arpingFlavourOn(ssh, host);
   const command = arpingCommand(flavour, { iface: o.iface, target: o.target, count, intervalSec: o.intervalSec });
-  const raw = await ssh.host(host).exec(command, { sudo: true, timeoutMs: (count * (o.intervalSec ?? 1) + 10) * 1000 });
+  // Probes only ask (ARP requests, pings, HTTP GETs): asking again after a lost connection changes nothing.
+  const raw = await ssh.host(host).exec(command, { sudo: true, timeoutMs: (count * (o.intervalSec ?? 1) + 10) * 1000, idempotent: true });
   return { raw, result: parsed(host, command, raw, () => parseArping(raw.stdout)) };
 }
 
@@ -120,7 +122,7 @@ export async function pingFrom(
   const count = o.count ?? 3;
   const timeoutSec = o.timeoutSec ?? 2;
   const command = pingCommand({ ...o, count, timeoutSec });
-  const raw = await ssh.host(host).exec(command, { timeoutMs: (count * (o.intervalSec ?? 1) + timeoutSec + 15) * 1000 });
+  const raw = await ssh.host(host).exec(command, { timeoutMs: (count * (o.intervalSec ?? 1) + timeoutSec + 15) * 1000, idempotent: true });
   return { raw, result: parsed(host, command, raw, () => parsePing(`${raw.stdout}\n${raw.stderr}`)) };
 }
 
@@ -182,7 +184,7 @@ export async function curlFrom(
   const host = probeHost(ssh, o.from);
   const timeoutMs = o.timeoutMs ?? 10_000;
   const command = curlCommand({ url: o.url, timeoutMs, headers: o.headers });
-  const raw = await ssh.host(host).exec(command, { timeoutMs: timeoutMs + 15_000 });
+  const raw = await ssh.host(host).exec(command, { timeoutMs: timeoutMs + 15_000, idempotent: true });
   return curlResult(
     parsed(host, command, raw, () => parseCurlOutput(raw.stdout)),
     raw,
@@ -347,7 +349,7 @@ export async function withCapture<T>(
 
 export async function routesOn(ssh: SshPool, on: string): Promise<{ text: string; routes: IpRoute[] }> {
   const command = 'ip -4 route show';
-  const raw = await ssh.host(on).exec(command, { timeoutMs: 15_000 });
+  const raw = await ssh.host(on).exec(command, { timeoutMs: 15_000, idempotent: true });
   if (raw.code !== 0) throw new SshError(on, command, `exited with code ${raw.code}: ${raw.stderr.trim()}`, { result: raw });
   return { text: raw.stdout, routes: parsed(on, command, raw, () => parseIpRoute(raw.stdout)) };
 }
@@ -379,6 +381,8 @@ export async function addRoutes(ssh: SshPool, on: string, routes: { dst: string;
         const res = await host.exec(`ip route del ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`, {
           sudo: true,
           timeoutMs: DEADLINE.hostReadMs,
+          // Deleting twice ends the same way: the second finds nothing, which is accepted below.
+          idempotent: true,
         });
         if (res.code !== 0 && !/No such process|not found/i.test(res.stderr)) problems.push(`${r.dst} via ${r.via}: ${res.stderr.trim()}`);
       }
@@ -388,11 +392,25 @@ export async function addRoutes(ssh: SshPool, on: string, routes: { dst: string;
   leaveStack = deferCleanup(`remove the routes added on ${on} (${routes.map((r) => `${r.dst} via ${r.via}`).join(', ')})`, undo);
   try {
     for (const r of routes) {
-      await host.run(`ip route add ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`, {
-        sudo: true,
-        timeoutMs: DEADLINE.hostReadMs,
-      });
+      const add = `ip route add ${shellQuote(r.dst)} via ${shellQuote(r.via)} proto ${HARNESS_ROUTE_PROTO}`;
+      // On the undo list first: a route whose add was cut off may be there (the undo accepts one that is not).
       added.push(r);
+      try {
+        await host.run(add, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
+      } catch (err) {
+        if (!lostWhileRunning(err)) {
+          added.pop(); // refused (e.g. File exists): not ours to remove
+          throw err;
+        }
+        // The connection dropped while the add ran (issue 16, ssh-drop): look, and add only if it did not happen, so
+        // the add never runs twice.
+        const listed = await host.run(`ip -4 route show proto ${HARNESS_ROUTE_PROTO}`, {
+          timeoutMs: DEADLINE.hostReadMs,
+          idempotent: true,
+        });
+        const there = parseIpRoute(listed).some((x) => x.dst === r.dst && x.via === r.via);
+        if (!there) await host.run(add, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
+      }
     }
   } catch (err) {
     await undo().catch(() => undefined);
@@ -409,13 +427,13 @@ export async function sweepHarnessRoutes(ssh: SshPool, hosts: readonly string[])
   const out: { host: string; routes: string[] }[] = [];
   for (const on of hosts) {
     const h = ssh.host(on);
-    const listed = await h.run(`ip -4 route show proto ${HARNESS_ROUTE_PROTO}`, { timeoutMs: DEADLINE.hostReadMs });
+    const listed = await h.run(`ip -4 route show proto ${HARNESS_ROUTE_PROTO}`, { timeoutMs: DEADLINE.hostReadMs, idempotent: true });
     const routes = listed
       .split('\n')
       .map((l) => l.trim())
       .filter(Boolean);
     if (routes.length === 0) continue;
-    await h.run(`ip -4 route flush proto ${HARNESS_ROUTE_PROTO}`, { sudo: true, timeoutMs: DEADLINE.hostReadMs });
+    await h.run(`ip -4 route flush proto ${HARNESS_ROUTE_PROTO}`, { sudo: true, timeoutMs: DEADLINE.hostReadMs, idempotent: true });
     out.push({ host: on, routes });
   }
   return out;
@@ -424,7 +442,7 @@ export async function sweepHarnessRoutes(ssh: SshPool, hosts: readonly string[])
 /** MAC address of an interface, lower case. */
 export async function macOf(ssh: SshPool, on: string, iface: string): Promise<string> {
   const command = `cat /sys/class/net/${shellQuote(iface)}/address`;
-  const out = await ssh.host(on).run(command, { timeoutMs: 15_000 });
+  const out = await ssh.host(on).run(command, { timeoutMs: 15_000, idempotent: true });
   const mac = normalizeMac(out.trim());
   if (!mac) throw new SshError(on, command, `"${out.trim()}" is not a MAC address`);
   return mac;
@@ -432,7 +450,7 @@ export async function macOf(ssh: SshPool, on: string, iface: string): Promise<st
 
 /** The host's neighbour (ARP) entry for `ip`, or null when it has none. */
 export async function neighbourOf(ssh: SshPool, on: string, ip: string): Promise<{ ip: string; mac: string | null; state: string } | null> {
-  const out = await ssh.host(on).run(`ip neigh show to ${shellQuote(ip)}`, { timeoutMs: 15_000 });
+  const out = await ssh.host(on).run(`ip neigh show to ${shellQuote(ip)}`, { timeoutMs: 15_000, idempotent: true });
   const n = parseNeighbours(out).find((e) => e.ip === ip);
   return n ? { ip: n.ip, mac: n.mac, state: n.state ?? 'UNKNOWN' } : null;
 }

@@ -20,6 +20,13 @@ export interface ExecOptions {
   sudo?: boolean;
   /** Written to the command's standard input (which is closed in every case). */
   stdin?: string;
+  /**
+   * The command may run twice without changing the lab (it only reads, or sets a state that is the same however often
+   * it is set). When the connection is lost while it runs (a dropped link, an sshd restart), the pool runs it once more
+   * on a fresh connection, within the same deadline. Default false: a command that was running when the connection
+   * dropped may have had its effect, so it fails with "connection lost" rather than run again (issue 16, ssh-drop).
+   */
+  idempotent?: boolean;
 }
 
 export class SshError extends Error {
@@ -35,6 +42,11 @@ export class SshError extends Error {
   }
   /** The command's result when it ran but failed (run() on a non-zero exit). */
   readonly result: ExecResult | undefined;
+}
+
+/** The connection dropped while the command ran: it may or may not have had its effect (the pool did not re-run it). */
+export function lostWhileRunning(err: unknown): boolean {
+  return err instanceof SshError && err.reason.startsWith('connection lost while the command ran');
 }
 
 export interface Background {

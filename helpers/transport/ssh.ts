@@ -8,7 +8,8 @@
  *   naming the host, the command and the cause.
  * - When a host goes away (reboot) the next command reconnects by itself, with backoff (p-retry through
  *   helpers/wait/retry.ts). A command that was running when the connection dropped is not re-run (it may have had
- *   effects): it fails with "connection lost". A command whose channel could not even be opened on a
+ *   effects): it fails with "connection lost" — unless its caller said it is `idempotent` (it only reads), then it
+ *   runs once more on a fresh connection within its deadline. A command whose channel could not even be opened on a
  *   connection that turned out dead is retried once on a fresh connection.
  * - Credentials and host-key policy come from the topology (helpers/transport/ssh-auth.ts).
  */
@@ -45,6 +46,8 @@ export interface SshPoolOptions {
   reconnect?: { retries?: number; minTimeoutMs?: number; maxTimeoutMs?: number };
   /** Interval of SSH keepalives that detect a silently dead peer. Default 5 000 (3 missed = dead). */
   keepaliveIntervalMs?: number;
+  /** Told when an idempotent command is run again after its connection was lost (default: nowhere). */
+  log?: (line: string) => void;
 }
 
 export interface HostStats {
@@ -55,6 +58,8 @@ export interface HostStats {
   waiting: number;
   /** Most commands seen running at the same time. */
   peakRunning: number;
+  /** Idempotent commands run again because the connection was lost while they ran. */
+  rerunAfterLoss: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -64,7 +69,8 @@ export class SshPool {
   readonly topology: Topology;
   private readonly hosts = new Map<string, PooledHost>();
   private readonly closing = new AbortController();
-  private readonly settings: Required<Omit<SshPoolOptions, 'credentials' | 'reconnect'>> & {
+  private readonly settings: Required<Omit<SshPoolOptions, 'credentials' | 'reconnect' | 'log'>> & {
+    log: (line: string) => void;
     credentials: CredentialResolver;
     reconnect: Required<NonNullable<SshPoolOptions['reconnect']>>;
   };
@@ -78,6 +84,7 @@ export class SshPool {
       credentials: opts.credentials ?? credentialsFromTopology(topology),
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
       keepaliveIntervalMs: opts.keepaliveIntervalMs ?? 5_000,
+      log: opts.log ?? (() => undefined),
       reconnect: { retries: 8, minTimeoutMs: 250, maxTimeoutMs: 3_000, ...opts.reconnect },
     };
     if (this.settings.maxConcurrentPerHost < 1) throw new Error('SshPool: maxConcurrentPerHost must be at least 1');
@@ -96,7 +103,7 @@ export class SshPool {
 
   stats(name: string): HostStats {
     const h = this.hosts.get(name);
-    return h ? h.stats() : { connects: 0, running: 0, waiting: 0, peakRunning: 0 };
+    return h ? h.stats() : { connects: 0, running: 0, waiting: 0, peakRunning: 0, rerunAfterLoss: 0 };
   }
 
   /** Ends every connection. Commands still running fail with "connection lost". */
@@ -167,6 +174,7 @@ class PooledHost implements SshHost {
   private readonly lost = new WeakSet<Client>();
   private readonly slots: Slots;
   private connects = 0;
+  private rerunAfterLoss = 0;
 
   constructor(
     private readonly node: LabNode,
@@ -179,7 +187,13 @@ class PooledHost implements SshHost {
   }
 
   stats(): HostStats {
-    return { connects: this.connects, running: this.slots.running, waiting: this.slots.waiting, peakRunning: this.slots.peak };
+    return {
+      connects: this.connects,
+      running: this.slots.running,
+      waiting: this.slots.waiting,
+      peakRunning: this.slots.peak,
+      rerunAfterLoss: this.rerunAfterLoss,
+    };
   }
 
   /** The command as sent: wrapped in `sudo -n` when asked and not already root. */
@@ -316,8 +330,20 @@ class PooledHost implements SshHost {
     let release: (() => void) | undefined;
     try {
       release = await this.slots.acquire(link.signal);
-      const { client, stream } = await this.openChannel(this.wrap(command, opts.sudo), link.signal);
-      return await this.collect(client, stream, command, { stdin: opts.stdin, signal: link.signal, started, why });
+      for (let attempt = 0; ; attempt++) {
+        const { client, stream } = await this.openChannel(this.wrap(command, opts.sudo), link.signal);
+        try {
+          return await this.collect(client, stream, command, { stdin: opts.stdin, signal: link.signal, started, why });
+        } catch (err) {
+          // Lost mid-command: only a command that may run twice runs again, once, on a fresh connection.
+          // ssh2 may close the channel a moment before it reports the connection closed.
+          if (err instanceof SshError && !this.lost.has(client)) await new Promise((r) => setImmediate(r));
+          const lost = err instanceof SshError && this.lost.has(client) && !link.signal.aborted;
+          if (!lost || !opts.idempotent || attempt > 0) throw err;
+          this.rerunAfterLoss++;
+          this.settings.log(`ssh ${this.name}: connection lost while \`${command}\` ran; running it again (it only reads)`);
+        }
+      }
     } catch (err) {
       if (err instanceof SshError) throw err;
       const reason = link.signal.aborted ? `${why()} (before the command started)` : (err as Error).message;

@@ -80,6 +80,8 @@ export const BASE_DEADLINES = {
   leaseReadMs: 3_000,
   /** A background recorder nobody stopped ends by itself: a reboot wait (rebootMs) with the failover around it. */
   recorderMs: 20 * 60_000,
+  /** The lease recorder's longest wait between two tries to resume its watch, so it is back within ~2 s of the API. */
+  recorderReconnectMs: 2_000,
   /** Diagnostics collected for a failed test. */
   diagnosticsMs: 30_000,
 } as const;

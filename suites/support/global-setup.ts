@@ -27,6 +27,7 @@ import { withDeadline } from '../../helpers/wait/retry.ts';
 import { SshPool } from '../../helpers/transport/ssh.ts';
 import { controlPlane, loadTopology, topologyFile, type Topology } from '../../helpers/lab/topology.ts';
 import { parseVersionsEnv, VM_VERSIONS_FILE } from '../../helpers/lab/versions.ts';
+import { holdExitForInterruptCleanup } from '../../helpers/lab/interrupt.ts';
 import { labProvider, labRunCiliumVersion, RUN_ID_ENV } from '../../reports/run-context.ts';
 
 const VITEST_COMMANDS = new Set(['run', 'watch', 'dev', 'related', 'bench', 'init', 'list']);
@@ -110,6 +111,8 @@ export default async function setup(project?: TestProject): Promise<void> {
   const runId = resolveRunId();
   process.env.LAB_RUN_ID = runId; // the workers' lab fixture uses the same id
   process.env[RUN_ID_ENV] = runId; // the reporter adds it to every result, excluded from history
+  // Interrupted: vitest's exit waits (bounded) for the worker's cleanups and prints what was left undone.
+  holdExitForInterruptCleanup(runId);
 
   let topology: Topology;
   let version: string;

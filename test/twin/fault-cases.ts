@@ -9,6 +9,7 @@
  */
 import type { Twin } from './twin.ts';
 import type { FaultName } from './faults.ts';
+import { LAB_FAULT_CASES } from './fault-cases-lab.ts';
 
 /** One test of a fault run, from vitest's JSON report (CLH_VITEST_JSON). */
 export interface TestOutcome {
@@ -242,6 +243,8 @@ export const FAULT_CASES: FaultCase[] = [
       unaffected: '50-l2-announcements.test.ts',
     },
   },
+  // ---- issue 16: lab faults (test/twin/fault-cases-lab.ts) ---------------------------------------------------------
+  ...LAB_FAULT_CASES,
   // -- issue 17: 76-l7-policy ---------------------------------------------------------------
   {
     name: 'l7-allows-all',

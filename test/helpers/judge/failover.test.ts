@@ -430,4 +430,27 @@ describe('leaseTakeover / judgeFailover on synthetic lease timelines', () => {
       `   +0.400  poll     holder k8s-ctr renewTime ${renewed(6)} transitions 1`,
     ]);
   });
+
+  test('formatFailoverTimeline: a watch that comes back says how long it was away (issue 16: api-restart)', () => {
+    const text = formatFailoverTimeline({
+      rebootAt: R,
+      oldHolder: 'k8s-w1',
+      events: [
+        { at: R - 2_000, kind: 'watch-connected' },
+        { at: R + 1_000, kind: 'watch-disconnected', error: null },
+        { at: R + 2_000, kind: 'api-error', source: 'poll', error: 'connect ECONNREFUSED 127.0.0.1:6443' },
+        { at: R + 6_500, kind: 'watch-connected' },
+      ],
+      samples: [],
+      probeClockOffsetMs: 0,
+    });
+    expect(text.split('\n').filter(Boolean)).toEqual([
+      '    t (s)  source   event (t = 0: reboot of k8s-w1)',
+      '   -2.000  watch    connected',
+      '   +0.000  harness  reboot k8s-w1',
+      '   +1.000  watch    disconnected',
+      '   +2.000  poll     API error: connect ECONNREFUSED 127.0.0.1:6443',
+      '   +6.500  watch    connected (back after a gap of 5.5 s)',
+    ]);
+  });
 });

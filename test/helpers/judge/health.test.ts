@@ -65,11 +65,16 @@ describe('judgeAgentsPerNode', () => {
       ).ok,
     ).toBe(true);
   });
+  test('an unhealthy agent is named with the state it reports (issue 16: agent-not-ready)', () => {
+    const v = judgeAgentsPerNode(NODES, [agent('k8s-ctr'), { ...agent('k8s-w1', false), state: 'Failure' }, agent('k8s-w0')]);
+    expect(v.ok).toBe(false);
+    expect(v.explanation).toBe('k8s-w1: agent cilium-k8s-w1 is not healthy (state Failure)');
+  });
   test('missing, doubled, unhealthy and stray agents', () => {
     const v = judgeAgentsPerNode(NODES, [agent('k8s-ctr', false), agent('k8s-w1'), agent('k8s-w1', true, 'cilium-old'), agent('router')]);
     expect(v.ok).toBe(false);
     expect(v.explanation).toBe(
-      'k8s-ctr: agent cilium-k8s-ctr is not healthy; k8s-w1: 2 agents (cilium-k8s-w1, cilium-old); k8s-w0: no Cilium agent; agents on nodes not in the topology: cilium-router@router',
+      'k8s-ctr: agent cilium-k8s-ctr is not healthy (state unknown); k8s-w1: 2 agents (cilium-k8s-w1, cilium-old); k8s-w0: no Cilium agent; agents on nodes not in the topology: cilium-router@router',
     );
   });
 });

@@ -15,6 +15,7 @@ import {
 } from '../../../helpers/judge/failover.ts';
 import { Kube } from '../../../helpers/kube/index.ts';
 import { connectionTimelineEvent, readLease, recordLease } from '../../../suites/steps/l2-lab.ts';
+import { DEADLINE } from '../../../helpers/wait/deadlines.ts';
 import { FakeKubeApi, sendJson, startWatch, status } from '../../helpers/kube/fake-kube-api.ts';
 
 const NAME = 'cilium-l2announce-clh-x-l2-failover';
@@ -133,6 +134,21 @@ describe('recordLease + judgeFailover', () => {
     expect(v.explanation).toContain('the API server is rebooting');
   });
 
+  test('after an 8 s API outage the watch resumes within about 2 s of the API being back (not after a 10 s backoff)', async () => {
+    const rec = recordLease({ kube: kube() }, NAME, { pollMs: 200, readTimeoutMs: 500 });
+    await sleep(400);
+    setDown(true);
+    await sleep(8_000);
+    const upAt = Date.now();
+    setDown(false);
+    await sleep(3_000);
+    await rec.stop();
+    const back = rec.events.find((e) => e.kind === 'watch-connected' && e.at >= upAt);
+    expect(back, JSON.stringify(rec.events.filter((e) => e.kind !== 'lease'))).toBeDefined();
+    expect(back!.at - upAt).toBeLessThanOrEqual(2_500);
+    expect(DEADLINE.recorderReconnectMs).toBeLessThanOrEqual(2_000);
+  }, 20_000);
+
   test('the watch lost during the "reboot" and back after it shows in the merged timeline and in the verdict', async () => {
     const rec = recordLease({ kube: kube() }, NAME, {
       pollMs: 100,
@@ -169,7 +185,10 @@ describe('recordLease + judgeFailover', () => {
     );
     const reboot = lines.findIndex((l) => l.endsWith('harness  reboot k8s-w1'));
     const disconnect = lines.findIndex((l) => /^ +\+0\.\d{3} {2}watch {4}disconnected: watch Lease kube-system\/\S+: no answer: ./.test(l));
-    const reconnect = lines.findIndex((l, i) => i > disconnect && /^ +\+\d\.\d{3} {2}watch {4}connected$/.test(l));
+    // The watch back says how long it was away (issue 16: the gap in the timeline).
+    const reconnect = lines.findIndex(
+      (l, i) => i > disconnect && /^ +\+\d\.\d{3} {2}watch {4}connected \(back after a gap of \d+\.\d s\)$/.test(l),
+    );
     expect(reboot, lines.join('\n')).toBeGreaterThan(0);
     expect(disconnect, lines.join('\n')).toBeGreaterThan(reboot);
     expect(reconnect, lines.join('\n')).toBeGreaterThan(disconnect);

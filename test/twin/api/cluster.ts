@@ -52,6 +52,7 @@ import { ApiError, type Obj, type Store, type StoreEvent } from './store.ts';
 import type { ResourceDef } from './resources.ts';
 import type { FaultSet } from '../faults.ts';
 import { KprPolicy, kubeDnsIp } from './kpr-policy.ts';
+import { agentState, rebootDownMs } from './faults-lab.ts';
 
 /** How long a node may be silent before its Ready condition goes Unknown (kube-controller-manager's node-monitor
  *  grace period is 40 s; the twin shortens it so a reboot is seen within the failover suite's run). */
@@ -1313,7 +1314,7 @@ export class TwinCluster {
             .list(this.r.pod as ResourceDef, { fieldSelector: `spec.nodeName=${node}` })
             .filter((x) => !(x.spec as { hostNetwork?: boolean }).hostNetwork).length + 1,
         hubble: config['enable-hubble'] === 'true',
-        state: startError ? 'Failure' : 'Ok',
+        state: agentState(this.o.faults, node, startError ? 'Failure' : 'Ok'),
         clusterHealth: { reachable: up, total: this.net.nodes.length },
         now: new Date().toISOString(),
         l2Rows: this.agentReadyOn(node) ? (this.l2Rows.get(node) ?? []) : [],
@@ -1417,7 +1418,7 @@ export class TwinCluster {
       // The command returns before the host goes away, as `systemctl reboot` does.
       setTimeout(() => {
         void this.net
-          .reboot(call.host, { downMs: REBOOT_DOWN_MS })
+          .reboot(call.host, { downMs: rebootDownMs(this.o.faults, REBOOT_DOWN_MS) })
           .catch((err: unknown) => this.log(`reboot ${call.host}: ${(err as Error).message}`));
       }, 200);
       return { stdout: '', stderr: '', code: 0 };

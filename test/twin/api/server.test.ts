@@ -102,11 +102,42 @@ describe('twin API server', () => {
     server.store.compact();
     server.store.patch(leases, 'kube-system', 'l', { spec: { holderIdentity: 'n3' } });
     server.store.compact();
+    // The open watch saw n3 and is up to date; another object's change compacted away puts the revision it resumes
+    // from (at its 1 s timeout) before the log: 410 Gone, then a relist.
+    server.store.create(leases, { metadata: { name: 'other', namespace: 'kube-system' }, spec: {} });
+    server.store.compact();
     await new Promise((r) => setTimeout(r, 2500));
     ac.abort();
     await done;
     expect(seen).toEqual(['n1', 'n2', 'n3']);
     expect(states).toContain('relisted');
+  });
+
+  it('keeps a watch open until its timeout (it ended right after it opened before: the request, not the response, closed it)', async () => {
+    const leases = server.store.resources.byKind('coordination.k8s.io/v1', 'Lease');
+    server.store.create(leases, { metadata: { name: 'open', namespace: 'kube-system' }, spec: { holderIdentity: 'a' } });
+    const states: string[] = [];
+    const seen: (string | null)[] = [];
+    const ac = new AbortController();
+    const started = Date.now();
+    let connectedAfter = -1;
+    const done = kube.watchLeaseHolder('kube-system', 'open', (c) => seen.push(c.holder), ac.signal, {
+      timeoutSeconds: 30,
+      onConnection: (e) => {
+        states.push(e.state);
+        if (e.state === 'connected') connectedAfter = e.at - started;
+      },
+    });
+    await new Promise((r) => setTimeout(r, 800));
+    server.store.patch(leases, 'kube-system', 'open', { spec: { holderIdentity: 'b' } });
+    await new Promise((r) => setTimeout(r, 800));
+    ac.abort();
+    await done;
+    expect(seen).toEqual(['a', 'b']);
+    expect(states).toEqual(['connected']);
+    // The watch's 200 comes at once, not with the first change (at 800 ms).
+    expect(connectedAfter).toBeGreaterThanOrEqual(0);
+    expect(connectedAfter).toBeLessThan(700);
   });
 
   it('execs over the websocket with stdout, stderr and exit codes', async () => {

@@ -18,6 +18,7 @@ import { SelectorError, matchFieldSelector, matchLabelSelector } from './selecto
 import { ApiError, mergePatch, Store, type Obj, type StoreEvent } from './store.ts';
 import type { TwinTls } from './certs.ts';
 import type { FaultSet } from '../faults.ts';
+import { afterApiDelay } from './faults-api.ts';
 
 export interface ExecRequest {
   namespace: string;
@@ -80,6 +81,7 @@ export class TwinApiServer {
   private server: https.Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly watches = new Set<() => void>();
+  private stopped = false;
   readonly store: Store;
   private readonly resources: Resources;
 
@@ -92,15 +94,19 @@ export class TwinApiServer {
     this.server = https.createServer({ cert: this.o.tls.cert, key: this.o.tls.key }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        try {
-          this.handle(req, Buffer.concat(chunks).toString('utf8'), res);
-        } catch (err) {
-          const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message);
-          if (!res.headersSent) send(res, e.code, statusBody(e.code, e.reason, e.message));
-          else res.end();
-        }
-      });
+      req.on('end', () =>
+        // Lab fault api-slow (faults-api.ts): the answer comes late.
+        afterApiDelay(this.o.faults, () => {
+          if (res.destroyed) return;
+          try {
+            this.handle(req, Buffer.concat(chunks).toString('utf8'), res);
+          } catch (err) {
+            const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message);
+            if (!res.headersSent) send(res, e.code, statusBody(e.code, e.reason, e.message));
+            else res.end();
+          }
+        }),
+      );
     });
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
@@ -110,7 +116,9 @@ export class TwinApiServer {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => this.upgrade(req, socket));
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) =>
+      afterApiDelay(this.o.faults, () => (socket.destroyed ? undefined : this.upgrade(req, socket))),
+    );
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
       this.server?.listen(port, '127.0.0.1', resolve);
@@ -126,9 +134,26 @@ export class TwinApiServer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    await this.halt();
+  }
+
+  private async halt(): Promise<void> {
     for (const w of this.watches) w();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Lab fault api-restart (faults-api.ts): stop (watches ended, connections dropped, nothing listening), then after
+   *  `downMs` listen again on the same port over the same store. */
+  async restart(downMs: number): Promise<void> {
+    const port = this.port;
+    this.o.log?.(`API server restarting: refusing connections for ${downMs} ms`);
+    await this.halt();
+    await new Promise((r) => setTimeout(r, downMs));
+    if (this.stopped) return; // torn down meanwhile
+    await this.start(port);
+    this.o.log?.('API server listening again');
   }
 
   private authorized(req: http.IncomingMessage): boolean {
@@ -351,6 +376,9 @@ export class TwinApiServer {
         .map((obj) => ({ rv: Number(obj.metadata.resourceVersion), type: 'ADDED' as const, res: t.res, obj }));
     }
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    // As kube-apiserver does: the 200 goes out at once, not with the first event (a watch resumed with nothing new
+    // would otherwise look unanswered until the next change).
+    res.flushHeaders();
     const write = (type: string, obj: unknown): void => {
       res.write(`${JSON.stringify({ type, object: obj })}\n`);
     };
@@ -378,7 +406,8 @@ export class TwinApiServer {
     };
     const timer = setTimeout(end, timeoutSeconds * 1000);
     this.watches.add(end);
-    req.on('close', end);
+    // The response's close (the client went away, or the stream ended); not the request's, which Node emits as soon
+    // as the request has been read, and which ended every watch right after it opened.
     res.on('close', end);
   }
 
