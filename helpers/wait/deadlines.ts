@@ -51,9 +51,9 @@ export const BASE_DEADLINES = {
   /** A burst of requests to one LB IP. */
   burstMs: 60_000,
   /** The Ingress programmed into Envoy and answered. */
+  ingressMs: 180_000,
   /** A CiliumNetworkPolicy enforced: the agents import it and Envoy gets the L7 rules (seconds on a lab; a minute of slack). */
   policyMs: 60_000,
-  ingressMs: 180_000,
   /** A node holding an L2 announcement lease (the first holder is elected within seconds; retryPeriod 2 s). */
   leaseMs: 60_000,
   /** tcpdump listening. */
