@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../helpers/lab/topology.ts';
 import { FAULT_CASES } from './fault-cases.ts';
-import { isFaultName } from './faults.ts';
+import { FAULT_NAMES, isFaultName } from './faults.ts';
+import { SUITES } from '../../suites/support/plan.ts';
 
 describe('the fault catalogue', () => {
   it('every case names a known fault, once', () => {
@@ -26,5 +27,15 @@ describe('the fault catalogue', () => {
       expect(c.expect.unaffected, c.name).not.toBe(c.expect.caughtBy.suite);
       expect(c.expect.explains.length, c.name).toBeGreaterThan(0);
     }
+  });
+
+  it('every fault the twin knows has a case (TWIN_FAULTS accepts nothing the catalogue does not prove)', () => {
+    const names = new Set(FAULT_CASES.map((c) => c.name));
+    expect(FAULT_NAMES.filter((n) => !names.has(n))).toEqual([]);
+  });
+
+  it('every planned suite but lab health is proven to catch at least one product fault (issue 16: a fault for every suite)', () => {
+    const caught = new Set(FAULT_CASES.flatMap((c) => (c.expect.kind === 'product' ? [c.expect.caughtBy.suite] : [])));
+    expect(SUITES.map((s) => s.file).filter((f) => f !== '00-lab-health.test.ts' && !caught.has(f))).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The lab twin's faults, by name: each breaks the emulated lab the way a Cilium regression or a misconfigured lab
  * would (a product fault, which a suite must catch), or makes the lab misbehave the way a real one does (a lab fault,
- * which the harness must survive). Issue 16; the catalogue with what each must show is in test/twin/faults-catalogue.ts
+ * which the harness must survive). Issue 16; the catalogue with what each must show is in test/twin/fault-cases.ts
  * and the README's "Faults" table.
  *
  * `TWIN_FAULTS=name[,name…]` turns faults on for `npm run test:twin` (the whole run); `npm run test:faults` sets
