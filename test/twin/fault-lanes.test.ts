@@ -72,10 +72,10 @@ describe('runInLanes', () => {
 
   it('starts no more lanes than items, and one lane is sequential', async () => {
     const lanes = new Set<number>();
-    await runInLanes([1], 4, async (_x, lane) => void lanes.add(lane));
+    await runInLanes([1], 4, (_x, lane) => Promise.resolve(void lanes.add(lane)));
     expect([...lanes]).toEqual([1]);
     const order: number[] = [];
-    await runInLanes([1, 2, 3], 1, async (x) => void order.push(x));
+    await runInLanes([1, 2, 3], 1, (x) => Promise.resolve(void order.push(x)));
     expect(order).toEqual([1, 2, 3]);
   });
 
