@@ -15,7 +15,12 @@
  * output and reports under out/faults/<fault>/, and after a run of the whole catalogue docs/faults.md and the
  * README's "Faults each suite is proven to catch" section (both generated: fault-docs.ts).
  *
- * Needs root on Linux, like test:twin. SIGINT/SIGTERM end the running `npm test` group and tear the twin down.
+ * FAULTS_LANES=N (default 1): N lanes, each with its own twin (prefix FAULTS_PREFIX + lane number) and its own
+ * `npm test` per fault; a free lane takes the next case (fault-lanes.ts), the reuse rule above holds per lane, and
+ * the lines, summary.json and docs keep catalogue order.
+ *
+ * Needs root on Linux, like test:twin. SIGINT/SIGTERM end every lane's running `npm test` group and tear every
+ * lane's twin down (one still being built is waited for first).
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
@@ -25,6 +30,7 @@ import { HARNESS_ROUTE_PROTO } from '../../helpers/transport/probes.ts';
 import { FAULT_CASES, type FaultActContext, type FaultCase, type FaultRun, type TestOutcome } from './fault-cases.ts';
 import { faultDocs, readmeFaultsSection, replaceReadmeSection, type FaultResult } from './fault-docs.ts';
 import { faultLine, judgeFault } from './fault-judge.ts';
+import { lanePrefix, parseLanes, runInLanes } from './fault-lanes.ts';
 import { FAULT_NAMES, isFaultName } from './faults.ts';
 import { spawnGroup, twinTestEnv, type GroupChild } from './npm-run.ts';
 import { startTwin, type Twin } from './twin.ts';
@@ -135,49 +141,76 @@ export async function waitForText(text: () => string, re: RegExp, timeoutMs: num
 // The run
 // ---------------------------------------------------------------------------------------------------------------
 
-let twin: Twin | null = null;
-let child: GroupChild | null = null;
+/** One lane (FAULTS_LANES): its own twin (own namespace prefix), its running `npm test` group, whether to reuse the twin. */
+interface Lane {
+  id: number;
+  prefix: string;
+  twin: Twin | null;
+  /** A twin being built (SIGINT/SIGTERM waits for it, then tears it down). */
+  building: Promise<Twin> | null;
+  child: GroupChild | null;
+  reuse: boolean;
+}
+
+let lanes: Lane[] = [];
 let stopping = false;
 
 function say(line: string): void {
   process.stderr.write(`[faults] ${line}\n`);
 }
 
-async function tearDown(): Promise<void> {
-  child?.signal('SIGKILL');
-  const t = twin;
-  twin = null;
-  await t?.teardown().catch((e: unknown) => say(`teardown: ${(e as Error).message}`));
+function laneSay(lane: Lane, line: string): void {
+  say(lanes.length > 1 ? `lane ${lane.id}: ${line}` : line);
+}
+
+async function tearDown(lane: Lane): Promise<void> {
+  lane.child?.signal('SIGKILL');
+  const t = lane.twin;
+  lane.twin = null;
+  await t?.teardown().catch((e: unknown) => laneSay(lane, `teardown: ${(e as Error).message}`));
 }
 
 function onSignal(sig: NodeJS.Signals): void {
   if (stopping) return;
   stopping = true;
-  say(`${sig}: ending the run and tearing the twin down`);
-  child?.signal('SIGTERM');
-  void tearDown().finally(() => process.exit(130));
+  say(`${sig}: ending the run and tearing ${lanes.length > 1 ? `the ${lanes.length} lanes' twins` : 'the twin'} down`);
+  for (const l of lanes) l.child?.signal('SIGTERM');
+  // A twin still being built is waited for (startTwin has its own deadlines), then torn down like the others.
+  const down = (l: Lane): Promise<void> =>
+    (l.building ?? Promise.resolve()).then(
+      () => tearDown(l),
+      () => tearDown(l),
+    );
+  void Promise.all(lanes.map(down)).finally(() => process.exit(130));
 }
 
 async function routerRoutes(t: Twin): Promise<string> {
   return t.net.netlab.nsExec(router(t.topology)?.name ?? 'router', ['ip', 'route', 'show']);
 }
 
-async function freshTwin(version: string): Promise<Twin> {
-  await tearDown();
+async function freshTwin(lane: Lane, version: string): Promise<Twin> {
+  await tearDown(lane);
   const started = Date.now();
-  say(`building a Cilium ${version} twin`);
-  twin = await startTwin({
+  laneSay(lane, `building a Cilium ${version} twin (namespaces ${lane.prefix}-*)`);
+  lane.building = startTwin({
     ciliumVersion: version,
-    // Its own namespace prefix (FAULTS_PREFIX, default `tf`), apart from test:twin's `tw` twins.
-    prefix: process.env.FAULTS_PREFIX ?? 'tf',
-    log: (l) => (process.env.TWIN_DEBUG ? process.stderr.write(`[twin ${version}] ${l}\n`) : undefined),
+    // Its own namespace prefix (FAULTS_PREFIX, default `tf`, plus the lane number with lanes), apart from test:twin's `tw` twins.
+    prefix: lane.prefix,
+    log: (l) => (process.env.TWIN_DEBUG ? process.stderr.write(`[twin ${lane.prefix} ${version}] ${l}\n`) : undefined),
+  }).then((t) => {
+    lane.twin = t; // set before anyone awaiting `building` resumes, so a SIGINT's teardown sees it
+    return t;
   });
-  say(`twin ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return twin;
+  const t = await lane.building.finally(() => {
+    lane.building = null;
+  });
+  if (stopping) throw new Error('stopping: the twin is torn down by the signal handler');
+  laneSay(lane, `twin ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return t;
 }
 
 /** One fault: on, the run (with its act), off, what it left; the FaultRun and whether the twin is still fit for reuse. */
-async function runCase(t: Twin, c: FaultCase, outDir: string): Promise<{ run: FaultRun; healthy: boolean }> {
+async function runCase(lane: Lane, t: Twin, c: FaultCase, outDir: string): Promise<{ run: FaultRun; healthy: boolean }> {
   const dir = path.join(outDir, c.name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -195,11 +228,11 @@ async function runCase(t: Twin, c: FaultCase, outDir: string): Promise<{ run: Fa
   const started = Date.now();
   const timeoutMs =
     c.timeoutMs ?? (Number(process.env.FAULTS_TIMEOUT_S) > 0 ? Number(process.env.FAULTS_TIMEOUT_S) * 1000 : DEFAULT_FAULT_TIMEOUT_MS);
-  child = spawnGroup('npm', ['test', '--', ...c.suites], {
+  const run = spawnGroup('npm', ['test', '--', ...c.suites], {
     env: twinTestEnv({ topologyFile: t.topologyFile, ciliumVersion: t.ciliumVersion, reportsDir: dir, vitestJson: json }),
     onOutput,
   });
-  const run = child;
+  lane.child = run;
   const ended = new AbortController();
   let actError: string | undefined;
   const ctx: FaultActContext = {
@@ -226,7 +259,7 @@ async function runCase(t: Twin, c: FaultCase, outDir: string): Promise<{ run: Fa
   });
   const result = await Promise.race([run.done, bound.then(() => run.done)]);
   clearTimeout(killer);
-  child = null;
+  lane.child = null;
   ended.abort();
   const actEnded = await Promise.race([
     act.then(() => true),
@@ -262,7 +295,7 @@ async function runCase(t: Twin, c: FaultCase, outDir: string): Promise<{ run: Fa
       await t.cluster.waitAgentsReady(60_000);
     } catch (e) {
       healthy = false;
-      say(`${c.name}: the twin is not healthy after the run (${(e as Error).message}): a fresh twin for the next fault`);
+      laneSay(lane, `${c.name}: the twin is not healthy after the run (${(e as Error).message}): a fresh twin for the next fault`);
     }
   }
   return {
@@ -299,37 +332,61 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const caseless = FAULT_NAMES.filter((n) => !FAULT_CASES.some((c) => c.name === n));
   if (args.all && caseless.length > 0) say(`faults without a case yet (not run): ${caseless.join(', ')}`);
+  let laneCount: number;
+  try {
+    laneCount = Math.min(parseLanes(process.env.FAULTS_LANES), Math.max(1, args.cases.length));
+    const prefix = process.env.FAULTS_PREFIX ?? 'tf';
+    lanes = Array.from({ length: laneCount }, (_, k) => ({
+      id: k + 1,
+      prefix: lanePrefix(prefix, k + 1, laneCount),
+      twin: null,
+      building: null,
+      child: null,
+      reuse: false,
+    }));
+  } catch (e) {
+    process.stderr.write(`npm run test:faults: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const results: FaultResult[] = [];
   const started = Date.now();
-  let reuse = false;
-  for (const c of args.cases) {
-    if (stopping) return;
-    const t0 = Date.now();
-    let r: FaultResult;
-    try {
-      const t = reuse && twin ? twin : await freshTwin(version);
-      say(`${c.name}: npm test -- ${c.suites.join(' ')}`);
-      const { run, healthy } = await runCase(t, c, outDir);
-      reuse = healthy;
-      const j = judgeFault(c, run);
-      r = { name: c.name, kind: c.expect.kind, judgement: j, durationMs: Date.now() - t0 };
-    } catch (e) {
-      reuse = false;
-      r = {
-        name: c.name,
-        kind: c.expect.kind,
-        judgement: { verdict: 'wrongly failed', ok: false, detail: `the runner failed: ${(e as Error).message.split('\n')[0]}` },
-        durationMs: Date.now() - t0,
-      };
-    }
-    results.push(r);
-    if (stopping) return;
-    say(`${c.name}: ${(r.durationMs / 1000).toFixed(0)} s`);
-    console.log(faultLine(r.name, r.judgement));
-  }
-  await tearDown();
+  if (laneCount > 1) say(`${args.cases.length} fault(s) on ${laneCount} lanes (FAULTS_LANES), each with its own twin`);
+  // Each lane takes the next case when it is free; the lines print in catalogue order (fault-lanes.ts).
+  const results = await runInLanes(
+    args.cases,
+    laneCount,
+    async (c, laneId): Promise<FaultResult> => {
+      const lane = lanes[laneId - 1] as Lane;
+      const t0 = Date.now();
+      try {
+        const t = lane.reuse && lane.twin ? lane.twin : await freshTwin(lane, version);
+        laneSay(lane, `${c.name}: npm test -- ${c.suites.join(' ')}`);
+        const { run, healthy } = await runCase(lane, t, c, outDir);
+        lane.reuse = healthy;
+        const j = judgeFault(c, run);
+        const r = { name: c.name, kind: c.expect.kind, judgement: j, durationMs: Date.now() - t0 };
+        if (!stopping) laneSay(lane, `${c.name}: ${(r.durationMs / 1000).toFixed(0)} s`);
+        return r;
+      } catch (e) {
+        lane.reuse = false;
+        return {
+          name: c.name,
+          kind: c.expect.kind,
+          judgement: { verdict: 'wrongly failed', ok: false, detail: `the runner failed: ${(e as Error).message.split('\n')[0]}` },
+          durationMs: Date.now() - t0,
+        };
+      }
+    },
+    {
+      stop: () => stopping,
+      onResult: (r) => {
+        if (!stopping) console.log(faultLine(r.name, r.judgement));
+      },
+    },
+  );
+  if (stopping) return;
+  await Promise.all(lanes.map((l) => tearDown(l)));
   const passed = results.filter((r) => r.judgement.ok).length;
   const failed = results.length - passed;
   const totalMs = Date.now() - started;
@@ -358,7 +415,11 @@ async function main(): Promise<void> {
     writeFileSync(readme, replaceReadmeSection(readFileSync(readme, 'utf8'), readmeFaultsSection(args.cases, results)));
     say('wrote docs/faults.md and the README section "Faults each suite is proven to catch"');
   }
-  say(`${results.length} fault(s) on Cilium ${version} in ${(totalMs / 1000).toFixed(0)} s`);
+  const sumS = results.reduce((a, r) => a + r.durationMs, 0) / 1000;
+  say(
+    `${results.length} fault(s) on Cilium ${version} in ${(totalMs / 1000).toFixed(0)} s` +
+      (laneCount > 1 ? ` on ${laneCount} lanes (the faults' own times add up to ${sumS.toFixed(0)} s)` : ''),
+  );
   console.log(`${passed} passed, ${failed} failed`);
   process.exitCode = failed > 0 ? 1 : 0;
 }
