@@ -60,7 +60,8 @@ export function verdictsFromDocs(md: string): Map<string, Verdict | 'not run'> {
   return out;
 }
 
-/** The README section: per suite (in file order) the product faults it is proven to catch by the last run. */
+/** The README section: per suite (in file order) the product faults it is proven to catch by the last run, then the lab
+ *  faults the run was seen to handle (with the suites each ran with). */
 export function readmeFaultsSection(cases: readonly FaultCase[], verdicts: ReadonlyMap<string, string> | readonly FaultResult[]): string {
   const v = Array.isArray(verdicts)
     ? new Map((verdicts as readonly FaultResult[]).map((r) => [r.name, r.judgement.verdict as string]))
@@ -75,6 +76,14 @@ export function readmeFaultsSection(cases: readonly FaultCase[], verdicts: Reado
     bySuite.set(suite, list);
   }
   const lines = [...bySuite.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([s, fs]) => `- \`${s}\`: ${fs.join(', ')}`);
+  // Lab faults: what the run must do when the lab misbehaves, with the suites it was run with.
+  const labLines = cases
+    .filter((c) => c.expect.kind === 'lab')
+    .map((c) => {
+      const suites = c.suites.map((x) => `\`${x.replace(/^.*\//, '').replace(/\.test\.ts$/, '')}\``).join(', ');
+      const proven = v.get(c.name) === 'handled' ? '' : ` (not proven: last run ${v.get(c.name) ?? 'not run'})`;
+      return `- \`${c.name}\` during ${suites}: ${c.expect.kind === 'lab' ? c.expect.must : ''}${proven}`;
+    });
   return [
     FAULTS_BEGIN,
     '',
@@ -82,6 +91,9 @@ export function readmeFaultsSection(cases: readonly FaultCase[], verdicts: Reado
     'last run of `npm run test:faults`: docs/faults.md; the faults: test/twin/README.md "Faults").',
     '',
     ...lines,
+    ...(labLines.length > 0
+      ? ['', 'And the run has been seen to keep its word when the lab misbehaves (lab faults):', '', ...labLines]
+      : []),
     '',
     FAULTS_END,
   ].join('\n');
