@@ -70,6 +70,18 @@ describe('runInLanes', () => {
     expect(peak).toBe(3);
   });
 
+  it('first(): those items start before the rest (each group in item order); results still come in item order', async () => {
+    const started: string[] = [];
+    const seen: string[] = [];
+    const out = await runInLanes(['a', 'long', 'b', 'c'], 1, (x) => Promise.resolve(void started.push(x)).then(() => x.toUpperCase()), {
+      first: (x) => x === 'long',
+      onResult: (r) => seen.push(r),
+    });
+    expect(started).toEqual(['long', 'a', 'b', 'c']);
+    expect(out).toEqual(['A', 'LONG', 'B', 'C']);
+    expect(seen).toEqual(['A', 'LONG', 'B', 'C']);
+  });
+
   it('starts no more lanes than items, and one lane is sequential', async () => {
     const lanes = new Set<number>();
     await runInLanes([1], 4, (_x, lane) => Promise.resolve(void lanes.add(lane)));

@@ -33,9 +33,13 @@ export async function runInLanes<T, R>(
   items: readonly T[],
   lanes: number,
   work: (item: T, lane: number, index: number) => Promise<R>,
-  o: { onResult?: (result: R, index: number) => void; stop?: () => boolean } = {},
+  o: { onResult?: (result: R, index: number) => void; stop?: () => boolean; first?: (item: T) => boolean } = {},
 ): Promise<R[]> {
   const results: (R | undefined)[] = new Array<R | undefined>(items.length);
+  // Dispatch order: the items `first` picks (the long ones), then the rest, each group in catalogue order; results are
+  // still handed back in catalogue order.
+  const order = items.map((_, i) => i);
+  if (o.first) order.sort((a, b) => Number(o.first?.(items[b] as T)) - Number(o.first?.(items[a] as T)) || a - b);
   const done: boolean[] = items.map(() => false);
   let next = 0;
   let emitted = 0;
@@ -48,8 +52,8 @@ export async function runInLanes<T, R>(
   const worker = async (lane: number): Promise<void> => {
     for (;;) {
       if (o.stop?.()) return;
-      const i = next++;
-      if (i >= items.length) return;
+      if (next >= items.length) return;
+      const i = order[next++] as number;
       results[i] = await work(items[i] as T, lane, i);
       done[i] = true;
       emit();

@@ -200,6 +200,8 @@ class TwinNetworkImpl implements StartedTwinNetwork {
   private readonly info = new Map<string, NodeInfo>();
   private readonly pods = new Map<string, PodRuntime>();
   private readonly announcements = new Map<string, Announcement>();
+  /** l2-every-node-answers: the nodes that hold an announced IP besides its holder (empty while the fault is off). */
+  private readonly extraHolders = new Map<string, Set<string>>();
   private readonly ingress = new Map<string, { routes: IngressRoute[]; envoy: { node: string; p: ChildProcess } | null }>();
   private readonly down = new Set<string>();
   private readonly listeners: ((node: string, state: NodeState) => void)[] = [];
@@ -507,12 +509,17 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     const subnetOf = (n: NodeInfo): string => (PLAN.subnets as Record<string, string>)[n.subnet] ?? '';
     for (const [ip, a] of this.announcements) {
       const extra = new Set(extraAnnouncers(this.opts.faults, ip, a.holder, nodes, (n, x) => cidrContains(subnetOf(n as NodeInfo), x)));
+      this.extraHolders.set(ip, extra);
       for (const n of nodes) {
         if (n.name === a.holder || this.down.has(n.name)) continue;
         if (extra.has(n.name)) await this.ipBatch(n.ns, [`addr replace ${ip}/32 dev ${a.iface} noprefixroute`]);
         else await this.ipBatch(n.ns, [`addr del ${ip}/32 dev ${a.iface}`], { force: true });
       }
     }
+    // What answers ARP also serves the IP: with kube-proxy replacement every agent has the LB service in its BPF maps
+    // (Cilium docs kubeproxy-free.rst), so a wrongly answering node forwards the traffic instead of refusing it. The
+    // fault breaks who answers ARP, which is what it claims, not HTTP to the LB IP (an unaffected suite's check).
+    for (const n of nodes) if (n.name && !this.down.has(n.name)) await this.programLb(n.name);
   }
 
   /** Resolves once every change queued so far (a fault turned on or off included) is in place. */
@@ -791,7 +798,7 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     if (this.down.has(node)) return;
     const rules: string[] = [];
     for (const [ip, a] of this.announcements) {
-      if (a.holder !== node) continue;
+      if (a.holder !== node && !this.extraHolders.get(ip)?.has(node)) continue;
       for (const f of a.frontends) {
         if (this.ingress.has(ip) && f.port === 80) continue; // served by the Envoy stand-in
         // Only backends inside the twin (the shared ingress Service's dummy endpoint 192.192.192.192 is not).
