@@ -797,8 +797,10 @@ class TwinNetworkImpl implements StartedTwinNetwork {
     const n = this.node(node);
     if (this.down.has(node)) return;
     const rules: string[] = [];
+    const held: string[] = [];
     for (const [ip, a] of this.announcements) {
       if (a.holder !== node && !this.extraHolders.get(ip)?.has(node)) continue;
+      held.push(ip);
       for (const f of a.frontends) {
         if (this.ingress.has(ip) && f.port === 80) continue; // served by the Envoy stand-in
         // Only backends inside the twin (the shared ingress Service's dummy endpoint 192.192.192.192 is not).
@@ -823,8 +825,11 @@ class TwinNetworkImpl implements StartedTwinNetwork {
       '  }',
       '  chain post {',
       '    type nat hook postrouting priority srcnat; policy accept;',
-      // Backends on this node see the client; the others see this node (they answer through it).
-      '    ct status dnat oifname != "lxc*" masquerade',
+      // Backends on this node see the client; the others see this node (they answer through it). Only connections to
+      // the LB IPs this node holds: a pod's ClusterIP connection (DNATed by twin_svc) keeps its pod source, as with
+      // Cilium's socket LB; masqueraded to the node address it went into cilium_wg0 with a source outside the peer's
+      // AllowedIPs and was dropped (70's ClusterIP check timed out on a twin with WireGuard on).
+      ...(held.length > 0 ? [`    ct status dnat ct original ip daddr { ${held.join(', ')} } oifname != "lxc*" masquerade`] : []),
       '  }',
       '}',
       '',
