@@ -28,7 +28,6 @@ import {
   judgeTunnelRoutes,
   judgeWhoamiFrom,
   kubeNodeAddresses,
-  peersOf,
   podCidrsByNode,
 } from '../helpers/judge/routing.ts';
 import type { Verdict } from '../helpers/judge/types.ts';
@@ -38,14 +37,14 @@ import { routesOn, withCapture } from '../helpers/transport/probes.ts';
 import { attach, describeScenario, step } from '../helpers/report/report.ts';
 import { pollSettled } from '../helpers/wait/retry.ts';
 import { DEADLINE } from '../helpers/wait/deadlines.ts';
-import { controlPlane, kubeNodes, node, primaryAddress, router } from '../helpers/lab/topology.ts';
+import { kubeNodes, node, primaryAddress } from '../helpers/lab/topology.ts';
 import {
   diagnoseRoutingOnFailure,
   ciliumNodes,
   httpFromPod,
   pingFromPod,
   pingWhileCapturing,
-  routingWorkloads,
+  crossRouterWorkloads,
   type PodRef,
 } from './steps/routing.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
@@ -59,14 +58,7 @@ describe('VXLAN overlay across subnets', () => {
 
   test.beforeAll(async ({ lab }) => {
     await prepareThisSuite(lab, import.meta.url);
-    const client = controlPlane(lab.topology).name;
-    const other = peersOf(lab.topology, client).otherSubnet;
-    if (!other) throw new Error(`topology ${lab.topology.name} has no node on another subnet than ${client}`);
-    const w = await routingWorkloads(lab, { clientNode: client, webpodNodes: [other] });
-    curl = w.curl;
-    far = w.webpods.get(other) as PodRef;
-    routerName = router(lab.topology)?.name ?? '';
-    if (!far || !routerName) throw new Error('a webpod on the other subnet and a router are needed');
+    ({ curl, far, routerName } = await crossRouterWorkloads(lab));
     diagnoseRoutingOnFailure(lab);
   });
 

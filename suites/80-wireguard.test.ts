@@ -10,15 +10,15 @@
 import { describe } from 'vitest';
 import { runningCilium } from '../helpers/cilium/cilium.ts';
 import { judgeEncryptedWire, judgeWireguardAgents, WIREGUARD_DEVICE, WIREGUARD_PORT } from '../helpers/judge/wireguard.ts';
-import { judgeLinkUp, judgeWhoamiFrom, kubeNodeAddresses, peersOf, VXLAN_PORT } from '../helpers/judge/routing.ts';
-import { controlPlane, kubeNodes, node, primaryAddress, router } from '../helpers/lab/topology.ts';
+import { judgeLinkUp, judgeWhoamiFrom, kubeNodeAddresses, VXLAN_PORT } from '../helpers/judge/routing.ts';
+import { kubeNodes, node, primaryAddress } from '../helpers/lab/topology.ts';
 import { parseEncryptionStatus, parseIpLink } from '../helpers/parse/index.ts';
 import { attach, describeScenario, step } from '../helpers/report/report.ts';
 import { expectVerdict } from '../helpers/report/verdict.ts';
 import { withCapture } from '../helpers/transport/probes.ts';
 import { DEADLINE } from '../helpers/wait/deadlines.ts';
 import { labTest as test, prepareThisSuite } from './support/lab.ts';
-import { diagnoseRoutingOnFailure, httpFromPod, routingWorkloads, type PodRef } from './steps/routing.ts';
+import { crossRouterWorkloads, diagnoseRoutingOnFailure, httpFromPod, type PodRef } from './steps/routing.ts';
 
 const FEATURE = { epic: 'Encryption', feature: 'WireGuard' } as const;
 
@@ -29,14 +29,7 @@ describe('WireGuard: pod traffic between nodes crosses the router encrypted', ()
 
   test.beforeAll(async ({ lab }) => {
     await prepareThisSuite(lab, import.meta.url);
-    const client = controlPlane(lab.topology).name;
-    const other = peersOf(lab.topology, client).otherSubnet;
-    if (!other) throw new Error(`topology ${lab.topology.name} has no node on another subnet than ${client}`);
-    const w = await routingWorkloads(lab, { clientNode: client, webpodNodes: [other] });
-    curl = w.curl;
-    far = w.webpods.get(other) as PodRef;
-    routerName = router(lab.topology)?.name ?? '';
-    if (!far || !routerName) throw new Error('a webpod on the other subnet and a router are needed');
+    ({ curl, far, routerName } = await crossRouterWorkloads(lab));
     diagnoseRoutingOnFailure(lab);
   });
 

@@ -5,6 +5,8 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Lab } from '../../helpers/lab/lab.ts';
+import { controlPlane, router } from '../../helpers/lab/topology.ts';
+import { peersOf } from '../../helpers/judge/routing.ts';
 import { parsePing, type PingResult, type TcpdumpPacket } from '../../helpers/parse/index.ts';
 import type { ExecResult } from '../../helpers/transport/ssh.ts';
 import type { HttpAnswer } from '../../helpers/judge/types.ts';
@@ -47,6 +49,21 @@ export async function routingWorkloads(
     await attach('workloads', { curl, webpods: Object.fromEntries(webpods) }, 'json');
     return { curl, webpods };
   });
+}
+
+/**
+ * curl-pod on the control plane and a webpod on a node of the other subnet, so their traffic crosses the router, and
+ * the router's name (20-vxlan and 80-wireguard watch that traffic on the router).
+ */
+export async function crossRouterWorkloads(lab: Lab): Promise<{ curl: PodRef; far: PodRef; routerName: string }> {
+  const client = controlPlane(lab.topology).name;
+  const other = peersOf(lab.topology, client).otherSubnet;
+  if (!other) throw new Error(`topology ${lab.topology.name} has no node on another subnet than ${client}`);
+  const w = await routingWorkloads(lab, { clientNode: client, webpodNodes: [other] });
+  const far = w.webpods.get(other);
+  const routerName = router(lab.topology)?.name ?? '';
+  if (!far || !routerName) throw new Error('a webpod on the other subnet and a router are needed');
+  return { curl: w.curl, far, routerName };
 }
 
 /** `ping -c N` from inside a pod; the raw output is attached, the summary parsed. */
